@@ -1,0 +1,20 @@
+"""cascaderl-optuna: a hierarchical PPO sampler for Optuna.
+
+Where to find what:
+
+* :mod:`cascaderl_optuna.sampler` -- ``CascadeSampler``, the Optuna contract (thin).
+* :mod:`cascaderl_optuna._history` -- reading trials from storage, rank rewards, returns.
+* :mod:`cascaderl_optuna._space` -- strategic/tactical split and the [0, 1] mapping.
+* :mod:`cascaderl_optuna._encoding` -- the state encoding the high-level agent sees.
+* :mod:`cascaderl_optuna._high_level` -- the high-level agent (factorised categorical policy).
+* :mod:`cascaderl_optuna._low_level` -- the low-level agents (Gaussian policy per strategy).
+* :mod:`cascaderl_optuna._critic` -- the Gaussian-process critic of the low level.
+* :mod:`cascaderl_optuna._ppo` -- the PPO update both levels use.
+* :mod:`cascaderl_optuna._attrs` -- what is stored with each trial (JSON system attrs).
+"""
+
+from cascaderl_optuna.sampler import CascadeSampler
+
+
+__version__ = "0.1.0"
+__all__ = ["CascadeSampler", "__version__"]

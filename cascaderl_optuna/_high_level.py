@@ -1,0 +1,198 @@
+"""The high-level agent: a factorised categorical policy over the strategic parameters.
+
+Policy. For head ``k`` (one strategic parameter) and choice ``c``::
+
+    logit[k, c] = b[k, c] + theta . phi[k, c](history, earlier choices)
+    pi[k, c]    = (1 - floor) * softmax(logit[k])[c] + floor / n_choices[k]
+
+``phi`` is the state encoding of :mod:`cascaderl_optuna._encoding` (per-choice best, mean, budget
+share, uncertainty, stagnation, pending share, recent share), computed on the trials that agree
+with the choices already made for heads ``< k``, so the joint distribution over strategies is a
+product of conditionals instead of an enumeration of all combinations. ``theta`` is shared by
+every head and choice (7 numbers), ``b`` is one bias per choice: few parameters, as small-data
+policy search needs. ``theta`` starts from ``DEFAULT_THETA`` (a UCB-like prior: prefer the best,
+reward uncertainty, avoid what is pending) or from pre-trained weights.
+
+The floor is a probability margin: no strategy's probability ever reaches zero, whatever the
+logits, so an early unlucky family keeps a small, bounded share of the budget.
+
+Learning. Each trial is one step of a sequential decision process: the action is the trial's
+strategy, the reward is its rank utility, the return is the discounted sum of later rewards in
+the window (``gamma``). The PPO update (:func:`cascaderl_optuna._ppo.ppo_update`) re-scores every
+stored action under the current parameters, against the behaviour log-probability stored when the
+action was taken (uniform when another sampler or the space-filling start chose it). The
+parameters are re-fitted from the prior on the bounded window each time, so the policy is a
+deterministic function of the stored history.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+import torch
+
+from cascaderl_optuna._encoding import HistoryEncoder
+from cascaderl_optuna._encoding import N_FEATURES
+from cascaderl_optuna._history import discounted_returns
+from cascaderl_optuna._ppo import normalise
+from cascaderl_optuna._ppo import ppo_update
+from cascaderl_optuna._ppo import PPOStats
+from cascaderl_optuna._ppo import value_baseline
+
+
+DEFAULT_THETA = np.array([2.0, 1.0, 0.0, 1.5, -0.5, -2.0, 0.0])
+assert DEFAULT_THETA.shape == (N_FEATURES,)
+
+
+class HighLevelAgent:
+    """Chooses one index per strategic head. Knows nothing of Optuna: arrays in, actions out."""
+
+    def __init__(
+        self,
+        n_choices: Sequence[int],
+        *,
+        theta_prior: np.ndarray | None = None,
+        floor: float = 0.1,
+        gamma: float = 0.3,
+        clip: float = 0.2,
+        epochs: int = 10,
+        lr: float = 0.1,
+        prior_strength: float = 0.05,
+    ) -> None:
+        self.n_choices = list(n_choices)
+        self.floor = floor
+        self.gamma = gamma
+        self.clip = clip
+        self.epochs = epochs
+        self.lr = lr
+        self.prior_strength = prior_strength
+        self._theta_prior = torch.tensor(
+            DEFAULT_THETA if theta_prior is None else theta_prior, dtype=torch.float64
+        )
+        self._c_max = max(self.n_choices) if self.n_choices else 1
+        mask = torch.zeros(len(self.n_choices), self._c_max, dtype=torch.bool)
+        for k, c in enumerate(self.n_choices):
+            mask[k, :c] = True
+        self._mask = mask
+        self._n_per_head = torch.tensor(self.n_choices, dtype=torch.float64)
+        self.theta = self._theta_prior.clone()
+        self.bias = torch.zeros(len(self.n_choices), self._c_max, dtype=torch.float64)
+        self.encoder = HistoryEncoder(self.n_choices)
+        self.stats = PPOStats()
+
+    # -- the policy -------------------------------------------------------------------------
+    def _probs(self, features: torch.Tensor, bias: torch.Tensor, theta: torch.Tensor) -> torch.Tensor:
+        """Floored probabilities; ``features`` is ``(..., K, c_max, F)``."""
+        logits = bias + features @ theta
+        logits = logits.masked_fill(~self._mask, -torch.inf)
+        soft = torch.softmax(logits, dim=-1)
+        uniform = self._mask / self._n_per_head[:, None]
+        return (1.0 - self.floor) * soft + self.floor * uniform
+
+    def _pad(self, per_head: list[np.ndarray]) -> np.ndarray:
+        out = np.zeros((len(self.n_choices), self._c_max, N_FEATURES))
+        for k, f in enumerate(per_head):
+            out[k, : f.shape[0]] = f
+        return out
+
+    # -- learning ---------------------------------------------------------------------------
+    def fit(
+        self, choices: np.ndarray, utilities: np.ndarray, behaviour_log_prob: np.ndarray
+    ) -> PPOStats:
+        """Replay the window through the encoder and run the PPO update.
+
+        Args:
+            choices: ``(n, K)`` chosen indices, ``-1`` where a trial lacks a head.
+            utilities: ``(n,)`` rank utilities of the trials (the rewards).
+            behaviour_log_prob: ``(n, K)`` stored log-probabilities; NaN where unknown.
+        """
+        n, n_heads = choices.shape
+        features = np.zeros((n, n_heads, self._c_max, N_FEATURES))
+        states = np.zeros((n, 3))
+        for t in range(n):
+            features[t] = self._pad(
+                [self.encoder.features(k, choices[t, :k]) for k in range(n_heads)]
+            )
+            states[t] = self.encoder.value_state()
+            self.encoder.add(choices[t], float(utilities[t]))
+        present = choices >= 0
+        usable = present.any(axis=1)
+        if usable.sum() < 2:
+            return self.stats
+        returns = discounted_returns(utilities, self.gamma)
+        values, v_loss, explained = value_baseline(states, returns)
+        advantages = torch.tensor(normalise((returns - values)[usable]))
+        old = np.where(np.isnan(behaviour_log_prob), -np.log(self.n_choices)[None, :], behaviour_log_prob)
+        old_log_prob = torch.tensor(np.where(present, old, 0.0).sum(axis=1)[usable])
+        f = torch.tensor(features[usable])
+        idx = torch.tensor(np.where(present, choices, 0)[usable], dtype=torch.long)
+        pres = torch.tensor(present[usable])
+        bias = self.bias.clone().requires_grad_(True)
+        theta = self.theta.clone().requires_grad_(True)
+
+        def evaluate() -> tuple[torch.Tensor, torch.Tensor]:
+            probs = self._probs(f, bias, theta)
+            chosen = probs.gather(-1, idx.unsqueeze(-1)).squeeze(-1)
+            log_prob = torch.where(pres, chosen.log(), torch.zeros_like(chosen)).sum(-1)
+            plogp = torch.where(self._mask, probs * probs.clamp_min(1e-300).log(), 0.0)
+            entropy = -(plogp.sum(-1) * pres).sum(-1)
+            return log_prob, entropy
+
+        def regulariser() -> torch.Tensor:
+            return self.prior_strength * (
+                (bias**2).sum() + ((theta - self._theta_prior) ** 2).sum()
+            )
+
+        self.stats = ppo_update(
+            evaluate,
+            [bias, theta],
+            old_log_prob,
+            advantages,
+            clip=self.clip,
+            epochs=self.epochs,
+            lr=self.lr,
+            regulariser=regulariser,
+        )
+        self.stats.v_loss = v_loss
+        self.stats.explained_variance = explained
+        self.bias = bias.detach()
+        self.theta = theta.detach()
+        return self.stats
+
+    # -- acting -----------------------------------------------------------------------------
+    def act(
+        self,
+        rng: np.random.Generator,
+        pending: np.ndarray | None = None,
+        fixed: dict[int, int] | None = None,
+    ) -> tuple[list[int], list[float], list[np.ndarray]]:
+        """Sample one choice per head, each conditioned on the earlier ones.
+
+        Args:
+            pending: ``(m, K)`` choices of RUNNING trials (``-1`` where absent).
+            fixed: head index -> choice already fixed for this trial (enqueued values).
+
+        Returns:
+            chosen indices, their log-probabilities and each head's probability vector.
+        """
+        chosen: list[int] = []
+        log_probs: list[float] = []
+        probs_out: list[np.ndarray] = []
+        fixed = fixed or {}
+        for k, n_c in enumerate(self.n_choices):
+            pend = None
+            if pending is not None and len(pending):
+                col = pending[:, k]
+                pend = np.bincount(col[col >= 0], minlength=n_c)[:n_c].astype(float)
+            phi = torch.tensor(self.encoder.features(k, chosen, pend))
+            with torch.no_grad():
+                logits = self.bias[k, :n_c] + phi @ self.theta
+                p = (1 - self.floor) * torch.softmax(logits, -1) + self.floor / n_c
+            p_np = p.numpy()
+            p_np = p_np / p_np.sum()
+            c = fixed[k] if k in fixed else int(rng.choice(n_c, p=p_np))
+            chosen.append(c)
+            log_probs.append(float(np.log(p_np[c])))
+            probs_out.append(p_np)
+        return chosen, log_probs, probs_out

@@ -1,0 +1,106 @@
+"""Reading the study's history from storage and turning outcomes into rewards.
+
+Storage is the source of truth: every quantity the agents learn from is derived here from the
+trials that optuna stores, so a sampler in a fresh process on the same storage sees the same
+history as the one that wrote it.
+
+Outcome ranking (direction-aware; "better" first):
+
+1. COMPLETE trials with a finite value, by value.
+2. PRUNED trials, after every complete trial: by the step they reached (later is better), then by
+   their last intermediate value. A pruned trial's last intermediate value comes from a shorter
+   run and can look better than any finished trial, so it never outranks one.
+3. FAIL trials, COMPLETE trials whose value is NaN or infinite, and pruned trials with no
+   intermediate value: all tied as the worst outcome.
+
+Rewards are rank based (robust to divergence outliers): a trial's utility is the normal score of
+its rank among the window, ``Phi^-1((n - rank - 0.5) / n)``, so the best trial scores about +2 and
+the worst about -2 whatever the scale of the objective. Ties share their mean rank.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+import math
+from statistics import NormalDist
+
+import numpy as np
+from optuna.study import StudyDirection
+from optuna.trial import FrozenTrial
+from optuna.trial import TrialState
+
+
+FINISHED_STATES = (TrialState.COMPLETE, TrialState.PRUNED, TrialState.FAIL)
+_NORMAL = NormalDist()
+
+
+@dataclass
+class History:
+    """A bounded window of the study's trials, ordered by trial number."""
+
+    finished: list[FrozenTrial]
+    """COMPLETE, PRUNED and FAIL trials that carry parameters (oldest first)."""
+    running: list[FrozenTrial]
+    """RUNNING trials other than the one being sampled (their rewards have not arrived)."""
+    utilities: np.ndarray
+    """Rank-based utility of each finished trial (higher is better)."""
+
+
+def read_history(
+    trials: Sequence[FrozenTrial],
+    direction: StudyDirection,
+    window: int,
+    current_number: int | None = None,
+) -> History:
+    """Select the last ``window`` finished trials and the running ones, and score them."""
+    finished = [t for t in trials if t.state in FINISHED_STATES and t.params]
+    finished = finished[-window:] if window > 0 else finished
+    running = [
+        t
+        for t in trials
+        if t.state == TrialState.RUNNING and t.number != current_number and t.params
+    ]
+    return History(finished, running, rank_utilities(finished, direction))
+
+
+def _sort_key(trial: FrozenTrial, sign: float) -> tuple[int, float, float]:
+    if trial.state == TrialState.COMPLETE and trial.value is not None:
+        v = float(trial.value)
+        if math.isfinite(v):
+            return 0, 0.0, sign * v
+        return 2, 0.0, 0.0
+    if trial.state == TrialState.PRUNED and trial.intermediate_values:
+        step, value = max(trial.intermediate_values.items())
+        if math.isfinite(value):
+            return 1, -float(step), sign * float(value)
+    return 2, 0.0, 0.0
+
+
+def rank_utilities(trials: Sequence[FrozenTrial], direction: StudyDirection) -> np.ndarray:
+    """Normal scores of the trials' ranks (best highest); ties share a rank."""
+    n = len(trials)
+    if n == 0:
+        return np.zeros(0)
+    sign = 1.0 if direction == StudyDirection.MINIMIZE else -1.0
+    keys = [_sort_key(t, sign) for t in trials]
+    order = sorted(range(n), key=keys.__getitem__)
+    ranks = np.empty(n)
+    i = 0
+    while i < n:
+        j = i
+        while j + 1 < n and keys[order[j + 1]] == keys[order[i]]:
+            j += 1
+        ranks[order[i : j + 1]] = 0.5 * (i + j)
+        i = j + 1
+    return np.array([_NORMAL.inv_cdf((n - r - 0.5) / n) for r in ranks])
+
+
+def discounted_returns(rewards: np.ndarray, gamma: float) -> np.ndarray:
+    """``G_t = r_t + gamma * G_{t+1}`` over the sequence of trials, truncated at the window's end."""
+    out = np.zeros_like(rewards, dtype=float)
+    running = 0.0
+    for t in range(len(rewards) - 1, -1, -1):
+        running = rewards[t] + gamma * running
+        out[t] = running
+    return out

@@ -1,0 +1,190 @@
+"""The low-level agents: one Gaussian policy over the tactical unit cube per strategy.
+
+A low-level agent is created for the strategy the high-level agent chose, and holds a diagonal
+Gaussian ``N(mean, diag(std^2))`` over the tactical parameters in [0, 1] (values outside are
+clipped when mapped onto the distributions). Few parameters (a mean and a scale per dimension),
+as small-data policy search needs.
+
+1. **Initialise from the strategy's best trials.** The mean is the rank-weighted mean of the
+   strategy's elite trials (the top quarter, at least two) and the scale their spread, clipped to
+   ``[MIN_STD, MAX_STD]``. A strategy with too little data of its own starts from the elite of all
+   trials, weighted towards those that share more of its strategic choices.
+2. **PPO on imagined and real actions.** Each of ``generations`` rounds samples ``n_imagined``
+   actions from the current policy, scores them with the critic (GP posterior mean plus ``beta``
+   times its standard deviation: optimism where the critic is unsure), and runs the clipped
+   surrogate update with those scores as returns against a value baseline (their mean). The
+   strategy's real trials join the batch with their observed utilities and their stored behaviour
+   log-probabilities, so the update also answers to what really happened. The clipping is the
+   trust region: each round moves the policy only so far from the one that sampled the batch.
+3. **Act.** The trial's tactical values are one sample of the updated policy; its per-dimension
+   log-probabilities are stored with the trial so later updates can re-score it.
+
+The agent knows nothing of Optuna: it takes arrays and a scoring function.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+import math
+
+import numpy as np
+import torch
+
+from cascaderl_optuna._ppo import normalise
+from cascaderl_optuna._ppo import ppo_update
+from cascaderl_optuna._ppo import PPOStats
+
+
+MIN_STD = 0.01
+MAX_STD = 0.3
+ELITE_FRACTION = 0.25
+_LOG_SQRT_2PI = 0.5 * math.log(2 * math.pi)
+
+
+def gaussian_log_prob(x: np.ndarray, mean: np.ndarray, std: np.ndarray) -> np.ndarray:
+    """Per-dimension log-density of ``x`` under ``N(mean, std^2)`` (any leading shape)."""
+    z = (x - mean) / std
+    return -0.5 * z**2 - np.log(std) - _LOG_SQRT_2PI
+
+
+def elite_initialisation(
+    x: np.ndarray, utilities: np.ndarray, weights: np.ndarray | None = None
+) -> tuple[np.ndarray, np.ndarray]:
+    """Mean and scale of the elite trials; NaN entries (absent parameters) are ignored."""
+    dim = x.shape[1]
+    if len(x) == 0:
+        return np.full(dim, 0.5), np.full(dim, MAX_STD)
+    w_ctx = np.ones(len(x)) if weights is None else weights
+    order = np.argsort(-(utilities + np.log(np.maximum(w_ctx, 1e-12))), kind="stable")
+    n_elite = max(2, int(math.ceil(ELITE_FRACTION * len(x))))
+    elite = order[:n_elite]
+    rank_w = np.log(n_elite + 0.5) - np.log(np.arange(1, len(elite) + 1))
+    rank_w = rank_w * w_ctx[elite]
+    xe = x[elite]
+    present = ~np.isnan(xe)
+    wmat = np.where(present, rank_w[:, None], 0.0)
+    wsum = wmat.sum(0)
+    mean = np.where(wsum > 0, np.nansum(np.nan_to_num(xe, nan=0.0) * wmat, 0) / np.maximum(wsum, 1e-12), 0.5)
+    var = np.where(
+        wsum > 0,
+        (wmat * (np.nan_to_num(xe, nan=0.0) - mean) ** 2).sum(0) / np.maximum(wsum, 1e-12),
+        MAX_STD**2,
+    )
+    n_present = present.sum(0)
+    std = np.where(n_present >= 2, np.sqrt(var), MAX_STD)
+    return mean, np.clip(std, MIN_STD * 2, MAX_STD)
+
+
+class LowLevelAgent:
+    """Diagonal Gaussian policy over the tactical unit cube of one strategy."""
+
+    def __init__(
+        self,
+        mean: np.ndarray,
+        std: np.ndarray,
+        *,
+        clip: float = 0.2,
+        epochs: int = 8,
+        lr: float = 0.05,
+        generations: int = 3,
+        n_imagined: int = 128,
+        real_weight: float = 0.3,
+    ) -> None:
+        self.mean = np.asarray(mean, dtype=float).copy()
+        self.std = np.clip(np.asarray(std, dtype=float), MIN_STD, MAX_STD)
+        self.clip = clip
+        self.epochs = epochs
+        self.lr = lr
+        self.generations = generations
+        self.n_imagined = n_imagined
+        self.real_weight = real_weight
+        self.stats = PPOStats()
+
+    @property
+    def dim(self) -> int:
+        return len(self.mean)
+
+    def log_prob(self, x: np.ndarray) -> np.ndarray:
+        """Per-dimension log-probabilities of ``x`` (``(..., dim)``) under the policy."""
+        return gaussian_log_prob(x, self.mean, self.std)
+
+    def improve(
+        self,
+        score: Callable[[np.ndarray], np.ndarray],
+        rng: np.random.Generator,
+        real_x: np.ndarray | None = None,
+        real_utility: np.ndarray | None = None,
+        real_log_prob: np.ndarray | None = None,
+    ) -> PPOStats:
+        """PPO rounds on critic-scored imagined actions plus the strategy's real trials.
+
+        Args:
+            score: maps ``(M, dim)`` unit-cube actions to estimated returns.
+            real_x: ``(m, dim)`` actions of real trials (NaN where a trial lacks a parameter).
+            real_utility: ``(m,)`` their utilities.
+            real_log_prob: ``(m, dim)`` their behaviour log-probabilities (NaN: unknown, then
+                the current policy is taken as the behaviour policy).
+        """
+        if self.dim == 0 or self.generations <= 0:
+            return self.stats
+        has_real = real_x is not None and len(real_x) >= 2
+        if has_real:
+            assert real_utility is not None and real_log_prob is not None
+            present = ~np.isnan(real_x)
+            rx = np.where(present, real_x, 0.0)
+            behaviour = np.where(np.isnan(real_log_prob), self.log_prob(rx), real_log_prob)
+            real_old = torch.tensor(np.where(present, behaviour, 0.0).sum(1))
+            real_adv = torch.tensor(normalise(real_utility - real_utility.mean()))
+            rx_t = torch.tensor(rx)
+            present_t = torch.tensor(present)
+        for _ in range(self.generations):
+            imagined = np.clip(
+                self.mean + self.std * rng.standard_normal((self.n_imagined, self.dim)), 0.0, 1.0
+            )
+            returns = score(imagined)
+            advantages = normalise(returns - returns.mean())
+            old = torch.tensor(self.log_prob(imagined).sum(1))
+            xs = torch.tensor(imagined)
+            adv = torch.tensor(advantages)
+            n_img = len(imagined)
+            weights = torch.full((n_img,), (1.0 - self.real_weight * has_real) / n_img)
+            if has_real:
+                xs_all_old = torch.cat([old, real_old])
+                adv = torch.cat([adv, real_adv])
+                weights = torch.cat(
+                    [weights, torch.full((len(rx),), self.real_weight / len(rx))]
+                ).double()
+            else:
+                xs_all_old = old
+                weights = weights.double()
+            mean = torch.tensor(self.mean, requires_grad=True)
+            log_std = torch.tensor(np.log(self.std), requires_grad=True)
+
+            def evaluate() -> tuple[torch.Tensor, torch.Tensor]:
+                std = log_std.exp()
+                lp = -0.5 * ((xs - mean) / std) ** 2 - log_std - _LOG_SQRT_2PI
+                log_prob = lp.sum(1)
+                if has_real:
+                    lpr = -0.5 * ((rx_t - mean) / std) ** 2 - log_std - _LOG_SQRT_2PI
+                    log_prob = torch.cat([log_prob, torch.where(present_t, lpr, 0.0).sum(1)])
+                entropy = (log_std + 0.5 + _LOG_SQRT_2PI).sum().expand(log_prob.shape)
+                return log_prob, entropy
+
+            self.stats = ppo_update(
+                evaluate,
+                [mean, log_std],
+                xs_all_old,
+                adv,
+                clip=self.clip,
+                epochs=self.epochs,
+                lr=self.lr,
+                weights=weights,
+            )
+            self.stats.v_loss = float(np.mean((returns - returns.mean()) ** 2))
+            self.mean = mean.detach().numpy().clip(0.0, 1.0)
+            self.std = log_std.detach().exp().numpy().clip(MIN_STD, MAX_STD)
+        return self.stats
+
+    def act(self, rng: np.random.Generator) -> np.ndarray:
+        """One action in the unit cube."""
+        return np.clip(self.mean + self.std * rng.standard_normal(self.dim), 0.0, 1.0)

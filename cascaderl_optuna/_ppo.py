@@ -1,0 +1,123 @@
+"""The PPO step shared by both levels of the cascade (CleanRL's shape, on small policies).
+
+One function, :func:`ppo_update`, does the clipped-surrogate update; :func:`value_baseline`
+fits the value baseline the advantages are measured against. Both agents call them with their own
+``evaluate`` closure, which re-scores the stored actions under the current parameters with the same
+code that sampled them (CleanRL's ``get_action_and_value`` idea).
+
+The policies here have few parameters (logits and feature weights for the high level; a mean and
+a scale per strategy for the low level), so each update is a handful of full-batch Adam steps on
+tensors of a few hundred numbers. The value baseline is linear in a small state encoding and is
+fitted in closed form (ridge regression) before the policy epochs, so the advantages
+``A = G - V(s)`` are fixed during the epochs, as in PPO; they are then normalised.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+
+
+@dataclass
+class PPOStats:
+    """Diagnostics of one update, in CleanRL's names (logged by the observability callbacks)."""
+
+    pg_loss: float = 0.0
+    v_loss: float = 0.0
+    entropy: float = 0.0
+    approx_kl: float = 0.0
+    clipfrac: float = 0.0
+    explained_variance: float = 0.0
+    n_samples: int = 0
+
+    def as_dict(self) -> dict[str, float]:
+        return {k: float(v) for k, v in self.__dict__.items()}
+
+
+def value_baseline(
+    states: np.ndarray, returns: np.ndarray, ridge: float = 1.0
+) -> tuple[np.ndarray, float, float]:
+    """Fit ``V(s) = w . s`` to the returns by ridge regression.
+
+    Returns the fitted values, the value loss (mean squared error) and the explained variance.
+    ``states`` should contain a constant column so the baseline can at least learn the mean.
+    """
+    if len(returns) == 0:
+        return np.zeros(0), 0.0, 0.0
+    a = states.T @ states + ridge * np.eye(states.shape[1])
+    w = np.linalg.solve(a, states.T @ returns)
+    values = states @ w
+    v_loss = float(np.mean((values - returns) ** 2))
+    var = float(np.var(returns))
+    explained = 1.0 - float(np.var(returns - values)) / var if var > 0 else 0.0
+    return values, v_loss, explained
+
+
+def normalise(advantages: np.ndarray) -> np.ndarray:
+    """Advantage normalisation (zero mean, unit scale); a constant batch gives zeros."""
+    if len(advantages) < 2:
+        return np.zeros_like(advantages)
+    std = advantages.std()
+    if std < 1e-12:
+        return np.zeros_like(advantages)
+    return (advantages - advantages.mean()) / std
+
+
+def ppo_update(
+    evaluate: Callable[[], tuple[torch.Tensor, torch.Tensor]],
+    parameters: Sequence[torch.Tensor],
+    old_log_prob: torch.Tensor,
+    advantages: torch.Tensor,
+    *,
+    clip: float,
+    epochs: int,
+    lr: float,
+    regulariser: Callable[[], torch.Tensor] | None = None,
+    weights: torch.Tensor | None = None,
+) -> PPOStats:
+    """Clipped-surrogate PPO epochs over one batch; updates ``parameters`` in place.
+
+    Args:
+        evaluate: returns ``(log_prob, entropy)`` of the batch's stored actions under the
+            current parameters.
+        parameters: the policy tensors (``requires_grad=True``).
+        old_log_prob: log-probability of each action under the policy that took it.
+        advantages: normalised advantages, fixed during the epochs.
+        clip: PPO's epsilon; the ratio is clipped to ``[1 - clip, 1 + clip]``.
+        regulariser: an extra loss (e.g. a pull towards the prior), added every step.
+        weights: optional per-sample weights of the surrogate (default: uniform).
+    """
+    stats = PPOStats(n_samples=int(advantages.shape[0]))
+    if stats.n_samples == 0 or epochs <= 0:
+        return stats
+    if weights is None:
+        weights = torch.full_like(advantages, 1.0 / advantages.shape[0])
+    optimiser = torch.optim.Adam(list(parameters), lr=lr)
+    for _ in range(epochs):
+        log_prob, entropy = evaluate()
+        log_ratio = log_prob - old_log_prob
+        ratio = log_ratio.exp()
+        pg_loss1 = -advantages * ratio
+        pg_loss2 = -advantages * torch.clamp(ratio, 1.0 - clip, 1.0 + clip)
+        pg_loss = (weights * torch.max(pg_loss1, pg_loss2)).sum()
+        loss = pg_loss
+        if regulariser is not None:
+            loss = loss + regulariser()
+        optimiser.zero_grad()
+        loss.backward()
+        optimiser.step()
+    with torch.no_grad():
+        log_prob, entropy = evaluate()
+        log_ratio = log_prob - old_log_prob
+        ratio = log_ratio.exp()
+        stats.pg_loss = float(
+            (weights * torch.max(-advantages * ratio, -advantages * ratio.clamp(1 - clip, 1 + clip))).sum()
+        )
+        stats.entropy = float(entropy.mean())
+        stats.approx_kl = float(((ratio - 1) - log_ratio).mean())
+        stats.clipfrac = float(((ratio - 1.0).abs() > clip).float().mean())
+    return stats

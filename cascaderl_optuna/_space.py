@@ -1,0 +1,167 @@
+"""The strategic/tactical split and the [0, 1] mapping of each distribution.
+
+The cascade works in two coordinate systems:
+
+* **Strategic** parameters (every ``CategoricalDistribution``, plus integer or float parameters the
+  user names as strategic, such as a LoRA rank) are discrete choices made by the high-level agent.
+  Each is represented by the index of its choice; a named numeric parameter is discretised into the
+  values its distribution allows (at most ``MAX_STRATEGIC_LEVELS`` of them).
+* **Tactical** parameters (the remaining floats and ints) live in the unit cube. ``to_unit`` and
+  ``from_unit`` map between a distribution and [0, 1]: log scale for ``log=True``, rounding to the
+  integer or ``step`` grid, and clipping so a value is always inside the bounds. Integer and stepped
+  ranges are widened by half a step on each side so that every grid point owns an equal share of
+  the unit interval (as optuna's CMA-ES and TPE samplers do).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from collections.abc import Mapping
+import math
+from typing import Any
+
+import numpy as np
+from optuna.distributions import BaseDistribution
+from optuna.distributions import CategoricalDistribution
+from optuna.distributions import FloatDistribution
+from optuna.distributions import IntDistribution
+
+
+MAX_STRATEGIC_LEVELS = 64
+
+
+class StrategicParam:
+    """One discrete head of the high-level agent: a parameter name and its list of choices."""
+
+    __slots__ = ("name", "distribution", "choices")
+
+    def __init__(self, name: str, distribution: BaseDistribution) -> None:
+        self.name = name
+        self.distribution = distribution
+        self.choices: tuple[Any, ...] = strategic_choices(name, distribution)
+
+    @property
+    def n_choices(self) -> int:
+        return len(self.choices)
+
+    def index_of(self, value: Any) -> int | None:
+        """Index of ``value`` among the choices, or ``None`` when it is not one of them."""
+        if isinstance(self.distribution, CategoricalDistribution):
+            try:
+                return int(self.distribution.to_internal_repr(value))
+            except ValueError:
+                return None
+        for i, choice in enumerate(self.choices):
+            if math.isclose(float(choice), float(value), rel_tol=1e-12, abs_tol=1e-12):
+                return i
+        return None
+
+
+def strategic_choices(name: str, distribution: BaseDistribution) -> tuple[Any, ...]:
+    """The discrete values a strategic parameter can take."""
+    if isinstance(distribution, CategoricalDistribution):
+        return tuple(distribution.choices)
+    if isinstance(distribution, IntDistribution):
+        if distribution.log:
+            values: list[Any] = []
+            v = distribution.low
+            while v <= distribution.high and len(values) <= MAX_STRATEGIC_LEVELS:
+                values.append(v)
+                v *= 2
+            if values[-1] != distribution.high and len(values) <= MAX_STRATEGIC_LEVELS:
+                values.append(distribution.high)
+        else:
+            values = list(range(distribution.low, distribution.high + 1, distribution.step))
+    elif isinstance(distribution, FloatDistribution) and distribution.step is not None:
+        n = int(round((distribution.high - distribution.low) / distribution.step)) + 1
+        values = [float(distribution.low + i * distribution.step) for i in range(n)]
+    else:
+        raise ValueError(
+            f"Parameter {name!r} is named strategic but its distribution {distribution} is "
+            "continuous. Only categorical, integer and stepped-float parameters can be strategic: "
+            "give it a `step`, or remove it from `strategic_params`."
+        )
+    if len(values) > MAX_STRATEGIC_LEVELS:
+        raise ValueError(
+            f"Parameter {name!r} is named strategic but has {len(values)} levels (at most "
+            f"{MAX_STRATEGIC_LEVELS} are supported). Use a categorical of the levels that matter, "
+            "a larger `step`, or leave it tactical."
+        )
+    return tuple(values)
+
+
+def split_search_space(
+    search_space: Mapping[str, BaseDistribution], strategic_names: Iterable[str]
+) -> tuple[list[StrategicParam], dict[str, BaseDistribution]]:
+    """Split a search space into strategic heads (in order) and tactical distributions."""
+    named = set(strategic_names)
+    strategic: list[StrategicParam] = []
+    tactical: dict[str, BaseDistribution] = {}
+    for name, dist in search_space.items():
+        if isinstance(dist, CategoricalDistribution) or name in named:
+            strategic.append(StrategicParam(name, dist))
+        elif isinstance(dist, (FloatDistribution, IntDistribution)):
+            tactical[name] = dist
+        else:
+            raise ValueError(
+                f"Parameter {name!r} has an unsupported distribution {type(dist).__name__}. "
+                "CascadeSampler supports FloatDistribution, IntDistribution and "
+                "CategoricalDistribution."
+            )
+    return strategic, tactical
+
+
+def _extended_bounds(dist: FloatDistribution | IntDistribution) -> tuple[float, float]:
+    half = 0.0
+    if isinstance(dist, IntDistribution):
+        half = 0.5 * dist.step if not dist.log else 0.5
+    elif dist.step is not None:
+        half = 0.5 * dist.step
+    low, high = dist.low - half, dist.high + half
+    if dist.log:
+        low = max(low, dist.low * 0.5) if half else low
+        return math.log(low), math.log(high)
+    return low, high
+
+
+def to_unit(dist: FloatDistribution | IntDistribution, value: float) -> float:
+    """Map a value of ``dist`` into [0, 1]."""
+    low, high = _extended_bounds(dist)
+    x = math.log(value) if dist.log else float(value)
+    if high <= low:
+        return 0.5
+    return min(1.0, max(0.0, (x - low) / (high - low)))
+
+
+def from_unit(dist: FloatDistribution | IntDistribution, u: float) -> float | int:
+    """Map a point of [0, 1] onto ``dist``: log scale, grid rounding, always inside the bounds."""
+    u = min(1.0, max(0.0, float(u)))
+    low, high = _extended_bounds(dist)
+    x = low + u * (high - low)
+    if dist.log:
+        x = math.exp(x)
+    if isinstance(dist, IntDistribution):
+        if dist.log:
+            v = int(round(x))
+        else:
+            v = dist.low + int(round((x - dist.low) / dist.step)) * dist.step
+        return int(min(dist.high, max(dist.low, v)))
+    if dist.step is not None:
+        k = round((x - dist.low) / dist.step)
+        n_max = int(round((dist.high - dist.low) / dist.step))
+        k = min(n_max, max(0, k))
+        return float(min(dist.high, max(dist.low, dist.low + k * dist.step)))
+    return float(min(dist.high, max(dist.low, x)))
+
+
+def unit_matrix(
+    rows: Iterable[Mapping[str, Any]], tactical: Mapping[str, BaseDistribution]
+) -> np.ndarray:
+    """Unit coordinates of each row's tactical values; NaN where a row lacks a parameter."""
+    names = list(tactical)
+    out = []
+    for params in rows:
+        out.append(
+            [to_unit(tactical[n], params[n]) if n in params else math.nan for n in names]  # type: ignore[arg-type]
+        )
+    return np.asarray(out, dtype=float).reshape(-1, len(names))

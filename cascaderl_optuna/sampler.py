@@ -1,0 +1,501 @@
+"""``CascadeSampler``: the Optuna face of the cascade. It does the sampler contract and delegates.
+
+Per trial, after a space-filling start:
+
+1. read the bounded window of trials from storage (:mod:`._history`) and split the relative search
+   space into strategic heads and tactical distributions (:mod:`._space`);
+2. the high-level agent (:mod:`._high_level`) re-fits its factorised categorical policy with PPO
+   on the window and samples the strategy, conditioned on the history encoding
+   (:mod:`._encoding`) and on the RUNNING trials' choices;
+3. the critic (:mod:`._critic`) models utility over tactical values and strategy; a low-level
+   agent (:mod:`._low_level`) for the chosen strategy is initialised from that strategy's best
+   trials, improved with PPO (:mod:`._ppo`) on critic-scored imagined actions plus the strategy's
+   real trials, and samples the tactical values;
+4. the decision and its behaviour log-probabilities are stored in the trial's system attrs
+   (:mod:`._attrs`), so the reward, when it arrives, can be credited by any process.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from collections.abc import Iterator
+from collections.abc import Sequence
+import contextlib
+import math
+import threading
+from typing import Any
+
+import numpy as np
+import optuna
+from optuna.distributions import BaseDistribution
+from optuna.distributions import CategoricalDistribution
+from optuna.distributions import FloatDistribution
+from optuna.distributions import IntDistribution
+from optuna.samplers import BaseSampler
+from optuna.samplers import QMCSampler
+from optuna.samplers import RandomSampler
+from optuna.search_space.group_decomposed import _GroupDecomposedSearchSpace
+from optuna.study import Study
+from optuna.trial import FrozenTrial
+from optuna.trial import TrialState
+import torch
+
+from cascaderl_optuna._attrs import DECISION_KEY
+from cascaderl_optuna._attrs import FORMAT_VERSION
+from cascaderl_optuna._attrs import POLICY_KEY
+from cascaderl_optuna._attrs import read_record
+from cascaderl_optuna._attrs import write_record
+from cascaderl_optuna._critic import fit_kernel
+from cascaderl_optuna._critic import GaussianProcessCritic
+from cascaderl_optuna._critic import KernelParams
+from cascaderl_optuna._high_level import HighLevelAgent
+from cascaderl_optuna._history import History
+from cascaderl_optuna._history import read_history
+from cascaderl_optuna._low_level import elite_initialisation
+from cascaderl_optuna._low_level import LowLevelAgent
+from cascaderl_optuna._space import from_unit
+from cascaderl_optuna._space import split_search_space
+from cascaderl_optuna._space import StrategicParam
+from cascaderl_optuna._space import to_unit
+
+
+_CONTEXT_MISMATCH_WEIGHT = 0.1
+_MIN_CONTEXT_TRIALS = 3
+_MAX_REAL_BATCH = 50
+
+
+@contextlib.contextmanager
+def _single_threaded_torch() -> Iterator[None]:
+    """The sampler's tensors have a few hundred rows: threads cost more than they save.
+
+    On a busy 2-core machine a multi-threaded 150x150 Cholesky took 140 ms against 0.1 ms on one
+    thread, so the sampler's own maths runs on one thread and restores the setting afterwards.
+    """
+    previous = torch.get_num_threads()
+    if previous != 1:
+        torch.set_num_threads(1)
+    try:
+        yield
+    finally:
+        if previous != 1:
+            torch.set_num_threads(previous)
+
+
+def _check(condition: bool, message: str) -> None:
+    if not condition:
+        raise ValueError(message)
+
+
+class CascadeSampler(BaseSampler):
+    """Hierarchical reinforcement-learning sampler: strategies first, then the numbers.
+
+    Search spaces for fine-tuning mix *strategic* choices (optimizer family, scheduler, LoRA
+    target modules) with *tactical* numbers (learning rate, warmup, weight decay) whose good values
+    depend on the strategy: SGD's best learning rate is nothing like AdamW's. The cascade splits
+    the work. A high-level PPO agent chooses every categorical parameter (and any parameter named
+    in ``strategic_params``) from an encoding of the recent trial history, and stops paying for
+    strategy families that are clearly worse, while a probability floor keeps every strategy
+    reachable. For the chosen strategy, a low-level PPO agent (a Gaussian over the tactical
+    values, started from that strategy's best trials) proposes the numbers; its updates are scored
+    by a Gaussian-process critic over (tactical values, strategy), so that it learns from many
+    imagined actions rather than the handful of real trials per strategy.
+
+    Everything is read from the study's storage: RDB storage, several workers, ask/tell, pruning
+    and optuna-dashboard work unchanged, and a new process continues the learning of the last.
+    Pruned trials count, ranked after every complete trial (by the step they reached, then their
+    last intermediate value). FAIL trials and NaN or infinite values are the worst outcome.
+
+    Example:
+
+        .. code-block:: python
+
+            import optuna
+            from cascaderl_optuna import CascadeSampler
+
+
+            def objective(trial):
+                optimizer = trial.suggest_categorical("optimizer", ["adamw", "sgd"])
+                lr = trial.suggest_float("learning_rate", 1e-5, 1.0, log=True)
+                best = 3e-4 if optimizer == "adamw" else 0.1
+                return (math.log10(lr) - math.log10(best)) ** 2 + (optimizer == "sgd") * 0.1
+
+
+            study = optuna.create_study(sampler=CascadeSampler(seed=0))
+            study.optimize(objective, n_trials=60)
+
+    Args:
+        seed: Seed of every random choice. The same seed and the same sequence of results give
+            the same suggestions.
+        strategic_params: Names of integer or stepped-float parameters to treat as strategic
+            (e.g. ``("lora_rank",)``), besides every categorical parameter.
+        n_startup_trials: Trials drawn from a space-filling design before the agents act.
+        startup: ``"qmc"`` (scrambled Sobol, :class:`~optuna.samplers.QMCSampler`) or
+            ``"random"``.
+        window: How many of the most recent finished trials the agents learn from (bounds the
+            cost per trial).
+        critic_window: How many recent finished trials the critic is fitted on.
+        critic_refit_interval: The critic's hyperparameters are re-fitted every this many
+            finished trials (the posterior itself uses every trial, every time).
+        probability_floor: Share of each strategic head's probability spread uniformly over its
+            choices: no strategy's probability falls below ``floor / n_choices``.
+        gamma: Discount of the multi-step return over the sequence of trials.
+        clip: PPO clipping range of both levels.
+        exploration: ``beta`` of the critic's optimism (mean + beta * std).
+        high_level_theta: Feature weights of the high-level policy (7 numbers, see
+            :mod:`cascaderl_optuna._encoding`) to start from instead of the built-in prior.
+    """
+
+    def __init__(
+        self,
+        *,
+        seed: int | None = None,
+        strategic_params: Sequence[str] = (),
+        n_startup_trials: int = 10,
+        startup: str = "qmc",
+        window: int = 200,
+        critic_window: int = 120,
+        critic_refit_interval: int = 10,
+        probability_floor: float = 0.1,
+        gamma: float = 0.3,
+        clip: float = 0.2,
+        exploration: float = 1.0,
+        high_level_theta: Sequence[float] | None = None,
+    ) -> None:
+        _check(seed is None or isinstance(seed, (int, np.integer)), f"seed must be an int or None, got {seed!r}.")
+        _check(
+            not isinstance(strategic_params, str),
+            "strategic_params must be a sequence of parameter names, e.g. ('lora_rank',), "
+            f"not the string {strategic_params!r}.",
+        )
+        _check(
+            isinstance(n_startup_trials, int) and n_startup_trials >= 1,
+            f"n_startup_trials must be an int >= 1, got {n_startup_trials!r}.",
+        )
+        _check(startup in ("qmc", "random"), f"startup must be 'qmc' or 'random', got {startup!r}.")
+        _check(isinstance(window, int) and window >= 2, f"window must be an int >= 2, got {window!r}.")
+        _check(
+            isinstance(critic_window, int) and critic_window >= 2,
+            f"critic_window must be an int >= 2, got {critic_window!r}.",
+        )
+        _check(
+            isinstance(critic_refit_interval, int) and critic_refit_interval >= 1,
+            f"critic_refit_interval must be an int >= 1, got {critic_refit_interval!r}.",
+        )
+        _check(
+            0.0 < probability_floor < 1.0,
+            f"probability_floor must be in (0, 1), got {probability_floor!r}: 0 would let a "
+            "strategy's probability vanish, 1 would make the high level uniform.",
+        )
+        _check(0.0 <= gamma < 1.0, f"gamma must be in [0, 1), got {gamma!r}.")
+        _check(0.0 < clip < 1.0, f"clip must be in (0, 1), got {clip!r}.")
+        _check(exploration >= 0.0, f"exploration must be >= 0, got {exploration!r}.")
+        if high_level_theta is not None:
+            theta = np.asarray(high_level_theta, dtype=float)
+            _check(
+                theta.shape == (7,) and bool(np.all(np.isfinite(theta))),
+                "high_level_theta must be 7 finite numbers (one weight per history feature), "
+                f"got {high_level_theta!r}.",
+            )
+        self._theta = None if high_level_theta is None else np.asarray(high_level_theta, float)
+        self._strategic_names = tuple(strategic_params)
+        for name in self._strategic_names:
+            _check(isinstance(name, str), f"strategic_params must hold names (str), got {name!r}.")
+        self._n_startup_trials = n_startup_trials
+        self._window = window
+        self._critic_window = critic_window
+        self._critic_refit_interval = critic_refit_interval
+        self._floor = probability_floor
+        self._gamma = gamma
+        self._clip = clip
+        self._beta = exploration
+        self._seed = seed
+        self._entropy = int(np.random.SeedSequence(seed).entropy)
+        self._startup: BaseSampler = (
+            QMCSampler(seed=seed, scramble=True, warn_independent_sampling=False)
+            if startup == "qmc"
+            else RandomSampler(seed=seed)
+        )
+        self._independent = RandomSampler(seed=None if seed is None else seed + 1)
+        self._search_space = _GroupDecomposedSearchSpace(include_pruned=True)
+        self._lock = threading.RLock()
+        self._kernel_cache: dict[tuple[Any, ...], KernelParams] = {}
+        self.last_diagnostics: dict[str, Any] = {}
+
+    # -- the BaseSampler contract -----------------------------------------------------------
+    def reseed_rng(self) -> None:
+        self._entropy = int(np.random.SeedSequence().entropy)
+        self._startup.reseed_rng()
+        self._independent.reseed_rng()
+
+    def _in_startup(self, study: Study) -> bool:
+        finished = study._get_trials(
+            deepcopy=False, states=(TrialState.COMPLETE, TrialState.PRUNED), use_cache=True
+        )
+        return len(finished) < self._n_startup_trials
+
+    def infer_relative_search_space(
+        self, study: Study, trial: FrozenTrial
+    ) -> dict[str, BaseDistribution]:
+        self._raise_error_if_multi_objective(study)
+        if self._in_startup(study):
+            return self._startup.infer_relative_search_space(study, trial)
+        with self._lock:
+            groups = self._search_space.calculate(study, use_cache=True)
+        space: dict[str, BaseDistribution] = {}
+        for group in groups.search_spaces:
+            for name, dist in group.items():
+                if not dist.single():
+                    space[name] = dist
+        return space
+
+    def sample_relative(
+        self, study: Study, trial: FrozenTrial, search_space: dict[str, BaseDistribution]
+    ) -> dict[str, Any]:
+        self._raise_error_if_multi_objective(study)
+        if not search_space:
+            return {}
+        if self._in_startup(study):
+            return self._startup.sample_relative(study, trial, search_space)
+        strategic, tactical = split_search_space(search_space, self._strategic_names)
+        trials = study._get_trials(deepcopy=False, use_cache=True)
+        history = read_history(trials, study.direction, self._window, trial.number)
+        rng = np.random.default_rng([self._entropy, trial.number])
+        fixed = trial.system_attrs.get("fixed_params", {}) or {}
+        with self._lock, _single_threaded_torch():
+            return self._decide(study, trial, history, strategic, tactical, fixed, rng)
+
+    def sample_independent(
+        self,
+        study: Study,
+        trial: FrozenTrial,
+        param_name: str,
+        param_distribution: BaseDistribution,
+    ) -> Any:
+        self._raise_error_if_multi_objective(study)
+        return self._independent.sample_independent(study, trial, param_name, param_distribution)
+
+    # -- one decision ----------------------------------------------------------------------
+    def _decide(
+        self,
+        study: Study,
+        trial: FrozenTrial,
+        history: History,
+        strategic: list[StrategicParam],
+        tactical: dict[str, BaseDistribution],
+        fixed: dict[str, Any],
+        rng: np.random.Generator,
+    ) -> dict[str, Any]:
+        params: dict[str, Any] = {}
+        decision: dict[str, Any] = {"version": FORMAT_VERSION, "strategy": {}, "hl_log_prob": {}}
+        policy: dict[str, Any] = {}
+        finished = history.finished
+        choices = _choice_matrix(finished, strategic)
+        chosen: list[int] = []
+        if strategic:
+            agent = HighLevelAgent(
+                [h.n_choices for h in strategic],
+                theta_prior=self._theta,
+                floor=self._floor,
+                gamma=self._gamma,
+                clip=self._clip,
+            )
+            stats = agent.fit(choices, history.utilities, _behaviour_matrix(finished, strategic))
+            pending = _choice_matrix(history.running, strategic)
+            fixed_idx = {
+                k: idx
+                for k, head in enumerate(strategic)
+                if head.name in fixed and (idx := head.index_of(fixed[head.name])) is not None
+            }
+            chosen, log_probs, probs = agent.act(rng, pending, fixed_idx)
+            for head, c, lp, p in zip(strategic, chosen, log_probs, probs):
+                params[head.name] = head.choices[c]
+                decision["strategy"][head.name] = c
+                decision["hl_log_prob"][head.name] = lp
+            policy["probs"] = {h.name: [round(float(x), 6) for x in p] for h, p in zip(strategic, probs)}
+            policy["entropy"] = float(sum(-(p * np.log(p)).sum() for p in probs))
+            policy["high_level"] = stats.as_dict()
+        if tactical:
+            values, ll_log_prob, ll_stats = self._tactical(
+                study, history, strategic, choices, chosen, tactical, rng
+            )
+            params.update(values)
+            decision["ll_log_prob"] = ll_log_prob
+            policy["low_level"] = ll_stats
+        write_record(study, trial._trial_id, DECISION_KEY, decision)
+        write_record(study, trial._trial_id, POLICY_KEY, _finite(policy))
+        self.last_diagnostics = policy
+        return params
+
+    def _tactical(
+        self,
+        study: Study,
+        history: History,
+        strategic: list[StrategicParam],
+        choices: np.ndarray,
+        chosen: list[int],
+        tactical: dict[str, BaseDistribution],
+        rng: np.random.Generator,
+    ) -> tuple[dict[str, Any], dict[str, float], dict[str, float]]:
+        names = list(tactical)
+        finished = history.finished
+        x = _unit_matrix(finished, tactical)
+        utilities = history.utilities
+        onehot = _one_hot(choices, strategic)
+        chosen_code = _one_hot(np.array([chosen]), strategic)[0] if strategic else np.zeros(0)
+
+        # Context: trials that agree with the chosen strategy on every head both have.
+        if strategic and len(finished):
+            agree = (choices == np.array(chosen)[None, :]) | (choices < 0)
+            mismatches = (~agree).sum(1)
+        else:
+            mismatches = np.zeros(len(finished), dtype=int)
+        exact = mismatches == 0
+        if exact.sum() >= _MIN_CONTEXT_TRIALS:
+            mean, std = elite_initialisation(x[exact], utilities[exact])
+        else:
+            mean, std = elite_initialisation(x, utilities, _CONTEXT_MISMATCH_WEIGHT**mismatches)
+
+        inputs = np.hstack([np.nan_to_num(x, nan=0.5), onehot])
+        running_inputs = np.hstack(
+            [
+                np.nan_to_num(_unit_matrix(history.running, tactical), nan=0.5),
+                _one_hot(_choice_matrix(history.running, strategic), strategic),
+            ]
+        )
+        critic = self._critic(study, inputs, utilities, running_inputs)
+        beta = self._beta
+
+        def score(actions: np.ndarray) -> np.ndarray:
+            inputs = np.hstack([actions, np.repeat(chosen_code[None, :], len(actions), 0)])
+            mu, sd = critic.predict(inputs)
+            return mu + beta * sd
+
+        agent = LowLevelAgent(mean, std, clip=self._clip)
+        idx = np.flatnonzero(exact)[-_MAX_REAL_BATCH:]
+        behaviour = _ll_behaviour_matrix([finished[i] for i in idx], names)
+        stats = agent.improve(score, rng, x[idx], utilities[idx], behaviour)
+        action = agent.act(rng)
+        values = {n: from_unit(tactical[n], u) for n, u in zip(names, action)}  # type: ignore[arg-type]
+        taken = np.array([to_unit(tactical[n], values[n]) for n in names])  # type: ignore[arg-type]
+        log_prob = agent.log_prob(taken)
+        ll_stats = stats.as_dict()
+        ll_stats["mean_std"] = float(agent.std.mean())
+        return values, {n: float(lp) for n, lp in zip(names, log_prob)}, ll_stats
+
+    def _critic(
+        self, study: Study, inputs: np.ndarray, utilities: np.ndarray, running: np.ndarray
+    ) -> GaussianProcessCritic:
+        """GP over [tactical values, strategy code]; RUNNING trials enter as constant liars.
+
+        A RUNNING trial has no reward yet; it joins the critic's data with the mean utility
+        (a constant liar), which lowers the optimism around it, so parallel workers spread out.
+        """
+        n = len(inputs)
+        data_x = inputs[max(0, n - self._critic_window) :]
+        data_y = utilities[max(0, n - self._critic_window) :]
+        # Hyperparameters: re-fitted every `critic_refit_interval` finished trials, on the
+        # trials up to that multiple, so the fit is a function of the stored history alone.
+        block = n // self._critic_refit_interval * self._critic_refit_interval
+        key = (study._study_id, id(study._storage), block, inputs.shape[1])
+        params = self._kernel_cache.get(key)
+        if params is None:
+            fit_x = inputs[:block][-self._critic_window :]
+            fit_y = utilities[:block][-self._critic_window :]
+            if len(fit_x) < 2:
+                fit_x, fit_y = data_x, data_y
+            params = fit_kernel(fit_x, fit_y)
+            if len(self._kernel_cache) > 16:
+                self._kernel_cache.clear()
+            self._kernel_cache[key] = params
+        if len(running):
+            liar = np.full(len(running), float(data_y.mean()) if len(data_y) else 0.0)
+            data_x = np.vstack([data_x, running])
+            data_y = np.concatenate([data_y, liar])
+        return GaussianProcessCritic(data_x, data_y, params)
+
+
+def _choice_matrix(trials: Sequence[FrozenTrial], heads: Sequence[StrategicParam]) -> np.ndarray:
+    """``(n, K)`` choice index of each trial's strategic values; -1 where absent or foreign."""
+    out = np.full((len(trials), len(heads)), -1, dtype=int)
+    for i, t in enumerate(trials):
+        for k, head in enumerate(heads):
+            if head.name in t.params:
+                idx = head.index_of(t.params[head.name])
+                if idx is not None:
+                    out[i, k] = idx
+    return out
+
+
+def _behaviour_matrix(trials: Sequence[FrozenTrial], heads: Sequence[StrategicParam]) -> np.ndarray:
+    """``(n, K)`` stored high-level behaviour log-probabilities; NaN where unknown.
+
+    Unknown means: the trial was not sampled by the cascade's high level (space-filling start,
+    another sampler, ``enqueue_trial``), or the value it ran with differs from the one chosen.
+    """
+    out = np.full((len(trials), len(heads)), np.nan)
+    for i, t in enumerate(trials):
+        record = read_record(t, DECISION_KEY)
+        if record is None:
+            continue
+        strategy = record.get("strategy", {})
+        log_probs = record.get("hl_log_prob", {})
+        for k, head in enumerate(heads):
+            if head.name in t.params and head.name in log_probs:
+                if strategy.get(head.name) == head.index_of(t.params[head.name]):
+                    out[i, k] = float(log_probs[head.name])
+    return out
+
+
+def _ll_behaviour_matrix(trials: Sequence[FrozenTrial], names: Sequence[str]) -> np.ndarray:
+    """``(n, d)`` stored low-level behaviour log-probabilities per tactical dimension."""
+    out = np.full((len(trials), len(names)), np.nan)
+    for i, t in enumerate(trials):
+        record = read_record(t, DECISION_KEY)
+        if record is None or t.system_attrs.get("fixed_params"):
+            continue
+        log_probs = record.get("ll_log_prob", {})
+        for j, name in enumerate(names):
+            if name in log_probs and name in t.params:
+                out[i, j] = float(log_probs[name])
+    return out
+
+
+def _unit_matrix(
+    trials: Sequence[FrozenTrial], tactical: dict[str, BaseDistribution]
+) -> np.ndarray:
+    """``(n, d)`` unit-cube coordinates; NaN where a trial lacks the parameter or it changed."""
+    names = list(tactical)
+    out = np.full((len(trials), len(names)), np.nan)
+    for i, t in enumerate(trials):
+        for j, name in enumerate(names):
+            dist = tactical[name]
+            value = t.params.get(name)
+            if value is None or not isinstance(t.distributions.get(name), type(dist)):
+                continue
+            if dist.log and value <= 0:  # type: ignore[union-attr]
+                continue
+            out[i, j] = to_unit(dist, value)  # type: ignore[arg-type]
+    return out
+
+
+def _one_hot(choices: np.ndarray, heads: Sequence[StrategicParam]) -> np.ndarray:
+    """One-hot code of each row's strategic choices (all zeros for an absent head)."""
+    n = choices.shape[0]
+    blocks = []
+    for k, head in enumerate(heads):
+        block = np.zeros((n, head.n_choices))
+        rows = np.flatnonzero(choices[:, k] >= 0)
+        block[rows, choices[rows, k]] = 1.0
+        blocks.append(block)
+    return np.hstack(blocks) if blocks else np.zeros((n, 0))
+
+
+def _finite(obj: Any) -> Any:
+    """Replace non-finite floats (JSON cannot carry them) by None, recursively."""
+    if isinstance(obj, dict):
+        return {k: _finite(v) for k, v in obj.items()}
+    if isinstance(obj, list):
+        return [_finite(v) for v in obj]
+    if isinstance(obj, float) and not math.isfinite(obj):
+        return None
+    return obj
