@@ -41,7 +41,7 @@ from cascaderl_optuna._ppo import PPOStats
 from cascaderl_optuna._ppo import value_baseline
 
 
-DEFAULT_THETA = np.array([2.0, 1.0, 0.0, 1.5, -0.5, -2.0, 0.0])
+DEFAULT_THETA = np.array([1.0, 0.5, 0.0, 1.5, -0.5, -2.0, 0.0])
 assert DEFAULT_THETA.shape == (N_FEATURES,)
 
 
@@ -53,7 +53,7 @@ class HighLevelAgent:
         n_choices: Sequence[int],
         *,
         theta_prior: np.ndarray | None = None,
-        floor: float = 0.1,
+        floor: float = 0.15,
         gamma: float = 0.3,
         clip: float = 0.2,
         epochs: int = 10,

@@ -38,6 +38,7 @@ from cascaderl_optuna._ppo import PPOStats
 MIN_STD = 0.01
 MAX_STD = 0.3
 ELITE_FRACTION = 0.25
+MIN_LOG_PROB = -1e4
 _LOG_SQRT_2PI = 0.5 * math.log(2 * math.pi)
 
 
@@ -106,7 +107,7 @@ class LowLevelAgent:
 
     def log_prob(self, x: np.ndarray) -> np.ndarray:
         """Per-dimension log-probabilities of ``x`` (``(..., dim)``) under the policy."""
-        return gaussian_log_prob(x, self.mean, self.std)
+        return np.maximum(gaussian_log_prob(x, self.mean, self.std), MIN_LOG_PROB)
 
     def improve(
         self,
@@ -181,8 +182,12 @@ class LowLevelAgent:
                 weights=weights,
             )
             self.stats.v_loss = float(np.mean((returns - returns.mean()) ** 2))
-            self.mean = mean.detach().numpy().clip(0.0, 1.0)
-            self.std = log_std.detach().exp().numpy().clip(MIN_STD, MAX_STD)
+            new_mean = mean.detach().numpy()
+            new_std = log_std.detach().exp().numpy()
+            if not (np.all(np.isfinite(new_mean)) and np.all(np.isfinite(new_std))):
+                break  # a degenerate batch: keep the last sound policy
+            self.mean = new_mean.clip(0.0, 1.0)
+            self.std = new_std.clip(MIN_STD, MAX_STD)
         return self.stats
 
     def act(self, rng: np.random.Generator) -> np.ndarray:

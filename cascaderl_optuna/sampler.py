@@ -155,7 +155,7 @@ class CascadeSampler(BaseSampler):
         window: int = 200,
         critic_window: int = 120,
         critic_refit_interval: int = 10,
-        probability_floor: float = 0.1,
+        probability_floor: float = 0.15,
         gamma: float = 0.3,
         clip: float = 0.2,
         exploration: float = 1.0,
@@ -307,10 +307,11 @@ class CascadeSampler(BaseSampler):
                 if head.name in fixed and (idx := head.index_of(fixed[head.name])) is not None
             }
             chosen, log_probs, probs = agent.act(rng, pending, fixed_idx)
-            for head, c, lp, p in zip(strategic, chosen, log_probs, probs):
+            for k, (head, c, lp) in enumerate(zip(strategic, chosen, log_probs)):
                 params[head.name] = head.choices[c]
                 decision["strategy"][head.name] = c
-                decision["hl_log_prob"][head.name] = lp
+                if k not in fixed_idx:  # a fixed value was not sampled: off-policy data
+                    decision["hl_log_prob"][head.name] = lp
             policy["probs"] = {h.name: [round(float(x), 6) for x in p] for h, p in zip(strategic, probs)}
             policy["entropy"] = float(sum(-(p * np.log(p)).sum() for p in probs))
             policy["high_level"] = stats.as_dict()

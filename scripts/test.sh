@@ -1,0 +1,7 @@
+#!/usr/bin/env bash
+# The test command of the README and of CI: set up .venv with the test extras, then run pytest.
+# Extra arguments go to pytest (e.g. scripts/test.sh -k learning).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+scripts/setup_env.sh test
+exec .venv/bin/python -m pytest "$@"

@@ -1,0 +1,134 @@
+"""The agents on plain arrays, without Optuna (as cmaes tests its optimisers)."""
+
+import numpy as np
+import pytest
+import torch
+
+from cascaderl_optuna._critic import fit_kernel
+from cascaderl_optuna._critic import GaussianProcessCritic
+from cascaderl_optuna._encoding import HistoryEncoder
+from cascaderl_optuna._high_level import HighLevelAgent
+from cascaderl_optuna._history import discounted_returns
+from cascaderl_optuna._low_level import elite_initialisation
+from cascaderl_optuna._low_level import LowLevelAgent
+from cascaderl_optuna._ppo import normalise
+from cascaderl_optuna._ppo import ppo_update
+
+
+def _bandit_history(rng, n=40, n_choices=3, best=1):
+    choices = rng.integers(0, n_choices, size=(n, 1))
+    utilities = np.where(choices[:, 0] == best, 1.0, -1.0) + 0.1 * rng.standard_normal(n)
+    log_prob = np.full((n, 1), np.log(1.0 / n_choices))
+    return choices, utilities, log_prob
+
+
+def test_high_level_prefers_the_rewarded_choice_but_keeps_the_floor():
+    rng = np.random.default_rng(0)
+    choices, utilities, log_prob = _bandit_history(rng)
+    agent = HighLevelAgent([3], floor=0.15)
+    agent.fit(choices, utilities, log_prob)
+    _, _, probs = agent.act(np.random.default_rng(1))
+    p = probs[0]
+    assert np.argmax(p) == 1 and p[1] > 0.6
+    assert p.min() >= 0.15 / 3 - 1e-12  # the margin: no strategy's probability reaches zero
+
+
+def test_high_level_ppo_update_moves_biases_towards_positive_advantages():
+    rng = np.random.default_rng(0)
+    choices, utilities, log_prob = _bandit_history(rng, best=2)
+    agent = HighLevelAgent([3], theta_prior=np.zeros(7))  # features off: only PPO's biases learn
+    stats = agent.fit(choices, utilities, log_prob)
+    assert agent.bias[0, 2] > agent.bias[0, 0] and agent.bias[0, 2] > agent.bias[0, 1]
+    assert stats.n_samples == 40 and stats.approx_kl >= 0.0
+
+
+def test_high_level_spreads_pending_choices():
+    agent = HighLevelAgent([3], floor=0.15)
+    rng = np.random.default_rng(0)
+    choices, utilities, log_prob = _bandit_history(rng, n=6)
+    agent.fit(choices, np.zeros(6), log_prob)
+    _, _, free = agent.act(np.random.default_rng(0))
+    _, _, busy = agent.act(np.random.default_rng(0), pending=np.array([[0], [0], [0]]))
+    assert busy[0][0] < free[0][0]
+
+
+def test_factorised_heads_condition_on_earlier_choices():
+    """Head 2's best choice depends on head 1's: the conditional encoding must see it."""
+    rng = np.random.default_rng(0)
+    n = 80
+    choices = rng.integers(0, 2, size=(n, 2))
+    utilities = np.where(choices[:, 0] == choices[:, 1], 1.0, -1.0)
+    agent = HighLevelAgent([2, 2])
+    agent.fit(choices, utilities, np.full((n, 2), np.log(0.5)))
+    for first in (0, 1):
+        _, _, probs = agent.act(np.random.default_rng(0), fixed={0: first})
+        assert np.argmax(probs[1]) == first
+
+
+def test_encoder_summaries():
+    enc = HistoryEncoder([2])
+    for c, u in [(0, 0.5), (0, 1.0), (1, -1.0), (0, 0.2)]:
+        enc.add([c], u)
+    f = enc.features(0, [])
+    assert f[0, 0] == 0.0 and f[1, 0] == pytest.approx(-2.0)  # best gap
+    assert f[0, 2] == pytest.approx(0.75)  # budget share
+    assert f[0, 4] == pytest.approx(1 / 4)  # one trial since choice 0's best, over 1 + 3
+
+
+def test_discounted_returns():
+    np.testing.assert_allclose(discounted_returns(np.array([1.0, 0.0, 2.0]), 0.5), [1.5, 1.0, 2.0])
+
+
+def test_ppo_clipping_bounds_the_step():
+    """The clipped surrogate stops pushing once ratios leave [1 - clip, 1 + clip]; without
+    clipping the same 200 epochs drive the policy to near-determinism."""
+
+    def run(clip):
+        logits = torch.zeros(3, requires_grad=True)
+        actions = torch.tensor([0, 1, 2] * 10)
+        old = torch.full((30,), np.log(1 / 3), dtype=torch.float32)
+        adv = torch.tensor(normalise(np.where(actions.numpy() == 0, 1.0, -0.5)), dtype=torch.float32)
+
+        def evaluate():
+            logp = torch.log_softmax(logits, 0)
+            return logp[actions], -(logp.exp() * logp).sum().expand(30)
+
+        ppo_update(evaluate, [logits], old, adv, clip=clip, epochs=200, lr=0.05)
+        return torch.softmax(logits, 0)[0].item()
+
+    clipped, unclipped = run(0.2), run(100.0)
+    assert 1 / 3 < clipped < 0.7
+    assert unclipped > 0.95
+
+
+def test_elite_initialisation_centres_on_the_best_trials():
+    x = np.array([[0.1], [0.2], [0.8], [0.9], [0.5], [0.45], [0.55], [0.3]])
+    u = np.array([2.0, 1.5, -1.0, -2.0, 0.0, 0.1, -0.1, 0.2])
+    mean, std = elite_initialisation(x, u)
+    assert 0.1 <= mean[0] <= 0.2 and std[0] < 0.1
+
+
+def test_low_level_moves_towards_the_critic_optimum():
+    rng = np.random.default_rng(0)
+    x = rng.random((30, 2))
+    y = -((x[:, 0] - 0.8) ** 2 + (x[:, 1] - 0.3) ** 2)
+    critic = GaussianProcessCritic(x, y, fit_kernel(x, y))
+    agent = LowLevelAgent(np.array([0.5, 0.5]), np.array([0.2, 0.2]), generations=6)
+    agent.improve(lambda a: critic.predict(a)[0], rng)
+    assert abs(agent.mean[0] - 0.8) < 0.2 and abs(agent.mean[1] - 0.3) < 0.15
+    assert np.linalg.norm(agent.mean - [0.8, 0.3]) < np.linalg.norm(np.array([0.5, 0.5]) - [0.8, 0.3])
+
+
+def test_critic_learns_which_strategy_shifts_the_optimum():
+    rng = np.random.default_rng(0)
+    n = 60
+    lr = rng.random(n)
+    sgd = rng.integers(0, 2, n)
+    y = -((lr - np.where(sgd == 1, 0.8, 0.2)) ** 2)
+    inputs = np.column_stack([lr, sgd == 0, sgd == 1]).astype(float)
+    critic = GaussianProcessCritic(inputs, y, fit_kernel(inputs, y))
+    grid = np.linspace(0, 1, 21)
+    for code, target in (([1.0, 0.0], 0.2), ([0.0, 1.0], 0.8)):
+        q = np.column_stack([grid, np.tile(code, (21, 1))])
+        mean, _ = critic.predict(q)
+        assert abs(grid[np.argmax(mean)] - target) <= 0.1

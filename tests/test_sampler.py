@@ -1,0 +1,231 @@
+"""CascadeSampler with the optuna features users rely on: storage, ask/tell, enqueue, pruning."""
+
+import json
+import math
+
+import numpy as np
+import optuna
+from optuna.distributions import CategoricalDistribution
+from optuna.distributions import FloatDistribution
+from optuna.trial import TrialState
+import pytest
+
+from cascaderl_optuna import CascadeSampler
+from cascaderl_optuna._attrs import DECISION_KEY
+from cascaderl_optuna._attrs import MAX_CHUNK
+from cascaderl_optuna._attrs import POLICY_KEY
+from cascaderl_optuna._attrs import read_record
+from cascaderl_optuna._attrs import write_record
+
+
+def planted(trial):
+    """Three optimizer families; each has its own best learning rate and floor."""
+    opt = trial.suggest_categorical("optimizer", ["adamw", "sgd", "adafactor"])
+    lr = trial.suggest_float("learning_rate", 1e-6, 1.0, log=True)
+    if opt == "sgd":
+        trial.suggest_float("momentum", 0.0, 0.99)
+    best = {"adamw": 1e-3, "sgd": 1e-1, "adafactor": 1e-2}[opt]
+    floor = {"adamw": 0.0, "sgd": 1.0, "adafactor": 0.5}[opt]
+    return floor + (math.log10(lr) - math.log10(best)) ** 2
+
+
+def _suggestions(study):
+    return [(t.params, t.state) for t in study.trials]
+
+
+def test_same_seed_same_results_give_same_suggestions():
+    runs = []
+    for _ in range(2):
+        study = optuna.create_study(sampler=CascadeSampler(seed=7, n_startup_trials=5))
+        study.optimize(planted, n_trials=25)
+        runs.append([t.params for t in study.trials])
+    assert runs[0] == runs[1]
+    other = optuna.create_study(sampler=CascadeSampler(seed=8, n_startup_trials=5))
+    other.optimize(planted, n_trials=25)
+    assert [t.params for t in other.trials] != runs[0]
+
+
+def test_decision_and_behaviour_log_probs_are_stored_with_each_trial():
+    study = optuna.create_study(sampler=CascadeSampler(seed=0, n_startup_trials=5))
+    study.optimize(planted, n_trials=12)
+    agent_trials = study.trials[5:]
+    for t in agent_trials:
+        decision = read_record(t, DECISION_KEY)
+        assert decision is not None
+        head = CategoricalDistribution(["adamw", "sgd", "adafactor"])
+        assert decision["strategy"]["optimizer"] == head.to_internal_repr(t.params["optimizer"])
+        assert decision["hl_log_prob"]["optimizer"] < 0.0
+        assert set(decision["ll_log_prob"]) >= {"learning_rate"}
+        probs = read_record(t, POLICY_KEY)["probs"]["optimizer"]
+        assert sum(probs) == pytest.approx(1.0, abs=1e-4)
+        # The stored log-prob is the log of the stored probability of the chosen strategy.
+        assert math.exp(decision["hl_log_prob"]["optimizer"]) == pytest.approx(
+            probs[decision["strategy"]["optimizer"]], abs=1e-4
+        )
+    for t in study.trials[:5]:
+        assert read_record(t, DECISION_KEY) is None  # the space-filling start decides nothing
+
+
+def test_new_process_on_same_storage_continues_the_same_learning(tmp_path):
+    """Storage is the source of truth: a fresh sampler on a copy of the storage decides exactly
+    what the sampler that wrote the history decides (its in-process caches change nothing)."""
+    import shutil
+
+    path = tmp_path / "study.db"
+    original = CascadeSampler(seed=3, n_startup_trials=6)
+    study = optuna.create_study(storage=f"sqlite:///{path}", study_name="s", sampler=original)
+    study.optimize(planted, n_trials=40)
+    shutil.copy(path, tmp_path / "copy.db")
+
+    study.optimize(planted, n_trials=3)
+    resumed = optuna.load_study(
+        study_name="s", storage=f"sqlite:///{tmp_path / 'copy.db'}",
+        sampler=CascadeSampler(seed=3, n_startup_trials=6),
+    )
+    resumed.optimize(planted, n_trials=3)
+    assert [t.params for t in resumed.trials] == [t.params for t in study.trials]
+    # ...and what it continues is a learned policy, not a cold start.
+    probs = read_record(resumed.trials[-1], POLICY_KEY)["probs"]["optimizer"]
+    assert max(probs) > 0.5
+
+
+def test_enqueued_and_fixed_parameters_are_respected_and_learned_from():
+    study = optuna.create_study(sampler=CascadeSampler(seed=0, n_startup_trials=3))
+    study.optimize(planted, n_trials=8)
+    # Fully enqueued: optuna never asks the sampler; the trial is off-policy data.
+    study.enqueue_trial({"optimizer": "sgd", "learning_rate": 0.1, "momentum": 0.9})
+    # Partly enqueued: the strategy is fixed, the cascade tunes the rest for that strategy.
+    study.enqueue_trial({"optimizer": "adafactor"})
+    study.optimize(planted, n_trials=2)
+    full, part = study.trials[-2:]
+    assert full.params == {"optimizer": "sgd", "learning_rate": 0.1, "momentum": 0.9}
+    assert read_record(full, DECISION_KEY) is None
+    assert part.params["optimizer"] == "adafactor"
+    decision = read_record(part, DECISION_KEY)
+    assert decision["strategy"]["optimizer"] == 2
+    assert "optimizer" not in decision["hl_log_prob"]  # fixed, not sampled: no behaviour prob
+    assert "learning_rate" in decision["ll_log_prob"]
+
+    partial = optuna.create_study(
+        sampler=optuna.samplers.PartialFixedSampler(
+            {"optimizer": "adafactor"}, CascadeSampler(seed=0, n_startup_trials=3)
+        )
+    )
+    partial.optimize(planted, n_trials=12)
+    assert {t.params["optimizer"] for t in partial.trials} == {"adafactor"}
+    lrs = [t.params["learning_rate"] for t in partial.trials[-4:]]
+    assert all(1e-4 < lr < 1.0 for lr in lrs)  # moving towards adafactor's optimum, 1e-2
+
+
+def test_ask_tell_with_pruned_failed_and_nan_trials():
+    study = optuna.create_study(sampler=CascadeSampler(seed=0, n_startup_trials=4))
+    for i in range(30):
+        trial = study.ask()
+        value = planted(trial)
+        if i % 7 == 3:
+            trial.report(value * 0.1, step=1)  # looks better than anything, but it is pruned
+            study.tell(trial, state=TrialState.PRUNED)
+        elif i % 7 == 5:
+            study.tell(trial, state=TrialState.FAIL)
+        elif i % 7 == 6:
+            study.tell(trial, float("nan"))
+        else:
+            study.tell(trial, value)
+    states = [t.state for t in study.trials]
+    assert states.count(TrialState.PRUNED) == 4 and states.count(TrialState.FAIL) == 8
+    assert all(t.params for t in study.trials)
+
+
+def test_pruned_trials_rank_below_complete_ones_and_failures_at_the_bottom():
+    from cascaderl_optuna._history import rank_utilities
+
+    study = optuna.create_study()
+    dist = {"x": FloatDistribution(0, 1)}
+    for state, value, inter in [
+        (TrialState.COMPLETE, 5.0, None),
+        (TrialState.PRUNED, None, {1: -100.0}),
+        (TrialState.PRUNED, None, {3: 50.0}),
+        (TrialState.FAIL, None, None),
+        (TrialState.COMPLETE, float("inf"), None),
+        (TrialState.COMPLETE, 1.0, None),
+    ]:
+        study.add_trial(
+            optuna.trial.create_trial(
+                params={"x": 0.5}, distributions=dist, value=value, state=state,
+                intermediate_values=inter or {},
+            )
+        )
+    u = rank_utilities(study.trials, study.direction)
+    order = list(np.argsort(-u))
+    assert order[:4] == [5, 0, 2, 1]  # complete by value, then pruned by step reached
+    assert u[3] == u[4] == u.min()  # FAIL and inf tie at the bottom
+
+
+def test_maximisation_is_direction_aware():
+    study = optuna.create_study(direction="maximize", sampler=CascadeSampler(seed=1, n_startup_trials=6))
+    study.optimize(lambda t: -planted(t), n_trials=50)
+    last = [t.params["optimizer"] for t in study.trials[-15:]]
+    assert last.count("adamw") >= 8
+
+
+def test_multi_objective_is_a_clear_error():
+    study = optuna.create_study(directions=["minimize", "minimize"], sampler=CascadeSampler())
+    with pytest.raises(ValueError, match="multi-objective"):
+        study.optimize(lambda t: (t.suggest_float("x", 0, 1), 0.0), n_trials=1)
+
+
+@pytest.mark.parametrize(
+    "kwargs, match",
+    [
+        ({"n_startup_trials": 0}, "n_startup_trials"),
+        ({"startup": "sobol"}, "startup must be 'qmc' or 'random'"),
+        ({"probability_floor": 0.0}, "probability_floor"),
+        ({"probability_floor": 1.0}, "probability_floor"),
+        ({"gamma": 1.0}, "gamma"),
+        ({"clip": 0.0}, "clip"),
+        ({"window": 1}, "window"),
+        ({"strategic_params": "lora_rank"}, "sequence of parameter names"),
+        ({"high_level_theta": [1.0, 2.0]}, "7 finite numbers"),
+        ({"seed": "zero"}, "seed"),
+    ],
+)
+def test_bad_constructor_arguments_are_clear_errors(kwargs, match):
+    with pytest.raises(ValueError, match=match):
+        CascadeSampler(**kwargs)
+
+
+def test_long_records_are_chunked_for_rdb_storage(tmp_path):
+    study = optuna.create_study(storage=f"sqlite:///{tmp_path / 'c.db'}")
+    trial = study.ask()
+    record = {"probs": {f"head{i}": [0.123456] * 40 for i in range(10)}}
+    assert len(json.dumps(record)) > MAX_CHUNK
+    write_record(study, trial._trial_id, POLICY_KEY, record)
+    frozen = study._storage.get_trial(trial._trial_id)
+    assert all(len(v) <= MAX_CHUNK for k, v in frozen.system_attrs.items() if k.startswith(POLICY_KEY + ":") and isinstance(v, str))
+    assert read_record(frozen, POLICY_KEY) == record
+
+
+def test_conditional_parameters_are_tuned_only_where_they_exist():
+    study = optuna.create_study(sampler=CascadeSampler(seed=2, n_startup_trials=5))
+    study.optimize(planted, n_trials=30)
+    for t in study.trials:
+        assert ("momentum" in t.params) == (t.params["optimizer"] == "sgd")
+
+
+def test_trials_from_another_sampler_are_used_as_off_policy_data():
+    study = optuna.create_study(sampler=optuna.samplers.RandomSampler(seed=0))
+    study.optimize(planted, n_trials=40)
+    study.sampler = CascadeSampler(seed=0)
+    study.optimize(planted, n_trials=1)
+    probs = read_record(study.trials[-1], POLICY_KEY)["probs"]["optimizer"]
+    # The random trials alone already tell the high level that AdamW is the best family.
+    assert int(np.argmax(probs)) == 0 and probs[0] > 0.4
+
+
+def test_parallel_threads_share_one_sampler_safely():
+    sampler = CascadeSampler(seed=0, n_startup_trials=4)
+    study = optuna.create_study(sampler=sampler)
+    study.optimize(planted, n_trials=24, n_jobs=4)
+    assert len(study.trials) == 24
+    assert all(t.state == TrialState.COMPLETE for t in study.trials)
+    assert len({t.number for t in study.trials}) == 24
