@@ -1,0 +1,82 @@
+"""Benchmark problems, one module per family, registered by name.
+
+Every problem is built lazily: an import of this package loads no external benchmark, so the quick suite needs only
+the packages of the problems it runs.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from benchmarks.problems.base import Evaluation, Params, Problem
+
+
+def _llm(variant: str, hand_conditioned: bool = False) -> Callable[[], Problem]:
+    def make() -> Problem:
+        from benchmarks.problems.llm import LLMFineTuning
+
+        return LLMFineTuning(variant, hand_conditioned=hand_conditioned)
+
+    return make
+
+
+def _yahpo(scenario: str, instance: str) -> Callable[[], Problem]:
+    def make() -> Problem:
+        from benchmarks.problems.yahpo import YahpoProblem
+
+        return YahpoProblem(scenario, instance)
+
+    return make
+
+
+def _fcnet(dataset: str) -> Callable[[], Problem]:
+    def make() -> Problem:
+        from benchmarks.problems.fcnet import FCNetProblem
+
+        return FCNetProblem(dataset)
+
+    return make
+
+
+def _mixint(function: int) -> Callable[[], Problem]:
+    def make() -> Problem:
+        from benchmarks.problems.mixint import MixintProblem
+
+        return MixintProblem(function, dimension=10, instance=1)
+
+    return make
+
+
+def _training(dataset: str) -> Callable[[], Problem]:
+    def make() -> Problem:
+        from benchmarks.problems.training import MLPTraining
+
+        return MLPTraining(dataset)
+
+    return make
+
+
+PROBLEMS: dict[str, Callable[[], Problem]] = {
+    "llm_strong": _llm("strong"),
+    "llm_smooth": _llm("smooth"),
+    "llm_strong_hand": _llm("strong", hand_conditioned=True),
+    "llm_smooth_hand": _llm("smooth", hand_conditioned=True),
+    "yahpo_xgboost_1501": _yahpo("rbv2_xgboost", "1501"),
+    "yahpo_xgboost_40499": _yahpo("rbv2_xgboost", "40499"),
+    "yahpo_lcbench_167184": _yahpo("lcbench", "167184"),
+    "fcnet_protein": _fcnet("protein_structure"),
+    "fcnet_naval": _fcnet("naval_propulsion"),
+    "mixint_f10_d10": _mixint(10),
+    "mixint_f21_d10": _mixint(21),
+    "mlp_digits": _training("digits"),
+}
+
+
+def make_problem(name: str) -> Problem:
+    try:
+        return PROBLEMS[name]()
+    except KeyError:
+        raise KeyError(f"unknown problem {name!r}; known: {sorted(PROBLEMS)}") from None
+
+
+__all__ = ["PROBLEMS", "Evaluation", "Params", "Problem", "make_problem"]

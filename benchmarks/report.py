@@ -1,0 +1,305 @@
+"""Turns the JSON lines of a suite into the report: curves, tables and tests, written by one command.
+
+Normalised regret of a study after ``t`` trials is ``(f(incumbent) - f*) / (median_random - f*)``: ``f(incumbent)``
+is the noise-free value of the trial with the best observed value so far, ``f*`` the problem's known optimum (or,
+where nobody knows it, the best noise-free value any study of the suite reached: marked "best observed"), and
+``median_random`` the median value of a random configuration (all trials of the random sampler's studies). So 0 is
+the optimum and 1 is a typical random configuration, on every problem. Where ``f*`` is the best observed value,
+adding a sampler that beats it rescales that problem's regrets.
+
+Outputs, under ``<results>/<suite>/report/``: ``REPORT.md`` (all tables), ``curves.html`` (plotly),
+``curves.png`` (matplotlib; plotly's PNG export needs kaleido, which needs a Chrome download and does not install
+offline), and ``summary.json`` (the tables' numbers, for the README).
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from collections import defaultdict
+from pathlib import Path
+
+import numpy as np
+from scipy.stats import wilcoxon
+
+from benchmarks.runner import RESULTS_DIR, read_rows
+from benchmarks.samplers import BASELINES
+
+CHECKPOINTS = (25, 50, 100, 200)
+CHALLENGER = "cascade"
+BOOTSTRAP = 2000
+HAND = " [hand-conditioned]"
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# Loading and normalising.
+
+
+def load_suite(results: Path, suite: str) -> dict[str, dict[str, list[dict]]]:
+    """rows[problem][sampler], with each hand-conditioned twin folded into its reference problem."""
+    rows: dict[str, dict[str, list[dict]]] = defaultdict(lambda: defaultdict(list))
+    for path in sorted((results / suite).glob("*/*.jsonl")):
+        problem, sampler = path.parent.name, path.stem
+        reference = _reference_problem(problem)
+        label = sampler + HAND if reference != problem else sampler
+        by_seed = {r["seed"]: r for r in read_rows(path)}  # a re-run seed replaces the older row
+        rows[reference][label] += [by_seed[s] for s in sorted(by_seed)]
+    return {p: dict(s) for p, s in rows.items()}
+
+
+def _reference_problem(problem: str) -> str:
+    """A hand-conditioned twin is registered as ``<reference>_hand`` (see ``benchmarks/problems/__init__.py``)."""
+    return problem.removesuffix("_hand")
+
+
+def regret_curves(problem_rows: dict[str, list[dict]]) -> tuple[dict[str, np.ndarray], dict]:
+    """Normalised regret [seeds x trials] per sampler, and how it was normalised."""
+    all_rows = [r for rs in problem_rows.values() for r in rs]
+    known = {r["optimum"] for r in all_rows if r["optimum"] is not None}
+    best_seen = min(min(r["true_values"]) for r in all_rows)
+    optimum = min(known) if known else best_seen
+    random_values = [v for r in problem_rows.get("random", []) for v in r["true_values"]]
+    source = "random sampler" if random_values else "first trials"
+    random_values = random_values or [r["true_values"][0] for r in all_rows]
+    scale = float(np.median(random_values)) - optimum
+    scale = scale if scale > 0 else 1.0
+    curves = {}
+    for sampler, rs in problem_rows.items():
+        n = min(len(r["incumbent_true"]) for r in rs)
+        curves[sampler] = (np.array([r["incumbent_true"][:n] for r in rs]) - optimum) / scale
+    info = {"optimum": optimum, "optimum_source": "known" if known else "best observed",
+            "median_random": optimum + scale, "scale_source": source, "best_observed": best_seen}
+    return curves, info
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# Statistics.
+
+
+def trials_to_reach(incumbents: np.ndarray, target: float) -> np.ndarray:
+    """1-based trial at which each study's incumbent first reaches ``target`` (inf where it never does)."""
+    hit = incumbents <= target
+    return np.where(hit.any(axis=1), hit.argmax(axis=1) + 1.0, np.inf)
+
+
+def reach_figure(challenger: np.ndarray, baseline: np.ndarray, rng: np.random.Generator) -> dict:
+    """Trials the challenger needs to reach the baseline's median final value, with a bootstrap 95% interval.
+
+    Both sets of seeds are resampled: the baseline's to redraw the target, the challenger's to redraw the median.
+    """
+    target = float(np.median(baseline[:, -1]))
+    reach = trials_to_reach(challenger, target)
+    boot = np.empty(BOOTSTRAP)
+    for b in range(BOOTSTRAP):
+        t = np.median(baseline[rng.integers(len(baseline), size=len(baseline)), -1])
+        boot[b] = np.median(trials_to_reach(challenger[rng.integers(len(challenger), size=len(challenger))], t))
+    return {"target": target, "median_trials": float(np.median(reach)), "share_reached": float(np.isfinite(reach).mean()),
+            "ci_low": float(np.quantile(boot, 0.025, method="inverted_cdf")),  # order statistics: inf-safe
+            "ci_high": float(np.quantile(boot, 0.975, method="inverted_cdf")),
+            "budget": int(challenger.shape[1])}
+
+
+def paired_test(challenger_rows: list[dict], baseline_rows: list[dict], curves_c: np.ndarray, curves_b: np.ndarray,
+                at: int, tol: float = 1e-9) -> dict | None:
+    """Win/tie/loss of the challenger over seeds both ran, and a two-sided paired Wilcoxon signed-rank test."""
+    seeds_c = {r["seed"]: i for i, r in enumerate(challenger_rows)}
+    pairs = [(seeds_c[r["seed"]], j) for j, r in enumerate(baseline_rows) if r["seed"] in seeds_c]
+    if not pairs or at > min(curves_c.shape[1], curves_b.shape[1]):
+        return None
+    diff = np.array([curves_c[i, at - 1] - curves_b[j, at - 1] for i, j in pairs])
+    wins, losses = int((diff < -tol).sum()), int((diff > tol).sum())
+    p = float(wilcoxon(diff, zero_method="zsplit").pvalue) if np.any(np.abs(diff) > tol) else 1.0
+    return {"at": at, "n": len(pairs), "win": wins, "tie": len(pairs) - wins - losses, "loss": losses, "p": p,
+            "median_diff": float(np.median(diff))}
+
+
+def timing_table(results: Path) -> dict[str, dict]:
+    """Sampler seconds per trial around trial 100 (91-110) and 1,000 (981-1,000) from the timing suite."""
+    out = {}
+    for path in sorted((results / "timing").glob("*/*.jsonl")):
+        for row in read_rows(path):
+            s = np.array(row["sampler_seconds"])
+            out[row["sampler"]] = {
+                "problem": row["problem"], "n_trials": row["n_trials"],
+                "at_100": float(s[90:110].mean()) if len(s) >= 110 else None,
+                "at_1000": float(s[980:1000].mean()) if len(s) >= 1000 else None,
+            }
+    return out
+
+
+def cost_table(problems: dict[str, dict[str, list[dict]]]) -> dict[str, dict]:
+    """Per sampler: studies, summed study seconds and the sampler's share of them, over the whole suite."""
+    out: dict[str, dict] = defaultdict(lambda: {"studies": 0, "study_seconds": 0.0, "sampler_seconds": 0.0})
+    for problem_rows in problems.values():
+        for sampler, rs in problem_rows.items():
+            out[sampler]["studies"] += len(rs)
+            out[sampler]["study_seconds"] += sum(r["wall_seconds"] for r in rs)
+            out[sampler]["sampler_seconds"] += sum(sum(r["sampler_seconds"]) for r in rs)
+    return dict(out)
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# Writing.
+
+
+def _fmt(x: float | None, digits: int = 3) -> str:
+    if x is None or (isinstance(x, float) and math.isnan(x)):
+        return "—"
+    if math.isinf(x):
+        return "not reached"
+    return f"{x:.{digits}g}"
+
+
+def _sampler_order(names) -> list[str]:
+    order = ["cascade", *BASELINES]
+    return sorted(names, key=lambda n: (order.index(n.removesuffix(HAND)) if n.removesuffix(HAND) in order
+                                        else len(order), HAND in n, n))
+
+
+def build_summary(problems: dict[str, dict[str, list[dict]]], seed: int = 0) -> dict:
+    rng = np.random.default_rng(seed)
+    summary: dict = {"problems": {}}
+    for problem in sorted(problems):
+        rows = problems[problem]
+        curves, info = regret_curves(rows)
+        entry: dict = {"normalisation": info, "samplers": {}, "reach": {}, "paired": {}}
+        for sampler in _sampler_order(curves):
+            c = curves[sampler]
+            entry["samplers"][sampler] = {
+                "seeds": len(c), "trials": int(c.shape[1]),
+                "optuna": sorted({r["optuna_version"] for r in rows[sampler]}),
+                "median_regret": {str(t): float(np.median(c[:, t - 1])) for t in CHECKPOINTS if t <= c.shape[1]},
+                "final_median_value": float(np.median([r["incumbent_true"][-1] for r in rows[sampler]])),
+            }
+        if CHALLENGER in curves:
+            for sampler in _sampler_order(curves):
+                if sampler == CHALLENGER:
+                    continue
+                entry["reach"][sampler] = reach_figure(curves[CHALLENGER], curves[sampler], rng)
+                entry["paired"][sampler] = [
+                    t for at in CHECKPOINTS
+                    if (t := paired_test(rows[CHALLENGER], rows[sampler], curves[CHALLENGER], curves[sampler], at))
+                ]
+        summary["problems"][problem] = entry
+    return summary
+
+
+def write_markdown(summary: dict, timing: dict, costs: dict, suite: str) -> str:
+    lines = [f"# Benchmark report: suite `{suite}`", "",
+             "Normalised regret: 0 = the optimum, 1 = the median random configuration (see `benchmarks/report.py`). "
+             "Medians over seeds; regenerate with `python -m benchmarks report --suite " + suite + "`.", ""]
+    versions = sorted({v for e in summary["problems"].values() for s in e["samplers"].values() for v in s["optuna"]})
+    lines += [f"optuna version(s) in these results: {', '.join(versions)}", ""]
+    for problem, entry in summary["problems"].items():
+        info = entry["normalisation"]
+        lines += [f"## {problem}", "",
+                  f"f* = {info['optimum']:.6g} ({info['optimum_source']}); median random value = "
+                  f"{info['median_random']:.6g} (from {info['scale_source']}); best value any study reached = "
+                  f"{info['best_observed']:.6g}.", "",
+                  "| sampler | seeds | trials | " + " | ".join(f"regret @{t}" for t in CHECKPOINTS) + " |",
+                  "|---|---|---|" + "---|" * len(CHECKPOINTS)]
+        for sampler, s in entry["samplers"].items():
+            cells = [_fmt(s["median_regret"].get(str(t))) for t in CHECKPOINTS]
+            lines.append(f"| {sampler} | {s['seeds']} | {s['trials']} | " + " | ".join(cells) + " |")
+        lines.append("")
+        if entry["reach"]:
+            lines += [f"Trials `{CHALLENGER}` needs to reach each sampler's median final value "
+                      "(median over its seeds, bootstrap 95% interval; share of its seeds that reach it):", "",
+                      "| baseline | target (regret) | trials needed | 95% interval | seeds reaching | "
+                      + " | ".join(f"W/T/L @{t} (p)" for t in CHECKPOINTS) + " |",
+                      "|---|---|---|---|---|" + "---|" * len(CHECKPOINTS)]
+            for sampler, r in entry["reach"].items():
+                tests = {t["at"]: t for t in entry["paired"][sampler]}
+                cells = [f"{t['win']}/{t['tie']}/{t['loss']} ({t['p']:.2g})" if (t := tests.get(at)) else "—"
+                         for at in CHECKPOINTS]
+                lines.append(f"| {sampler} | {r['target']:.3g} | {_fmt(r['median_trials'])} of {r['budget']} | "
+                             f"[{_fmt(r['ci_low'])}, {_fmt(r['ci_high'])}] | {r['share_reached']:.0%} | "
+                             + " | ".join(cells) + " |")
+            lines.append("")
+        else:
+            lines += [f"No `{CHALLENGER}` results for this problem yet.", ""]
+    lines += ["## Cost", "", "Sampler seconds per trial (timing suite, one study on `llm_strong`; mean over trials "
+              "91-110 and 981-1,000):", "", "| sampler | trials run | s/trial @100 | s/trial @1000 |", "|---|---|---|---|"]
+    for sampler in _sampler_order(timing):
+        t = timing[sampler]
+        lines.append(f"| {sampler} | {t['n_trials']} | {_fmt(t['at_100'])} | {_fmt(t['at_1000'])} |")
+    if not timing:
+        lines.append("| (no timing results: `python -m benchmarks run --suite timing`) | | | |")
+    lines += ["", f"Whole suite `{suite}`, per sampler: studies, summed study seconds (one core each; the suite runs "
+              "two at a time) and the sampler's own share:", "",
+              "| sampler | studies | study seconds | sampler seconds |", "|---|---|---|---|"]
+    for sampler in _sampler_order(costs):
+        c = costs[sampler]
+        lines.append(f"| {sampler} | {c['studies']} | {c['study_seconds']:.0f} | {c['sampler_seconds']:.0f} |")
+    return "\n".join(lines) + "\n"
+
+
+def _band(c: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    return np.median(c, axis=0), np.percentile(c, 25, axis=0), np.percentile(c, 75, axis=0)
+
+
+def write_curves(problems: dict[str, dict[str, list[dict]]], out: Path) -> None:
+    import plotly.graph_objects as go
+    from plotly.colors import qualitative
+    from plotly.subplots import make_subplots
+
+    names = sorted(problems)
+    cols = min(3, len(names))
+    rows = math.ceil(len(names) / cols)
+    all_samplers = _sampler_order({s for p in problems.values() for s in p})
+    colour = {s: qualitative.Plotly[i % 10] for i, s in enumerate(all_samplers)}
+
+    fig = make_subplots(rows=rows, cols=cols, subplot_titles=names)
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    mfig, axes = plt.subplots(rows, cols, figsize=(5 * cols, 3.6 * rows), squeeze=False)
+    for k, problem in enumerate(names):
+        curves, _ = regret_curves(problems[problem])
+        r, c = divmod(k, cols)
+        ax = axes[r][c]
+        for sampler in _sampler_order(curves):
+            med, lo, hi = _band(np.maximum(curves[sampler], 1e-12))
+            x = np.arange(1, len(med) + 1)
+            dash = "dash" if HAND in sampler else "solid"
+            fig.add_trace(go.Scatter(x=np.r_[x, x[::-1]], y=np.r_[hi, lo[::-1]], fill="toself", line_width=0,
+                                     fillcolor=colour[sampler], opacity=0.15, hoverinfo="skip", showlegend=False,
+                                     legendgroup=sampler), row=r + 1, col=c + 1)
+            fig.add_trace(go.Scatter(x=x, y=med, name=sampler, legendgroup=sampler, showlegend=k == 0,
+                                     line=dict(color=colour[sampler], dash=dash)), row=r + 1, col=c + 1)
+            ax.plot(x, med, label=sampler, color=colour[sampler], linestyle="--" if HAND in sampler else "-")
+            ax.fill_between(x, lo, hi, color=colour[sampler], alpha=0.15, linewidth=0)
+        ax.set_yscale("log")
+        ax.set_title(problem, fontsize=10)
+        ax.set_xlabel("trial")
+        ax.set_ylabel("normalised regret")
+    for k in range(len(names), rows * cols):
+        axes[k // cols][k % cols].axis("off")
+    handles, labels = axes[0][0].get_legend_handles_labels()
+    mfig.legend(handles, labels, loc="lower center", ncol=min(len(labels), 5), fontsize=8)
+    mfig.tight_layout(rect=(0, 0.06, 1, 1))
+    mfig.savefig(out / "curves.png", dpi=90)
+    plt.close(mfig)
+    fig.update_yaxes(type="log", title_text="normalised regret")
+    fig.update_xaxes(title_text="trial")
+    fig.update_layout(height=320 * rows, width=460 * cols,
+                      title="Median normalised regret of the incumbent (band: interquartile range over seeds)")
+    fig.write_html(out / "curves.html", include_plotlyjs="cdn")
+
+
+def report(suite: str, results: Path = RESULTS_DIR, out: Path | None = None) -> Path:
+    problems = load_suite(results, suite)
+    if not problems:
+        raise FileNotFoundError(f"no results under {results / suite}")
+    out = out or results / suite / "report"
+    out.mkdir(parents=True, exist_ok=True)
+    summary = build_summary(problems)
+    timing = timing_table(results)
+    costs = cost_table(problems)
+    summary["timing"], summary["cost"] = timing, costs
+    (out / "summary.json").write_text(json.dumps(summary, indent=1) + "\n")
+    (out / "REPORT.md").write_text(write_markdown(summary, timing, costs, suite))
+    write_curves(problems, out)
+    return out

@@ -1,0 +1,166 @@
+"""Runs (problem, sampler, seed) studies in a process pool and appends one JSON line per finished study.
+
+Results live in ``<results>/<suite>/<problem>/<sampler>.jsonl``. A run is resumable: a (problem, sampler, seed)
+whose row is already there (with at least the requested number of trials) is skipped, so an interrupted suite
+continues where it stopped, and the cascade's rows can be added to committed baseline rows later.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import platform
+import sys
+import time
+import traceback
+import warnings
+from concurrent.futures import ProcessPoolExecutor, as_completed
+from dataclasses import dataclass
+from pathlib import Path
+
+import optuna
+
+from benchmarks.problems import Problem, make_problem
+from benchmarks.samplers import make_sampler, sampler_state
+from benchmarks.suites import SUITES
+
+RESULTS_DIR = Path(__file__).resolve().parent / "results"
+MAX_WORKERS = 2
+
+
+@dataclass(frozen=True)
+class Task:
+    suite: str
+    problem: str
+    sampler: str
+    seed: int
+    n_trials: int
+
+
+def cascade_available() -> bool:
+    try:
+        import cascaderl_optuna
+    except ImportError:
+        return False
+    return hasattr(cascaderl_optuna, "CascadeSampler")
+
+
+def result_path(results: Path, suite: str, problem: str, sampler: str) -> Path:
+    return results / suite / problem / f"{sampler}.jsonl"
+
+
+def read_rows(path: Path) -> list[dict]:
+    if not path.exists():
+        return []
+    return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
+
+
+def plan(suite: str, results: Path, *, problems=None, samplers=None, n_seeds=None, n_trials=None) -> list[Task]:
+    """The tasks of ``suite`` not yet in ``results``, after the optional filters and overrides."""
+    tasks = []
+    for e in SUITES[suite]:
+        if problems and e.problem not in problems:
+            continue
+        for sampler in e.samplers:
+            if samplers and sampler not in samplers:
+                continue
+            trials = n_trials or e.n_trials
+            done = {r["seed"] for r in read_rows(result_path(results, suite, e.problem, sampler))
+                    if r["n_trials"] >= trials}
+            tasks += [Task(suite, e.problem, sampler, seed, trials)
+                      for seed in range(n_seeds or e.n_seeds) if seed not in done]
+    return tasks
+
+
+_PROBLEMS: dict[str, Problem] = {}  # one instance per worker process (a YAHPO worker, a loaded table, ...)
+
+
+def run_study(task: Task) -> dict:
+    """One study: ask, suggest, evaluate, tell; the sampler's share of the time is measured around the objective."""
+    warnings.filterwarnings("ignore")
+    optuna.logging.set_verbosity(optuna.logging.ERROR)
+    problem = _PROBLEMS.get(task.problem) or _PROBLEMS.setdefault(task.problem, make_problem(task.problem))
+    sampler = make_sampler(task.sampler, task.seed, problem)
+    study = optuna.create_study(sampler=sampler, direction="minimize")
+    values, true_values, sampler_s, objective_s = [], [], [], []
+    start = time.perf_counter()
+    for _ in range(task.n_trials):
+        t0 = time.perf_counter()
+        trial = study.ask()
+        params = problem.suggest(trial)
+        t1 = time.perf_counter()
+        ev = problem.evaluate(params, noise_seed=task.seed * 1_000_003 + trial.number)
+        t2 = time.perf_counter()
+        study.tell(trial, ev.value)
+        t3 = time.perf_counter()
+        values.append(ev.value)
+        true_values.append(ev.true_value)
+        sampler_s.append((t1 - t0) + (t3 - t2))
+        objective_s.append(t2 - t1)
+    wall = time.perf_counter() - start
+    best_so_far, incumbent_true = [], []
+    for v, tv in zip(values, true_values):
+        if not best_so_far or v < best_so_far[-1]:
+            best_so_far.append(v)
+            incumbent_true.append(tv)
+        else:
+            best_so_far.append(best_so_far[-1])
+            incumbent_true.append(incumbent_true[-1])
+    return {
+        "suite": task.suite, "problem": task.problem, "sampler": task.sampler, "seed": task.seed,
+        "n_trials": task.n_trials, "optuna_version": optuna.__version__, "python": platform.python_version(),
+        "sampler_state": sampler_state(sampler, study), "optimum": problem.optimum(),
+        "values": values, "true_values": true_values,
+        "best_so_far": best_so_far, "incumbent_true": incumbent_true,
+        "sampler_seconds": sampler_s, "objective_seconds": objective_s,
+        "wall_seconds": wall, "best_params": study.best_params,
+        "finished_at": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+    }
+
+
+def _init_worker() -> None:
+    """One core per worker: keep BLAS/OpenMP and torch from spawning threads that compete with the other worker."""
+    for var in ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS"):
+        os.environ[var] = "1"
+    if "torch" in sys.modules:  # imported before the fork; otherwise it reads OMP_NUM_THREADS when imported
+        sys.modules["torch"].set_num_threads(1)
+
+
+def _run_task(task: Task) -> tuple[Task, dict | None, str | None]:
+    try:
+        return task, run_study(task), None
+    except Exception:  # reported by the parent; the other studies go on
+        return task, None, traceback.format_exc()
+
+
+def run(suite: str, results: Path = RESULTS_DIR, *, workers: int = MAX_WORKERS, log=print, **filters) -> int:
+    """Run the missing studies of ``suite``; return the number of failed studies."""
+    tasks = plan(suite, results, **filters)
+    if any(t.sampler == "cascade" for t in tasks) and not cascade_available():
+        log("cascade: cascaderl_optuna.CascadeSampler is not importable yet; its studies are skipped")
+        tasks = [t for t in tasks if t.sampler != "cascade"]
+    log(f"optuna {optuna.__version__}; suite {suite!r}: {len(tasks)} studies to run on "
+        f"{min(workers, MAX_WORKERS)} workers -> {results / suite}")
+    failures = 0
+    # Cheap studies first would leave the GP studies to one worker at the end; start the slowest ones first.
+    tasks.sort(key=lambda t: (t.sampler != "gp", t.problem != "mlp_digits"))
+    with ProcessPoolExecutor(max(1, min(workers, MAX_WORKERS, len(tasks))), initializer=_init_worker) as pool:
+        futures = [pool.submit(_run_task, t) for t in tasks]
+        for i, fut in enumerate(as_completed(futures), 1):
+            task, row, error = fut.result()
+            if error:
+                failures += 1
+                log(f"[{i}/{len(tasks)}] FAILED {task}:\n{error}")
+                continue
+            path = result_path(results, suite, task.problem, task.sampler)
+            path.parent.mkdir(parents=True, exist_ok=True)
+            with path.open("a") as fh:
+                fh.write(json.dumps(row) + "\n")
+            log(f"[{i}/{len(tasks)}] {task.problem} {task.sampler} seed {task.seed}: "
+                f"best {row['best_so_far'][-1]:.6g} in {row['wall_seconds']:.1f} s")
+    return failures
+
+
+def workers_default() -> int:
+    return min(MAX_WORKERS, os.cpu_count() or 1)
+

@@ -1,0 +1,54 @@
+"""What each suite runs: problems x samplers x seeds x trials.
+
+``full`` is the published comparison; ``timing`` measures sampler seconds per trial up to 1,000 trials on a cheap
+problem; ``quick`` is a small slice that the test suite runs so that the harness cannot rot.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from benchmarks.samplers import BASELINES, TPE_VARIANTS
+
+
+@dataclass(frozen=True)
+class Entry:
+    problem: str
+    samplers: tuple[str, ...]
+    n_seeds: int
+    n_trials: int
+
+
+ALL = ("cascade", *BASELINES)
+NOT_GP = tuple(s for s in ALL if s != "gp")
+MAIN_PROBLEMS = (
+    "llm_strong",
+    "llm_smooth",
+    "yahpo_xgboost_1501",
+    "yahpo_xgboost_40499",
+    "yahpo_lcbench_167184",
+    "fcnet_protein",
+    "fcnet_naval",
+    "mixint_f10_d10",
+    "mixint_f21_d10",
+)
+# GPSampler costs 40-200 s per 200-trial study on these problems; to keep the whole suite well under two hours on
+# two cores it runs fewer seeds. The real training task costs ~0.2 s per trial, so it runs fewer seeds and trials.
+GP_SEEDS = 10
+SUITES: dict[str, tuple[Entry, ...]] = {
+    "full": (
+        *(Entry(p, NOT_GP, 20, 200) for p in MAIN_PROBLEMS),
+        *(Entry(p, ("gp",), GP_SEEDS, 200) for p in MAIN_PROBLEMS),
+        # The hand-conditioned LLM space (one learning rate per optimizer family): TPE as an expert's reference.
+        Entry("llm_strong_hand", TPE_VARIANTS, 20, 200),
+        Entry("llm_smooth_hand", TPE_VARIANTS, 20, 200),
+        Entry("mlp_digits", NOT_GP, 10, 100),
+        Entry("mlp_digits", ("gp",), 5, 100),
+    ),
+    "timing": tuple(Entry("llm_strong", (s,), 1, 300 if s == "gp" else 1000) for s in ALL),
+    "quick": (
+        Entry("llm_strong", ("cascade", "random", "tpe_default", "tpe_independent"), 3, 30),
+        Entry("llm_strong_hand", ("tpe_default",), 3, 30),
+        Entry("fcnet_protein", ("cascade", "random", "tpe_default", "tpe_independent"), 3, 30),
+    ),
+}

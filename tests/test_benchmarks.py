@@ -1,0 +1,194 @@
+"""The benchmark harness: the quick suite end to end, the statistics, and the facts the problems encode."""
+
+from __future__ import annotations
+
+import json
+import math
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import optuna
+import pytest
+
+from benchmarks import report
+from benchmarks.problems import make_problem
+from benchmarks.problems import llm
+from benchmarks.runner import cascade_available, read_rows, run_study, Task
+from benchmarks.suites import SUITES
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def _cli(*args: str) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "benchmarks", *args], cwd=ROOT, capture_output=True, text=True,
+                          timeout=600)
+
+
+@pytest.fixture(scope="module")
+def quick(tmp_path_factory) -> Path:
+    results = tmp_path_factory.mktemp("results")
+    proc = _cli("run", "--quick", "--results", str(results))
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    proc = _cli("report", "--quick", "--results", str(results))
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    return results
+
+
+def _expected_samplers(entry) -> list[str]:
+    return [s for s in entry.samplers if s != "cascade" or cascade_available()]
+
+
+def test_quick_rows_record_every_trial(quick: Path) -> None:
+    for entry in SUITES["quick"]:
+        for sampler in _expected_samplers(entry):
+            rows = read_rows(quick / "quick" / entry.problem / f"{sampler}.jsonl")
+            assert sorted(r["seed"] for r in rows) == list(range(entry.n_seeds))
+            for r in rows:
+                assert r["optuna_version"] == optuna.__version__
+                assert r["n_trials"] == entry.n_trials
+                for key in ("values", "true_values", "best_so_far", "incumbent_true", "sampler_seconds"):
+                    assert len(r[key]) == entry.n_trials, key
+                assert r["best_so_far"] == list(np.minimum.accumulate(r["values"]))
+                # the incumbent is the trial with the best observed value; its noise-free value is recorded
+                best = int(np.argmin(r["values"]))
+                assert r["incumbent_true"][-1] == r["true_values"][best]
+                assert all(s > 0 for s in r["sampler_seconds"])
+                assert r["optimum"] is not None and min(r["true_values"]) >= r["optimum"] - 1e-9
+
+
+def test_quick_rows_differ_between_seeds_and_samplers(quick: Path) -> None:
+    rows = read_rows(quick / "quick" / "llm_strong" / "tpe_default.jsonl")
+    assert len({tuple(r["values"]) for r in rows}) == len(rows)
+    random_rows = read_rows(quick / "quick" / "llm_strong" / "random.jsonl")
+    assert rows[0]["values"] != random_rows[0]["values"]
+    assert rows[0]["sampler_state"]["multivariate"] is True and rows[0]["sampler_state"]["constant_liar"] is True
+    indep = read_rows(quick / "quick" / "llm_strong" / "tpe_independent.jsonl")[0]
+    assert indep["sampler_state"]["multivariate"] is False
+
+
+def test_rerun_skips_finished_studies_and_resumes_missing_ones(quick: Path, tmp_path: Path) -> None:
+    proc = _cli("run", "--quick", "--results", str(quick))
+    assert proc.returncode == 0 and "0 studies to run" in proc.stdout, proc.stdout + proc.stderr
+    # a copy with one study removed runs exactly that study again
+    src = quick / "quick" / "fcnet_protein" / "random.jsonl"
+    (tmp_path / "quick" / "fcnet_protein").mkdir(parents=True)
+    lines = src.read_text().splitlines()
+    (tmp_path / "quick" / "fcnet_protein" / "random.jsonl").write_text("\n".join(lines[:-1]) + "\n")
+    proc = _cli("run", "--quick", "--results", str(tmp_path), "--problems", "fcnet_protein", "--samplers", "random")
+    assert proc.returncode == 0 and "1 studies to run" in proc.stdout, proc.stdout + proc.stderr
+    rows = read_rows(tmp_path / "quick" / "fcnet_protein" / "random.jsonl")
+    assert sorted(r["seed"] for r in rows) == [0, 1, 2]
+    assert {json.dumps(r["values"]) for r in rows} == {json.dumps(json.loads(line)["values"]) for line in lines}
+
+
+def test_quick_report_matches_the_rows(quick: Path) -> None:
+    out = quick / "quick" / "report"
+    md = (out / "REPORT.md").read_text()
+    summary = json.loads((out / "summary.json").read_text())
+    assert set(summary["problems"]) == {"llm_strong", "fcnet_protein"}  # the hand-conditioned twin is folded in
+    llm_samplers = summary["problems"]["llm_strong"]["samplers"]
+    assert "tpe_default [hand-conditioned]" in llm_samplers
+    assert "| tpe_default [hand-conditioned] | 3 | 30 |" in md
+    # the median regret at 25 trials is recomputed from the rows
+    rows = read_rows(quick / "quick" / "fcnet_protein" / "tpe_default.jsonl")
+    random_values = [v for r in read_rows(quick / "quick" / "fcnet_protein" / "random.jsonl") for v in r["true_values"]]
+    opt = rows[0]["optimum"]
+    expected = np.median([(r["incumbent_true"][24] - opt) / (np.median(random_values) - opt) for r in rows])
+    got = summary["problems"]["fcnet_protein"]["samplers"]["tpe_default"]["median_regret"]["25"]
+    assert got == pytest.approx(expected)
+    assert "## Cost" in md and "regret @25" in md
+    if cascade_available():
+        reach = summary["problems"]["fcnet_protein"]["reach"]["tpe_default"]
+        assert reach["budget"] == 30 and 0.0 <= reach["share_reached"] <= 1.0
+        assert "W/T/L @25" in md
+    html = (out / "curves.html").read_text()
+    assert "fcnet_protein" in html and "plotly" in html.lower()
+    assert (out / "curves.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_trials_to_reach_and_paired_test() -> None:
+    incumbents = np.array([[3.0, 2.0, 1.0], [3.0, 3.0, 3.0], [0.5, 0.5, 0.5]])
+    assert list(report.trials_to_reach(incumbents, 2.0)) == [2.0, math.inf, 1.0]
+    rng = np.random.default_rng(0)
+    fig = report.reach_figure(incumbents, np.array([[4.0, 2.0, 2.0]] * 3), rng)
+    assert fig["target"] == 2.0 and fig["median_trials"] == 2.0 and fig["share_reached"] == pytest.approx(2 / 3)
+    assert fig["ci_low"] <= fig["median_trials"] <= fig["ci_high"]
+    c = np.array([[1.0], [1.0], [2.0], [0.0]])
+    b = np.array([[2.0], [1.0], [1.0], [3.0]])
+    rows = [{"seed": s} for s in range(4)]
+    t = report.paired_test(rows, rows, c, b, at=1)
+    assert (t["win"], t["tie"], t["loss"], t["n"]) == (2, 1, 1, 4)
+    assert 0.0 < t["p"] <= 1.0
+    # only the seeds both samplers ran are paired
+    t = report.paired_test(rows, rows[:2], c, b[:2], at=1)
+    assert t["n"] == 2
+
+
+def test_llm_landscape_encodes_the_published_facts() -> None:
+    v = llm.VARIANTS["strong"]
+    base = {"scheduler": "warmup_cosine", "adapter": "full", "regularization": "none", "weight_decay": 1e-3,
+            "grad_clip": 1.0, "batch_size": 32, "warmup_ratio": 0.0, "momentum": 0.9}
+
+    def best_lr(**kw) -> float:
+        grid = np.logspace(-6, 0, 1201)
+        return float(grid[np.argmin([llm.loss({**base, **kw, "learning_rate": lr}, v) for lr in grid])])
+
+    adamw, adafactor, sgd = (best_lr(optimizer=o) for o in ("adamw", "adafactor", "sgd"))
+    assert adamw < adafactor < sgd and sgd / adamw > 100  # the optimum depends on the family: SGD far larger
+    lora = [best_lr(optimizer="adamw", adapter="lora", lora_rank=r, lora_targets="all_linear") for r in (4, 16, 64)]
+    assert all(5 < x / adamw < 20 for x in lora) and max(lora) / min(lora) < 1.5  # ~10x, rank-independent
+    # a divergence cliff about a decade above the optimum; warmup moves it up
+    p = {**base, "optimizer": "adamw"}
+    assert llm.loss({**p, "learning_rate": adamw * 3}, v) < 2.5
+    assert llm.loss({**p, "learning_rate": adamw * 20}, v) > 5
+    assert llm.loss({**p, "learning_rate": adamw * 20, "warmup_ratio": 0.1}, v) < 2.5
+    # AdamW's weight decay couples with the rate: the best wd moves inversely with lr
+    wds = np.logspace(-6, math.log10(0.3), 400)
+    best_wd = [wds[np.argmin([llm.loss({**p, "learning_rate": lr, "weight_decay": w}, v) for w in wds])]
+               for lr in (adamw, adamw * 3)]
+    assert best_wd[0] / best_wd[1] == pytest.approx(3, rel=0.1)
+
+
+def test_llm_optimum_is_a_lower_bound_and_shared_by_the_hand_conditioned_twin() -> None:
+    for variant in ("strong", "smooth"):
+        problem, twin = make_problem(f"llm_{variant}"), make_problem(f"llm_{variant}_hand")
+        assert twin.optimum() == problem.optimum() and twin.reference_problem == problem.name
+        study = optuna.create_study(sampler=optuna.samplers.TPESampler(seed=0))
+        study.optimize(lambda t: problem.evaluate(problem.suggest(t), t.number).true_value, 150)
+        assert problem.optimum() <= study.best_value < problem.optimum() + 0.3
+    smooth, strong = llm.VARIANTS["smooth"], llm.VARIANTS["strong"]
+    assert smooth.family_spread < strong.family_spread and smooth.cliff_decades > strong.cliff_decades
+
+
+def test_shared_learning_rate_and_real_conditions() -> None:
+    problem = make_problem("llm_strong")
+    study = optuna.create_study(sampler=optuna.samplers.RandomSampler(seed=1))
+    for _ in range(60):
+        trial = study.ask()
+        p = problem.suggest(trial)
+        study.tell(trial, problem.evaluate(p, 0).value)
+        assert "learning_rate" in trial.params
+        assert ("momentum" in trial.params) == (p["optimizer"] == "sgd")
+        assert ("lora_rank" in trial.params) == (p["adapter"] == "lora")
+        assert ("warmup_ratio" in trial.params) == (p["scheduler"] != "cosine")
+
+
+def test_fcnet_noise_free_value_is_the_mean_of_the_four_runs() -> None:
+    problem = make_problem("fcnet_protein")
+    study = optuna.create_study(sampler=optuna.samplers.RandomSampler(seed=0))
+    trial = study.ask()
+    params = problem.suggest(trial)
+    observed = {problem.evaluate(params, s).value for s in range(40)}
+    ev = problem.evaluate(params, 0)
+    assert len(observed) > 1 and ev.true_value == pytest.approx(np.mean(sorted(observed)), rel=1e-6)
+    assert problem.optimum() <= ev.true_value
+
+
+def test_mixint_regret_is_measured_against_cocos_optimum() -> None:
+    pytest.importorskip("cocoex")
+    problem = make_problem("mixint_f21_d10")
+    assert problem.optimum() == pytest.approx(40.78)  # bbob f21, instance 1: f_opt = 40.78
+    row = run_study(Task("test", "mixint_f21_d10", "random", 0, 20))
+    assert min(row["true_values"]) > row["optimum"]
