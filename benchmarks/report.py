@@ -256,6 +256,7 @@ def write_curves(problems: dict[str, dict[str, list[dict]]], out: Path) -> None:
     import matplotlib.pyplot as plt
 
     mfig, axes = plt.subplots(rows, cols, figsize=(5 * cols, 3.6 * rows), squeeze=False)
+    shown: set[str] = set()
     for k, problem in enumerate(names):
         curves, _ = regret_curves(problems[problem])
         r, c = divmod(k, cols)
@@ -267,8 +268,9 @@ def write_curves(problems: dict[str, dict[str, list[dict]]], out: Path) -> None:
             fig.add_trace(go.Scatter(x=np.r_[x, x[::-1]], y=np.r_[hi, lo[::-1]], fill="toself", line_width=0,
                                      fillcolor=colour[sampler], opacity=0.15, hoverinfo="skip", showlegend=False,
                                      legendgroup=sampler), row=r + 1, col=c + 1)
-            fig.add_trace(go.Scatter(x=x, y=med, name=sampler, legendgroup=sampler, showlegend=k == 0,
+            fig.add_trace(go.Scatter(x=x, y=med, name=sampler, legendgroup=sampler, showlegend=sampler not in shown,
                                      line=dict(color=colour[sampler], dash=dash)), row=r + 1, col=c + 1)
+            shown.add(sampler)
             ax.plot(x, med, label=sampler, color=colour[sampler], linestyle="--" if HAND in sampler else "-")
             ax.fill_between(x, lo, hi, color=colour[sampler], alpha=0.15, linewidth=0)
         ax.set_yscale("log")
@@ -277,8 +279,12 @@ def write_curves(problems: dict[str, dict[str, list[dict]]], out: Path) -> None:
         ax.set_ylabel("normalised regret")
     for k in range(len(names), rows * cols):
         axes[k // cols][k % cols].axis("off")
-    handles, labels = axes[0][0].get_legend_handles_labels()
-    mfig.legend(handles, labels, loc="lower center", ncol=min(len(labels), 5), fontsize=8)
+    legend = {}  # every sampler once, from whichever panel shows it
+    for ax in axes.flat:
+        for handle, label in zip(*ax.get_legend_handles_labels()):
+            legend.setdefault(label, handle)
+    labels = _sampler_order(legend)
+    mfig.legend([legend[k] for k in labels], labels, loc="lower center", ncol=min(len(labels), 5), fontsize=8)
     mfig.tight_layout(rect=(0, 0.06, 1, 1))
     mfig.savefig(out / "curves.png", dpi=90)
     plt.close(mfig)

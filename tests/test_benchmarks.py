@@ -192,3 +192,13 @@ def test_mixint_regret_is_measured_against_cocos_optimum() -> None:
     assert problem.optimum() == pytest.approx(40.78)  # bbob f21, instance 1: f_opt = 40.78
     row = run_study(Task("test", "mixint_f21_d10", "random", 0, 20))
     assert min(row["true_values"]) > row["optimum"]
+
+
+def test_training_task_trains_for_real() -> None:
+    pytest.importorskip("sklearn")
+    problem = make_problem("mlp_digits")
+    good = {"optimizer": "adam", "learning_rate": 1e-3, "weight_decay": 1e-4, "batch_size": 32, "hidden_units": 64}
+    slow = {**good, "optimizer": "sgd", "learning_rate": 1e-5, "momentum": 0.0}
+    runs = [problem.evaluate(good, seed).value for seed in (0, 1)]
+    assert max(runs) < 0.3 and runs[0] != runs[1]  # it learns; the seed changes initialisation and batch order
+    assert problem.evaluate(slow, 0).value > 1.5  # a rate far too small for SGD barely moves from ln(10)

@@ -20,6 +20,7 @@ import optuna
 import torch
 from sklearn.datasets import load_digits
 from sklearn.model_selection import train_test_split
+from sklearn.preprocessing import StandardScaler
 
 from benchmarks.problems.base import Evaluation, Params
 
@@ -38,9 +39,9 @@ class MLPTraining:
         self.name = f"mlp_{dataset}"
         x, y = load_digits(return_X_y=True)
         x_tr, x_va, y_tr, y_va = train_test_split(x, y, test_size=0.3, random_state=0, stratify=y)
-        mean, std = x_tr.mean(0), x_tr.std(0) + 1e-8
-        self._x_tr = torch.tensor((x_tr - mean) / std, dtype=torch.float32)
-        self._x_va = torch.tensor((x_va - mean) / std, dtype=torch.float32)
+        scaler = StandardScaler().fit(x_tr)  # leaves pixels that are constant in the training part unscaled
+        self._x_tr = torch.tensor(scaler.transform(x_tr), dtype=torch.float32)
+        self._x_va = torch.tensor(scaler.transform(x_va), dtype=torch.float32)
         self._y_tr, self._y_va = torch.tensor(y_tr), torch.tensor(y_va)
 
     def suggest(self, trial: optuna.Trial) -> Params:
