@@ -3,11 +3,11 @@ classes, 1,797 samples; a fixed stratified 70/30 split, features standardised on
 
 Strategic: the optimizer family (Adam, SGD with momentum, RMSprop). Tactical: one shared learning rate for all
 families (``suggest_float("learning_rate", 1e-5, 1.0, log=True)``), SGD's momentum (only under SGD), weight decay,
-batch size and hidden width. Each trial trains for 15 epochs with the trial's noise seed for initialisation and
+batch size and hidden width. Each trial trains for 10 epochs with the trial's noise seed for initialisation and
 batch order, so repeated configurations differ like real runs; the objective is the validation cross-entropy at the
 end, capped at ``MAX_LOSS`` (a diverged run gives NaN or a huge loss). The optimum is not known.
 
-The training costs 0.2 s per trial on average on one core (up to about 1.5 s at batch size 16), so this problem runs with fewer seeds and trials
+The training costs 0.15-1 s per trial on one core (small batches cost most, and the samplers favour them), so this problem runs with fewer seeds and trials
 than the others (see ``benchmarks/suites.py``).
 """
 
@@ -24,7 +24,7 @@ from sklearn.preprocessing import StandardScaler
 
 from benchmarks.problems.base import Evaluation, Params
 
-EPOCHS = 15
+EPOCHS = 10
 MAX_LOSS = 10.0
 OPTIMIZERS = ("adam", "sgd", "rmsprop")
 
