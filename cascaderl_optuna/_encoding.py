@@ -14,7 +14,16 @@ feature               meaning
 ``stagnation``        trials with ``c`` since its best improved, over ``1 + count``
 ``pending_share``     share of the RUNNING trials that use ``c`` (rewards not arrived)
 ``recent_share``      share of the last ``RECENT`` trials that used ``c``
+``critic_gap``        the critic's optimistic estimate of the best utility reachable
+                      with ``c`` (GP mean + beta * std, maximised over the window's
+                      best tactical values), minus that of the best choice (<= 0)
 ====================  ==============================================================
+
+``critic_gap`` is what separates "this family is worse" from "this family has not been tuned yet":
+observed utilities confound a family's quality with how much the low level has tuned it, while the
+critic's optimism stays high where it is unsure. The encoder leaves it at zero; the sampler fills
+it in at decision time and stores it with the decision, so PPO re-scores each past decision with
+what the agent saw then.
 
 A choice never tried has zero gaps and full uncertainty: it looks as good as the best until
 tried. The encoder knows nothing about Optuna; it works on arrays of choice indices (``-1`` where a
@@ -36,7 +45,9 @@ FEATURE_NAMES = (
     "stagnation",
     "pending_share",
     "recent_share",
+    "critic_gap",
 )
+CRITIC_GAP = FEATURE_NAMES.index("critic_gap")
 N_FEATURES = len(FEATURE_NAMES)
 RECENT = 10
 MIN_CONDITIONAL_COUNT_PER_CHOICE = 2

@@ -6,10 +6,10 @@ Policy. For head ``k`` (one strategic parameter) and choice ``c``::
     pi[k, c]    = (1 - floor) * softmax(logit[k])[c] + floor / n_choices[k]
 
 ``phi`` is the state encoding of :mod:`cascaderl_optuna._encoding` (per-choice best, mean, budget
-share, uncertainty, stagnation, pending share, recent share), computed on the trials that agree
+share, uncertainty, stagnation, pending share, recent share, and the critic's optimistic gap), computed on the trials that agree
 with the choices already made for heads ``< k``, so the joint distribution over strategies is a
 product of conditionals instead of an enumeration of all combinations. ``theta`` is shared by
-every head and choice (7 numbers), ``b`` is one bias per choice: few parameters, as small-data
+every head and choice (8 numbers), ``b`` is one bias per choice: few parameters, as small-data
 policy search needs. ``theta`` starts from ``DEFAULT_THETA`` (a UCB-like prior: prefer the best,
 reward uncertainty, avoid what is pending) or from pre-trained weights.
 
@@ -27,11 +27,13 @@ deterministic function of the stored history.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from collections.abc import Sequence
 
 import numpy as np
 import torch
 
+from cascaderl_optuna._encoding import CRITIC_GAP
 from cascaderl_optuna._encoding import HistoryEncoder
 from cascaderl_optuna._encoding import N_FEATURES
 from cascaderl_optuna._history import discounted_returns
@@ -41,7 +43,7 @@ from cascaderl_optuna._ppo import PPOStats
 from cascaderl_optuna._ppo import value_baseline
 
 
-DEFAULT_THETA = np.array([1.0, 0.5, 0.0, 1.5, -0.5, -2.0, 0.0])
+DEFAULT_THETA = np.array([0.5, 0.5, 0.0, 1.0, -0.5, -2.0, 0.0, 1.5])
 assert DEFAULT_THETA.shape == (N_FEATURES,)
 
 
@@ -98,7 +100,11 @@ class HighLevelAgent:
 
     # -- learning ---------------------------------------------------------------------------
     def fit(
-        self, choices: np.ndarray, utilities: np.ndarray, behaviour_log_prob: np.ndarray
+        self,
+        choices: np.ndarray,
+        utilities: np.ndarray,
+        behaviour_log_prob: np.ndarray,
+        critic_gaps: np.ndarray | None = None,
     ) -> PPOStats:
         """Replay the window through the encoder and run the PPO update.
 
@@ -106,6 +112,8 @@ class HighLevelAgent:
             choices: ``(n, K)`` chosen indices, ``-1`` where a trial lacks a head.
             utilities: ``(n,)`` rank utilities of the trials (the rewards).
             behaviour_log_prob: ``(n, K)`` stored log-probabilities; NaN where unknown.
+            critic_gaps: ``(n, K, max choices)`` the ``critic_gap`` feature each decision saw;
+                NaN (read as 0) where the decision was not the agent's.
         """
         n, n_heads = choices.shape
         features = np.zeros((n, n_heads, self._c_max, N_FEATURES))
@@ -116,6 +124,8 @@ class HighLevelAgent:
             )
             states[t] = self.encoder.value_state()
             self.encoder.add(choices[t], float(utilities[t]))
+        if critic_gaps is not None:
+            features[:, :, :, CRITIC_GAP] = np.nan_to_num(critic_gaps[:, :, : self._c_max], nan=0.0)
         present = choices >= 0
         usable = present.any(axis=1)
         if usable.sum() < 2:
@@ -166,16 +176,20 @@ class HighLevelAgent:
         rng: np.random.Generator,
         pending: np.ndarray | None = None,
         fixed: dict[int, int] | None = None,
-    ) -> tuple[list[int], list[float], list[np.ndarray]]:
+        critic_gap: Callable[[int, list[int]], np.ndarray] | None = None,
+    ) -> tuple[list[int], list[float], list[np.ndarray], list[np.ndarray]]:
         """Sample one choice per head, each conditioned on the earlier ones.
 
         Args:
             pending: ``(m, K)`` choices of RUNNING trials (``-1`` where absent).
             fixed: head index -> choice already fixed for this trial (enqueued values).
+            critic_gap: ``(k, earlier choices) -> (n_choices[k],)`` the critic's gap feature.
 
         Returns:
-            chosen indices, their log-probabilities and each head's probability vector.
+            chosen indices, their log-probabilities, each head's probability vector and the
+            critic gaps it saw (store them with the decision).
         """
+        gaps_out: list[np.ndarray] = []
         chosen: list[int] = []
         log_probs: list[float] = []
         probs_out: list[np.ndarray] = []
@@ -185,7 +199,11 @@ class HighLevelAgent:
             if pending is not None and len(pending):
                 col = pending[:, k]
                 pend = np.bincount(col[col >= 0], minlength=n_c)[:n_c].astype(float)
-            phi = torch.tensor(self.encoder.features(k, chosen, pend))
+            phi_np = self.encoder.features(k, chosen, pend)
+            if critic_gap is not None:
+                phi_np[:, CRITIC_GAP] = critic_gap(k, chosen)
+            gaps_out.append(phi_np[:, CRITIC_GAP].copy())
+            phi = torch.tensor(phi_np)
             with torch.no_grad():
                 logits = self.bias[k, :n_c] + phi @ self.theta
                 p = (1 - self.floor) * torch.softmax(logits, -1) + self.floor / n_c
@@ -195,4 +213,4 @@ class HighLevelAgent:
             chosen.append(c)
             log_probs.append(float(np.log(p_np[c])))
             probs_out.append(p_np)
-        return chosen, log_probs, probs_out
+        return chosen, log_probs, probs_out, gaps_out

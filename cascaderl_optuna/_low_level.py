@@ -9,7 +9,7 @@ as small-data policy search needs.
    strategy's elite trials (the top quarter, at least two) and the scale their spread, clipped to
    ``[MIN_STD, MAX_STD]``. A strategy with too little data of its own starts from the elite of all
    trials, weighted towards those that share more of its strategic choices.
-2. **PPO on imagined and real actions.** Each of ``generations`` rounds samples ``n_imagined``
+2. **PPO on imagined and real actions.** Each of ``generations`` (8) rounds samples ``n_imagined`` (64)
    actions from the current policy, scores them with the critic (GP posterior mean plus ``beta``
    times its standard deviation: optimism where the critic is unsure), and runs the clipped
    surrogate update with those scores as returns against a value baseline (their mean). The
@@ -87,8 +87,8 @@ class LowLevelAgent:
         clip: float = 0.2,
         epochs: int = 8,
         lr: float = 0.05,
-        generations: int = 3,
-        n_imagined: int = 128,
+        generations: int = 8,
+        n_imagined: int = 64,
         real_weight: float = 0.3,
     ) -> None:
         self.mean = np.asarray(mean, dtype=float).copy()

@@ -21,6 +21,7 @@ from collections.abc import Callable
 from collections.abc import Iterator
 from collections.abc import Sequence
 import contextlib
+import hashlib
 import math
 import threading
 from typing import Any
@@ -48,6 +49,7 @@ from cascaderl_optuna._attrs import write_record
 from cascaderl_optuna._critic import fit_kernel
 from cascaderl_optuna._critic import GaussianProcessCritic
 from cascaderl_optuna._critic import KernelParams
+from cascaderl_optuna._encoding import N_FEATURES
 from cascaderl_optuna._high_level import HighLevelAgent
 from cascaderl_optuna._history import History
 from cascaderl_optuna._history import read_history
@@ -60,8 +62,10 @@ from cascaderl_optuna._space import to_unit
 
 
 _CONTEXT_MISMATCH_WEIGHT = 0.1
-_MIN_CONTEXT_TRIALS = 3
+_MIN_CONTEXT_TRIALS_ALONE = 8
 _MAX_REAL_BATCH = 50
+_GAP_CANDIDATES = 32
+_BORROWED_MIN_STD = 0.15
 
 
 @contextlib.contextmanager
@@ -141,7 +145,7 @@ class CascadeSampler(BaseSampler):
         gamma: Discount of the multi-step return over the sequence of trials.
         clip: PPO clipping range of both levels.
         exploration: ``beta`` of the critic's optimism (mean + beta * std).
-        high_level_theta: Feature weights of the high-level policy (7 numbers, see
+        high_level_theta: Feature weights of the high-level policy (8 numbers, see
             :mod:`cascaderl_optuna._encoding`) to start from instead of the built-in prior.
     """
 
@@ -192,8 +196,9 @@ class CascadeSampler(BaseSampler):
         if high_level_theta is not None:
             theta = np.asarray(high_level_theta, dtype=float)
             _check(
-                theta.shape == (7,) and bool(np.all(np.isfinite(theta))),
-                "high_level_theta must be 7 finite numbers (one weight per history feature), "
+                theta.shape == (N_FEATURES,) and bool(np.all(np.isfinite(theta))),
+                f"high_level_theta must be {N_FEATURES} finite numbers (one weight per history "
+                "feature, see cascaderl_optuna._encoding.FEATURE_NAMES), "
                 f"got {high_level_theta!r}.",
             )
         self._theta = None if high_level_theta is None else np.asarray(high_level_theta, float)
@@ -218,7 +223,7 @@ class CascadeSampler(BaseSampler):
         self._independent = RandomSampler(seed=None if seed is None else seed + 1)
         self._search_space = _GroupDecomposedSearchSpace(include_pruned=True)
         self._lock = threading.RLock()
-        self._kernel_cache: dict[tuple[Any, ...], KernelParams] = {}
+        self._kernel_cache: dict[str, KernelParams] = {}
         self.last_diagnostics: dict[str, Any] = {}
 
     # -- the BaseSampler contract -----------------------------------------------------------
@@ -246,7 +251,18 @@ class CascadeSampler(BaseSampler):
             for name, dist in group.items():
                 if not dist.single():
                     space[name] = dist
-        return space
+        # Group decomposition iterates over sets, whose order changes with Python's hash seed.
+        # Order the parameters as the objective suggests them (the latest finished trial's
+        # order, then by name), so decisions are reproducible across processes and the
+        # factorised high-level policy conditions later choices on earlier ones.
+        latest = study._get_trials(
+            deepcopy=False, states=(TrialState.COMPLETE, TrialState.PRUNED), use_cache=True
+        )
+        position = {name: i for i, name in enumerate(latest[-1].distributions)} if latest else {}
+        return {
+            name: space[name]
+            for name in sorted(space, key=lambda n: (position.get(n, len(position)), n))
+        }
 
     def sample_relative(
         self, study: Study, trial: FrozenTrial, search_space: dict[str, BaseDistribution]
@@ -290,6 +306,19 @@ class CascadeSampler(BaseSampler):
         policy: dict[str, Any] = {}
         finished = history.finished
         choices = _choice_matrix(finished, strategic)
+        x = _unit_matrix(finished, tactical)
+        onehot = _one_hot(choices, strategic)
+        critic: GaussianProcessCritic | None = None
+        if tactical:
+            running_inputs = np.hstack(
+                [
+                    np.nan_to_num(_unit_matrix(history.running, tactical), nan=0.5),
+                    _one_hot(_choice_matrix(history.running, strategic), strategic),
+                ]
+            )
+            inputs = np.hstack([np.nan_to_num(x, nan=0.5), onehot])
+            critic = self._critic(inputs, history.utilities, running_inputs)
+
         chosen: list[int] = []
         if strategic:
             agent = HighLevelAgent(
@@ -299,49 +328,104 @@ class CascadeSampler(BaseSampler):
                 gamma=self._gamma,
                 clip=self._clip,
             )
-            stats = agent.fit(choices, history.utilities, _behaviour_matrix(finished, strategic))
+            stats = agent.fit(
+                choices,
+                history.utilities,
+                _behaviour_matrix(finished, strategic),
+                _critic_gap_matrix(finished, strategic),
+            )
             pending = _choice_matrix(history.running, strategic)
             fixed_idx = {
                 k: idx
                 for k, head in enumerate(strategic)
                 if head.name in fixed and (idx := head.index_of(fixed[head.name])) is not None
             }
-            chosen, log_probs, probs = agent.act(rng, pending, fixed_idx)
+            gap_fn = None
+            if critic is not None and len(finished):
+                gap_fn = self._critic_gap_function(
+                    critic, x, onehot, history.utilities, strategic, rng
+                )
+            chosen, log_probs, probs, gaps = agent.act(rng, pending, fixed_idx, gap_fn)
+            decision["critic_gap"] = {}
             for k, (head, c, lp) in enumerate(zip(strategic, chosen, log_probs)):
                 params[head.name] = head.choices[c]
                 decision["strategy"][head.name] = c
+                decision["critic_gap"][head.name] = [round(float(g), 5) for g in gaps[k]]
                 if k not in fixed_idx:  # a fixed value was not sampled: off-policy data
                     decision["hl_log_prob"][head.name] = lp
-            policy["probs"] = {h.name: [round(float(x), 6) for x in p] for h, p in zip(strategic, probs)}
+            policy["probs"] = {h.name: [round(float(p_), 6) for p_ in p] for h, p in zip(strategic, probs)}
             policy["entropy"] = float(sum(-(p * np.log(p)).sum() for p in probs))
             policy["high_level"] = stats.as_dict()
         if tactical:
-            values, ll_log_prob, ll_stats = self._tactical(
-                study, history, strategic, choices, chosen, tactical, rng
+            assert critic is not None
+            values, ll_record, ll_stats = self._tactical(
+                history, strategic, choices, chosen, tactical, x, critic, rng
             )
             params.update(values)
-            decision["ll_log_prob"] = ll_log_prob
+            decision["ll_log_prob"] = ll_record.pop("log_prob")
+            decision["ll_policy"] = ll_record
             policy["low_level"] = ll_stats
         write_record(study, trial._trial_id, DECISION_KEY, decision)
         write_record(study, trial._trial_id, POLICY_KEY, _finite(policy))
         self.last_diagnostics = policy
         return params
 
+    def _critic_gap_function(
+        self,
+        critic: GaussianProcessCritic,
+        x: np.ndarray,
+        onehot: np.ndarray,
+        utilities: np.ndarray,
+        strategic: list[StrategicParam],
+        rng: np.random.Generator,
+    ) -> Callable[[int, list[int]], np.ndarray]:
+        """``(k, earlier choices) -> critic_gap`` of each choice of head ``k``.
+
+        Candidates are the window's best trials (their tactical values and strategy codes) and as
+        many uniform tactical vectors. For
+        choice ``c`` of head ``k`` the codes of heads ``< k`` are set to the choices already made
+        and head ``k``'s to ``c``; the feature is the best optimistic critic value over the
+        candidates, minus the best over all choices.
+        """
+        top = np.argsort(-utilities, kind="stable")[:_GAP_CANDIDATES]
+        base = np.hstack([np.nan_to_num(x[top], nan=0.5), onehot[top]])
+        n_tac = x.shape[1]
+        # Plus uniform tactical values: a choice's own optimum may lie where no trial has been
+        # (SGD's learning rate far from AdamW's), and the critic's optimism there counts.
+        explore = np.hstack([rng.random((_GAP_CANDIDATES, n_tac)), onehot[rng.choice(top, _GAP_CANDIDATES)]])
+        base = np.vstack([base, explore])
+        offsets = np.cumsum([0] + [h.n_choices for h in strategic]) + n_tac
+        beta = self._beta
+
+        def gap(k: int, prefix: list[int]) -> np.ndarray:
+            rows = base.copy()
+            for j, c in enumerate(prefix):
+                rows[:, offsets[j] : offsets[j + 1]] = 0.0
+                rows[:, offsets[j] + c] = 1.0
+            best = np.empty(strategic[k].n_choices)
+            for c in range(strategic[k].n_choices):
+                rows[:, offsets[k] : offsets[k + 1]] = 0.0
+                rows[:, offsets[k] + c] = 1.0
+                mu, sd = critic.predict(rows)
+                best[c] = float(np.max(mu + beta * sd))
+            return best - best.max()
+
+        return gap
+
     def _tactical(
         self,
-        study: Study,
         history: History,
         strategic: list[StrategicParam],
         choices: np.ndarray,
         chosen: list[int],
         tactical: dict[str, BaseDistribution],
+        x: np.ndarray,
+        critic: GaussianProcessCritic,
         rng: np.random.Generator,
-    ) -> tuple[dict[str, Any], dict[str, float], dict[str, float]]:
+    ) -> tuple[dict[str, Any], dict[str, Any], dict[str, float]]:
         names = list(tactical)
         finished = history.finished
-        x = _unit_matrix(finished, tactical)
         utilities = history.utilities
-        onehot = _one_hot(choices, strategic)
         chosen_code = _one_hot(np.array([chosen]), strategic)[0] if strategic else np.zeros(0)
 
         # Context: trials that agree with the chosen strategy on every head both have.
@@ -351,19 +435,13 @@ class CascadeSampler(BaseSampler):
         else:
             mismatches = np.zeros(len(finished), dtype=int)
         exact = mismatches == 0
-        if exact.sum() >= _MIN_CONTEXT_TRIALS:
+        if exact.sum() >= _MIN_CONTEXT_TRIALS_ALONE:
             mean, std = elite_initialisation(x[exact], utilities[exact])
         else:
+            # Few trials of its own: borrow the elite of the other strategies, down-weighted by
+            # how many strategic choices they differ in (the critic corrects what does not carry).
             mean, std = elite_initialisation(x, utilities, _CONTEXT_MISMATCH_WEIGHT**mismatches)
-
-        inputs = np.hstack([np.nan_to_num(x, nan=0.5), onehot])
-        running_inputs = np.hstack(
-            [
-                np.nan_to_num(_unit_matrix(history.running, tactical), nan=0.5),
-                _one_hot(_choice_matrix(history.running, strategic), strategic),
-            ]
-        )
-        critic = self._critic(study, inputs, utilities, running_inputs)
+            std = np.maximum(std, _BORROWED_MIN_STD)  # borrowed knowledge is uncertain: explore
         beta = self._beta
 
         def score(actions: np.ndarray) -> np.ndarray:
@@ -381,10 +459,15 @@ class CascadeSampler(BaseSampler):
         log_prob = agent.log_prob(taken)
         ll_stats = stats.as_dict()
         ll_stats["mean_std"] = float(agent.std.mean())
-        return values, {n: float(lp) for n, lp in zip(names, log_prob)}, ll_stats
+        ll_record = {
+            "log_prob": {n: float(lp) for n, lp in zip(names, log_prob)},
+            "mean": {n: round(float(m), 6) for n, m in zip(names, agent.mean)},
+            "std": {n: round(float(sd), 6) for n, sd in zip(names, agent.std)},
+        }
+        return values, ll_record, ll_stats
 
     def _critic(
-        self, study: Study, inputs: np.ndarray, utilities: np.ndarray, running: np.ndarray
+        self, inputs: np.ndarray, utilities: np.ndarray, running: np.ndarray
     ) -> GaussianProcessCritic:
         """GP over [tactical values, strategy code]; RUNNING trials enter as constant liars.
 
@@ -397,13 +480,13 @@ class CascadeSampler(BaseSampler):
         # Hyperparameters: re-fitted every `critic_refit_interval` finished trials, on the
         # trials up to that multiple, so the fit is a function of the stored history alone.
         block = n // self._critic_refit_interval * self._critic_refit_interval
-        key = (study._study_id, id(study._storage), block, inputs.shape[1])
+        fit_x = inputs[:block][-self._critic_window :]
+        fit_y = utilities[:block][-self._critic_window :]
+        if len(fit_x) < 2:
+            fit_x, fit_y = data_x, data_y
+        key = hashlib.sha1(fit_x.tobytes() + fit_y.tobytes() + str(fit_x.shape).encode()).hexdigest()
         params = self._kernel_cache.get(key)
         if params is None:
-            fit_x = inputs[:block][-self._critic_window :]
-            fit_y = utilities[:block][-self._critic_window :]
-            if len(fit_x) < 2:
-                fit_x, fit_y = data_x, data_y
             params = fit_kernel(fit_x, fit_y)
             if len(self._kernel_cache) > 16:
                 self._kernel_cache.clear()
@@ -444,6 +527,22 @@ def _behaviour_matrix(trials: Sequence[FrozenTrial], heads: Sequence[StrategicPa
             if head.name in t.params and head.name in log_probs:
                 if strategy.get(head.name) == head.index_of(t.params[head.name]):
                     out[i, k] = float(log_probs[head.name])
+    return out
+
+
+def _critic_gap_matrix(trials: Sequence[FrozenTrial], heads: Sequence[StrategicParam]) -> np.ndarray:
+    """``(n, K, max choices)`` the ``critic_gap`` feature each stored decision saw; NaN if none."""
+    c_max = max((h.n_choices for h in heads), default=1)
+    out = np.full((len(trials), len(heads), c_max), np.nan)
+    for i, t in enumerate(trials):
+        record = read_record(t, DECISION_KEY)
+        if record is None:
+            continue
+        gaps = record.get("critic_gap", {})
+        for k, head in enumerate(heads):
+            g = gaps.get(head.name)
+            if isinstance(g, list) and len(g) == head.n_choices:
+                out[i, k, : head.n_choices] = g
     return out
 
 

@@ -27,7 +27,7 @@ def test_high_level_prefers_the_rewarded_choice_but_keeps_the_floor():
     choices, utilities, log_prob = _bandit_history(rng)
     agent = HighLevelAgent([3], floor=0.15)
     agent.fit(choices, utilities, log_prob)
-    _, _, probs = agent.act(np.random.default_rng(1))
+    _, _, probs, _ = agent.act(np.random.default_rng(1))
     p = probs[0]
     assert np.argmax(p) == 1 and p[1] > 0.6
     assert p.min() >= 0.15 / 3 - 1e-12  # the margin: no strategy's probability reaches zero
@@ -36,7 +36,7 @@ def test_high_level_prefers_the_rewarded_choice_but_keeps_the_floor():
 def test_high_level_ppo_update_moves_biases_towards_positive_advantages():
     rng = np.random.default_rng(0)
     choices, utilities, log_prob = _bandit_history(rng, best=2)
-    agent = HighLevelAgent([3], theta_prior=np.zeros(7))  # features off: only PPO's biases learn
+    agent = HighLevelAgent([3], theta_prior=np.zeros(8))  # features off: only PPO's biases learn
     stats = agent.fit(choices, utilities, log_prob)
     assert agent.bias[0, 2] > agent.bias[0, 0] and agent.bias[0, 2] > agent.bias[0, 1]
     assert stats.n_samples == 40 and stats.approx_kl >= 0.0
@@ -47,8 +47,8 @@ def test_high_level_spreads_pending_choices():
     rng = np.random.default_rng(0)
     choices, utilities, log_prob = _bandit_history(rng, n=6)
     agent.fit(choices, np.zeros(6), log_prob)
-    _, _, free = agent.act(np.random.default_rng(0))
-    _, _, busy = agent.act(np.random.default_rng(0), pending=np.array([[0], [0], [0]]))
+    _, _, free, _ = agent.act(np.random.default_rng(0))
+    _, _, busy, _ = agent.act(np.random.default_rng(0), pending=np.array([[0], [0], [0]]))
     assert busy[0][0] < free[0][0]
 
 
@@ -61,7 +61,7 @@ def test_factorised_heads_condition_on_earlier_choices():
     agent = HighLevelAgent([2, 2])
     agent.fit(choices, utilities, np.full((n, 2), np.log(0.5)))
     for first in (0, 1):
-        _, _, probs = agent.act(np.random.default_rng(0), fixed={0: first})
+        _, _, probs, _ = agent.act(np.random.default_rng(0), fixed={0: first})
         assert np.argmax(probs[1]) == first
 
 

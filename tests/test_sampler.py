@@ -185,7 +185,7 @@ def test_multi_objective_is_a_clear_error():
         ({"clip": 0.0}, "clip"),
         ({"window": 1}, "window"),
         ({"strategic_params": "lora_rank"}, "sequence of parameter names"),
-        ({"high_level_theta": [1.0, 2.0]}, "7 finite numbers"),
+        ({"high_level_theta": [1.0, 2.0]}, "8 finite numbers"),
         ({"seed": "zero"}, "seed"),
     ],
 )
