@@ -23,7 +23,7 @@ import numpy as np
 from scipy.stats import wilcoxon
 
 from benchmarks.runner import RESULTS_DIR, read_rows
-from benchmarks.samplers import BASELINES
+from benchmarks.samplers import BASELINES, TPE_VARIANTS
 
 CHECKPOINTS = (25, 50, 100, 200)
 CHALLENGER = "cascade"
@@ -169,6 +169,7 @@ def build_summary(problems: dict[str, dict[str, list[dict]]], seed: int = 0) -> 
                 "seeds": len(c), "trials": int(c.shape[1]),
                 "optuna": sorted({r["optuna_version"] for r in rows[sampler]}),
                 "median_regret": {str(t): float(np.median(c[:, t - 1])) for t in CHECKPOINTS if t <= c.shape[1]},
+                "final_regret": float(np.median(c[:, -1])),
                 "final_median_value": float(np.median([r["incumbent_true"][-1] for r in rows[sampler]])),
             }
         if CHALLENGER in curves:
@@ -180,8 +181,30 @@ def build_summary(problems: dict[str, dict[str, list[dict]]], seed: int = 0) -> 
                     t for at in CHECKPOINTS
                     if (t := paired_test(rows[CHALLENGER], rows[sampler], curves[CHALLENGER], curves[sampler], at))
                 ]
+        tpe = {t: entry["samplers"][t]["final_median_value"] for t in TPE_VARIANTS if t in entry["samplers"]}
+        entry["best_tpe"] = min(tpe, key=tpe.get) if tpe else None  # issue 4's reference: the best TPE setting here
         summary["problems"][problem] = entry
     return summary
+
+
+def overview_table(summary: dict) -> list[str]:
+    """One row per problem: each sampler's median regret at its last trial, and the trials the challenger needs to
+    reach the best TPE setting's median final value (issue 4's figure)."""
+    samplers = _sampler_order({s for e in summary["problems"].values() for s in e["samplers"]})
+    lines = ["## Overview", "", "Median normalised regret at each sampler's last trial (see the trials per problem below). Last column: "
+             f"trials `{CHALLENGER}` needs to reach the best TPE setting's median final value (bootstrap 95% interval).",
+             "", "| problem | " + " | ".join(samplers) + f" | {CHALLENGER} trials to best TPE |",
+             "|---|" + "---|" * (len(samplers) + 1)]
+    for problem, entry in summary["problems"].items():
+        cells = []
+        for s in samplers:
+            info = entry["samplers"].get(s)
+            cells.append(_fmt(info["final_regret"]) if info else "—")
+        reach = entry["reach"].get(entry["best_tpe"])
+        cells.append(f"{_fmt(reach['median_trials'])} [{_fmt(reach['ci_low'])}, {_fmt(reach['ci_high'])}] "
+                     f"vs `{entry['best_tpe']}`" if reach else "—")
+        lines.append(f"| {problem} | " + " | ".join(cells) + " |")
+    return lines + [""]
 
 
 def write_markdown(summary: dict, timing: dict, costs: dict, suite: str) -> str:
@@ -190,12 +213,14 @@ def write_markdown(summary: dict, timing: dict, costs: dict, suite: str) -> str:
              "Medians over seeds; regenerate with `python -m benchmarks report --suite " + suite + "`.", ""]
     versions = sorted({v for e in summary["problems"].values() for s in e["samplers"].values() for v in s["optuna"]})
     lines += [f"optuna version(s) in these results: {', '.join(versions)}", ""]
+    lines += overview_table(summary)
     for problem, entry in summary["problems"].items():
         info = entry["normalisation"]
         lines += [f"## {problem}", "",
                   f"f* = {info['optimum']:.6g} ({info['optimum_source']}); median random value = "
                   f"{info['median_random']:.6g} (from {info['scale_source']}); best value any study reached = "
-                  f"{info['best_observed']:.6g}.", "",
+                  f"{info['best_observed']:.6g}. Best TPE setting here (lowest median final value): "
+                  f"`{entry['best_tpe']}`.", "",
                   "| sampler | seeds | trials | " + " | ".join(f"regret @{t}" for t in CHECKPOINTS) + " |",
                   "|---|---|---|" + "---|" * len(CHECKPOINTS)]
         for sampler, s in entry["samplers"].items():

@@ -98,7 +98,8 @@ def test_quick_report_matches_the_rows(quick: Path) -> None:
     expected = np.median([(r["incumbent_true"][24] - opt) / (np.median(random_values) - opt) for r in rows])
     got = summary["problems"]["fcnet_protein"]["samplers"]["tpe_default"]["median_regret"]["25"]
     assert got == pytest.approx(expected)
-    assert "## Cost" in md and "regret @25" in md
+    assert "## Cost" in md and "regret @25" in md and "## Overview" in md
+    assert summary["problems"]["fcnet_protein"]["best_tpe"] in {"tpe_default", "tpe_independent"}
     if cascade_available():
         reach = summary["problems"]["fcnet_protein"]["reach"]["tpe_default"]
         assert reach["budget"] == 30 and 0.0 <= reach["share_reached"] <= 1.0
