@@ -229,3 +229,37 @@ def test_parallel_threads_share_one_sampler_safely():
     assert len(study.trials) == 24
     assert all(t.state == TrialState.COMPLETE for t in study.trials)
     assert len({t.number for t in study.trials}) == 24
+
+
+_SUBPROCESS_STUDY = """
+import json, math, optuna, warnings
+warnings.simplefilter("ignore")
+optuna.logging.set_verbosity(optuna.logging.ERROR)
+from cascaderl_optuna import CascadeSampler
+def objective(trial):
+    opt = trial.suggest_categorical("optimizer", ["adamw", "sgd", "adafactor"])
+    sched = trial.suggest_categorical("scheduler", ["cosine", "linear", "constant"])
+    lr = trial.suggest_float("learning_rate", 1e-6, 1.0, log=True)
+    wd = trial.suggest_float("weight_decay", 1e-5, 1e-1, log=True)
+    return (math.log10(lr) + 3) ** 2 + (opt != "adamw") + 0.1 * (sched != "cosine") + 0.01 * math.log10(wd) ** 2
+study = optuna.create_study(sampler=CascadeSampler(seed=11, n_startup_trials=5))
+study.optimize(objective, n_trials=15)
+print(json.dumps([t.params for t in study.trials]))
+"""
+
+
+def test_suggestions_do_not_depend_on_the_process_hash_seed():
+    """Two processes with different PYTHONHASHSEED (set iteration order) suggest the same."""
+    import os
+    import subprocess
+    import sys
+
+    outputs = []
+    for hash_seed in ("1", "2"):
+        env = dict(os.environ, PYTHONHASHSEED=hash_seed)
+        result = subprocess.run(
+            [sys.executable, "-c", _SUBPROCESS_STUDY], env=env, capture_output=True, text=True, check=True
+        )
+        outputs.append(json.loads(result.stdout.strip().splitlines()[-1]))
+    assert outputs[0] == outputs[1]
+    assert len({json.dumps(p, sort_keys=True) for p in outputs[0]}) == 15
