@@ -45,6 +45,8 @@ class History:
     """RUNNING trials other than the one being sampled (their rewards have not arrived)."""
     utilities: np.ndarray
     """Rank-based utility of each finished trial (higher is better)."""
+    all_finished: list[FrozenTrial]
+    """Every finished trial with parameters, not only the window (for block-wise refits)."""
 
 
 def read_history(
@@ -54,14 +56,14 @@ def read_history(
     current_number: int | None = None,
 ) -> History:
     """Select the last ``window`` finished trials and the running ones, and score them."""
-    finished = [t for t in trials if t.state in FINISHED_STATES and t.params]
-    finished = finished[-window:] if window > 0 else finished
+    all_finished = [t for t in trials if t.state in FINISHED_STATES and t.params]
+    finished = all_finished[-window:] if window > 0 else all_finished
     running = [
         t
         for t in trials
         if t.state == TrialState.RUNNING and t.number != current_number and t.params
     ]
-    return History(finished, running, rank_utilities(finished, direction))
+    return History(finished, running, rank_utilities(finished, direction), all_finished)
 
 
 def _sort_key(trial: FrozenTrial, sign: float) -> tuple[int, float, float]:

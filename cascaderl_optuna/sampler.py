@@ -37,6 +37,7 @@ from optuna.samplers import QMCSampler
 from optuna.samplers import RandomSampler
 from optuna.search_space.group_decomposed import _GroupDecomposedSearchSpace
 from optuna.study import Study
+from optuna.study import StudyDirection
 from optuna.trial import FrozenTrial
 from optuna.trial import TrialState
 import torch
@@ -52,6 +53,7 @@ from cascaderl_optuna._critic import KernelParams
 from cascaderl_optuna._encoding import N_FEATURES
 from cascaderl_optuna._high_level import HighLevelAgent
 from cascaderl_optuna._history import History
+from cascaderl_optuna._history import rank_utilities
 from cascaderl_optuna._history import read_history
 from cascaderl_optuna._low_level import elite_initialisation
 from cascaderl_optuna._low_level import LowLevelAgent
@@ -317,7 +319,9 @@ class CascadeSampler(BaseSampler):
                 ]
             )
             inputs = np.hstack([np.nan_to_num(x, nan=0.5), onehot])
-            critic = self._critic(inputs, history.utilities, running_inputs)
+            critic = self._critic(
+                history, strategic, tactical, study.direction, inputs, running_inputs
+            )
 
         chosen: list[int] = []
         if strategic:
@@ -467,7 +471,13 @@ class CascadeSampler(BaseSampler):
         return values, ll_record, ll_stats
 
     def _critic(
-        self, inputs: np.ndarray, utilities: np.ndarray, running: np.ndarray
+        self,
+        history: History,
+        strategic: list[StrategicParam],
+        tactical: dict[str, BaseDistribution],
+        direction: StudyDirection,
+        inputs: np.ndarray,
+        running: np.ndarray,
     ) -> GaussianProcessCritic:
         """GP over [tactical values, strategy code]; RUNNING trials enter as constant liars.
 
@@ -476,26 +486,56 @@ class CascadeSampler(BaseSampler):
         """
         n = len(inputs)
         data_x = inputs[max(0, n - self._critic_window) :]
-        data_y = utilities[max(0, n - self._critic_window) :]
-        # Hyperparameters: re-fitted every `critic_refit_interval` finished trials, on the
-        # trials up to that multiple, so the fit is a function of the stored history alone.
-        block = n // self._critic_refit_interval * self._critic_refit_interval
-        fit_x = inputs[:block][-self._critic_window :]
-        fit_y = utilities[:block][-self._critic_window :]
-        if len(fit_x) < 2:
-            fit_x, fit_y = data_x, data_y
-        key = hashlib.sha1(fit_x.tobytes() + fit_y.tobytes() + str(fit_x.shape).encode()).hexdigest()
-        params = self._kernel_cache.get(key)
-        if params is None:
-            params = fit_kernel(fit_x, fit_y)
-            if len(self._kernel_cache) > 16:
-                self._kernel_cache.clear()
-            self._kernel_cache[key] = params
+        data_y = history.utilities[max(0, n - self._critic_window) :]
+        params = self._kernel_params(history, strategic, tactical, direction)
         if len(running):
             liar = np.full(len(running), float(data_y.mean()) if len(data_y) else 0.0)
             data_x = np.vstack([data_x, running])
             data_y = np.concatenate([data_y, liar])
         return GaussianProcessCritic(data_x, data_y, params)
+
+    def _kernel_params(
+        self,
+        history: History,
+        strategic: list[StrategicParam],
+        tactical: dict[str, BaseDistribution],
+        direction: StudyDirection,
+    ) -> KernelParams:
+        """The critic's hyperparameters, re-fitted once every `critic_refit_interval` trials.
+
+        They are fitted on the last `critic_window` trials of the study's first
+        ``k * critic_refit_interval`` finished trials, scored among themselves, so the fit is a
+        function of the stored history alone (a fresh process fits the same) and costs one
+        marginal-likelihood optimisation per block of trials. The posterior itself always uses
+        every trial of the window.
+        """
+        done = history.all_finished
+        block = len(done) // self._critic_refit_interval * self._critic_refit_interval
+        fit_trials = done[max(0, block - self._critic_window) : block]
+        if len(fit_trials) < 2:
+            fit_trials = done[-self._critic_window :]
+        fingerprint = hashlib.sha1(
+            repr(
+                (
+                    [(t.number, t.state.value, t.values, sorted(t.params.items(), key=str)) for t in fit_trials],
+                    list(tactical.items()),
+                    [(h.name, h.choices) for h in strategic],
+                )
+            ).encode()
+        ).hexdigest()
+        params = self._kernel_cache.get(fingerprint)
+        if params is None:
+            fit_x = np.hstack(
+                [
+                    np.nan_to_num(_unit_matrix(fit_trials, tactical), nan=0.5),
+                    _one_hot(_choice_matrix(fit_trials, strategic), strategic),
+                ]
+            )
+            params = fit_kernel(fit_x, rank_utilities(fit_trials, direction))
+            if len(self._kernel_cache) > 16:
+                self._kernel_cache.clear()
+            self._kernel_cache[fingerprint] = params
+        return params
 
 
 def _choice_matrix(trials: Sequence[FrozenTrial], heads: Sequence[StrategicParam]) -> np.ndarray:
