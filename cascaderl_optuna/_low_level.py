@@ -28,10 +28,9 @@ from collections.abc import Callable
 import math
 
 import numpy as np
-import torch
 
 from cascaderl_optuna._ppo import normalise
-from cascaderl_optuna._ppo import ppo_update
+from cascaderl_optuna._ppo import gaussian_ppo_update
 from cascaderl_optuna._ppo import PPOStats
 
 
@@ -130,60 +129,43 @@ class LowLevelAgent:
             return self.stats
         has_real = real_x is not None and len(real_x) >= 2
         if has_real:
-            assert real_utility is not None and real_log_prob is not None
-            present = ~np.isnan(real_x)
-            rx = np.where(present, real_x, 0.0)
+            assert real_x is not None and real_utility is not None and real_log_prob is not None
+            real_present = ~np.isnan(real_x)
+            rx = np.where(real_present, real_x, 0.0)
             behaviour = np.where(np.isnan(real_log_prob), self.log_prob(rx), real_log_prob)
-            real_old = torch.tensor(np.where(present, behaviour, 0.0).sum(1))
-            real_adv = torch.tensor(normalise(real_utility - real_utility.mean()))
-            rx_t = torch.tensor(rx)
-            present_t = torch.tensor(present)
+            real_old = np.where(real_present, behaviour, 0.0).sum(1)
+            real_adv = normalise(real_utility - real_utility.mean())
         for _ in range(self.generations):
             imagined = np.clip(
                 self.mean + self.std * rng.standard_normal((self.n_imagined, self.dim)), 0.0, 1.0
             )
             returns = score(imagined)
+            # Value baseline: the critic's mean return under the current policy.
             advantages = normalise(returns - returns.mean())
-            old = torch.tensor(self.log_prob(imagined).sum(1))
-            xs = torch.tensor(imagined)
-            adv = torch.tensor(advantages)
+            old = self.log_prob(imagined).sum(1)
             n_img = len(imagined)
-            weights = torch.full((n_img,), (1.0 - self.real_weight * has_real) / n_img)
+            weights = np.full(n_img, (1.0 - self.real_weight * has_real) / n_img)
+            actions, present = imagined, np.ones_like(imagined, dtype=bool)
             if has_real:
-                xs_all_old = torch.cat([old, real_old])
-                adv = torch.cat([adv, real_adv])
-                weights = torch.cat(
-                    [weights, torch.full((len(rx),), self.real_weight / len(rx))]
-                ).double()
-            else:
-                xs_all_old = old
-                weights = weights.double()
-            mean = torch.tensor(self.mean, requires_grad=True)
-            log_std = torch.tensor(np.log(self.std), requires_grad=True)
-
-            def evaluate() -> tuple[torch.Tensor, torch.Tensor]:
-                std = log_std.exp()
-                lp = -0.5 * ((xs - mean) / std) ** 2 - log_std - _LOG_SQRT_2PI
-                log_prob = lp.sum(1)
-                if has_real:
-                    lpr = -0.5 * ((rx_t - mean) / std) ** 2 - log_std - _LOG_SQRT_2PI
-                    log_prob = torch.cat([log_prob, torch.where(present_t, lpr, 0.0).sum(1)])
-                entropy = (log_std + 0.5 + _LOG_SQRT_2PI).sum().expand(log_prob.shape)
-                return log_prob, entropy
-
-            self.stats = ppo_update(
-                evaluate,
-                [mean, log_std],
-                xs_all_old,
-                adv,
+                actions = np.vstack([imagined, rx])
+                present = np.vstack([present, real_present])
+                old = np.concatenate([old, real_old])
+                advantages = np.concatenate([advantages, real_adv])
+                weights = np.concatenate([weights, np.full(len(rx), self.real_weight / len(rx))])
+            new_mean, new_log_std, self.stats = gaussian_ppo_update(
+                actions,
+                present,
+                old,
+                advantages,
+                weights,
+                self.mean,
+                np.log(self.std),
                 clip=self.clip,
                 epochs=self.epochs,
                 lr=self.lr,
-                weights=weights,
             )
             self.stats.v_loss = float(np.mean((returns - returns.mean()) ** 2))
-            new_mean = mean.detach().numpy()
-            new_std = log_std.detach().exp().numpy()
+            new_std = np.exp(new_log_std)
             if not (np.all(np.isfinite(new_mean)) and np.all(np.isfinite(new_std))):
                 break  # a degenerate batch: keep the last sound policy
             self.mean = new_mean.clip(0.0, 1.0)

@@ -132,3 +132,33 @@ def test_critic_learns_which_strategy_shifts_the_optimum():
         q = np.column_stack([grid, np.tile(code, (21, 1))])
         mean, _ = critic.predict(q)
         assert abs(grid[np.argmax(mean)] - target) <= 0.1
+
+
+def test_closed_form_gaussian_ppo_matches_autograd_ppo():
+    """The low level's NumPy PPO step is the autograd PPO step, gradient for gradient."""
+    from cascaderl_optuna._ppo import gaussian_ppo_update
+
+    rng = np.random.default_rng(0)
+    n, d = 40, 3
+    x = rng.random((n, d))
+    present = rng.random((n, d)) > 0.2
+    mean0, log_std0 = np.full(d, 0.4), np.log(np.full(d, 0.2))
+    old = (np.where(present, -0.5 * ((x - mean0) / 0.2) ** 2 - np.log(0.2) - 0.5 * np.log(2 * np.pi), 0)).sum(1)
+    old = old + rng.normal(0, 0.1, n)  # behaviour policies differ a little
+    adv = normalise(rng.standard_normal(n))
+    w = np.full(n, 1.0 / n)
+    m_np, s_np, _ = gaussian_ppo_update(x, present, old, adv, w, mean0, log_std0, clip=0.2, epochs=15, lr=0.05)
+
+    mean = torch.tensor(mean0, requires_grad=True)
+    log_std = torch.tensor(log_std0, requires_grad=True)
+    xt, pt = torch.tensor(x), torch.tensor(present)
+
+    def evaluate():
+        lp = -0.5 * ((xt - mean) / log_std.exp()) ** 2 - log_std - 0.5 * np.log(2 * np.pi)
+        return torch.where(pt, lp, 0.0).sum(1), log_std.sum().expand(n)
+
+    ppo_update(evaluate, [mean, log_std], torch.tensor(old), torch.tensor(adv), clip=0.2, epochs=15,
+               lr=0.05, weights=torch.tensor(w))
+    np.testing.assert_allclose(m_np, mean.detach().numpy(), atol=1e-6)
+    np.testing.assert_allclose(s_np, log_std.detach().numpy(), atol=1e-6)
+    assert not np.allclose(m_np, mean0)  # it did move
