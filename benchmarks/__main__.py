@@ -46,6 +46,7 @@ def main(argv: list[str] | None = None) -> int:
     run_p.add_argument("--samplers", nargs="+", help="only these samplers")
     run_p.add_argument("--seeds", type=int, help="override the number of seeds")
     run_p.add_argument("--trials", type=int, help="override the number of trials")
+    run_p.add_argument("--retry-failed", action="store_true", help="run again studies in which the sampler raised")
     run_p.add_argument("--workers", type=int, default=runner.workers_default(),
                        help=f"worker processes (at most {runner.MAX_WORKERS})")
     sub.choices["report"].add_argument("--out", type=Path, help="report folder (default <results>/<suite>/report)")
@@ -63,7 +64,8 @@ def main(argv: list[str] | None = None) -> int:
     if args.command == "run":
         start = time.perf_counter()
         failures = runner.run(suite, args.results, workers=args.workers, problems=args.problems,
-                              samplers=args.samplers, n_seeds=args.seeds, n_trials=args.trials)
+                              samplers=args.samplers, n_seeds=args.seeds, n_trials=args.trials,
+                              retry_failed=args.retry_failed)
         print(f"done in {time.perf_counter() - start:.0f} s; {failures} failed studies")
         return 1 if failures else 0
     out = report_mod.report(suite, args.results, args.out)

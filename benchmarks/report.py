@@ -39,6 +39,8 @@ def load_suite(results: Path, suite: str) -> dict[str, dict[str, list[dict]]]:
     """rows[problem][sampler], with each hand-conditioned twin folded into its reference problem."""
     rows: dict[str, dict[str, list[dict]]] = defaultdict(lambda: defaultdict(list))
     for path in sorted((results / suite).glob("*/*.jsonl")):
+        if path.name.endswith(".errors.jsonl"):
+            continue
         problem, sampler = path.parent.name, path.stem
         reference = _reference_problem(problem)
         label = sampler + HAND if reference != problem else sampler
@@ -50,6 +52,14 @@ def load_suite(results: Path, suite: str) -> dict[str, dict[str, list[dict]]]:
 def _reference_problem(problem: str) -> str:
     """A hand-conditioned twin is registered as ``<reference>_hand`` (see ``benchmarks/problems/__init__.py``)."""
     return problem.removesuffix("_hand")
+
+
+def load_errors(results: Path, suite: str) -> dict[str, dict[str, list[dict]]]:
+    """errors[problem][sampler]: the studies in which the sampler raised."""
+    errors: dict[str, dict[str, list[dict]]] = defaultdict(dict)
+    for path in sorted((results / suite).glob("*/*.errors.jsonl")):
+        errors[path.parent.name][path.name.removesuffix(".errors.jsonl")] = read_rows(path)
+    return dict(errors)
 
 
 def regret_curves(problem_rows: dict[str, list[dict]]) -> tuple[dict[str, np.ndarray], dict]:
@@ -207,7 +217,7 @@ def overview_table(summary: dict) -> list[str]:
     return lines + [""]
 
 
-def write_markdown(summary: dict, timing: dict, costs: dict, suite: str) -> str:
+def write_markdown(summary: dict, timing: dict, costs: dict, suite: str) -> str:  # noqa: C901
     lines = [f"# Benchmark report: suite `{suite}`", "",
              "Normalised regret: 0 = the optimum, 1 = the median random configuration (see `benchmarks/report.py`). "
              "Medians over seeds; regenerate with `python -m benchmarks report --suite " + suite + "`.", ""]
@@ -243,6 +253,15 @@ def write_markdown(summary: dict, timing: dict, costs: dict, suite: str) -> str:
             lines.append("")
         else:
             lines += [f"No `{CHALLENGER}` results for this problem yet.", ""]
+    if summary.get("errors"):
+        lines += ["## Studies in which the sampler raised", "",
+                  "Not in the tables above (a crash has no regret); the traceback is in `<sampler>.errors.jsonl`.", "",
+                  "| problem | sampler | studies | trials completed (median) | error |", "|---|---|---|---|---|"]
+        for problem, by_sampler in summary["errors"].items():
+            for sampler, rs in by_sampler.items():
+                lines.append(f"| {problem} | {sampler} | {len(rs)} | {np.median([r['trials_completed'] for r in rs]):.0f} "
+                             f"| {rs[0]['error'][:120]} |")
+        lines.append("")
     lines += ["## Cost", "", "Sampler seconds per trial (timing suite, one study on `llm_strong`; mean over trials "
               "91-110 and 981-1,000):", "", "| sampler | trials run | s/trial @100 | s/trial @1000 |", "|---|---|---|---|"]
     for sampler in _sampler_order(timing):
@@ -330,6 +349,8 @@ def report(suite: str, results: Path = RESULTS_DIR, out: Path | None = None) -> 
     timing = timing_table(results)
     costs = cost_table(problems)
     summary["timing"], summary["cost"] = timing, costs
+    summary["errors"] = {p: {s: [{k: r[k] for k in ("seed", "trials_completed", "error")} for r in rs]
+                             for s, rs in by_sampler.items()} for p, by_sampler in load_errors(results, suite).items()}
     (out / "summary.json").write_text(json.dumps(summary, indent=1) + "\n")
     (out / "REPORT.md").write_text(write_markdown(summary, timing, costs, suite))
     write_curves(problems, out)

@@ -45,8 +45,9 @@ def cascade_available() -> bool:
     return hasattr(cascaderl_optuna, "CascadeSampler")
 
 
-def result_path(results: Path, suite: str, problem: str, sampler: str) -> Path:
-    return results / suite / problem / f"{sampler}.jsonl"
+def result_path(results: Path, suite: str, problem: str, sampler: str, *, error: bool = False) -> Path:
+    """Finished studies go to ``<sampler>.jsonl``; studies in which the sampler raised, to ``<sampler>.errors.jsonl``."""
+    return results / suite / problem / (f"{sampler}.errors.jsonl" if error else f"{sampler}.jsonl")
 
 
 def read_rows(path: Path) -> list[dict]:
@@ -55,8 +56,12 @@ def read_rows(path: Path) -> list[dict]:
     return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
 
 
-def plan(suite: str, results: Path, *, problems=None, samplers=None, n_seeds=None, n_trials=None) -> list[Task]:
-    """The tasks of ``suite`` not yet in ``results``, after the optional filters and overrides."""
+def plan(suite: str, results: Path, *, problems=None, samplers=None, n_seeds=None, n_trials=None,
+         retry_failed: bool = False) -> list[Task]:
+    """The tasks of ``suite`` not yet in ``results``, after the optional filters and overrides.
+
+    A study that raised is recorded and not run again (its crash is deterministic) unless ``retry_failed``.
+    """
     tasks = []
     for e in SUITES[suite]:
         if problems and e.problem not in problems:
@@ -65,8 +70,10 @@ def plan(suite: str, results: Path, *, problems=None, samplers=None, n_seeds=Non
             if samplers and sampler not in samplers:
                 continue
             trials = n_trials or e.n_trials
-            done = {r["seed"] for r in read_rows(result_path(results, suite, e.problem, sampler))
-                    if r["n_trials"] >= trials}
+            rows = read_rows(result_path(results, suite, e.problem, sampler))
+            if not retry_failed:
+                rows += read_rows(result_path(results, suite, e.problem, sampler, error=True))
+            done = {r["seed"] for r in rows if r["n_trials"] >= trials}
             tasks += [Task(suite, e.problem, sampler, seed, trials)
                       for seed in range(n_seeds or e.n_seeds) if seed not in done]
     return tasks
@@ -85,10 +92,15 @@ def run_study(task: Task) -> dict:
     values, true_values, sampler_s = [], [], []
     objective_s = 0.0
     start = time.perf_counter()
+    error = None
     for _ in range(task.n_trials):
         t0 = time.perf_counter()
-        trial = study.ask()
-        params = problem.suggest(trial)
+        try:
+            trial = study.ask()
+            params = problem.suggest(trial)
+        except Exception:  # the sampler failed: recorded with the trials it completed
+            error = traceback.format_exc()
+            break
         t1 = time.perf_counter()
         ev = problem.evaluate(params, noise_seed=task.seed * 1_000_003 + trial.number)
         t2 = time.perf_counter()
@@ -107,16 +119,19 @@ def run_study(task: Task) -> dict:
         else:
             best_so_far.append(best_so_far[-1])
             incumbent_true.append(incumbent_true[-1])
-    return {
+    row = {
         "suite": task.suite, "problem": task.problem, "sampler": task.sampler, "seed": task.seed,
         "n_trials": task.n_trials, "optuna_version": optuna.__version__, "python": platform.python_version(),
         "sampler_state": sampler_state(sampler, study), "optimum": problem.optimum(),
         "values": values, "true_values": true_values,
         "best_so_far": best_so_far, "incumbent_true": incumbent_true,
         "sampler_seconds": sampler_s, "objective_seconds_total": objective_s,
-        "wall_seconds": wall, "best_params": study.best_params,
+        "wall_seconds": wall, "best_params": study.best_params if values else None,
         "finished_at": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
     }
+    if error:
+        row.update(error=error.strip().splitlines()[-1], traceback=error, trials_completed=len(values))
+    return row
 
 
 def _sig(x: float, digits: int) -> float:
@@ -140,7 +155,10 @@ def _run_task(task: Task) -> tuple[Task, dict | None, str | None]:
 
 
 def run(suite: str, results: Path = RESULTS_DIR, *, workers: int = MAX_WORKERS, log=print, **filters) -> int:
-    """Run the missing studies of ``suite``; return the number of failed studies."""
+    """Run the missing studies of ``suite``; return the number of studies the harness could not run.
+
+    A study in which the *sampler* raised is a result (recorded in ``<sampler>.errors.jsonl``), not a failure.
+    """
     tasks = plan(suite, results, **filters)
     if any(t.sampler == "cascade" for t in tasks) and not cascade_available():
         log("cascade: cascaderl_optuna.CascadeSampler is not importable yet; its studies are skipped")
@@ -158,12 +176,16 @@ def run(suite: str, results: Path = RESULTS_DIR, *, workers: int = MAX_WORKERS, 
                 failures += 1
                 log(f"[{i}/{len(tasks)}] FAILED {task}:\n{error}")
                 continue
-            path = result_path(results, suite, task.problem, task.sampler)
+            path = result_path(results, suite, task.problem, task.sampler, error="error" in row)
             path.parent.mkdir(parents=True, exist_ok=True)
             with path.open("a") as fh:
                 fh.write(json.dumps(row) + "\n")
-            log(f"[{i}/{len(tasks)}] {task.problem} {task.sampler} seed {task.seed}: "
-                f"best {row['best_so_far'][-1]:.6g} in {row['wall_seconds']:.1f} s")
+            if "error" in row:  # a result about the sampler, not a failure of the harness
+                log(f"[{i}/{len(tasks)}] {task.problem} {task.sampler} seed {task.seed}: the sampler raised after "
+                    f"{row['trials_completed']} trials: {row['error']}")
+            else:
+                log(f"[{i}/{len(tasks)}] {task.problem} {task.sampler} seed {task.seed}: "
+                    f"best {row['best_so_far'][-1]:.6g} in {row['wall_seconds']:.1f} s")
     return failures
 
 

@@ -157,7 +157,7 @@ def test_llm_optimum_is_a_lower_bound_and_shared_by_the_hand_conditioned_twin() 
         problem, twin = make_problem(f"llm_{variant}"), make_problem(f"llm_{variant}_hand")
         assert twin.optimum() == problem.optimum() and twin.reference_problem == problem.name
         study = optuna.create_study(sampler=optuna.samplers.TPESampler(seed=0))
-        study.optimize(lambda t: problem.evaluate(problem.suggest(t), t.number).true_value, 150)
+        study.optimize(lambda t: problem.evaluate(problem.suggest(t), t.number).true_value, 80)
         assert problem.optimum() <= study.best_value < problem.optimum() + 0.3
     smooth, strong = llm.VARIANTS["smooth"], llm.VARIANTS["strong"]
     assert smooth.family_spread < strong.family_spread and smooth.cliff_decades > strong.cliff_decades
@@ -203,3 +203,27 @@ def test_training_task_trains_for_real() -> None:
     runs = [problem.evaluate(good, seed).value for seed in (0, 1)]
     assert max(runs) < 0.3 and runs[0] != runs[1]  # it learns; the seed changes initialisation and batch order
     assert problem.evaluate(slow, 0).value > 1.5  # a rate far too small for SGD barely moves from ln(10)
+
+
+class _RaisesAfter(optuna.samplers.RandomSampler):
+    """A sampler that raises in its 13th trial, like a sampler with a bug."""
+
+    def sample_independent(self, study, trial, param_name, param_distribution):
+        if trial.number == 12:
+            raise ValueError("broken sampler")
+        return super().sample_independent(study, trial, param_name, param_distribution)
+
+
+def test_a_sampler_that_raises_is_recorded_not_retried(tmp_path: Path, monkeypatch) -> None:
+    from benchmarks import runner, samplers
+    from benchmarks.suites import Entry
+
+    monkeypatch.setitem(samplers.SAMPLERS, "raises", lambda seed, problem: _RaisesAfter(seed=seed))
+    monkeypatch.setitem(runner.SUITES, "t", (Entry("llm_strong", ("raises",), 2, 20),))
+    logs: list[str] = []
+    assert runner.run("t", tmp_path, workers=1, log=logs.append) == 0
+    errors = read_rows(tmp_path / "t" / "llm_strong" / "raises.errors.jsonl")
+    assert sorted(r["seed"] for r in errors) == [0, 1]
+    assert all(r["trials_completed"] == 12 and r["error"] == "ValueError: broken sampler" for r in errors)
+    assert not (tmp_path / "t" / "llm_strong" / "raises.jsonl").exists()
+    assert runner.plan("t", tmp_path) == [] and len(runner.plan("t", tmp_path, retry_failed=True)) == 2
