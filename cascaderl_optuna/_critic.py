@@ -100,6 +100,21 @@ class GaussianProcessCritic:
         self._chol = torch.linalg.cholesky(k)
         self._alpha = torch.cholesky_solve(yt[:, None], self._chol)[:, 0]
 
+    def input_similarity(self, x: np.ndarray, query: np.ndarray, dims: slice) -> np.ndarray:
+        """Kernel correlation (in [0, 1]) between rows of ``x`` and ``query`` on ``dims`` only.
+
+        On the strategy code this says how much the critic believes a trial's strategy behaves
+        like ``query``'s: a mismatch on a head with a long length scale barely lowers it.
+        """
+        ls = self._log_ls[dims]
+        corr = _matern52(
+            torch.tensor(x[:, dims], dtype=torch.float64),
+            torch.tensor(query[None, dims], dtype=torch.float64),
+            ls,
+            torch.zeros((), dtype=torch.float64),
+        )
+        return corr[:, 0].numpy()
+
     def predict(self, xq: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Posterior mean and standard deviation (in utility units) at ``xq``."""
         q = torch.tensor(xq, dtype=torch.float64)

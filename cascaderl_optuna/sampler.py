@@ -63,11 +63,10 @@ from cascaderl_optuna._space import StrategicParam
 from cascaderl_optuna._space import to_unit
 
 
-_CONTEXT_MISMATCH_WEIGHT = 0.1
 _MIN_CONTEXT_TRIALS_ALONE = 8
 _MAX_REAL_BATCH = 50
 _GAP_CANDIDATES = 32
-_BORROWED_MIN_STD = 0.15
+_BORROWED_MIN_STD = 0.07
 
 
 @contextlib.contextmanager
@@ -432,20 +431,25 @@ class CascadeSampler(BaseSampler):
         utilities = history.utilities
         chosen_code = _one_hot(np.array([chosen]), strategic)[0] if strategic else np.zeros(0)
 
-        # Context: trials that agree with the chosen strategy on every head both have.
-        if strategic and len(finished):
-            agree = (choices == np.array(chosen)[None, :]) | (choices < 0)
-            mismatches = (~agree).sum(1)
-        else:
-            mismatches = np.zeros(len(finished), dtype=int)
-        exact = mismatches == 0
-        if exact.sum() >= _MIN_CONTEXT_TRIALS_ALONE:
-            mean, std = elite_initialisation(x[exact], utilities[exact])
-        else:
-            # Few trials of its own: borrow the elite of the other strategies, down-weighted by
-            # how many strategic choices they differ in (the critic corrects what does not carry).
-            mean, std = elite_initialisation(x, utilities, _CONTEXT_MISMATCH_WEIGHT**mismatches)
+        # Context: how much each trial's strategy behaves like the chosen one, in the critic's
+        # eyes (its kernel on the strategy code: a head whose length scale is long, because it
+        # barely changes the landscape, barely separates trials). The agent starts from the elite
+        # of the trials weighted so; with little similar data it borrows more and explores wider.
+        n_tac = x.shape[1]
+        codes = np.hstack([np.zeros((len(finished), n_tac)), _one_hot(choices, strategic)])
+        query = np.concatenate([np.zeros(n_tac), chosen_code])
+        similarity = (
+            critic.input_similarity(codes, query, slice(n_tac, None))
+            if strategic and len(finished)
+            else np.ones(len(finished))
+        )
+        mean, std = elite_initialisation(x, utilities, similarity)
+        if similarity.sum() < _MIN_CONTEXT_TRIALS_ALONE:
             std = np.maximum(std, _BORROWED_MIN_STD)  # borrowed knowledge is uncertain: explore
+        if strategic and len(finished):
+            exact = ((choices == np.array(chosen)[None, :]) | (choices < 0)).all(1)
+        else:
+            exact = np.ones(len(finished), dtype=bool)
         beta = self._beta
 
         def score(actions: np.ndarray) -> np.ndarray:
