@@ -43,7 +43,7 @@ from cascaderl_optuna._ppo import PPOStats
 from cascaderl_optuna._ppo import value_baseline
 
 
-DEFAULT_THETA = np.array([0.5, 0.5, 0.0, 1.0, -0.5, -2.0, 0.0, 1.5])
+DEFAULT_THETA = np.array([0.5, 0.5, 0.0, 1.0, -0.5, -1.0, 0.0, 1.5])
 assert DEFAULT_THETA.shape == (N_FEATURES,)
 
 

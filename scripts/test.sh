@@ -5,4 +5,5 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/setup_env.sh test,bench
+scripts/install_system_deps.sh
 exec .venv/bin/python -m pytest "$@"

@@ -1,0 +1,74 @@
+"""One worker process of the distributed tests: loads a shared study and runs trials.
+
+Usage: python distributed_worker.py STORAGE STUDY N_TRIALS WORKER_ID [--hang-on-trial K FLAG]
+
+STORAGE is an RDB URL (``postgresql+psycopg2://...``, ``sqlite:///...``; RDB storages get a
+heartbeat so a killed worker's RUNNING trial is failed later) or ``journal:PATH`` for a
+``JournalStorage`` on a file. With ``--hang-on-trial K FLAG`` the worker's K-th trial writes FLAG
+and then sleeps, so the test can kill it in the middle of a trial.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import sys
+import time
+import warnings
+
+import optuna
+
+from cascaderl_optuna import CascadeSampler
+
+
+BEST_LR = {"adamw": 1e-3, "sgd": 1e-1, "adafactor": 1e-2}
+FLOOR = {"adamw": 0.0, "sgd": 3.0, "adafactor": 1.5}
+
+
+def make_storage(spec: str) -> optuna.storages.BaseStorage:
+    if spec.startswith("journal:"):
+        backend = optuna.storages.journal.JournalFileBackend(spec[len("journal:") :])
+        return optuna.storages.JournalStorage(backend)
+    return optuna.storages.RDBStorage(spec, heartbeat_interval=1, grace_period=3)
+
+
+def main() -> None:
+    warnings.simplefilter("ignore")
+    optuna.logging.set_verbosity(optuna.logging.WARNING)
+    spec, study_name, n_trials, worker = sys.argv[1], sys.argv[2], int(sys.argv[3]), int(sys.argv[4])
+    hang_on, flag = None, None
+    if "--hang-on-trial" in sys.argv:
+        i = sys.argv.index("--hang-on-trial")
+        hang_on, flag = int(sys.argv[i + 1]), sys.argv[i + 2]
+    study = optuna.load_study(
+        study_name=study_name,
+        storage=make_storage(spec),
+        sampler=CascadeSampler(seed=100 + worker, n_startup_trials=8),
+    )
+    done = [0]
+
+    def objective(trial: optuna.Trial) -> float:
+        trial.set_user_attr("worker", worker)
+        opt = trial.suggest_categorical("optimizer", ["adamw", "sgd", "adafactor"])
+        lr = trial.suggest_float("learning_rate", 1e-6, 1.0, log=True)
+        warmup = trial.suggest_float("warmup_ratio", 0.0, 0.2)
+        if opt == "sgd":
+            trial.suggest_float("momentum", 0.0, 0.99)
+        done[0] += 1
+        if hang_on is not None and done[0] == hang_on:
+            with open(flag, "w") as f:
+                f.write(str(trial.number))
+            time.sleep(600)
+        time.sleep(0.02)  # let the workers' trials interleave
+        gap = math.log10(lr) - math.log10(BEST_LR[opt])
+        if gap > 2.0:
+            trial.set_user_attr("fail_reason", "diverged: learning rate two decades above optimum")
+            raise RuntimeError("diverged")
+        return FLOOR[opt] + 0.5 * gap**2 + (warmup - 0.1) ** 2
+
+    study.optimize(objective, n_trials=n_trials, catch=(RuntimeError,))
+    print(f"worker {worker} pid {os.getpid()} done")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,118 @@
+"""Many workers on one study: PostgreSQL (a real server), JournalStorage on a file, SQLite.
+
+Every worker is its own process with its own CascadeSampler; all learning goes through storage.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import optuna
+from optuna.trial import TrialState
+import pytest
+
+from cascaderl_optuna import CascadeSampler
+from cascaderl_optuna._attrs import POLICY_KEY
+from cascaderl_optuna._attrs import read_record
+from postgres_server import postgres_server
+
+
+WORKER = str(Path(__file__).with_name("distributed_worker.py"))
+N_WORKERS = 4
+TRIALS_PER_WORKER = 20
+
+
+@pytest.fixture(scope="module")
+def postgres_url():
+    with postgres_server() as url:
+        yield url
+
+
+@pytest.fixture(params=["postgresql", "journal", "sqlite"])
+def storage_spec(request, tmp_path):
+    if request.param == "postgresql":
+        return request.getfixturevalue("postgres_url")
+    if request.param == "journal":
+        return f"journal:{tmp_path / 'journal.log'}"
+    return f"sqlite:///{tmp_path / 'study.db'}"
+
+
+def _storage(spec):
+    sys.path.insert(0, str(Path(WORKER).parent))
+    from distributed_worker import make_storage
+
+    return make_storage(spec)
+
+
+def _start_worker(spec, name, n_trials, worker, *extra):
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join(sys.path))
+    return subprocess.Popen(
+        [sys.executable, WORKER, spec, name, str(n_trials), str(worker), *extra],
+        env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+    )
+
+
+def test_four_workers_share_one_study_and_all_learn(storage_spec):
+    name = f"shared-{time.time_ns()}"
+    optuna.create_study(study_name=name, storage=_storage(storage_spec))
+    workers = [_start_worker(storage_spec, name, TRIALS_PER_WORKER, w) for w in range(N_WORKERS)]
+    for w in workers:
+        out, err = w.communicate(timeout=600)
+        assert w.returncode == 0, err[-2000:]
+    study = optuna.load_study(study_name=name, storage=_storage(storage_spec))
+    trials = study.trials
+    # None lost, none duplicated: trial numbers are exactly 0..N-1, each run by one worker.
+    assert sorted(t.number for t in trials) == list(range(N_WORKERS * TRIALS_PER_WORKER))
+    assert len({t._trial_id for t in trials}) == len(trials)
+    for t in trials:
+        assert t.state in (TrialState.COMPLETE, TrialState.FAIL)
+        if t.state == TrialState.FAIL:
+            assert t.user_attrs["fail_reason"].startswith("diverged")
+    per_worker = {w: [t for t in trials if t.user_attrs["worker"] == w] for w in range(N_WORKERS)}
+    assert all(len(ts) == TRIALS_PER_WORKER for ts in per_worker.values())
+    # All workers learn from all trials: each one's later suggestions concentrate on AdamW.
+    for w, ts in per_worker.items():
+        late = [t.params["optimizer"] for t in sorted(ts, key=lambda t: t.number)[-8:]]
+        assert late.count("adamw") >= 5, (w, late)
+    # Decisions made while other workers' trials were running saw them as pending.
+    assert any(
+        (read_record(t, POLICY_KEY) or {}).get("high_level") is not None for t in trials
+    )
+
+
+def test_killed_worker_is_failed_by_heartbeat_and_a_fresh_process_resumes(postgres_url, tmp_path):
+    name = f"crash-{time.time_ns()}"
+    optuna.create_study(study_name=name, storage=_storage(postgres_url))
+    first = _start_worker(postgres_url, name, 30, 0)
+    assert first.wait(timeout=600) == 0
+    flag = tmp_path / "hanging"
+    victim = _start_worker(postgres_url, name, 5, 1, "--hang-on-trial", "2", str(flag))
+    deadline = time.time() + 300
+    while not flag.exists():
+        assert time.time() < deadline and victim.poll() is None, victim.stderr.read() if victim.poll() is not None else "timeout"
+        time.sleep(0.2)
+    victim.send_signal(signal.SIGKILL)
+    victim.wait(timeout=60)
+    hung_number = int(flag.read_text())
+    study = optuna.load_study(study_name=name, storage=_storage(postgres_url))
+    assert study.trials[hung_number].state == TrialState.RUNNING  # the kill left it running
+
+    time.sleep(4.5)  # past the grace period: the heartbeat is stale
+    fresh = _start_worker(postgres_url, name, 6, 2)
+    assert fresh.wait(timeout=600) == 0, fresh.stderr.read()[-2000:]
+    study = optuna.load_study(study_name=name, storage=_storage(postgres_url))
+    assert study.trials[hung_number].state == TrialState.FAIL  # failed by fail_stale_trials
+    assert not [t for t in study.trials if t.state == TrialState.RUNNING]
+    resumed = [t for t in study.trials if t.user_attrs.get("worker") == 2]
+    assert len(resumed) == 6
+    # The fresh process continues the learned policy: its first decision already favours AdamW.
+    probs = read_record(resumed[0], POLICY_KEY)["probs"]["optimizer"]
+    assert probs[0] == max(probs) and probs[0] > 0.5
+    assert [t.params["optimizer"] for t in resumed].count("adamw") >= 4
