@@ -61,6 +61,8 @@ class HighLevelAgent:
         epochs: int = 10,
         lr: float = 0.1,
         prior_strength: float = 0.05,
+        use_features: bool = True,
+        uniform: bool = False,
     ) -> None:
         self.n_choices = list(n_choices)
         self.floor = floor
@@ -69,6 +71,8 @@ class HighLevelAgent:
         self.epochs = epochs
         self.lr = lr
         self.prior_strength = prior_strength
+        self.use_features = use_features  # False: per-choice logits only (the flat ablation)
+        self.uniform = uniform  # True: every choice equally likely, no learning (an ablation)
         self._theta_prior = torch.tensor(
             DEFAULT_THETA if theta_prior is None else theta_prior, dtype=torch.float64
         )
@@ -116,6 +120,8 @@ class HighLevelAgent:
                 NaN (read as 0) where the decision was not the agent's.
         """
         n, n_heads = choices.shape
+        if self.uniform:
+            return self.stats
         features = np.zeros((n, n_heads, self._c_max, N_FEATURES))
         states = np.zeros((n, 3))
         for t in range(n):
@@ -124,7 +130,9 @@ class HighLevelAgent:
             )
             states[t] = self.encoder.value_state()
             self.encoder.add(choices[t], float(utilities[t]))
-        if critic_gaps is not None:
+        if not self.use_features:
+            features[:] = 0.0
+        elif critic_gaps is not None:
             features[:, :, :, CRITIC_GAP] = np.nan_to_num(critic_gaps[:, :, : self._c_max], nan=0.0)
         present = choices >= 0
         usable = present.any(axis=1)
@@ -203,11 +211,13 @@ class HighLevelAgent:
             if critic_gap is not None:
                 phi_np[:, CRITIC_GAP] = critic_gap(k, chosen)
             gaps_out.append(phi_np[:, CRITIC_GAP].copy())
+            if not self.use_features:
+                phi_np[:] = 0.0
             phi = torch.tensor(phi_np)
             with torch.no_grad():
                 logits = self.bias[k, :n_c] + phi @ self.theta
                 p = (1 - self.floor) * torch.softmax(logits, -1) + self.floor / n_c
-            p_np = p.numpy()
+            p_np = np.full(n_c, 1.0 / n_c) if self.uniform else p.numpy()
             p_np = p_np / p_np.sum()
             c = fixed[k] if k in fixed else int(rng.choice(n_c, p=p_np))
             chosen.append(c)

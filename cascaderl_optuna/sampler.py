@@ -67,6 +67,7 @@ _MIN_CONTEXT_TRIALS_ALONE = 8
 _MAX_REAL_BATCH = 50
 _GAP_CANDIDATES = 32
 _BORROWED_MIN_STD = 0.07
+ABLATIONS = (None, "uniform_high_level", "no_low_level_learning", "flat")
 
 
 @contextlib.contextmanager
@@ -148,6 +149,11 @@ class CascadeSampler(BaseSampler):
         exploration: ``beta`` of the critic's optimism (mean + beta * std).
         high_level_theta: Feature weights of the high-level policy (8 numbers, see
             :mod:`cascaderl_optuna._encoding`) to start from instead of the built-in prior.
+        ablation: For the ablation study of the benchmarks only: ``"uniform_high_level"``
+            (strategies uniformly at random), ``"no_low_level_learning"`` (tactical values
+            uniformly at random) or ``"flat"`` (one agent over all parameters: per-choice logits
+            without the history encoding, one Gaussian over the tactical values shared by every
+            strategy, a critic that does not see the strategy).
     """
 
     def __init__(
@@ -165,6 +171,7 @@ class CascadeSampler(BaseSampler):
         clip: float = 0.2,
         exploration: float = 1.0,
         high_level_theta: Sequence[float] | None = None,
+        ablation: str | None = None,
     ) -> None:
         _check(seed is None or isinstance(seed, (int, np.integer)), f"seed must be an int or None, got {seed!r}.")
         _check(
@@ -203,6 +210,11 @@ class CascadeSampler(BaseSampler):
                 f"got {high_level_theta!r}.",
             )
         self._theta = None if high_level_theta is None else np.asarray(high_level_theta, float)
+        _check(
+            ablation in ABLATIONS,
+            f"ablation must be one of {ABLATIONS}, got {ablation!r} (leave it None to use the cascade).",
+        )
+        self._ablation = ablation
         self._strategic_names = tuple(strategic_params)
         for name in self._strategic_names:
             _check(isinstance(name, str), f"strategic_params must hold names (str), got {name!r}.")
@@ -308,18 +320,20 @@ class CascadeSampler(BaseSampler):
         finished = history.finished
         choices = _choice_matrix(finished, strategic)
         x = _unit_matrix(finished, tactical)
-        onehot = _one_hot(choices, strategic)
+        flat = self._ablation == "flat"
+        critic_heads = [] if flat else strategic  # the flat ablation's critic ignores strategy
+        onehot = _one_hot(choices, critic_heads)
         critic: GaussianProcessCritic | None = None
         if tactical:
             running_inputs = np.hstack(
                 [
                     np.nan_to_num(_unit_matrix(history.running, tactical), nan=0.5),
-                    _one_hot(_choice_matrix(history.running, strategic), strategic),
+                    _one_hot(_choice_matrix(history.running, critic_heads), critic_heads),
                 ]
             )
             inputs = np.hstack([np.nan_to_num(x, nan=0.5), onehot])
             critic = self._critic(
-                history, strategic, tactical, study.direction, inputs, running_inputs
+                history, critic_heads, tactical, study.direction, inputs, running_inputs
             )
 
         chosen: list[int] = []
@@ -330,6 +344,8 @@ class CascadeSampler(BaseSampler):
                 floor=self._floor,
                 gamma=self._gamma,
                 clip=self._clip,
+                use_features=not flat,
+                uniform=self._ablation == "uniform_high_level",
             )
             stats = agent.fit(
                 choices,
@@ -344,7 +360,7 @@ class CascadeSampler(BaseSampler):
                 if head.name in fixed and (idx := head.index_of(fixed[head.name])) is not None
             }
             gap_fn = None
-            if critic is not None and len(finished):
+            if critic is not None and len(finished) and not flat:
                 gap_fn = self._critic_gap_function(
                     critic, x, onehot, history.utilities, strategic, rng
                 )
@@ -429,6 +445,9 @@ class CascadeSampler(BaseSampler):
         names = list(tactical)
         finished = history.finished
         utilities = history.utilities
+        if self._ablation == "flat":  # one Gaussian for every strategy, a strategy-blind critic
+            strategic, chosen = [], []
+            choices = np.zeros((len(finished), 0), dtype=int)
         chosen_code = _one_hot(np.array([chosen]), strategic)[0] if strategic else np.zeros(0)
 
         # Context: how much each trial's strategy behaves like the chosen one, in the critic's
@@ -457,14 +476,15 @@ class CascadeSampler(BaseSampler):
             mu, sd = critic.predict(inputs)
             return mu + beta * sd
 
-        agent = LowLevelAgent(mean, std, clip=self._clip)
+        learn = self._ablation != "no_low_level_learning"
+        agent = LowLevelAgent(mean if learn else np.full(len(names), 0.5), std, clip=self._clip)
         idx = np.flatnonzero(exact)[-_MAX_REAL_BATCH:]
         behaviour = _ll_behaviour_matrix([finished[i] for i in idx], names)
-        stats = agent.improve(score, rng, x[idx], utilities[idx], behaviour)
-        action = agent.act(rng)
+        stats = agent.improve(score, rng, x[idx], utilities[idx], behaviour) if learn else agent.stats
+        action = agent.act(rng) if learn else rng.random(len(names))
         values = {n: from_unit(tactical[n], u) for n, u in zip(names, action)}  # type: ignore[arg-type]
         taken = np.array([to_unit(tactical[n], values[n]) for n in names])  # type: ignore[arg-type]
-        log_prob = agent.log_prob(taken)
+        log_prob = agent.log_prob(taken) if learn else np.zeros(len(names))  # uniform: density 1
         ll_stats = stats.as_dict()
         ll_stats["mean_std"] = float(agent.std.mean())
         ll_record = {

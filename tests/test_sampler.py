@@ -280,3 +280,27 @@ def test_running_trials_spread_the_pending_choices():
     probs = [read_record(study._storage.get_trial(t._trial_id), POLICY_KEY)["probs"]["optimizer"] for t in pending]
     first_choice = CategoricalDistribution(["adamw", "sgd", "adafactor"]).to_internal_repr(chosen[0])
     assert probs[1][first_choice] < probs[0][first_choice]
+
+
+@pytest.mark.parametrize("ablation", ["uniform_high_level", "no_low_level_learning", "flat"])
+def test_ablations_switch_off_exactly_their_part(ablation):
+    study = optuna.create_study(sampler=CascadeSampler(seed=0, n_startup_trials=5, ablation=ablation))
+    study.optimize(planted, n_trials=20)
+    last = study.trials[-1]
+    decision, policy = read_record(last, DECISION_KEY), read_record(last, POLICY_KEY)
+    probs = policy["probs"]["optimizer"]
+    if ablation == "uniform_high_level":
+        assert probs == pytest.approx([1 / 3] * 3)
+    else:
+        assert probs != pytest.approx([1 / 3] * 3)
+    if ablation == "no_low_level_learning":
+        assert all(v == 0.0 for v in decision["ll_log_prob"].values())  # uniform density
+    else:
+        assert any(v != 0.0 for v in decision["ll_log_prob"].values())
+    gaps = decision["critic_gap"]["optimizer"]
+    assert (max(abs(g) for g in gaps) == 0.0) == (ablation == "flat")
+
+
+def test_unknown_ablation_is_a_clear_error():
+    with pytest.raises(ValueError, match="ablation must be one of"):
+        CascadeSampler(ablation="no_critic")
