@@ -265,17 +265,17 @@ class CascadeSampler(BaseSampler):
                 if not dist.single():
                     space[name] = dist
         # Group decomposition iterates over sets, whose order changes with Python's hash seed.
-        # Order the parameters as the objective suggests them (the latest finished trial's
-        # order, then by name), so decisions are reproducible across processes and the
-        # factorised high-level policy conditions later choices on earlier ones.
-        latest = study._get_trials(
-            deepcopy=False, states=(TrialState.COMPLETE, TrialState.PRUNED), use_cache=True
-        )
-        position = {name: i for i, name in enumerate(latest[-1].distributions)} if latest else {}
-        return {
-            name: space[name]
-            for name in sorted(space, key=lambda n: (position.get(n, len(position)), n))
-        }
+        # Order the parameters as the objective suggests them, by the position each had in the
+        # first trial that used it (then by name): a stable order, the same in every process,
+        # so decisions are reproducible and the factorised high-level policy always conditions
+        # later choices on the same earlier ones.
+        position: dict[str, int] = {}
+        for t in study._get_trials(deepcopy=False, states=(TrialState.COMPLETE, TrialState.PRUNED), use_cache=True):
+            for i, name in enumerate(t.distributions):
+                position.setdefault(name, i)
+            if len(position) >= len(space) and all(n in position for n in space):
+                break
+        return {name: space[name] for name in sorted(space, key=lambda n: (position.get(n, 1 << 30), n))}
 
     def sample_relative(
         self, study: Study, trial: FrozenTrial, search_space: dict[str, BaseDistribution]
