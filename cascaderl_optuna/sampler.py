@@ -239,6 +239,18 @@ class CascadeSampler(BaseSampler):
         self._kernel_cache: dict[str, KernelParams] = {}
         self.last_diagnostics: dict[str, Any] = {}
 
+    def __getstate__(self) -> dict[str, Any]:
+        # Picklable like optuna's own samplers (Ray Tune and multiprocessing copy the sampler):
+        # the lock and the kernel cache stay behind, and are rebuilt empty.
+        state = self.__dict__.copy()
+        del state["_lock"]
+        state["_kernel_cache"] = {}
+        return state
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        self.__dict__.update(state)
+        self._lock = threading.RLock()
+
     # -- the BaseSampler contract -----------------------------------------------------------
     def reseed_rng(self) -> None:
         self._entropy = int(np.random.SeedSequence().entropy)

@@ -300,3 +300,17 @@ def test_ablations_switch_off_exactly_their_part(ablation):
 def test_unknown_ablation_is_a_clear_error():
     with pytest.raises(ValueError, match="ablation must be one of"):
         CascadeSampler(ablation="no_critic")
+
+
+def test_sampler_pickles_and_the_copy_decides_the_same():
+    import pickle
+
+    study = optuna.create_study(sampler=CascadeSampler(seed=5, n_startup_trials=5))
+    study.optimize(planted, n_trials=15)
+    copy = pickle.loads(pickle.dumps(study.sampler))
+    twin = optuna.create_study(sampler=copy)
+    for t in study.trials:
+        twin.add_trial(t)
+    study.optimize(planted, n_trials=3)
+    twin.optimize(planted, n_trials=3)
+    assert [t.params for t in twin.trials[-3:]] == [t.params for t in study.trials[-3:]]
