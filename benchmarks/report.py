@@ -201,15 +201,18 @@ def overview_table(summary: dict) -> list[str]:
     """One row per problem: each sampler's median regret at its last trial, and the trials the challenger needs to
     reach the best TPE setting's median final value (issue 4's figure)."""
     samplers = _sampler_order({s for e in summary["problems"].values() for s in e["samplers"]})
-    lines = ["## Overview", "", "Median normalised regret at each sampler's last trial (see the trials per problem below). Last column: "
+    lines = ["## Overview", "", "Median normalised regret at each sampler's last trial (see the trials per problem below; a sampler with "
+             "fewer seeds than the others on a problem says how many). Last column: "
              f"trials `{CHALLENGER}` needs to reach the best TPE setting's median final value (bootstrap 95% interval).",
              "", "| problem | " + " | ".join(samplers) + f" | {CHALLENGER} trials to best TPE |",
              "|---|" + "---|" * (len(samplers) + 1)]
     for problem, entry in summary["problems"].items():
         cells = []
+        most = max(info["seeds"] for info in entry["samplers"].values())
         for s in samplers:
             info = entry["samplers"].get(s)
-            cells.append(_fmt(info["final_regret"]) if info else "—")
+            fewer = f" ({info['seeds']} seeds)" if info and info["seeds"] < most else ""
+            cells.append(_fmt(info["final_regret"]) + fewer if info else "—")
         reach = entry["reach"].get(entry["best_tpe"])
         cells.append(f"{_fmt(reach['median_trials'])} [{_fmt(reach['ci_low'])}, {_fmt(reach['ci_high'])}] "
                      f"vs `{entry['best_tpe']}`" if reach else "—")
