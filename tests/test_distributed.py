@@ -5,7 +5,6 @@ Every worker is its own process with its own CascadeSampler; all learning goes t
 
 from __future__ import annotations
 
-import json
 import os
 import signal
 import subprocess
@@ -13,12 +12,10 @@ import sys
 import time
 from pathlib import Path
 
-import numpy as np
 import optuna
 from optuna.trial import TrialState
 import pytest
 
-from cascaderl_optuna import CascadeSampler
 from cascaderl_optuna._attrs import POLICY_KEY
 from cascaderl_optuna._attrs import read_record
 from postgres_server import postgres_server
