@@ -126,13 +126,14 @@ def paired_test(challenger_rows: list[dict], baseline_rows: list[dict], curves_c
 def timing_table(results: Path) -> dict[str, dict]:
     """Sampler seconds per trial around trial 100 (91-110) and 1,000 (981-1,000) from the timing suite."""
     out = {}
-    for path in sorted((results / "timing").glob("*/*.jsonl")):
+    for path in sorted((results / "timing").glob("*/*.jsonl")):  # errors.jsonl too: a sampler that raised says so
         for row in read_rows(path):
             s = np.array(row["sampler_seconds"])
             out[row["sampler"]] = {
-                "problem": row["problem"], "n_trials": row["n_trials"],
+                "problem": row["problem"], "n_trials": row.get("trials_completed", row["n_trials"]),
                 "at_100": float(s[90:110].mean()) if len(s) >= 110 else None,
                 "at_1000": float(s[980:1000].mean()) if len(s) >= 1000 else None,
+                "error": row.get("error"),
             }
     return out
 
@@ -265,11 +266,12 @@ def write_markdown(summary: dict, timing: dict, costs: dict, suite: str) -> str:
                 lines.append(f"| {problem} | {sampler} | {len(rs)} | {np.median([r['trials_completed'] for r in rs]):.0f} "
                              f"| {rs[0]['error'][:120]} |")
         lines.append("")
-    lines += ["## Cost", "", "Sampler seconds per trial (timing suite, one study on `llm_strong`; mean over trials "
-              "91-110 and 981-1,000):", "", "| sampler | trials run | s/trial @100 | s/trial @1000 |", "|---|---|---|---|"]
+    lines += ["## Cost", "", "Sampler seconds per trial (timing suite, one study on `llm_strong`, GPSampler to "
+              "300 trials only; mean over trials 91-110 and 981-1,000):", "", "| sampler | trials run | s/trial @100 | s/trial @1000 |", "|---|---|---|---|"]
     for sampler in _sampler_order(timing):
         t = timing[sampler]
-        lines.append(f"| {sampler} | {t['n_trials']} | {_fmt(t['at_100'])} | {_fmt(t['at_1000'])} |")
+        raised = " (the sampler raised)" if t.get("error") else ""
+        lines.append(f"| {sampler} | {t['n_trials']}{raised} | {_fmt(t['at_100'])} | {_fmt(t['at_1000'])} |")
     if not timing:
         lines.append("| (no timing results: `python -m benchmarks run --suite timing`) | | | |")
     lines += ["", f"Whole suite `{suite}`, per sampler: studies, summed study seconds (one core each; the suite runs "
