@@ -19,8 +19,20 @@ def _cascade(seed: int, problem: Problem) -> optuna.samplers.BaseSampler:
     return CascadeSampler(seed=seed, strategic_params=problem.strategic_params)
 
 
+def _cascade_ablation(ablation: str) -> Callable[[int, Problem], optuna.samplers.BaseSampler]:
+    def make(seed: int, problem: Problem) -> optuna.samplers.BaseSampler:
+        from cascaderl_optuna import CascadeSampler
+
+        return CascadeSampler(seed=seed, strategic_params=problem.strategic_params, ablation=ablation)
+
+    return make
+
+
+ABLATIONS = ("uniform_high_level", "no_low_level_learning", "flat")
 SAMPLERS: dict[str, Callable[[int, Problem], optuna.samplers.BaseSampler]] = {
     "cascade": _cascade,
+    # Issue 4's ablations: the cascade with one part switched off (see CascadeSampler's `ablation`).
+    **{f"cascade_{a}": _cascade_ablation(a) for a in ABLATIONS},
     # optuna 5 defaults: multivariate=True, constant_liar=True (see TPESampler's signature).
     "tpe_default": lambda seed, problem: optuna.samplers.TPESampler(seed=seed),
     "tpe_mv_group": lambda seed, problem: optuna.samplers.TPESampler(seed=seed, multivariate=True, group=True),
@@ -29,7 +41,8 @@ SAMPLERS: dict[str, Callable[[int, Problem], optuna.samplers.BaseSampler]] = {
     "cmaes_margin": lambda seed, problem: optuna.samplers.CmaEsSampler(seed=seed, with_margin=True),
     "random": lambda seed, problem: optuna.samplers.RandomSampler(seed=seed),
 }
-BASELINES = tuple(name for name in SAMPLERS if name != "cascade")
+BASELINES = tuple(name for name in SAMPLERS if not name.startswith("cascade"))
+ABLATION_SAMPLERS = tuple(f"cascade_{a}" for a in ABLATIONS)
 TPE_VARIANTS = ("tpe_default", "tpe_mv_group", "tpe_independent")
 
 

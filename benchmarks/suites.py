@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from benchmarks.samplers import BASELINES, TPE_VARIANTS
+from benchmarks.samplers import ABLATION_SAMPLERS, BASELINES, TPE_VARIANTS
 
 
 @dataclass(frozen=True)
@@ -45,6 +45,11 @@ SUITES: dict[str, tuple[Entry, ...]] = {
         Entry("llm_smooth_hand", TPE_VARIANTS, 20, 200),
         Entry("mlp_digits", NOT_GP, 8, 100),
         Entry("mlp_digits", ("gp",), 3, 100),
+    ),
+    # Issue 4's ablations on one LLM landscape and one conditional YAHPO problem, 10 seeds.
+    "ablation": tuple(
+        Entry(p, ("cascade", *ABLATION_SAMPLERS, "tpe_independent"), 10, 200)
+        for p in ("llm_strong", "yahpo_xgboost_1501")
     ),
     "timing": tuple(Entry("llm_strong", (s,), 1, 300 if s == "gp" else 1000) for s in ALL),
     "quick": (
