@@ -20,7 +20,6 @@ from collections.abc import Mapping
 import math
 from typing import Any
 
-import numpy as np
 from optuna.distributions import BaseDistribution
 from optuna.distributions import CategoricalDistribution
 from optuna.distributions import FloatDistribution
@@ -152,16 +151,3 @@ def from_unit(dist: FloatDistribution | IntDistribution, u: float) -> float | in
         k = min(n_max, max(0, k))
         return float(min(dist.high, max(dist.low, dist.low + k * dist.step)))
     return float(min(dist.high, max(dist.low, x)))
-
-
-def unit_matrix(
-    rows: Iterable[Mapping[str, Any]], tactical: Mapping[str, BaseDistribution]
-) -> np.ndarray:
-    """Unit coordinates of each row's tactical values; NaN where a row lacks a parameter."""
-    names = list(tactical)
-    out = []
-    for params in rows:
-        out.append(
-            [to_unit(tactical[n], params[n]) if n in params else math.nan for n in names]  # type: ignore[arg-type]
-        )
-    return np.asarray(out, dtype=float).reshape(-1, len(names))

@@ -281,7 +281,7 @@ class CascadeSampler(BaseSampler):
         for t in study._get_trials(deepcopy=False, states=(TrialState.COMPLETE, TrialState.PRUNED), use_cache=True):
             for i, name in enumerate(t.distributions):
                 position.setdefault(name, i)
-            if len(position) >= len(space) and all(n in position for n in space):
+            if all(n in position for n in space):
                 break
         return {name: space[name] for name in sorted(space, key=lambda n: (position.get(n, 1 << 30), n))}
 
@@ -326,6 +326,7 @@ class CascadeSampler(BaseSampler):
         decision: dict[str, Any] = {"version": FORMAT_VERSION, "strategy": {}, "hl_log_prob": {}}
         policy: dict[str, Any] = {}
         finished = history.finished
+        records = [read_record(t, DECISION_KEY) for t in finished]  # parsed once per decision
         choices = _choice_matrix(finished, strategic)
         x = _unit_matrix(finished, tactical)
         flat = self._ablation == "flat"
@@ -358,8 +359,8 @@ class CascadeSampler(BaseSampler):
             stats = agent.fit(
                 choices,
                 history.utilities,
-                _behaviour_matrix(finished, strategic),
-                _critic_gap_matrix(finished, strategic),
+                _behaviour_matrix(finished, records, strategic),
+                _critic_gap_matrix(records, strategic),
             )
             pending = _choice_matrix(history.running, strategic)
             fixed_idx = {
@@ -386,7 +387,7 @@ class CascadeSampler(BaseSampler):
         if tactical:
             assert critic is not None
             values, ll_record, ll_stats = self._tactical(
-                history, strategic, choices, chosen, tactical, x, critic, rng
+                history, records, strategic, choices, chosen, tactical, x, critic, rng
             )
             params.update(values)
             decision["ll_log_prob"] = ll_record.pop("log_prob")
@@ -442,6 +443,7 @@ class CascadeSampler(BaseSampler):
     def _tactical(
         self,
         history: History,
+        records: list[dict[str, Any] | None],
         strategic: list[StrategicParam],
         choices: np.ndarray,
         chosen: list[int],
@@ -487,7 +489,9 @@ class CascadeSampler(BaseSampler):
         learn = self._ablation != "no_low_level_learning"
         agent = LowLevelAgent(mean if learn else np.full(len(names), 0.5), std, clip=self._clip)
         idx = np.flatnonzero(exact)[-_MAX_REAL_BATCH:]
-        behaviour = _ll_behaviour_matrix([finished[i] for i in idx], names)
+        behaviour = _ll_behaviour_matrix(
+            [finished[i] for i in idx], [records[i] for i in idx], names
+        )
         stats = agent.improve(score, rng, x[idx], utilities[idx], behaviour) if learn else agent.stats
         action = agent.act(rng) if learn else rng.random(len(names))
         values = {n: from_unit(tactical[n], u) for n, u in zip(names, action)}  # type: ignore[arg-type]
@@ -582,15 +586,18 @@ def _choice_matrix(trials: Sequence[FrozenTrial], heads: Sequence[StrategicParam
     return out
 
 
-def _behaviour_matrix(trials: Sequence[FrozenTrial], heads: Sequence[StrategicParam]) -> np.ndarray:
+def _behaviour_matrix(
+    trials: Sequence[FrozenTrial],
+    records: Sequence[dict[str, Any] | None],
+    heads: Sequence[StrategicParam],
+) -> np.ndarray:
     """``(n, K)`` stored high-level behaviour log-probabilities; NaN where unknown.
 
     Unknown means: the trial was not sampled by the cascade's high level (space-filling start,
     another sampler, ``enqueue_trial``), or the value it ran with differs from the one chosen.
     """
     out = np.full((len(trials), len(heads)), np.nan)
-    for i, t in enumerate(trials):
-        record = read_record(t, DECISION_KEY)
+    for i, (t, record) in enumerate(zip(trials, records)):
         if record is None:
             continue
         strategy = record.get("strategy", {})
@@ -602,12 +609,13 @@ def _behaviour_matrix(trials: Sequence[FrozenTrial], heads: Sequence[StrategicPa
     return out
 
 
-def _critic_gap_matrix(trials: Sequence[FrozenTrial], heads: Sequence[StrategicParam]) -> np.ndarray:
+def _critic_gap_matrix(
+    records: Sequence[dict[str, Any] | None], heads: Sequence[StrategicParam]
+) -> np.ndarray:
     """``(n, K, max choices)`` the ``critic_gap`` feature each stored decision saw; NaN if none."""
     c_max = max((h.n_choices for h in heads), default=1)
-    out = np.full((len(trials), len(heads), c_max), np.nan)
-    for i, t in enumerate(trials):
-        record = read_record(t, DECISION_KEY)
+    out = np.full((len(records), len(heads), c_max), np.nan)
+    for i, record in enumerate(records):
         if record is None:
             continue
         gaps = record.get("critic_gap", {})
@@ -618,11 +626,12 @@ def _critic_gap_matrix(trials: Sequence[FrozenTrial], heads: Sequence[StrategicP
     return out
 
 
-def _ll_behaviour_matrix(trials: Sequence[FrozenTrial], names: Sequence[str]) -> np.ndarray:
+def _ll_behaviour_matrix(
+    trials: Sequence[FrozenTrial], records: Sequence[dict[str, Any] | None], names: Sequence[str]
+) -> np.ndarray:
     """``(n, d)`` stored low-level behaviour log-probabilities per tactical dimension."""
     out = np.full((len(trials), len(names)), np.nan)
-    for i, t in enumerate(trials):
-        record = read_record(t, DECISION_KEY)
+    for i, (t, record) in enumerate(zip(trials, records)):
         if record is None or t.system_attrs.get("fixed_params"):
             continue
         log_probs = record.get("ll_log_prob", {})
