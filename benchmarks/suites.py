@@ -17,6 +17,7 @@ class Entry:
     samplers: tuple[str, ...]
     n_seeds: int
     n_trials: int
+    n_workers: int = 1  # simulated asynchronous workers (see benchmarks.runner.run_study)
 
 
 ALL = ("cascade", *BASELINES)
@@ -50,6 +51,12 @@ SUITES: dict[str, tuple[Entry, ...]] = {
     "ablation": tuple(
         Entry(p, ("cascade", *ABLATION_SAMPLERS, "tpe_independent"), 10, 200)
         for p in ("llm_strong", "yahpo_xgboost_1501")
+    ),
+    # Issues 4 and 5: 4 asynchronous workers on one study, against TPESampler's defaults (optuna 5: constant_liar=True)
+    # and independent TPE; the report sets these beside the same samplers' 1-worker rows of the full suite.
+    "parallel": tuple(
+        Entry(p, ("cascade", "tpe_default", "tpe_independent", "random"), 20, 200, n_workers=4)
+        for p in ("llm_strong", "llm_smooth", "yahpo_xgboost_1501")
     ),
     "timing": tuple(Entry("llm_strong", (s,), 1, 300 if s == "gp" else 1000) for s in ALL),
     "quick": (
