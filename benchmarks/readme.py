@@ -2,8 +2,9 @@
 
 The README never carries a figure typed by hand: ``python -m benchmarks.readme`` replaces the text
 between ``<!-- benchmarks:begin -->`` and ``<!-- benchmarks:end -->`` with the overview table of
-``benchmarks/results/<suite>/report/summary.json`` (written by ``python -m benchmarks report``) and
-the sampler-overhead table of the timing suite.
+``benchmarks/results/full/report/summary.json`` (written by ``python -m benchmarks report``) and
+the sampler-overhead table of the timing suite; ``--suite parallel`` fills the block between
+``<!-- benchmarks:parallel:begin -->`` and ``<!-- benchmarks:parallel:end -->`` with the 1-vs-4-worker table.
 """
 
 from __future__ import annotations
@@ -17,6 +18,13 @@ from benchmarks.report import overview_table
 from benchmarks.runner import RESULTS_DIR
 
 BEGIN, END = "<!-- benchmarks:begin -->", "<!-- benchmarks:end -->"
+
+
+def markers(suite: str) -> tuple[str, str]:
+    """The full suite owns the plain markers; every other suite has its own block."""
+    if suite == "full":
+        return BEGIN, END
+    return f"<!-- benchmarks:{suite}:begin -->", f"<!-- benchmarks:{suite}:end -->"
 README = Path(__file__).resolve().parent.parent / "README.md"
 
 
@@ -32,7 +40,7 @@ def section(summary: dict, suite: str) -> str:
         "",
     ]
     timing = summary.get("timing") or {}
-    if timing:
+    if timing and suite == "full":
         lines += [
             "Sampler seconds per trial (ask + suggest + tell, objective excluded) on `"
             + next(iter(timing.values()))["problem"]
@@ -55,11 +63,12 @@ def main() -> None:
     args = parser.parse_args()
     summary = json.loads((args.results / args.suite / "report" / "summary.json").read_text())
     text = args.readme.read_text()
-    if BEGIN not in text or END not in text:
-        raise SystemExit(f"{args.readme} has no {BEGIN} ... {END} block to fill")
-    head, rest = text.split(BEGIN, 1)
-    _, tail = rest.split(END, 1)
-    args.readme.write_text(head + BEGIN + "\n" + section(summary, args.suite) + "\n" + END + tail)
+    begin, end = markers(args.suite)
+    if begin not in text or end not in text:
+        raise SystemExit(f"{args.readme} has no {begin} ... {end} block to fill")
+    head, rest = text.split(begin, 1)
+    _, tail = rest.split(end, 1)
+    args.readme.write_text(head + begin + "\n" + section(summary, args.suite) + "\n" + end + tail)
     print(f"wrote the benchmark section of {args.readme}")
 
 

@@ -29,6 +29,10 @@ CHECKPOINTS = (25, 50, 100, 200)
 CHALLENGER = "cascade"
 BOOTSTRAP = 2000
 HAND = " [hand-conditioned]"
+ONE_WORKER = " [1 worker]"
+# A suite whose report sets the same samplers' rows of another suite beside its own: the 4-worker suite is read
+# against the 1-worker studies of the full suite (same problems, seeds and trial budget).
+REFERENCE_SUITES = {"parallel": "full"}
 
 
 # ---------------------------------------------------------------------------------------------------------------
@@ -46,6 +50,13 @@ def load_suite(results: Path, suite: str) -> dict[str, dict[str, list[dict]]]:
         label = sampler + HAND if reference != problem else sampler
         by_seed = {r["seed"]: r for r in read_rows(path)}  # a re-run seed replaces the older row
         rows[reference][label] += [by_seed[s] for s in sorted(by_seed)]
+    if suite in REFERENCE_SUITES:
+        for problem, by_sampler in list(rows.items()):
+            for sampler in list(by_sampler):
+                path = results / REFERENCE_SUITES[suite] / problem / f"{sampler}.jsonl"
+                by_seed = {r["seed"]: r for r in read_rows(path)}
+                if by_seed:
+                    by_sampler[sampler + ONE_WORKER] = [by_seed[s] for s in sorted(by_seed)]
     return {p: dict(s) for p, s in rows.items()}
 
 
@@ -163,8 +174,12 @@ def _fmt(x: float | None, digits: int = 3) -> str:
 
 def _sampler_order(names) -> list[str]:
     order = ["cascade", *BASELINES]
-    return sorted(names, key=lambda n: (order.index(n.removesuffix(HAND)) if n.removesuffix(HAND) in order
-                                        else len(order), HAND in n, n))
+
+    def key(name: str) -> tuple:
+        base = name.removesuffix(HAND).removesuffix(ONE_WORKER)
+        return (order.index(base) if base in order else len(order), base != name, name)
+
+    return sorted(names, key=key)
 
 
 def build_summary(problems: dict[str, dict[str, list[dict]]], seed: int = 0) -> dict:
@@ -227,6 +242,11 @@ def write_markdown(summary: dict, timing: dict, costs: dict, suite: str) -> str:
              "Medians over seeds; regenerate with `python -m benchmarks report --suite " + suite + "`.", ""]
     versions = sorted({v for e in summary["problems"].values() for s in e["samplers"].values() for v in s["optuna"]})
     lines += [f"optuna version(s) in these results: {', '.join(versions)}", ""]
+    if suite in REFERENCE_SUITES:
+        lines += [f"Samplers marked `{ONE_WORKER.strip()}` are the same samplers' studies in suite "
+                  f"`{REFERENCE_SUITES[suite]}` (one worker, same seeds and budget); the others ran with several "
+                  "simulated asynchronous workers (see `benchmarks.runner.run_study`). Trial counts are trials "
+                  "finished, so the curves compare sample efficiency, not wall-clock time.", ""]
     lines += overview_table(summary)
     for problem, entry in summary["problems"].items():
         info = entry["normalisation"]
@@ -313,14 +333,15 @@ def write_curves(problems: dict[str, dict[str, list[dict]]], out: Path) -> None:
         for sampler in _sampler_order(curves):
             med, lo, hi = _band(np.maximum(curves[sampler], 1e-12))
             x = np.arange(1, len(med) + 1)
-            dash = "dash" if HAND in sampler else "solid"
+            dash = "dash" if HAND in sampler else "dot" if ONE_WORKER in sampler else "solid"
             fig.add_trace(go.Scatter(x=np.r_[x, x[::-1]], y=np.r_[hi, lo[::-1]], fill="toself", line_width=0,
                                      fillcolor=colour[sampler], opacity=0.15, hoverinfo="skip", showlegend=False,
                                      legendgroup=sampler), row=r + 1, col=c + 1)
             fig.add_trace(go.Scatter(x=x, y=med, name=sampler, legendgroup=sampler, showlegend=sampler not in shown,
                                      line=dict(color=colour[sampler], dash=dash)), row=r + 1, col=c + 1)
             shown.add(sampler)
-            ax.plot(x, med, label=sampler, color=colour[sampler], linestyle="--" if HAND in sampler else "-")
+            ax.plot(x, med, label=sampler, color=colour[sampler],
+                    linestyle="--" if HAND in sampler else ":" if ONE_WORKER in sampler else "-")
             ax.fill_between(x, lo, hi, color=colour[sampler], alpha=0.15, linewidth=0)
         ax.set_yscale("log")
         ax.set_title(problem, fontsize=10)

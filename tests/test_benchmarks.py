@@ -227,3 +227,31 @@ def test_a_sampler_that_raises_is_recorded_not_retried(tmp_path: Path, monkeypat
     assert all(r["trials_completed"] == 12 and r["error"] == "ValueError: broken sampler" for r in errors)
     assert not (tmp_path / "t" / "llm_strong" / "raises.jsonl").exists()
     assert runner.plan("t", tmp_path) == [] and len(runner.plan("t", tmp_path, retry_failed=True)) == 2
+
+
+class _CountsRunning(optuna.samplers.RandomSampler):
+    """Random search that records how many trials were RUNNING (besides its own) each time it chose values."""
+
+    def __init__(self, seed: int) -> None:
+        super().__init__(seed=seed)
+        self.running_seen: list[int] = []
+
+    def sample_independent(self, study, trial, param_name, param_distribution):
+        if param_name == "optimizer":  # once per trial: the first parameter the LLM problem suggests
+            running = study._get_trials(deepcopy=False, states=(optuna.trial.TrialState.RUNNING,))
+            self.running_seen.append(len(running) - 1)
+        return super().sample_independent(study, trial, param_name, param_distribution)
+
+
+def test_simulated_workers_keep_k_minus_one_trials_running(monkeypatch) -> None:
+    from benchmarks import runner, samplers
+
+    made: list[_CountsRunning] = []
+    monkeypatch.setitem(samplers.SAMPLERS, "counts", lambda seed, problem: made.append(_CountsRunning(seed)) or made[-1])
+    row = run_study(Task("t", "llm_strong", "counts", 0, 12, n_workers=4))
+    assert row["n_workers"] == 4 and len(row["values"]) == 12
+    # 0, 1, 2 running while the first workers start, then always 3 (each suggestion waits for one result).
+    assert made[0].running_seen == [0, 1, 2] + [3] * 9
+    one = run_study(Task("t", "llm_strong", "counts", 0, 12, n_workers=1))
+    assert made[1].running_seen == [0] * 12
+    assert one["values"] == row["values"]  # random search ignores history: only the timing of tells differs
