@@ -32,7 +32,9 @@ trial lacks a head) and utilities.
 
 from __future__ import annotations
 
+from collections import deque
 from collections.abc import Sequence
+import math
 
 import numpy as np
 
@@ -54,28 +56,30 @@ MIN_CONDITIONAL_COUNT_PER_CHOICE = 2
 
 
 class _Summary:
-    """Running per-choice statistics of one head over one subset of trials."""
+    """Running per-choice statistics of one head over one subset of trials.
+
+    Plain Python lists, not NumPy arrays: a head has a handful of choices and the sampler replays
+    the whole window through the encoder on every decision, so per-call overhead is what counts.
+    """
 
     __slots__ = ("count", "total", "best", "since_best", "recent")
 
     def __init__(self, n_choices: int) -> None:
-        self.count = np.zeros(n_choices)
-        self.total = np.zeros(n_choices)
-        self.best = np.full(n_choices, -np.inf)
-        self.since_best = np.zeros(n_choices)
-        self.recent: list[int] = []
+        self.count = [0.0] * n_choices
+        self.total = [0.0] * n_choices
+        self.best = [-math.inf] * n_choices
+        self.since_best = [0.0] * n_choices
+        self.recent: deque[int] = deque(maxlen=RECENT)
 
     def add(self, choice: int, utility: float) -> None:
         self.count[choice] += 1
         self.total[choice] += utility
         if utility > self.best[choice]:
             self.best[choice] = utility
-            self.since_best[choice] = 0
+            self.since_best[choice] = 0.0
         else:
             self.since_best[choice] += 1
         self.recent.append(choice)
-        if len(self.recent) > RECENT:
-            self.recent.pop(0)
 
 
 class HistoryEncoder:
@@ -85,7 +89,7 @@ class HistoryEncoder:
         self.n_choices = list(n_choices)
         self._marginal = [_Summary(c) for c in self.n_choices]
         self._conditional: list[dict[tuple[int, ...], _Summary]] = [{} for _ in self.n_choices]
-        self._best_all = -np.inf
+        self._best_all = -math.inf
         self._sum_all = 0.0
         self._n_all = 0
 
@@ -109,29 +113,47 @@ class HistoryEncoder:
         self, k: int, prefix: Sequence[int], pending: np.ndarray | None = None
     ) -> np.ndarray:
         """Feature matrix ``(n_choices[k], N_FEATURES)`` of head ``k`` given earlier choices."""
+        return np.array(self.feature_rows(k, prefix, pending))
+
+    def feature_rows(
+        self, k: int, prefix: Sequence[int], pending: np.ndarray | None = None
+    ) -> list[list[float]]:
+        """``features`` as nested lists (one row per choice), for the replay's inner loop."""
         n_c = self.n_choices[k]
         summary = self._marginal[k]
         if k > 0:
             cond = self._conditional[k].get(tuple(prefix))
-            if cond is not None and cond.count.sum() >= MIN_CONDITIONAL_COUNT_PER_CHOICE * n_c:
+            if cond is not None and sum(cond.count) >= MIN_CONDITIONAL_COUNT_PER_CHOICE * n_c:
                 summary = cond
-        out = np.zeros((n_c, N_FEATURES))
-        count = summary.count
-        tried = count > 0
+        count, since_best = summary.count, summary.since_best
+        rows = [[0.0] * N_FEATURES for _ in range(n_c)]
         if self._n_all > 0:
             mean_all = self._sum_all / self._n_all
-            out[tried, 0] = summary.best[tried] - self._best_all
-            out[tried, 1] = summary.total[tried] / count[tried] - mean_all
-            total = count.sum()
-            if total > 0:
-                out[:, 2] = count / total
-        out[:, 3] = 1.0 / np.sqrt(1.0 + count)
-        out[:, 4] = summary.since_best / (1.0 + count)
+            total = sum(count)
+            for c in range(n_c):
+                if count[c] > 0:
+                    rows[c][0] = summary.best[c] - self._best_all
+                    rows[c][1] = summary.total[c] / count[c] - mean_all
+                if total > 0:
+                    rows[c][2] = count[c] / total
         if pending is not None and pending.sum() > 0:
-            out[:, 5] = pending / (1.0 + pending.sum())
-        if summary.recent:
-            out[:, 6] = np.bincount(summary.recent, minlength=n_c)[:n_c] / len(summary.recent)
-        return out
+            pending_rows = (pending / (1.0 + pending.sum())).tolist()
+        else:
+            pending_rows = None
+        recent = summary.recent
+        if recent:
+            recent_counts = [0] * n_c
+            for c in recent:
+                recent_counts[c] += 1
+        for c in range(n_c):
+            row = rows[c]
+            row[3] = 1.0 / math.sqrt(1.0 + count[c])
+            row[4] = since_best[c] / (1.0 + count[c])
+            if pending_rows is not None:
+                row[5] = pending_rows[c]
+            if recent:
+                row[6] = recent_counts[c] / len(recent)
+        return rows
 
     def value_state(self) -> np.ndarray:
         """State of the value baseline: a constant, the best and mean utility so far."""

@@ -96,12 +96,6 @@ class HighLevelAgent:
         uniform = self._mask / self._n_per_head[:, None]
         return (1.0 - self.floor) * soft + self.floor * uniform
 
-    def _pad(self, per_head: list[np.ndarray]) -> np.ndarray:
-        out = np.zeros((len(self.n_choices), self._c_max, N_FEATURES))
-        for k, f in enumerate(per_head):
-            out[k, : f.shape[0]] = f
-        return out
-
     # -- learning ---------------------------------------------------------------------------
     def fit(
         self,
@@ -124,12 +118,13 @@ class HighLevelAgent:
             return self.stats
         features = np.zeros((n, n_heads, self._c_max, N_FEATURES))
         states = np.zeros((n, 3))
-        for t in range(n):
-            features[t] = self._pad(
-                [self.encoder.features(k, choices[t, :k]) for k in range(n_heads)]
-            )
-            states[t] = self.encoder.value_state()
-            self.encoder.add(choices[t], float(utilities[t]))
+        rows = choices.tolist()  # Python ints: the replay below is the agent's hot loop
+        encoder = self.encoder
+        for t, row in enumerate(rows):
+            for k in range(n_heads):
+                features[t, k, : self.n_choices[k]] = encoder.feature_rows(k, row[:k])
+            states[t] = encoder.value_state()
+            encoder.add(row, float(utilities[t]))
         if not self.use_features:
             features[:] = 0.0
         elif critic_gaps is not None:

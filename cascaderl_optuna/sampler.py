@@ -31,7 +31,7 @@ from optuna.distributions import BaseDistribution
 from optuna.samplers import BaseSampler
 from optuna.samplers import QMCSampler
 from optuna.samplers import RandomSampler
-from optuna.search_space.group_decomposed import _GroupDecomposedSearchSpace
+from cascaderl_optuna._search_space import IncrementalGroupDecomposedSearchSpace
 from optuna.study import Study
 from optuna.study import StudyDirection
 from optuna.trial import FrozenTrial
@@ -230,7 +230,7 @@ class CascadeSampler(BaseSampler):
             else RandomSampler(seed=seed)
         )
         self._independent = RandomSampler(seed=None if seed is None else seed + 1)
-        self._search_space = _GroupDecomposedSearchSpace(include_pruned=True)
+        self._search_space = IncrementalGroupDecomposedSearchSpace()
         self._lock = threading.RLock()
         self._kernel_cache: dict[str, KernelParams] = {}
         self.last_diagnostics: dict[str, Any] = {}
@@ -266,9 +266,9 @@ class CascadeSampler(BaseSampler):
         if self._in_startup(study):
             return self._startup.infer_relative_search_space(study, trial)
         with self._lock:
-            groups = self._search_space.calculate(study, use_cache=True)
+            groups = self._search_space.calculate(study)
         space: dict[str, BaseDistribution] = {}
-        for group in groups.search_spaces:
+        for group in groups:
             for name, dist in group.items():
                 if not dist.single():
                     space[name] = dist
