@@ -86,6 +86,7 @@ class HighLevelAgent:
         self.bias = torch.zeros(len(self.n_choices), self._c_max, dtype=torch.float64)
         self.encoder = HistoryEncoder(self.n_choices)
         self.stats = PPOStats()
+        self.last_features: list[np.ndarray] = []
 
     # -- the policy -------------------------------------------------------------------------
     def _probs(self, features: torch.Tensor, bias: torch.Tensor, theta: torch.Tensor) -> torch.Tensor:
@@ -193,6 +194,7 @@ class HighLevelAgent:
             critic gaps it saw (store them with the decision).
         """
         gaps_out: list[np.ndarray] = []
+        self.last_features = []  # what each head saw: pre-training re-scores decisions with it
         chosen: list[int] = []
         log_probs: list[float] = []
         probs_out: list[np.ndarray] = []
@@ -206,6 +208,7 @@ class HighLevelAgent:
             if critic_gap is not None:
                 phi_np[:, CRITIC_GAP] = critic_gap(k, chosen)
             gaps_out.append(phi_np[:, CRITIC_GAP].copy())
+            self.last_features.append(phi_np.copy())
             if not self.use_features:
                 phi_np[:] = 0.0
             phi = torch.tensor(phi_np)

@@ -144,7 +144,9 @@ class CascadeSampler(BaseSampler):
         clip: PPO clipping range of both levels.
         exploration: ``beta`` of the critic's optimism (mean + beta * std).
         high_level_theta: Feature weights of the high-level policy (8 numbers, see
-            :mod:`cascaderl_optuna._encoding`) to start from instead of the built-in prior.
+            :mod:`cascaderl_optuna._encoding`) to start from instead of the built-in prior, or
+            ``"pretrained"`` for the weights that ``python -m cascaderl_optuna.pretraining``
+            learned with PPO over synthetic studies (``cascaderl_optuna/weights/high_level.json``).
         ablation: For the ablation study of the benchmarks only: ``"uniform_high_level"``
             (strategies uniformly at random), ``"no_low_level_learning"`` (tactical values
             uniformly at random) or ``"flat"`` (one agent over all parameters: per-choice logits
@@ -166,7 +168,7 @@ class CascadeSampler(BaseSampler):
         gamma: float = 0.3,
         clip: float = 0.2,
         exploration: float = 1.0,
-        high_level_theta: Sequence[float] | None = None,
+        high_level_theta: Sequence[float] | str | None = None,
         ablation: str | None = None,
     ) -> None:
         _check(seed is None or isinstance(seed, (int, np.integer)), f"seed must be an int or None, got {seed!r}.")
@@ -197,6 +199,14 @@ class CascadeSampler(BaseSampler):
         _check(0.0 <= gamma < 1.0, f"gamma must be in [0, 1), got {gamma!r}.")
         _check(0.0 < clip < 1.0, f"clip must be in (0, 1), got {clip!r}.")
         _check(exploration >= 0.0, f"exploration must be >= 0, got {exploration!r}.")
+        if isinstance(high_level_theta, str):
+            _check(
+                high_level_theta == "pretrained",
+                f"high_level_theta must be 8 numbers or 'pretrained', got {high_level_theta!r}.",
+            )
+            from cascaderl_optuna.pretraining import load_pretrained_theta
+
+            high_level_theta = load_pretrained_theta().tolist()
         if high_level_theta is not None:
             theta = np.asarray(high_level_theta, dtype=float)
             _check(
@@ -234,6 +244,7 @@ class CascadeSampler(BaseSampler):
         self._lock = threading.RLock()
         self._kernel_cache: dict[str, KernelParams] = {}
         self.last_diagnostics: dict[str, Any] = {}
+        self.last_high_level: dict[str, Any] | None = None
 
     def __getstate__(self) -> dict[str, Any]:
         # Picklable like optuna's own samplers (Ray Tune and multiprocessing copy the sampler):
@@ -374,6 +385,18 @@ class CascadeSampler(BaseSampler):
                     critic, x, onehot, history.utilities, strategic, rng
                 )
             chosen, log_probs, probs, gaps = agent.act(rng, pending, fixed_idx, gap_fn)
+            # In memory only (not stored): what the high level saw and the parameters it acted
+            # with, so pre-training can re-score the decision under other feature weights.
+            self.last_high_level = {
+                "features": agent.last_features,
+                "bias": agent.bias.numpy(),
+                "theta": agent.theta.numpy(),
+                "chosen": chosen,
+                "sampled": [k not in fixed_idx for k in range(len(strategic))],
+                "log_prob": sum(lp for k, lp in enumerate(log_probs) if k not in fixed_idx),
+                "floor": self._floor,
+                "uniform": self._ablation == "uniform_high_level",
+            }
             decision["critic_gap"] = {}
             for k, (head, c, lp) in enumerate(zip(strategic, chosen, log_probs)):
                 params[head.name] = head.choices[c]
