@@ -27,12 +27,15 @@ from benchmarks.samplers import BASELINES, TPE_VARIANTS
 
 CHECKPOINTS = (25, 50, 100, 200)
 CHALLENGER = "cascade"
+CHALLENGERS = {"pretraining": "cascade_pretrained"}  # a suite about a variant of the cascade challenges with it
 BOOTSTRAP = 2000
 HAND = " [hand-conditioned]"
 ONE_WORKER = " [1 worker]"
 # A suite whose report sets the same samplers' rows of another suite beside its own: the 4-worker suite is read
 # against the 1-worker studies of the full suite (same problems, seeds and trial budget).
 REFERENCE_SUITES = {"parallel": "full"}
+# A suite that runs only a new variant and borrows every other sampler's rows, unchanged, from another suite.
+BORROWING_SUITES = {"pretraining": "full"}
 
 
 # ---------------------------------------------------------------------------------------------------------------
@@ -50,6 +53,13 @@ def load_suite(results: Path, suite: str) -> dict[str, dict[str, list[dict]]]:
         label = sampler + HAND if reference != problem else sampler
         by_seed = {r["seed"]: r for r in read_rows(path)}  # a re-run seed replaces the older row
         rows[reference][label] += [by_seed[s] for s in sorted(by_seed)]
+    if suite in BORROWING_SUITES:
+        for problem, by_sampler in list(rows.items()):
+            for path in sorted((results / BORROWING_SUITES[suite] / problem).glob("*.jsonl")):
+                if path.name.endswith(".errors.jsonl") or path.stem in by_sampler:
+                    continue
+                by_seed = {r["seed"]: r for r in read_rows(path)}
+                by_sampler[path.stem] = [by_seed[s] for s in sorted(by_seed)]
     if suite in REFERENCE_SUITES:
         for problem, by_sampler in list(rows.items()):
             for sampler in list(by_sampler):
@@ -173,7 +183,7 @@ def _fmt(x: float | None, digits: int = 3) -> str:
 
 
 def _sampler_order(names) -> list[str]:
-    order = ["cascade", *BASELINES]
+    order = ["cascade", "cascade_pretrained", *BASELINES]
 
     def key(name: str) -> tuple:
         base = name.removesuffix(HAND).removesuffix(ONE_WORKER)
@@ -182,9 +192,9 @@ def _sampler_order(names) -> list[str]:
     return sorted(names, key=key)
 
 
-def build_summary(problems: dict[str, dict[str, list[dict]]], seed: int = 0) -> dict:
+def build_summary(problems: dict[str, dict[str, list[dict]]], seed: int = 0, challenger: str = CHALLENGER) -> dict:
     rng = np.random.default_rng(seed)
-    summary: dict = {"problems": {}}
+    summary: dict = {"problems": {}, "challenger": challenger}
     for problem in sorted(problems):
         rows = problems[problem]
         curves, info = regret_curves(rows)
@@ -198,14 +208,14 @@ def build_summary(problems: dict[str, dict[str, list[dict]]], seed: int = 0) -> 
                 "final_regret": float(np.median(c[:, -1])),
                 "final_median_value": float(np.median([r["incumbent_true"][-1] for r in rows[sampler]])),
             }
-        if CHALLENGER in curves:
+        if challenger in curves:
             for sampler in _sampler_order(curves):
-                if sampler == CHALLENGER:
+                if sampler == challenger:
                     continue
-                entry["reach"][sampler] = reach_figure(curves[CHALLENGER], curves[sampler], rng)
+                entry["reach"][sampler] = reach_figure(curves[challenger], curves[sampler], rng)
                 entry["paired"][sampler] = [
                     t for at in CHECKPOINTS
-                    if (t := paired_test(rows[CHALLENGER], rows[sampler], curves[CHALLENGER], curves[sampler], at))
+                    if (t := paired_test(rows[challenger], rows[sampler], curves[challenger], curves[sampler], at))
                 ]
         tpe = {t: entry["samplers"][t]["final_median_value"] for t in TPE_VARIANTS if t in entry["samplers"]}
         entry["best_tpe"] = min(tpe, key=tpe.get) if tpe else None  # issue 4's reference: the best TPE setting here
@@ -216,11 +226,12 @@ def build_summary(problems: dict[str, dict[str, list[dict]]], seed: int = 0) -> 
 def overview_table(summary: dict) -> list[str]:
     """One row per problem: each sampler's median regret at its last trial, and the trials the challenger needs to
     reach the best TPE setting's median final value (issue 4's figure)."""
+    challenger = summary.get("challenger", CHALLENGER)
     samplers = _sampler_order({s for e in summary["problems"].values() for s in e["samplers"]})
     lines = ["## Overview", "", "Median normalised regret at each sampler's last trial (see the trials per problem below; a sampler with "
              "fewer seeds than the others on a problem says how many). Last column: "
-             f"trials `{CHALLENGER}` needs to reach the best TPE setting's median final value (bootstrap 95% interval).",
-             "", "| problem | " + " | ".join(samplers) + f" | {CHALLENGER} trials to best TPE |",
+             f"trials `{challenger}` needs to reach the best TPE setting's median final value (bootstrap 95% interval).",
+             "", "| problem | " + " | ".join(samplers) + f" | {challenger} trials to best TPE |",
              "|---|" + "---|" * (len(samplers) + 1)]
     for problem, entry in summary["problems"].items():
         cells = []
@@ -237,6 +248,7 @@ def overview_table(summary: dict) -> list[str]:
 
 
 def write_markdown(summary: dict, timing: dict, costs: dict, suite: str) -> str:  # noqa: C901
+    challenger = summary.get("challenger", CHALLENGER)
     lines = [f"# Benchmark report: suite `{suite}`", "",
              "Normalised regret: 0 = the optimum, 1 = the median random configuration (see `benchmarks/report.py`). "
              "Medians over seeds; regenerate with `python -m benchmarks report --suite " + suite + "`.", ""]
@@ -262,7 +274,7 @@ def write_markdown(summary: dict, timing: dict, costs: dict, suite: str) -> str:
             lines.append(f"| {sampler} | {s['seeds']} | {s['trials']} | " + " | ".join(cells) + " |")
         lines.append("")
         if entry["reach"]:
-            lines += [f"Trials `{CHALLENGER}` needs to reach each sampler's median final value "
+            lines += [f"Trials `{challenger}` needs to reach each sampler's median final value "
                       "(median over its seeds, bootstrap 95% interval; share of its seeds that reach it):", "",
                       "| baseline | target (regret) | trials needed | 95% interval | seeds reaching | "
                       + " | ".join(f"W/T/L @{t} (p)" for t in CHECKPOINTS) + " |",
@@ -276,7 +288,7 @@ def write_markdown(summary: dict, timing: dict, costs: dict, suite: str) -> str:
                              + " | ".join(cells) + " |")
             lines.append("")
         else:
-            lines += [f"No `{CHALLENGER}` results for this problem yet.", ""]
+            lines += [f"No `{challenger}` results for this problem yet.", ""]
     if summary.get("errors"):
         lines += ["## Studies in which the sampler raised", "",
                   "Not in the tables above (a crash has no regret); the traceback is in `<sampler>.errors.jsonl`.", "",
@@ -371,7 +383,7 @@ def report(suite: str, results: Path = RESULTS_DIR, out: Path | None = None) -> 
         raise FileNotFoundError(f"no results under {results / suite}")
     out = out or results / suite / "report"
     out.mkdir(parents=True, exist_ok=True)
-    summary = build_summary(problems)
+    summary = build_summary(problems, challenger=CHALLENGERS.get(suite, CHALLENGER))
     timing = timing_table(results)
     costs = cost_table(problems)
     summary["timing"], summary["cost"] = timing, costs

@@ -28,11 +28,19 @@ def _cascade_ablation(ablation: str) -> Callable[[int, Problem], optuna.samplers
     return make
 
 
+def _cascade_pretrained(seed: int, problem: Problem) -> optuna.samplers.BaseSampler:
+    from cascaderl_optuna import CascadeSampler
+
+    return CascadeSampler(seed=seed, strategic_params=problem.strategic_params, high_level_theta="pretrained")
+
+
 ABLATIONS = ("uniform_high_level", "no_low_level_learning", "flat")
 SAMPLERS: dict[str, Callable[[int, Problem], optuna.samplers.BaseSampler]] = {
     "cascade": _cascade,
     # Issue 4's ablations: the cascade with one part switched off (see CascadeSampler's `ablation`).
     **{f"cascade_{a}": _cascade_ablation(a) for a in ABLATIONS},
+    # Issue 4: the high level started from the weights pre-trained over synthetic studies.
+    "cascade_pretrained": _cascade_pretrained,
     # optuna 5 defaults: multivariate=True, constant_liar=True (see TPESampler's signature).
     "tpe_default": lambda seed, problem: optuna.samplers.TPESampler(seed=seed),
     "tpe_mv_group": lambda seed, problem: optuna.samplers.TPESampler(seed=seed, multivariate=True, group=True),
