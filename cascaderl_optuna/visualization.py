@@ -374,7 +374,7 @@ def plot_cascade_tree(
         ValueError: for a multi-objective study, unknown ``strategic_params``, or a study with
             trials but no strategic parameter.
     """
-    title = f"Cascade tree of {study.study_name}"
+    title = f"Cascade tree of {study.study_name}"  # a short first line: the dashboard's panel is narrow
     nodes, tactical_names = _build_tree(study, strategic_params)
     root = nodes[0]
     if not root.trials:
@@ -404,9 +404,16 @@ def plot_cascade_tree(
         hovers.append(_hover(node, len(trials), tactical_names))
     has_policy = any(node.policy_probability is not None for node in nodes)
     states = root.state_counts
-    subtitle = ", ".join(f"{states[s.name]} {s.name.lower()}" for s in _STATES if states[s.name])
+    counts = ", ".join(f"{states[s.name]} {s.name.lower()}" for s in _STATES if states[s.name])
+    better = "lower" if study.direction == StudyDirection.MINIMIZE else "higher"
+    lines = [
+        f"{title}",
+        f"<sup>{len(trials)} trials ({counts})</sup>",
+        f"<sup>size: trials spent; colour: rank of the best value ({better} is better: darker); "
+        "click a box to expand it</sup>",
+    ]
     if not has_policy:
-        subtitle += "<br>" + _NO_POLICY_MESSAGE
+        lines.append(f"<sup>{_NO_POLICY_MESSAGE}</sup>")
     figure = go.Figure(
         go.Icicle(
             ids=[node.id for node in nodes],
@@ -426,15 +433,9 @@ def plot_cascade_tree(
             tiling={"orientation": "h"},
         )
     )
-    better = "lower" if study.direction == StudyDirection.MINIMIZE else "higher"
     figure.update_layout(
-        title={
-            "text": f"{title}: {len(trials)} trials ({subtitle})"
-            f"<br><sup>size: trials spent; colour: rank of the best value ({better} is better, "
-            "darker); click a box to expand its branch</sup>",
-            "font": {"size": 14},
-        },
-        margin={"t": 70, "l": 10, "r": 10, "b": 10},
+        title={"text": "<br>".join(lines), "font": {"size": 14}, "x": 0.01, "xanchor": "left"},
+        margin={"t": 30 + 16 * len(lines), "l": 10, "r": 10, "b": 10},
     )
     return figure
 
@@ -460,7 +461,8 @@ def _rank_colors(values: Sequence[float | None], direction: StudyDirection) -> l
 
 def _hover(node: TreeNode, n_trials: int, tactical_names: Sequence[str]) -> str:
     counts = node.state_counts
-    lines = [f"<b>{node.id}</b>" if not node.is_leaf else f"<b>{node.parent}</b>"]
+    path = node.parent if node.is_leaf else node.id
+    lines = [f"<b>{path.replace('/', ' › ')}</b>"]
     lines.append(
         f"trials spent: {len(node.trials)} ({100 * len(node.trials) / n_trials:.0f}% of all; "
         + ", ".join(f"{counts[s.name]} {s.name.lower()}" for s in _STATES if counts[s.name])
