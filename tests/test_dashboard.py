@@ -139,8 +139,10 @@ def test_real_dashboard_in_headless_chromium_shows_the_trials_and_the_tree(publi
             n_before = tree.locator("g.slice").count()
             tree.locator("g.slice", has_text=f"optimizer={best}").first.click()
             page.wait_for_function(
-                f"() => document.querySelector('{tree_selector}')._fullData[0].level"
-                f" === 'all trials/optimizer={best}'",
+                f"""() => {{
+                    const trace = document.querySelector('{tree_selector}')._fullData[0];
+                    return trace.level === trace.ids[trace.labels.indexOf('optimizer={best}')];
+                }}""",
                 timeout=10_000,
             )
             page.wait_for_function(
