@@ -50,8 +50,14 @@ from cascaderl_optuna._space import StrategicParam
 
 _logger = get_logger(__name__)
 
-NOT_SET = "(not set)"
-"""Label of the box holding the trials of a branch that do not set the level's parameter."""
+class _NotSet:
+    def __repr__(self) -> str:
+        return "(not set)"
+
+
+NOT_SET = _NotSet()
+"""The ``choice`` of a box holding the trials of a branch that do not set the level's parameter
+(a sentinel: a categorical choice could be the string "(not set)")."""
 ROOT_ID = "all trials"
 VISIBLE_LEVELS = 4
 """Levels of the tree shown at once (root included); click a box to see deeper."""
@@ -186,6 +192,8 @@ class TreeNode:
     choice: Any
     trials: list[FrozenTrial]
     is_leaf: bool = False
+    path: tuple[str, ...] = ()
+    """Labels of the strategic choices from the root down to this box (a leaf: its strategy)."""
     depth: int = 0
     """Column of the box: 0 for the root, one more per level below it."""
     best_trial: FrozenTrial | None = None
@@ -300,7 +308,10 @@ def _build_tree(
             return
         head = heads[k]
         for choice, group in _group_by_choice(parent.trials, head):
-            label = f"{head.name}={_format_value(choice)}" if choice is not NOT_SET else f"{head.name} {NOT_SET}"
+            if choice is NOT_SET:
+                label = f"{head.name} {NOT_SET!r}"
+            else:
+                label = f"{head.name}={_format_value(choice)}"
             p, p_trial = policy_probability(parent.trials, head, choice)
             node = TreeNode(
                 id=f"{parent.id}/{label}",
@@ -309,6 +320,7 @@ def _build_tree(
                 param=head.name,
                 choice=choice,
                 trials=group,
+                path=(*parent.path, label),
                 depth=parent.depth + 1,
                 policy_probability=p,
                 policy_trial=p_trial,
@@ -332,6 +344,7 @@ def _leaf(parent: TreeNode) -> TreeNode:
         choice=None,
         trials=parent.trials,
         is_leaf=True,
+        path=parent.path,
         depth=parent.depth + 1,
     )
 
@@ -486,7 +499,7 @@ def _hover_fields(node: TreeNode, n_trials: int, tactical_names: Sequence[str]) 
     counts = node.state_counts
     title = node.label
     if node.is_leaf:  # the full strategy: the leaf's row holds it, but it may be off screen
-        title = " › ".join(node.parent.split("/")[1:])
+        title = " › ".join(node.path)
     spent = f"{100 * len(node.trials) / n_trials:.0f}% of all; " + ", ".join(
         f"{counts[s.name]} {s.name.lower()}" for s in _STATES if counts[s.name]
     )

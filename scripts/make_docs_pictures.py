@@ -31,6 +31,8 @@ from benchmarks.problems import make_problem  # noqa: E402
 from cascaderl_optuna import CascadeSampler  # noqa: E402
 from cascaderl_optuna import plot_cascade_tree  # noqa: E402
 from cascaderl_optuna import publish_to_dashboard  # noqa: E402
+from cascaderl_optuna._attrs import POLICY_KEY  # noqa: E402
+from cascaderl_optuna._attrs import read_record  # noqa: E402
 from dashboard_browser import browser_unavailable  # noqa: E402
 from dashboard_browser import launch_chromium  # noqa: E402
 from dashboard_browser import running_dashboard  # noqa: E402
@@ -92,6 +94,14 @@ def main() -> None:
                 browser.close()
     best = study.best_trial
     print(f"{args.trials} trials; best value {best.value:.4f} at trial {best.number}: {best.params}")
+    # What the README says about the pictures, as numbers.
+    trials = study.trials
+    half = len(trials) // 2
+    for name, part in (("first half", trials[:half]), ("second half", trials[half:])):
+        spent = {o: sum(t.params["optimizer"] == o for t in part) for o in ("adamw", "adafactor", "sgd")}
+        print(f"trials per optimizer, {name}: {spent}")
+    last = read_record(trials[-1], POLICY_KEY)
+    print(f"last high-level probabilities of the optimizer: {last['probs']['optimizer'] if last else None}")
     print(f"wrote {args.out / 'cascade_tree.png'} and {args.out / 'dashboard.png'}")
 
 

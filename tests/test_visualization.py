@@ -22,6 +22,7 @@ from cascaderl_optuna._attrs import POLICY_KEY
 from cascaderl_optuna._attrs import read_record
 from cascaderl_optuna.visualization import cascade_tree_nodes
 from cascaderl_optuna.visualization import MAX_POINTS_PER_CURVE
+from cascaderl_optuna.visualization import NOT_SET
 from cascaderl_optuna.visualization import resolve_strategic_params
 
 
@@ -177,7 +178,8 @@ def test_conditional_heads_skip_the_level_or_get_a_not_set_box() -> None:
         f"{S}/momentum_kind (not set)",  # some SGD trials set it, this one did not
         f"{S}/momentum_kind (not set)/findings",
     ]
-    assert [t.number for t in _by_id(study)[f"{S}/momentum_kind (not set)"].trials] == [4]
+    not_set = _by_id(study)[f"{S}/momentum_kind (not set)"]
+    assert [t.number for t in not_set.trials] == [4] and not_set.choice is NOT_SET
 
 
 def test_strategic_integers_come_from_decisions_the_sampler_or_the_caller() -> None:
