@@ -284,8 +284,8 @@ def train(*, rounds: int, studies_per_round: int, held_out: int, n_trials: int, 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m cascaderl_optuna.pretraining", description=__doc__.splitlines()[0])
-    parser.add_argument("--rounds", type=int, default=6)
-    parser.add_argument("--studies-per-round", type=int, default=12)
+    parser.add_argument("--rounds", type=int, default=10)
+    parser.add_argument("--studies-per-round", type=int, default=16)
     parser.add_argument("--held-out", type=int, default=12)
     parser.add_argument("--trials", type=int, default=80)
     parser.add_argument("--gamma", type=float, default=0.9)
