@@ -11,10 +11,23 @@ Where to find what:
 * :mod:`cascaderl_optuna._critic` -- the Gaussian-process critic of the low level.
 * :mod:`cascaderl_optuna._ppo` -- the PPO update both levels use.
 * :mod:`cascaderl_optuna._attrs` -- what is stored with each trial (JSON system attrs).
+* :mod:`cascaderl_optuna.visualization` -- the cascade tree and the strategy history (plotly).
+* :mod:`cascaderl_optuna.dashboard` -- those figures in optuna-dashboard (optional extra).
 """
 
+from cascaderl_optuna.dashboard import DashboardCallback
+from cascaderl_optuna.dashboard import publish_to_dashboard
 from cascaderl_optuna.sampler import CascadeSampler
+from cascaderl_optuna.visualization import plot_cascade_tree
+from cascaderl_optuna.visualization import plot_strategy_history
 
 
 __version__ = "0.1.0"
-__all__ = ["CascadeSampler", "__version__"]
+__all__ = [
+    "CascadeSampler",
+    "DashboardCallback",
+    "plot_cascade_tree",
+    "plot_strategy_history",
+    "publish_to_dashboard",
+    "__version__",
+]
