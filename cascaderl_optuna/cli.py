@@ -54,18 +54,21 @@ class CliError(Exception):
 
 
 # -- building the study ----------------------------------------------------------------------------
-def make_sampler(name: str, seed: int | None, strategic_params: Sequence[str]) -> optuna.samplers.BaseSampler:
-    """The sampler named on the command line (``--sampler``)."""
+def make_sampler(
+    name: str, seed: int | None, strategic_params: Sequence[str], n_startup_trials: int | None = None
+) -> optuna.samplers.BaseSampler:
+    """The sampler named on the command line (``--sampler``), with the library's defaults."""
+    startup = {} if n_startup_trials is None else {"n_startup_trials": n_startup_trials}
     if name == "cascade":
         from cascaderl_optuna.sampler import CascadeSampler
 
-        return CascadeSampler(seed=seed, strategic_params=tuple(strategic_params))
+        return CascadeSampler(seed=seed, strategic_params=tuple(strategic_params), **startup)
     if name == "tpe":
-        return optuna.samplers.TPESampler(seed=seed, multivariate=True, group=True)
+        return optuna.samplers.TPESampler(seed=seed, multivariate=True, group=True, **startup)
     if name == "random":
         return optuna.samplers.RandomSampler(seed=seed)
     if name == "gp":
-        return optuna.samplers.GPSampler(seed=seed)
+        return optuna.samplers.GPSampler(seed=seed, **startup)
     raise CliError(f"unknown sampler {name!r}; choose one of {', '.join(SAMPLERS)}.")
 
 
@@ -89,6 +92,7 @@ def open_study(
     space: Any,
     seed: int | None,
     pruner: optuna.pruners.BasePruner,
+    n_startup_trials: int | None = None,
 ) -> tuple[Study, bool]:
     """Create the study, or load it when the name exists; ``(study, resumed)``.
 
@@ -103,7 +107,7 @@ def open_study(
             f"cannot open storage {storage!r} ({type(exc).__name__}: {exc}). Give an Optuna "
             "storage URL such as sqlite:///cascaderl.db or postgresql://user:pw@host/db."
         ) from None
-    sampler = make_sampler(sampler_name, seed, space.strategic_params)
+    sampler = make_sampler(sampler_name, seed, space.strategic_params, n_startup_trials)
     expected = {
         "task": task.name,
         "sampler": sampler_name,
@@ -270,6 +274,10 @@ def cmd_optimize(args: argparse.Namespace, console: Any) -> int:
 
     if args.trials < 1:
         raise CliError(f"--trials must be at least 1, got {args.trials}.")
+    if args.eval_seeds < 1:
+        raise CliError(f"--eval-seeds must be at least 1, got {args.eval_seeds}.")
+    if args.startup_trials is not None and args.startup_trials < 1:
+        raise CliError(f"--startup-trials must be at least 1, got {args.startup_trials}.")
     try:
         task = get_task(args.task, **({"data": args.data} if args.data else {}))
     except UnknownTaskError as exc:
@@ -288,7 +296,7 @@ def cmd_optimize(args: argparse.Namespace, console: Any) -> int:
     study_name = args.study_name or f"{task.name}-{args.sampler}"
     study, resumed = open_study(
         storage=args.storage, study_name=study_name, task=task, sampler_name=args.sampler,
-        space=space, seed=args.seed, pruner=pruner,
+        space=space, seed=args.seed, pruner=pruner, n_startup_trials=args.startup_trials,
     )
     before = len(study.trials)
     console.print(
@@ -338,7 +346,7 @@ def cmd_optimize(args: argparse.Namespace, console: Any) -> int:
         console.print("[yellow]No trial completed.[/]")
     if args.reports.lower() != "none":
         console.print("Evaluating the default and the best configuration on the held-out test split...")
-        written = write_reports(study, task, space, args.reports)
+        written = write_reports(study, task, space, args.reports, seeds=tuple(range(args.eval_seeds)))
         report = json.loads(written["evaluation.json"].read_text())
         m = task.test_metric
         line = f"{m}: default {report['default']['test'][m]:.4g}"
@@ -414,6 +422,8 @@ def build_parser() -> argparse.ArgumentParser:
     opt.add_argument("--space", default=None, help="YAML search space file (default: the task's own)")
     opt.add_argument("--seed", type=int, default=None, help="sampler seed")
     opt.add_argument("--reports", default="reports", help="report folder (default reports; 'none' for no report)")
+    opt.add_argument("--eval-seeds", type=int, default=3, help="training seeds of the before/after evaluation (default 3)")
+    opt.add_argument("--startup-trials", type=int, default=None, help="space-filling trials before the sampler learns (default: the sampler's)")
     opt.add_argument("--data", default=None, help="task data file (digits_mlp: .csv with the label last, or .npz with x, y)")
     opt.add_argument("--tensorboard", default=None, metavar="DIR", help="also log every trial to TensorBoard in DIR")
     opt.add_argument("--wandb", default=None, metavar="PROJECT", help="also log every trial to Weights & Biases")

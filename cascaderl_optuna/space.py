@@ -48,7 +48,8 @@ Other samplers ignore the roles.
 
 The file is read with PyYAML's safe loader (no Python objects can be constructed from it), through
 its node tree so that every error names the file, the line and the key, and says how to fix it.
-Duplicate keys, which ``yaml.safe_load`` silently collapses to the last, are errors.
+Duplicate keys, which ``yaml.safe_load`` silently collapses to the last, are errors, and so is any
+tag (``!!python/...``). An unquoted ``1e-5``, which YAML 1.1 reads as text, is read as the number.
 """
 
 from __future__ import annotations
@@ -58,6 +59,7 @@ from dataclasses import dataclass
 from dataclasses import field
 import math
 import os
+import re
 from pathlib import Path
 from typing import Any
 
@@ -74,6 +76,10 @@ ROLES = ("strategic", "tactical")
 TYPES = ("float", "int", "categorical")
 FIELDS = ("role", "type", "low", "high", "log", "step", "choices", "when", "description")
 _TOP_LEVEL_FIELDS = ("parameters", "description")
+_EXPONENT_FLOAT = re.compile(r"[-+]?(\d+\.?\d*|\.\d+)[eE][-+]?\d+")
+_PLAIN_TAGS = frozenset(
+    f"tag:yaml.org,2002:{t}" for t in ("map", "seq", "str", "int", "float", "bool", "null")
+)
 
 
 class SearchSpaceError(ValueError):
@@ -282,7 +288,10 @@ class _Reader:
         return out
 
     def value(self, node: Any) -> Any:
-        return self.constructor.construct_object(node, deep=True)
+        v = self.constructor.construct_object(node, deep=True)
+        if isinstance(v, str) and node.style is None and _EXPONENT_FLOAT.fullmatch(v):
+            return float(v)  # YAML 1.1 reads an unquoted 1e-5 as text; YAML 1.2 and users, as a number
+        return v
 
     def kind(self, node: Any) -> str:
         if isinstance(node, self.yaml.MappingNode):
@@ -300,16 +309,35 @@ class _Reader:
         v = self.scalar(node, where)
         if isinstance(v, bool) or not isinstance(v, (int, float)) or (integer and not isinstance(v, int)):
             want = "an integer" if integer else "a number"
-            hint = " (write 1.0e-5, not 1e-5: YAML 1.1 reads the latter as text)" if isinstance(v, str) else ""
-            raise self.fail(node, where, f"expected {want}, got {_describe(v)}{hint}.")
+            raise self.fail(node, where, f"expected {want}, got {_describe(v)}.")
         if not math.isfinite(v):
             raise self.fail(node, where, f"expected a finite number, got {_describe(v)}.")
         return v
+
+    def check_tags(self, root: Any) -> None:
+        """Only plain YAML data: a ``!!python/...`` or custom tag is an error, not an object."""
+        seen: set[int] = set()
+        stack = [root]
+        while stack:
+            node = stack.pop()
+            if id(node) in seen:
+                continue
+            seen.add(id(node))
+            if node.tag not in _PLAIN_TAGS:
+                raise self.fail(
+                    node, "tag", f"the YAML tag {node.tag!r} is not allowed; a search space holds plain "
+                    "values (text, numbers, true/false, lists, mappings) only.",
+                )
+            if isinstance(node, self.yaml.MappingNode):
+                stack.extend(n for pair in node.value for n in pair)
+            elif isinstance(node, self.yaml.SequenceNode):
+                stack.extend(node.value)
 
     # -- the schema ------------------------------------------------------------------------
     def read(self, root: Any) -> SearchSpace:
         if root is None:
             raise SearchSpaceError(f"{self.source}: the search space is empty; it needs a 'parameters:' mapping.")
+        self.check_tags(root)
         top = self.mapping(root, "top level")
         params_node = None
         for key, key_node, value_node in top:
