@@ -355,7 +355,10 @@ def cmd_optimize(args: argparse.Namespace, console: Any) -> int:
         console.print(line)
         console.print(f"Report written to {args.reports}/ ({', '.join(sorted(written))}).", markup=False)
         _publish_to_dashboard(study, space, console)
-    console.print(f"Open the study in optuna-dashboard: cascaderl-optuna dashboard --storage {shlex.quote(args.storage)}")
+    console.print(
+        f"Open the study in optuna-dashboard: cascaderl-optuna dashboard --storage {shlex.quote(args.storage)}",
+        markup=False,
+    )
     return 130 if interrupted else 0
 
 
@@ -386,10 +389,14 @@ def cmd_dashboard(args: argparse.Namespace, console: Any) -> int:
         console.print(
             "optuna-dashboard is not installed. Install it and run:\n"
             "  pip install 'cascaderl-optuna[dashboard]'\n"
-            f"  {command}"
+            f"  {command}",
+            markup=False,
         )
         return 1
-    console.print(f"Serving {args.storage} on http://{args.host}:{args.port} (Ctrl+C to stop); the same as: {command}")
+    console.print(
+        f"Serving {args.storage} on http://{args.host}:{args.port} (Ctrl+C to stop); the same as: {command}",
+        markup=False,
+    )
     try:
         run_server(args.storage, host=args.host, port=args.port)
     except KeyboardInterrupt:
