@@ -11,6 +11,8 @@ import json
 import math
 import os
 import struct
+import subprocess
+import sys
 import time
 
 import optuna
@@ -190,3 +192,23 @@ def test_wandb_offline_run_holds_each_trial_at_its_number(tmp_path, monkeypatch)
         table = json.load(f)
     assert table["columns"] == ["trial", "strategy", "state"]
     assert table["data"] == [[t.number, f"optimizer={t.params['optimizer']}", t.state.name] for t in study.trials]
+
+
+def test_missing_extras_say_what_to_install(monkeypatch, tmp_path) -> None:
+    from cascaderl_optuna.loggers import TensorBoardCallback, WandbCallback
+
+    monkeypatch.setitem(sys.modules, "torch.utils.tensorboard", None)
+    monkeypatch.setitem(sys.modules, "wandb", None)
+    with pytest.raises(ImportError, match=r"pip install cascaderl-optuna\[logging\]"):
+        TensorBoardCallback(tmp_path)
+    with pytest.raises(ImportError, match=r"pip install cascaderl-optuna\[logging\]"):
+        WandbCallback(project="p")
+
+
+def test_importing_the_package_needs_no_optional_extra() -> None:
+    code = (
+        "import sys, cascaderl_optuna; "
+        "print(sorted(m for m in ('yaml', 'wandb', 'tensorboard', 'rich', 'sklearn', 'optuna_dashboard') if m in sys.modules))"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120, check=True)
+    assert out.stdout.strip() == "[]"
