@@ -29,6 +29,7 @@ import math
 import shlex
 import sys
 import time
+import warnings
 from typing import Any
 
 import optuna
@@ -320,8 +321,6 @@ def cmd_optimize(args: argparse.Namespace, console: Any) -> int:
         closers.append(wb.finish)
     live = LiveTable(console, args.trials, space.strategic_names, title=f"{study_name} ({task.objective_metric}, {task.direction})")
     callbacks.insert(0, live)
-    verbosity = optuna.logging.get_verbosity()
-    optuna.logging.set_verbosity(optuna.logging.WARNING)
     interrupted = False
     start = time.monotonic()
     try:
@@ -333,7 +332,6 @@ def cmd_optimize(args: argparse.Namespace, console: Any) -> int:
         interrupted = True
         console.print("[yellow]Interrupted: writing the report of the trials finished so far.[/]")
     finally:
-        optuna.logging.set_verbosity(verbosity)
         for close in closers:
             close()
     elapsed = time.monotonic() - start
@@ -453,13 +451,21 @@ def main(argv: Sequence[str] | None = None, console: Any = None) -> int:
     err_console = None if console is not None else Console(stderr=True)
     console = console or Console()
     commands = {"optimize": cmd_optimize, "dashboard": cmd_dashboard, "tasks": cmd_tasks}
+    verbosity = optuna.logging.get_verbosity()
     try:
-        return commands[args.command](args, console)
+        # The live table reports every trial; optuna's per-trial log lines and the notice that
+        # QMCSampler (the cascade's space-filling start) is experimental would only interleave.
+        optuna.logging.set_verbosity(optuna.logging.WARNING)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+            return commands[args.command](args, console)
     except CliError as exc:
         from rich.markup import escape
 
         (err_console or console).print(f"[bold red]error:[/] {escape(str(exc))}", highlight=False)
         return 2
+    finally:
+        optuna.logging.set_verbosity(verbosity)
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -172,7 +172,8 @@ def _summary_rows(report: dict[str, Any]) -> list[tuple[str, str, str]]:
 
 def _param_rows(report: dict[str, Any]) -> list[tuple[str, str, str]]:
     best = (report["best"] or {}).get("params", {})
-    names = list(dict.fromkeys([*report["default"]["params"], *best]))
+    order = [*report["default"].get("full_params", {}), *report["default"]["params"], *best]
+    names = [n for n in dict.fromkeys(order) if n in report["default"]["params"] or n in best]
     return [(n, _fmt(report["default"]["params"].get(n)), _fmt(best.get(n))) for n in names]
 
 

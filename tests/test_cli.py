@@ -49,7 +49,7 @@ def first_run(tmp_path_factory):  # type: ignore[no-untyped-def]
     storage = f"sqlite:///{tmp / 'study.db'}"
     args = ["optimize", "--task", "digits_mlp", "--storage", storage, "--study-name", "s", "--seed", "0",
             "--startup-trials", "3", "--eval-seeds", "1", "--reports", str(tmp / "reports")]
-    rc, text = _run([*args, "--trials", "6"])
+    rc, text = _run([*args, "--trials", "6", "--tensorboard", str(tmp / "tb")])
     return {"tmp": tmp, "storage": storage, "args": args, "rc": rc, "text": text,
             "trials": optuna.load_study(study_name="s", storage=storage).trials}
 
@@ -122,6 +122,16 @@ def test_optimize_writes_the_before_after_report(first_run) -> None:
     assert (reports / "plotly.min.js").stat().st_size > 100_000
     curves = (reports / "training_curves.html").read_text()
     assert "default (seed 0)" in curves and "best (seed 0)" in curves
+
+
+def test_optimize_logs_to_tensorboard_when_asked(first_run) -> None:
+    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+
+    acc = EventAccumulator(str(first_run["tmp"] / "tb"))
+    acc.Reload()
+    complete = {t.number: t.value for t in first_run["trials"] if t.state == TrialState.COMPLETE}
+    assert {e.step: e.value for e in acc.Scalars("charts/value")} == pytest.approx(complete)
+    assert [e.step for e in acc.Scalars("charts/entropy")] == [3, 4, 5]
 
 
 def test_optimize_again_resumes_the_stored_study(first_run) -> None:
