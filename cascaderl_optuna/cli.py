@@ -352,7 +352,7 @@ def cmd_optimize(args: argparse.Namespace, console: Any) -> int:
             line += f", best found {report['best']['test'][m]:.4g}"
         console.print(line)
         console.print(f"Report written to {args.reports}/ ({', '.join(sorted(written))}).", markup=False)
-        _publish_to_dashboard(study, space, console)
+    _publish_to_dashboard(study, space)
     console.print(
         f"Open the study in optuna-dashboard: cascaderl-optuna dashboard --storage {shlex.quote(args.storage)}",
         markup=False,
@@ -360,7 +360,7 @@ def cmd_optimize(args: argparse.Namespace, console: Any) -> int:
     return 130 if interrupted else 0
 
 
-def _publish_to_dashboard(study: Study, space: Any, console: Any) -> None:
+def _publish_to_dashboard(study: Study, space: Any) -> None:
     """Save the cascade figures into the study for optuna-dashboard, when it is installed."""
     try:
         import optuna_dashboard  # noqa: F401

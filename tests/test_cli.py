@@ -124,6 +124,15 @@ def test_optimize_writes_the_before_after_report(first_run) -> None:
     assert "default (seed 0)" in curves and "best (seed 0)" in curves
 
 
+def test_optimize_saves_the_cascade_figures_for_optuna_dashboard(first_run) -> None:
+    from cascaderl_optuna.dashboard import CASCADE_TREE_ID, STRATEGY_HISTORY_ID
+
+    study = optuna.load_study(study_name="s", storage=first_run["storage"])
+    attrs = study._storage.get_study_system_attrs(study._study_id)
+    for graph_id in (CASCADE_TREE_ID, STRATEGY_HISTORY_ID):
+        assert any(graph_id in key for key in attrs), sorted(attrs)
+
+
 def test_optimize_logs_to_tensorboard_when_asked(first_run) -> None:
     from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 

@@ -172,6 +172,18 @@ def test_unquoted_exponent_is_a_number_but_quoted_text_is_not() -> None:
     assert space["tag"].distribution.choices == ("1e-5", 1e-5)
 
 
+def test_the_readme_example_is_a_valid_space() -> None:
+    from pathlib import Path
+
+    readme = (Path(__file__).resolve().parents[1] / "README.md").read_text()
+    section = readme.split("### YAML search spaces", 1)[1]
+    text = section.split("```yaml\n", 1)[1].split("```", 1)[0]
+    space = SearchSpace.from_yaml(text)
+    assert space.strategic_params == ("lora_rank",)
+    assert space["learning_rate"].distribution == FloatDistribution(1e-5, 1.0, log=True)
+    assert space["beta2"].when == {"optimizer": ("adamw", "adafactor")}
+
+
 def test_missing_file_says_what_to_give(tmp_path) -> None:
     with pytest.raises(SearchSpaceError, match="no such search space file"):
         SearchSpace.from_yaml(tmp_path / "nope.yaml")
