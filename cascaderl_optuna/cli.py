@@ -38,8 +38,6 @@ from optuna.study import Study
 from optuna.trial import FrozenTrial
 from optuna.trial import TrialState
 
-from cascaderl_optuna._attrs import POLICY_KEY
-from cascaderl_optuna._attrs import read_record
 
 
 DEFAULT_STORAGE = "sqlite:///cascaderl.db"
@@ -169,23 +167,14 @@ def _fmt(v: Any) -> str:
 
 
 def trial_row(study: Study, trial: FrozenTrial, strategic: Sequence[str], best: float | None) -> dict[str, str]:
-    """The live table's cells for one finished trial."""
-    policy = read_record(trial, POLICY_KEY) or {}
-    probs = policy.get("probs") or {}
+    """The live table's cells for one finished trial (policy numbers as the loggers compute them)."""
+    from cascaderl_optuna.loggers import trial_metrics
+
+    scalars, _ = trial_metrics(study, trial)
+    p_strategy = scalars.get("charts/strategy_probability")
+    entropy = scalars.get("charts/entropy")
     strategy = [_fmt(trial.params[n]) for n in strategic if n in trial.params]
     others = [f"{n}={_fmt(v)}" for n, v in trial.params.items() if n not in strategic]
-    p_strategy: float | None = None
-    if probs:
-        p_strategy = 1.0
-        for name, p in probs.items():
-            dist = trial.distributions.get(name)
-            if name not in trial.params or dist is None:
-                continue
-            from cascaderl_optuna._space import StrategicParam
-
-            idx = StrategicParam(name, dist).index_of(trial.params[name])
-            if idx is not None and idx < len(p) and p[idx] is not None:
-                p_strategy *= float(p[idx])
     state = trial.state.name
     if trial.state == TrialState.FAIL and "fail_reason" in trial.user_attrs:
         state = "FAIL: " + str(trial.user_attrs["fail_reason"])[:40]
@@ -199,7 +188,7 @@ def trial_row(study: Study, trial: FrozenTrial, strategic: Sequence[str], best: 
         "value": _fmt(trial.value) if trial.state == TrialState.COMPLETE else "",
         "best": _fmt(best),
         "p(strategy)": "" if p_strategy is None else f"{p_strategy:.3f}",
-        "entropy": _fmt(policy.get("entropy")) if policy.get("entropy") is not None else "",
+        "entropy": _fmt(entropy),
     }
 
 

@@ -33,6 +33,7 @@ from optuna.trial import TrialState
 from cascaderl_optuna.space import SearchSpace
 from cascaderl_optuna.tasks import Evaluation
 from cascaderl_optuna.tasks import Task
+from cascaderl_optuna.tasks import TrainingDiverged
 
 
 EVAL_SEEDS = (0, 1, 2)
@@ -71,12 +72,18 @@ def _active(space: SearchSpace | None, params: dict[str, Any]) -> dict[str, Any]
 def _evaluate(
     task: Task, params: dict[str, Any], seeds: Sequence[int], space: SearchSpace | None
 ) -> tuple[dict[str, Any], list[Evaluation]]:
-    runs = [task.evaluate(params, seed=s) for s in seeds]
-    names = list(runs[0].metrics)
     full = task.full_params(params)
-    summary = {
+    summary: dict[str, Any] = {
         "params": {k: _json_value(v) for k, v in _active(space, full).items()},
         "full_params": {k: _json_value(v) for k, v in full.items()},
+    }
+    try:
+        runs = [task.evaluate(params, seed=s) for s in seeds]
+    except TrainingDiverged as exc:  # e.g. a best trial whose learning rate only held for its seed
+        summary.update(test=None, test_per_seed=None, val_loss=None, diverged=str(exc))
+        return summary, []
+    names = list(runs[0].metrics)
+    summary |= {
         "test": {m: _mean([r.metrics[m] for r in runs]) for m in names},
         "test_per_seed": [{m: r.metrics[m] for m in names} for r in runs],
         "val_loss": _mean([r.curves["val_loss"][-1] for r in runs]) if all(r.curves.get("val_loss") for r in runs) else None,
@@ -115,9 +122,11 @@ def evaluate_before_after(
         best_summary["value"] = best.value
         report["best"] = best_summary
         runs["best"] = best_runs
-        report["improvement"] = {
-            m: default["test"][m] - best_summary["test"][m] for m in default["test"]
-        }
+        report["improvement"] = (
+            {m: default["test"][m] - best_summary["test"][m] for m in default["test"]}
+            if default["test"] and best_summary["test"]
+            else None
+        )
     else:
         report["best"] = None
         report["improvement"] = None
@@ -165,8 +174,15 @@ def _summary_rows(report: dict[str, Any]) -> list[tuple[str, str, str]]:
     rows = [(f"{report['objective']} (mean of {n} seeds)", _fmt(report["default"]["val_loss"]), _fmt(best.get("val_loss")))]
     if best:
         rows.append(("objective value of the trial itself", "-", _fmt(best.get("value"))))
-    for m, v in report["default"]["test"].items():
-        rows.append((f"{m} (held-out test split, mean of {n} seeds)", _fmt(v), _fmt(best.get("test", {}).get(m))))
+    metrics = list((report["default"]["test"] or best.get("test") or {}))
+    for m in metrics:
+        rows.append(
+            (
+                f"{m} (held-out test split, mean of {n} seeds)",
+                _fmt((report["default"]["test"] or {}).get(m, "diverged")),
+                _fmt((best.get("test") or {}).get(m, "diverged" if best else None)),
+            )
+        )
     return rows
 
 

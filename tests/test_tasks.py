@@ -120,3 +120,24 @@ def test_space_checks_against_the_task(task: DigitsMLPTask, tmp_path) -> None:
     with pytest.raises(SearchSpaceError, match="it takes integers"):
         task.load_space(str(path))
     assert issubclass(DigitsMLPTask, Task)
+
+
+def test_report_survives_a_configuration_that_diverges_at_evaluation(tmp_path) -> None:
+    import json
+
+    from cascaderl_optuna.reports import write_reports
+
+    class ExplodingDefault(DigitsMLPTask):
+        default_params = dict(DigitsMLPTask.default_params, optimizer="sgd", learning_rate=80.0, clip_norm=1e6, momentum=0.99)
+
+    task = ExplodingDefault(epochs=2)
+    space = task.load_space()
+    study = optuna.create_study()
+    study.enqueue_trial({"optimizer": "adamw", "scheduler": "cosine", "dropout": 0.0, "learning_rate": 3e-3,
+                         "weight_decay": 1e-4, "clip_norm": 1.0, "batch_size": 64})
+    study.optimize(lambda t: task.objective(t, space.suggest(t)), n_trials=1)
+    written = write_reports(study, task, space, tmp_path, seeds=(0,))
+    report = json.loads(written["evaluation.json"].read_text())
+    assert report["default"]["test"] is None and "sgd, learning rate 80" in report["default"]["diverged"]
+    assert math.isfinite(report["best"]["test"]["test_loss"]) and report["improvement"] is None
+    assert "| diverged |" in written["summary.md"].read_text()
