@@ -95,8 +95,10 @@ class DashboardCallback:
     study's system attrs, so ``every`` bounds that cost. Call :func:`publish_to_dashboard` once
     after ``optimize`` for figures that include the last trials.
 
-    Until the study has a finished trial with a strategic parameter there is nothing to draw, and
-    the callback waits; a multi-objective study is an error at the first call.
+    While no trial has a strategic parameter yet there is nothing to draw, and the callback waits;
+    a multi-objective study is an error at the first call. The stored tree grows with the number
+    of distinct strategies tried (a few hundred characters a box), not with the trials; the
+    strategy history is thinned to a bounded number of points.
 
     Example:
 
@@ -125,14 +127,14 @@ class DashboardCallback:
         _save_plotly_graph_object()  # fail at construction, not after the first trials
         self._every = every
         self._strategic_params = None if strategic_params is None else tuple(strategic_params)
-        self._published_at: int | None = None
+        self._published_at = 0  # finished trials at the last publication
         self._lock = threading.Lock()  # optimize(n_jobs=k) calls back from k threads
 
     def __call__(self, study: Study, trial: FrozenTrial) -> None:
         if study._is_multi_objective():
             raise ValueError(
                 "DashboardCallback draws single-objective studies only (CascadeSampler optimises "
-                f"one objective); study {study.study_name!r} has {len(study.directions)}."
+                f"one objective); study {study.study_name!r} has {len(study.directions)} objectives."
             )
         finished = study._get_trials(
             deepcopy=False,
@@ -141,7 +143,7 @@ class DashboardCallback:
         )
         with self._lock:
             n = len(finished)
-            if n - (self._published_at or 0) < self._every:
+            if n - self._published_at < self._every:
                 return
             from cascaderl_optuna.visualization import resolve_strategic_params
 

@@ -50,8 +50,14 @@ from cascaderl_optuna._space import StrategicParam
 
 _logger = get_logger(__name__)
 
-NOT_SET = "(not set)"
-"""Label of the box holding the trials of a branch that do not set the level's parameter."""
+class _NotSet:
+    def __repr__(self) -> str:
+        return "(not set)"
+
+
+NOT_SET = _NotSet()
+"""The ``choice`` of a box holding the trials of a branch that do not set the level's parameter
+(a sentinel: a categorical choice could be the string "(not set)")."""
 ROOT_ID = "all trials"
 VISIBLE_LEVELS = 4
 """Levels of the tree shown at once (root included); click a box to see deeper."""
@@ -186,6 +192,10 @@ class TreeNode:
     choice: Any
     trials: list[FrozenTrial]
     is_leaf: bool = False
+    path: tuple[str, ...] = ()
+    """Labels of the strategic choices from the root down to this box (a leaf: its strategy)."""
+    depth: int = 0
+    """Column of the box: 0 for the root, one more per level below it."""
     best_trial: FrozenTrial | None = None
     recent_share: float = 0.0
     """Share of the study's last quarter of trials spent in this box."""
@@ -298,7 +308,10 @@ def _build_tree(
             return
         head = heads[k]
         for choice, group in _group_by_choice(parent.trials, head):
-            label = f"{head.name}={_format_value(choice)}" if choice is not NOT_SET else f"{head.name} {NOT_SET}"
+            if choice is NOT_SET:
+                label = f"{head.name} {NOT_SET!r}"
+            else:
+                label = f"{head.name}={_format_value(choice)}"
             p, p_trial = policy_probability(parent.trials, head, choice)
             node = TreeNode(
                 id=f"{parent.id}/{label}",
@@ -307,6 +320,8 @@ def _build_tree(
                 param=head.name,
                 choice=choice,
                 trials=group,
+                path=(*parent.path, label),
+                depth=parent.depth + 1,
                 policy_probability=p,
                 policy_trial=p_trial,
             )
@@ -329,6 +344,8 @@ def _leaf(parent: TreeNode) -> TreeNode:
         choice=None,
         trials=parent.trials,
         is_leaf=True,
+        path=parent.path,
+        depth=parent.depth + 1,
     )
 
 
@@ -345,8 +362,8 @@ def plot_cascade_tree(
     Levels, left to right: every strategic parameter in the order the sampler decides them, then
     under each full strategy a leaf with the low level's findings there (best value, its trial and
     tactical values). A box's size is the trials spent on it (every COMPLETE, PRUNED, FAIL and
-    RUNNING trial); its colour is the rank of the best value reached in it (darker is better,
-    whatever the direction; grey: no complete trial yet). Hover a box for its trials per state,
+    RUNNING trial); its colour is the rank of the best value reached in it among the boxes of its
+    column (darker is better, whatever the direction; grey: no complete trial yet). Hover a box for its trials per state,
     its share of all trials and of the last quarter of trials (where the high-level agent
     concentrated lately), its best value, and the high-level policy's last probability of the
     choice. Click a box to zoom into its branch; click the bar at the top to zoom back out.
@@ -374,14 +391,23 @@ def plot_cascade_tree(
         ValueError: for a multi-objective study, unknown ``strategic_params``, or a study with
             trials but no strategic parameter.
     """
-    title = f"Cascade tree of {study.study_name}"
+    title = f"Cascade tree of {study.study_name}"  # a short first line: the dashboard's panel is narrow
     nodes, tactical_names = _build_tree(study, strategic_params)
     root = nodes[0]
     if not root.trials:
         return _empty_figure(title)
     trials = root.trials
-    colors = _rank_colors([node.best_value for node in nodes], study.direction)
-    colors[0] = _ROOT_COLOR  # the root's best is the study's best: always the darkest, says nothing
+    # Colour by rank among comparable boxes: the boxes of one column, or all the leaves. (Ranked
+    # over the whole tree, every inner box, holding the best of many trials, would be darkest.)
+    colors = [_ROOT_COLOR] * len(nodes)
+    columns: dict[Any, list[int]] = {}
+    for i, node in enumerate(nodes[1:], start=1):
+        columns.setdefault("leaves" if node.is_leaf else node.depth, []).append(i)
+    for members in columns.values():
+        ranked = _rank_colors([nodes[i].best_value for i in members], study.direction)
+        for i, color in zip(members, ranked):
+            colors[i] = color
+    index = {node.id: i for i, node in enumerate(nodes)}
     labels, texts, hovers = [], [], []
     for node in nodes:
         best = node.best_trial
@@ -401,16 +427,25 @@ def plot_cascade_tree(
             if node.policy_probability is not None:
                 text += f", p={node.policy_probability:.2f}"
             texts.append(text)
-        hovers.append(_hover(node, len(trials), tactical_names))
+        hovers.append(_hover_fields(node, len(trials), tactical_names))
     has_policy = any(node.policy_probability is not None for node in nodes)
     states = root.state_counts
-    subtitle = ", ".join(f"{states[s.name]} {s.name.lower()}" for s in _STATES if states[s.name])
+    counts = ", ".join(f"{states[s.name]} {s.name.lower()}" for s in _STATES if states[s.name])
+    better = "lower" if study.direction == StudyDirection.MINIMIZE else "higher"
+    lines = [
+        f"{title}",
+        f"<sup>{len(trials)} trials ({counts})</sup>",
+        f"<sup>size: trials spent; colour: rank of the best value in its column ({better} is better: darker); "
+        "click a box to expand it</sup>",
+    ]
     if not has_policy:
-        subtitle += "<br>" + _NO_POLICY_MESSAGE
+        lines.append(f"<sup>{_NO_POLICY_MESSAGE}</sup>")
     figure = go.Figure(
         go.Icicle(
-            ids=[node.id for node in nodes],
-            parents=[node.parent for node in nodes],
+            # Positions as ids: the figure is stored in the study for the dashboard, and the paths
+            # (TreeNode.id) of a deep tree would make up most of its size.
+            ids=[str(i) for i in range(len(nodes))],
+            parents=[str(index[node.parent]) if node.parent else "" for node in nodes],
             labels=labels,
             values=[len(node.trials) for node in nodes],
             text=texts,
@@ -420,21 +455,15 @@ def plot_cascade_tree(
             maxdepth=VISIBLE_LEVELS,
             marker={"colors": colors, "line": {"width": 1, "color": "white"}},
             texttemplate="<b>%{label}</b><br>%{text}",
-            hovertemplate="%{customdata}<extra></extra>",
+            hovertemplate=_HOVER,
             pathbar={"visible": True},
             leaf={"opacity": 1.0},  # a leaf's colour is its best value's rank, like its parent's
             tiling={"orientation": "h"},
         )
     )
-    better = "lower" if study.direction == StudyDirection.MINIMIZE else "higher"
     figure.update_layout(
-        title={
-            "text": f"{title}: {len(trials)} trials ({subtitle})"
-            f"<br><sup>size: trials spent; colour: rank of the best value ({better} is better, "
-            "darker); click a box to expand its branch</sup>",
-            "font": {"size": 14},
-        },
-        margin={"t": 70, "l": 10, "r": 10, "b": 10},
+        title={"text": "<br>".join(lines), "font": {"size": 14}, "x": 0.01, "xanchor": "left"},
+        margin={"t": 30 + 16 * len(lines), "l": 10, "r": 10, "b": 10},
     )
     return figure
 
@@ -458,34 +487,52 @@ def _rank_colors(values: Sequence[float | None], direction: StudyDirection) -> l
     return colors
 
 
-def _hover(node: TreeNode, n_trials: int, tactical_names: Sequence[str]) -> str:
+_HOVER = (
+    "<b>%{customdata[0]}</b><br>trials spent: %{value} (%{customdata[1]})<br>"
+    "share of the last quarter of trials: %{customdata[2]}%{customdata[3]}<br>"
+    "best value: %{customdata[4]}<extra></extra>"
+)
+"""The boxes' hover text; the per-box fields are short so that the stored figure stays small."""
+
+
+def _hover_fields(node: TreeNode, n_trials: int, tactical_names: Sequence[str]) -> list[str]:
     counts = node.state_counts
-    lines = [f"<b>{node.id}</b>" if not node.is_leaf else f"<b>{node.parent}</b>"]
-    lines.append(
-        f"trials spent: {len(node.trials)} ({100 * len(node.trials) / n_trials:.0f}% of all; "
-        + ", ".join(f"{counts[s.name]} {s.name.lower()}" for s in _STATES if counts[s.name])
-        + ")"
+    title = node.label
+    if node.is_leaf:  # the full strategy: the leaf's row holds it, but it may be off screen
+        title = " › ".join(node.path)
+    spent = f"{100 * len(node.trials) / n_trials:.0f}% of all; " + ", ".join(
+        f"{counts[s.name]} {s.name.lower()}" for s in _STATES if counts[s.name]
     )
-    lines.append(f"share of the last quarter of trials: {100 * node.recent_share:.0f}%")
+    policy = ""
     if node.param is not None:
-        if node.policy_probability is not None:
-            lines.append(
-                f"high-level probability of this choice: {node.policy_probability:.3f} "
-                f"(policy of trial #{node.policy_trial})"
-            )
-        else:
-            lines.append("high-level probability: not recorded")
+        policy = "<br>high-level probability: " + (
+            f"{node.policy_probability:.3f} (policy of trial #{node.policy_trial})"
+            if node.policy_probability is not None
+            else "not recorded"
+        )
     best = node.best_trial
     if best is None:
-        lines.append("best value: no complete trial")
+        found = "no complete trial"
     else:
-        lines.append(f"best value: {_format_value(node.best_value)} (trial #{best.number})")
+        found = f"{_format_value(node.best_value)} (trial #{best.number})"
         if node.is_leaf:
-            lines += ["  " + part for part in _tactical_summary(best, tactical_names, None)]
-    return "<br>".join(lines)
+            found += "".join("<br>  " + part for part in _tactical_summary(best, tactical_names, None))
+    return [title, spent, f"{100 * node.recent_share:.0f}%", policy, found]
 
 
 # -- the strategy history ---------------------------------------------------------------------
+MAX_POINTS_PER_CURVE = 300
+"""Longer curves are thinned to this many evenly spaced points (the last one always kept): the
+figure is stored in the study for the dashboard, and its size should not grow with the study."""
+
+
+def _thinned(n: int) -> list[int]:
+    if n <= MAX_POINTS_PER_CURVE:
+        return list(range(n))
+    step = (n - 1) / (MAX_POINTS_PER_CURVE - 1)
+    return sorted({round(i * step) for i in range(MAX_POINTS_PER_CURVE)})
+
+
 def plot_strategy_history(
     study: Study,
     *,
@@ -555,6 +602,8 @@ def plot_strategy_history(
             for number, probs in policies
             if isinstance(probs.get(head.name), list) and len(probs[head.name]) == head.n_choices
         ]
+        head_policies = [head_policies[i] for i in _thinned(len(head_policies))]
+        shown = _thinned(len(setting))
         for c, choice in enumerate(head.choices):
             name = f"{head.name}={_format_value(choice)}"
             style = {
@@ -564,12 +613,13 @@ def plot_strategy_history(
                 "visible": k == 0,
             }
             shares = []
-            for i in range(len(setting)):
+            for i in shown:
                 recent = indices[max(0, i - window + 1) : i + 1]
                 shares.append(round(sum(j == c for j in recent) / len(recent), 4))
             share_hover = f"{name}<br>trial #%{{x}}<br>share %{{y:.2f}}<extra></extra>"
+            x = [numbers[i] for i in shown]
             figure.add_trace(
-                go.Scatter(x=numbers, y=shares, mode="lines", hovertemplate=share_hover, **style),
+                go.Scatter(x=x, y=shares, mode="lines", hovertemplate=share_hover, **style),
                 row=1,
                 col=1,
             )

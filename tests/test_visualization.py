@@ -21,6 +21,8 @@ from cascaderl_optuna._attrs import DECISION_KEY
 from cascaderl_optuna._attrs import POLICY_KEY
 from cascaderl_optuna._attrs import read_record
 from cascaderl_optuna.visualization import cascade_tree_nodes
+from cascaderl_optuna.visualization import MAX_POINTS_PER_CURVE
+from cascaderl_optuna.visualization import NOT_SET
 from cascaderl_optuna.visualization import resolve_strategic_params
 
 
@@ -104,19 +106,20 @@ def test_planted_tree_has_exactly_the_expected_boxes_sizes_and_findings() -> Non
     figure = plot_cascade_tree(study)
     icicle = figure.data[0]
     assert icicle.type == "icicle"
-    assert list(icicle.ids) == list(expected)
-    assert list(icicle.parents) == [v[0] for v in expected.values()]
+    position = {node_id: str(i) for i, node_id in enumerate(expected)}
+    assert list(icicle.ids) == list(position.values())
+    assert list(icicle.parents) == [position.get(v[0], "") for v in expected.values()]
     assert list(icicle.values) == [v[1] for v in expected.values()]
     assert icicle.branchvalues == "total"
-    hover = dict(zip(icicle.ids, icicle.customdata))
-    leaf = hover[f"{A}/scheduler=cosine/findings"]
-    assert "best value: 0.5 (trial #1)" in leaf and "learning_rate=0.0001" in leaf
-    assert "no complete trial" in hover[f"{A}/scheduler=constant/findings"]
-    assert "high-level probability of this choice: 0.250 (policy of trial #5)" in hover[
-        f"{S}/scheduler=cosine"
-    ]
-    assert "1 complete, 1 fail" in hover[f"{S}/scheduler=constant"]
-    labels = dict(zip(icicle.ids, icicle.labels))
+    hover = {node_id: icicle.customdata[int(i)] for node_id, i in position.items()}
+    title, spent, recent, policy, found = hover[f"{A}/scheduler=cosine/findings"]
+    assert title == "optimizer=adamw › scheduler=cosine"
+    assert found == "0.5 (trial #1)<br>  learning_rate=0.0001"
+    assert hover[f"{A}/scheduler=constant/findings"][4] == "no complete trial"
+    assert hover[f"{S}/scheduler=cosine"][3] == "<br>high-level probability: 0.250 (policy of trial #5)"
+    assert hover[f"{S}/scheduler=constant"][1] == "29% of all; 1 complete, 1 fail"
+    assert hover[A][2] == "50%"  # of the last quarter of trials
+    labels = {node_id: icicle.labels[int(i)] for node_id, i in position.items()}
     assert labels[A] == "optimizer=adamw"
     assert labels[f"{S}/scheduler=constant/findings"] == "best 0.2"
     assert "7 trials (4 complete, 1 pruned, 1 fail, 1 running)" in figure.layout.title.text
@@ -132,7 +135,7 @@ def test_best_values_and_colours_follow_the_direction(direction: str) -> None:
     study = _planted(direction)
     ids = _by_id(study)
     figure = plot_cascade_tree(study)
-    colors = dict(zip(figure.data[0].ids, figure.data[0].marker.colors))
+    colors = dict(zip(ids, figure.data[0].marker.colors))  # the figure's boxes are in node order
     leaves = {i: ids[i].best_value for i in ids if i.endswith("/findings") and ids[i].best_value is not None}
     if direction == "minimize":
         assert ids["all trials"].best_value == 0.2 and ids[A].best_trial.number == 1
@@ -146,6 +149,8 @@ def test_best_values_and_colours_follow_the_direction(direction: str) -> None:
     assert ("lower is better" if direction == "minimize" else "higher is better") in (
         figure.layout.title.text
     )
+    # Boxes are ranked within their column: SGD's best beats AdamW's in both directions here.
+    assert _darkness(colors[S]) > _darkness(colors[A])
     # No complete trial: grey, whatever the direction.
     assert colors[f"{A}/scheduler=constant/findings"] == "#d9d9d9"
 
@@ -173,7 +178,8 @@ def test_conditional_heads_skip_the_level_or_get_a_not_set_box() -> None:
         f"{S}/momentum_kind (not set)",  # some SGD trials set it, this one did not
         f"{S}/momentum_kind (not set)/findings",
     ]
-    assert [t.number for t in _by_id(study)[f"{S}/momentum_kind (not set)"].trials] == [4]
+    not_set = _by_id(study)[f"{S}/momentum_kind (not set)"]
+    assert [t.number for t in not_set.trials] == [4] and not_set.choice is NOT_SET
 
 
 def test_strategic_integers_come_from_decisions_the_sampler_or_the_caller() -> None:
@@ -268,7 +274,7 @@ def test_studies_of_other_samplers_are_drawn_and_say_probabilities_are_absent() 
     )
     tree = plot_cascade_tree(study)
     assert "No high-level policy records" in tree.layout.title.text
-    assert sum(v for i, v in zip(tree.data[0].ids, tree.data[0].values) if i.count("/") == 1) == 12
+    assert sum(v for parent, v in zip(tree.data[0].parents, tree.data[0].values) if parent == "0") == 12
     history = plot_strategy_history(study)
     assert any("No high-level policy records" in a.text for a in history.layout.annotations)
     assert all(len(trace.x) == 0 for trace in history.data[1::2])
@@ -296,3 +302,18 @@ def test_a_cascade_study_read_back_from_storage_alone(tmp_path) -> None:
     assert [n.policy_probability for n in first_level] == [probs[choices.index(n.choice)] for n in first_level]
     assert all(n.policy_trial == last.number for n in first_level)
     assert loaded.best_value == nodes["all trials"].best_value
+
+
+def test_long_histories_are_thinned_to_a_bounded_figure() -> None:
+    study = optuna.create_study(sampler=optuna.samplers.RandomSampler(seed=0))
+    study.optimize(lambda t: float(t.suggest_categorical("c", ["a", "b"]) == "a"), n_trials=700)
+    figure = plot_strategy_history(study)
+    share_a = figure.data[0]
+    assert len(share_a.x) == MAX_POINTS_PER_CURVE
+    assert share_a.x[0] == 0 and share_a.x[-1] == 699  # the ends are kept
+    assert list(share_a.x) == sorted(set(share_a.x))
+    # A thinned point is the share of the full window there, not of the thinned points.
+    kinds = [t.params["c"] for t in study.trials]
+    n = share_a.x[150]
+    window = figure.layout.annotations[0].text.split()[-2]
+    assert share_a.y[150] == round(kinds[n - int(window) + 1 : n + 1].count("a") / int(window), 4)
