@@ -290,3 +290,27 @@ def test_console_script_is_installed() -> None:
     exe = Path(sys.executable).parent / "cascaderl-optuna"
     out = subprocess.run([str(exe), "tasks"], capture_output=True, text=True, timeout=120, check=True)
     assert "digits_mlp" in out.stdout
+
+
+def test_ctrl_c_keeps_the_finished_trials_and_still_reports(tmp_path, monkeypatch) -> None:
+    import cascaderl_optuna.tasks as tasks
+    from cascaderl_optuna.tasks.digits_mlp import DigitsMLPTask
+
+    class Interrupted(DigitsMLPTask):
+        name = "interrupted"
+
+        def objective(self, trial, params):  # type: ignore[no-untyped-def]
+            if trial.number == 2:
+                raise KeyboardInterrupt  # what Ctrl+C raises inside the training loop
+            return super().objective(trial, params)
+
+    monkeypatch.setattr(tasks, "_REGISTRY", {"interrupted": lambda **kw: Interrupted(epochs=2, **kw)})
+    storage = f"sqlite:///{tmp_path / 'i.db'}"
+    rc, text = _run(["optimize", "--task", "interrupted", "--trials", "5", "--storage", storage,
+                     "--eval-seeds", "1", "--reports", str(tmp_path / "r")])
+    assert rc == 130
+    assert "Interrupted: writing the report" in text
+    trials = optuna.load_study(study_name="interrupted-cascade", storage=storage).trials
+    assert [t.state for t in trials] == [TrialState.COMPLETE, TrialState.COMPLETE, TrialState.FAIL]
+    report = json.loads((tmp_path / "r" / "evaluation.json").read_text())
+    assert report["n_trials"] == 3 and report["best"]["trial"] in (0, 1)
