@@ -1,79 +1,251 @@
-"""The incremental group decomposition gives optuna's groups while reading each trial once."""
+"""YAML search spaces: what a valid file suggests, and the errors a broken one gets."""
+
+from __future__ import annotations
+
+import textwrap
 
 from hypothesis import given
+from hypothesis import HealthCheck
 from hypothesis import settings
 from hypothesis import strategies as st
 import optuna
 from optuna.distributions import CategoricalDistribution
 from optuna.distributions import FloatDistribution
-from optuna.search_space.group_decomposed import _GroupDecomposedSearchSpace
-from optuna.trial import TrialState
+from optuna.distributions import IntDistribution
 import pytest
 
-from cascaderl_optuna._search_space import IncrementalGroupDecomposedSearchSpace
+from cascaderl_optuna import CascadeSampler
+from cascaderl_optuna.space import SearchSpace
+from cascaderl_optuna.space import SearchSpaceError
 
 
-PARAMS = {
-    "optimizer": CategoricalDistribution(["adamw", "sgd"]),
-    "lr": FloatDistribution(1e-5, 1.0, log=True),
-    "momentum": FloatDistribution(0.0, 0.99),
-    "rank": CategoricalDistribution([4, 8, 16]),
-    "dropout": FloatDistribution(0.0, 0.5),
-}
-STATES = (TrialState.COMPLETE, TrialState.PRUNED, TrialState.FAIL)
-
-
-def _canonical(groups) -> set[frozenset]:
-    return {frozenset((name, repr(dist)) for name, dist in group.items()) for group in groups}
-
-
-# A scenario: trials asked in order; each step either starts a trial with a subset of the parameters or finishes
-# one of the running trials (in any order), and after each step both decompositions are computed.
-steps = st.lists(
-    st.one_of(
-        st.tuples(st.just("ask"), st.sets(st.sampled_from(sorted(PARAMS)), min_size=1)),
-        st.tuples(st.just("finish"), st.integers(0, 1000), st.sampled_from(STATES)),
-    ),
-    min_size=1,
-    max_size=40,
+SPACE = textwrap.dedent(
+    """\
+    description: a fine-tuning space
+    parameters:
+      optimizer:
+        role: strategic
+        type: categorical
+        choices: [adamw, sgd, adafactor]
+      lora_rank:
+        role: strategic
+        type: int
+        low: 4
+        high: 32
+        log: true
+      dropout:
+        role: strategic
+        type: float
+        low: 0.0
+        high: 0.2
+        step: 0.1
+      learning_rate:
+        role: tactical
+        type: float
+        low: 1.0e-5
+        high: 1.0
+        log: true
+      momentum:
+        role: tactical
+        type: float
+        low: 0.0
+        high: 0.99
+        when: {optimizer: sgd}
+      nesterov_steps:
+        role: tactical
+        type: int
+        low: 0
+        high: 10
+        step: 2
+        when: {optimizer: sgd, lora_rank: [4, 8]}
+      beta2:
+        role: tactical
+        type: float
+        low: 0.9
+        high: 0.999
+        when: {optimizer: [adamw, adafactor]}
+    """
 )
 
 
-@settings(max_examples=60, deadline=None)
-@given(steps)
-def test_matches_optunas_decomposition_after_every_step(scenario):
-    study = optuna.create_study()
-    ours = IncrementalGroupDecomposedSearchSpace()
-    theirs = _GroupDecomposedSearchSpace(include_pruned=True)
-    running = []
-    for step in scenario:
-        if step[0] == "ask":
-            trial = study.ask({name: PARAMS[name] for name in sorted(step[1])})
-            running.append(trial)
-        elif running:
-            trial = running.pop(step[1] % len(running))
-            state = step[2]
-            if state == TrialState.PRUNED:
-                trial.report(0.5, step=1)
-            study.tell(trial, 1.0 if state == TrialState.COMPLETE else None, state=state)
-        expected = theirs.calculate(study, use_cache=True).search_spaces
-        assert _canonical(ours.calculate(study)) == _canonical(expected)
+def test_schema_is_read_into_optuna_distributions_in_declaration_order() -> None:
+    space = SearchSpace.from_yaml(SPACE)
+    assert space.names == ["optimizer", "lora_rank", "dropout", "learning_rate", "momentum", "nesterov_steps", "beta2"]
+    d = space.distributions
+    assert d["optimizer"] == CategoricalDistribution(["adamw", "sgd", "adafactor"])
+    assert d["lora_rank"] == IntDistribution(4, 32, log=True)
+    assert d["dropout"] == FloatDistribution(0.0, 0.2, step=0.1)
+    assert d["learning_rate"] == FloatDistribution(1e-5, 1.0, log=True)
+    assert d["nesterov_steps"] == IntDistribution(0, 10, step=2)
+    # Only the numeric strategic names go to CascadeSampler; categoricals are strategic there anyway.
+    assert space.strategic_params == ("lora_rank", "dropout")
+    assert space.sampler_kwargs() == {"strategic_params": ("lora_rank", "dropout")}
+    assert space.strategic_names == ("optimizer", "lora_rank", "dropout")
+    assert space["nesterov_steps"].when == {"optimizer": ("sgd",), "lora_rank": (4, 8)}
 
 
-def test_reads_each_finished_trial_once_and_refuses_a_second_study():
-    storage = optuna.storages.InMemoryStorage()
-    study = optuna.create_study(storage=storage)
-    for _ in range(5):
-        study.enqueue_trial({"lr": 0.01})
-        study.optimize(lambda t: t.suggest_float("lr", 1e-5, 1.0, log=True), n_trials=1)
-    space = IncrementalGroupDecomposedSearchSpace()
-    space.calculate(study)
-    assert space._cursor == 5
-    calls = []
-    original = space._groups.add_distributions
-    space._groups.add_distributions = lambda d: calls.append(d) or original(d)
-    study.optimize(lambda t: t.suggest_float("lr", 1e-5, 1.0, log=True), n_trials=1)
-    assert list(space.calculate(study)[0]) == ["lr"]
-    assert len(calls) == 1  # only the new trial was read
-    with pytest.raises(ValueError, match="one sampler per study"):
-        space.calculate(optuna.create_study(storage=storage))
+def test_file_and_text_give_the_same_space(tmp_path) -> None:
+    path = tmp_path / "space.yaml"
+    path.write_text(SPACE)
+    from_file = SearchSpace.from_yaml(path)
+    assert from_file.distributions == SearchSpace.from_yaml(SPACE).distributions
+    assert from_file.source == str(path)
+
+
+def test_suggest_follows_the_conditions_and_the_sampler_sees_the_roles() -> None:
+    space = SearchSpace.from_yaml(SPACE)
+    sampler = CascadeSampler(seed=0, n_startup_trials=4, **space.sampler_kwargs())
+    study = optuna.create_study(sampler=sampler)
+    seen: list[dict] = []
+
+    def objective(trial: optuna.Trial) -> float:
+        params = space.suggest(trial)
+        seen.append(params)
+        return float(params["learning_rate"]) + (params["optimizer"] != "sgd")
+
+    study.optimize(objective, n_trials=14)
+    for params, trial in zip(seen, study.trials):
+        assert params == trial.params
+        assert ("momentum" in params) == (params["optimizer"] == "sgd")
+        assert ("beta2" in params) == (params["optimizer"] in ("adamw", "adafactor"))
+        assert ("nesterov_steps" in params) == (params["optimizer"] == "sgd" and params["lora_rank"] in (4, 8))
+        assert list(params) == [n for n in space.names if n in params]  # declaration order
+    # The sampler's own records name the numeric strategic parameters as heads.
+    from cascaderl_optuna._attrs import DECISION_KEY, read_record
+
+    records = [read_record(t, DECISION_KEY) for t in study.trials[4:]]
+    assert all(r is not None and set(r["strategy"]) == {"optimizer", "lora_rank", "dropout"} for r in records)
+
+
+# Each broken file: (text, line, what the message must say).
+BROKEN = [
+    ("parameters:\n  a: {role: tactical, type: floot, low: 0, high: 1}\n", 2, ["'a'", "'type'", "floot", "float, int or categorical"]),
+    ("parameters:\n  a:\n    role: tactical\n    type: float\n    low: 1\n    high: 0\n", 6, ["'high'", "must be greater than low"]),
+    ("parameters:\n  a:\n    role: tactical\n    type: float\n    low: 0\n    high: 1\n    log: true\n", 5, ["'low'", "log-scale", "low > 0"]),
+    ("parameters:\n  a:\n    role: tactical\n    type: float\n    low: 0.1\n    high: 1\n    log: true\n    step: 0.1\n", 8, ["'step'", "log"]),
+    ("parameters:\n  a: {role: tactical, type: int, low: 0, high: 10, step: 3}\n", 2, ["multiple of step"]),
+    ("parameters:\n  a:\n    role: strategic\n    type: categorical\n    choices: []\n", 5, ["'choices'", "empty"]),
+    ("parameters:\n  a: {role: strategic, type: categorical, choices: [x, x]}\n", 2, ["listed twice"]),
+    ("parameters:\n  a: {role: tactical, type: float, low: 0, high: 1, when: {b: x}}\n  b: {role: strategic, type: categorical, choices: [x]}\n", 2, ["'b'", "not declared before", "move"]),
+    ("parameters:\n  a: {role: tactical, type: float, low: 0, high: 1, when: {zz: x}}\n", 2, ["'zz'", "not declared"]),
+    ("parameters:\n  b: {role: strategic, type: categorical, choices: [x, y]}\n  a:\n    role: tactical\n    type: float\n    low: 0\n    high: 1\n    when: {b: [x, w]}\n", 8, ["'b' can never be 'w'", "choices are 'x', 'y'"]),
+    ("parameters:\n  b: {role: tactical, type: float, low: 0, high: 1}\n  a: {role: tactical, type: float, low: 0, high: 1, when: {b: 0.5}}\n", 3, ["continuous float"]),
+    ("parameters:\n  a: {role: tactical, type: float, low: 0, high: 1}\n  b: {role: tactical, type: float, low: 0, high: 1}\n  a: {role: tactical, type: float, low: 0, high: 2}\n", 4, ["duplicate key 'a'", "first on line 2"]),
+    ("parameters:\n  a:\n    role: tactical\n    type: float\n    type: int\n    low: 0\n    high: 1\n", 5, ["duplicate key 'type'"]),
+    ("parameters:\n  a:\n    role: tactical\n    type: float\n    low: 0\n    high: 1\n    lowe: 0\n", 7, ["unknown field 'lowe'", "role, type, low"]),
+    ("parameters:\n  a: {role: tactical, type: categorical, choices: [1, 2]}\n", 2, ["cannot be tactical", "role: strategic"]),
+    ("parameters:\n  a: {role: strategic, type: float, low: 0, high: 1}\n", 2, ["continuous float cannot be strategic", "step"]),
+    ("parameters:\n  a: {role: strategic, type: int, low: 0, high: 1000}\n", 2, ["1001 levels", "at most 64"]),
+    ("parameters:\n  a: {role: manager, type: float, low: 0, high: 1}\n", 2, ["unknown role 'manager'", "strategic", "tactical"]),
+    ("parameters:\n  a: {type: float, low: 0, high: 1}\n", 2, ["missing 'role:'"]),
+    ("parameters:\n  a: {role: tactical, type: float, high: 1}\n", 2, ["missing 'low:'"]),
+    ("parameters:\n  a: {role: tactical, type: float, low: '01e-5', high: 1}\n", 2, ["expected a number", "'01e-5'"]),
+    ("parameters:\n  a: {role: tactical, type: int, low: 0.5, high: 3}\n", 2, ["expected an integer"]),
+    ("parameters:\n  a: {role: tactical, type: float, low: 0, high: 1, choices: [1]}\n", 2, ["'choices' does not apply"]),
+    ("parameters:\n  a: {role: strategic, type: categorical, choices: [x], low: 0}\n", 2, ["'low' does not apply"]),
+    ("parameters:\n  a: {role: tactical, type: float, low: 0, high: 1, log: maybe}\n", 2, ["true or false"]),
+    ("params:\n  a: {role: tactical, type: float, low: 0, high: 1}\n", 1, ["unknown key 'params'", "parameters"]),
+    ("parameters:\n  a: [1, 2\n", 3, ["not valid YAML"]),
+    ("parameters: {}\n", 1, ["no parameters"]),
+    ("parameters:\n  a: !!python/object:os.system {}\n", 2, ["tag", "python/object", "not allowed"]),
+    ("parameters:\n  a: {role: !!python/name:os.system tactical, type: float, low: 0, high: 1}\n", 2, ["not allowed"]),
+]
+
+
+@pytest.mark.parametrize("text,line,needles", BROKEN)
+def test_broken_files_name_the_file_line_and_key(tmp_path, text: str, line: int, needles: list[str]) -> None:
+    path = tmp_path / "broken.yaml"
+    path.write_text(text)
+    with pytest.raises(SearchSpaceError) as info:
+        SearchSpace.from_yaml(path)
+    message = str(info.value)
+    assert message.startswith(f"{path}:{line}:"), message
+    for needle in needles:
+        assert needle in message, message
+
+
+def test_unquoted_exponent_is_a_number_but_quoted_text_is_not() -> None:
+    # YAML 1.1 (PyYAML) reads 1e-5 as the text "1e-5"; users mean the number.
+    space = SearchSpace.from_yaml("parameters:\n  lr: {role: tactical, type: float, low: 1e-5, high: 2E-1, log: true}\n")
+    assert space["lr"].distribution == FloatDistribution(1e-5, 0.2, log=True)
+    space = SearchSpace.from_yaml("parameters:\n  tag: {role: strategic, type: categorical, choices: ['1e-5', 1e-5]}\n")
+    assert space["tag"].distribution.choices == ("1e-5", 1e-5)
+
+
+def test_the_readme_example_is_a_valid_space() -> None:
+    from pathlib import Path
+
+    readme = (Path(__file__).resolve().parents[1] / "README.md").read_text()
+    section = readme.split("### YAML search spaces", 1)[1]
+    text = section.split("```yaml\n", 1)[1].split("```", 1)[0]
+    space = SearchSpace.from_yaml(text)
+    assert space.strategic_params == ("lora_rank",)
+    assert space["learning_rate"].distribution == FloatDistribution(1e-5, 1.0, log=True)
+    assert space["beta2"].when == {"optimizer": ("adamw", "adafactor")}
+
+
+def test_missing_file_says_what_to_give(tmp_path) -> None:
+    with pytest.raises(SearchSpaceError, match="no such search space file"):
+        SearchSpace.from_yaml(tmp_path / "nope.yaml")
+
+
+# -- property: any valid schema suggests in-range values that satisfy the conditions -----------------
+@st.composite
+def schemas(draw):  # type: ignore[no-untyped-def]
+    """A random valid space: numeric and categorical parameters, some conditional on earlier ones."""
+    n = draw(st.integers(1, 6))
+    lines = ["parameters:"]
+    declared: list[tuple[str, str, list]] = []  # (name, type, possible condition values)
+    for i in range(n):
+        name = f"p{i}"
+        kind = draw(st.sampled_from(["float", "int", "categorical"]))
+        lines.append(f"  {name}:")
+        if kind == "categorical":
+            k = draw(st.integers(1, 4))
+            choices = [f"c{j}" for j in range(k)]
+            lines += ["    role: strategic", "    type: categorical", f"    choices: [{', '.join(choices)}]"]
+            values = choices
+        elif kind == "int":
+            low = draw(st.integers(-50, 50))
+            step = draw(st.integers(1, 5))
+            high = low + step * draw(st.integers(1, 20))
+            role = draw(st.sampled_from(["strategic", "tactical"]))
+            lines += [f"    role: {role}", "    type: int", f"    low: {low}", f"    high: {high}", f"    step: {step}"]
+            values = list(range(low, high + 1, step))
+        else:
+            log = draw(st.booleans())
+            low = draw(st.floats(1e-6, 10.0)) if log else draw(st.floats(-100.0, 100.0))
+            high = low * draw(st.floats(1.5, 1e4)) if log else low + draw(st.floats(0.01, 100.0))
+            lines += ["    role: tactical", "    type: float", f"    low: {low!r}", f"    high: {high!r}", f"    log: {str(log).lower()}"]
+            values = []
+        conditional = [d for d in declared if d[2]]
+        if conditional and draw(st.booleans()):
+            parent, _, pvalues = draw(st.sampled_from(conditional))
+            allowed = draw(st.lists(st.sampled_from(pvalues), min_size=1, max_size=3, unique=True))
+            lines.append(f"    when: {{{parent}: [{', '.join(map(str, allowed))}]}}")
+        declared.append((name, kind, values))
+    return "\n".join(lines) + "\n"
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(text=schemas(), sampler_name=st.sampled_from(["random", "tpe", "cascade"]))
+def test_any_valid_schema_suggests_in_range_values_that_satisfy_the_conditions(text: str, sampler_name: str) -> None:
+    space = SearchSpace.from_yaml(text)
+    sampler = {
+        "random": lambda: optuna.samplers.RandomSampler(seed=0),
+        "tpe": lambda: optuna.samplers.TPESampler(seed=0, n_startup_trials=2),
+        "cascade": lambda: CascadeSampler(seed=0, n_startup_trials=2, **space.sampler_kwargs()),
+    }[sampler_name]()
+    study = optuna.create_study(sampler=sampler)
+    for _ in range(4):
+        trial = study.ask()
+        params = space.suggest(trial)
+        assert params == trial.params
+        for p in space.parameters:
+            expected_active = all(
+                parent in params and params[parent] in allowed for parent, allowed in p.when.items()
+            )
+            assert (p.name in params) == expected_active, (p.name, params, text)
+            if p.name in params:
+                assert p.distribution._contains(p.distribution.to_internal_repr(params[p.name]))
+        study.tell(trial, float(len(params)))

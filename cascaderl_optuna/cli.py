@@ -1,0 +1,461 @@
+"""The ``cascaderl-optuna`` command: tune a task, watch it live, get a report, open the dashboard.
+
+::
+
+    cascaderl-optuna optimize --task digits_mlp --trials 30
+    cascaderl-optuna dashboard                      # optuna-dashboard on sqlite:///cascaderl.db
+    cascaderl-optuna tasks                          # the tasks that can be tuned
+
+``optimize`` runs the study in a storage (an embedded SQLite file by default, so optuna-dashboard
+can open it), shows a live table of the trials (strategy, key values, value, best so far, the
+policy's probability of the strategy it chose, its entropy) with a progress bar, and writes the
+report folder (:mod:`cascaderl_optuna.reports`). Running it again with the same study name adds
+trials to the stored study; it never overwrites one. The study remembers the task, the sampler and
+the search space it was created with, and refuses to continue with different ones (their trials
+would not be comparable): pick another ``--study-name`` for that.
+
+The command needs the ``cli`` extra (``pip install cascaderl-optuna[cli]``: rich, PyYAML,
+scikit-learn); ``--tensorboard``/``--wandb`` need the ``logging`` extra, ``dashboard`` the
+``dashboard`` extra.
+"""
+
+from __future__ import annotations
+
+import argparse
+from collections.abc import Sequence
+import hashlib
+import json
+import math
+import shlex
+import sys
+import time
+import warnings
+from typing import Any
+
+import optuna
+from optuna.distributions import CategoricalDistribution
+from optuna.study import Study
+from optuna.trial import FrozenTrial
+from optuna.trial import TrialState
+
+
+
+DEFAULT_STORAGE = "sqlite:///cascaderl.db"
+SAMPLERS = ("cascade", "tpe", "random", "gp")
+PRUNERS = ("median", "none")
+ATTR_PREFIX = "cascaderl_cli:"
+"""Study user attrs with which ``optimize`` checks that a resumed study is the same experiment."""
+LIVE_ROWS = 15
+
+
+class CliError(Exception):
+    """Bad input to the command line: printed as one clear message, exit status 2."""
+
+
+# -- building the study ----------------------------------------------------------------------------
+def make_sampler(
+    name: str, seed: int | None, strategic_params: Sequence[str], n_startup_trials: int | None = None
+) -> optuna.samplers.BaseSampler:
+    """The sampler named on the command line (``--sampler``), with the library's defaults."""
+    startup = {} if n_startup_trials is None else {"n_startup_trials": n_startup_trials}
+    if name == "cascade":
+        from cascaderl_optuna.sampler import CascadeSampler
+
+        return CascadeSampler(seed=seed, strategic_params=tuple(strategic_params), **startup)
+    if name == "tpe":
+        return optuna.samplers.TPESampler(seed=seed, multivariate=True, group=True, **startup)
+    if name == "random":
+        return optuna.samplers.RandomSampler(seed=seed)
+    if name == "gp":
+        return optuna.samplers.GPSampler(seed=seed, **startup)
+    raise CliError(f"unknown sampler {name!r}; choose one of {', '.join(SAMPLERS)}.")
+
+
+def space_fingerprint(space: Any) -> str:
+    """A hash of the space's parameters, roles, distributions and conditions."""
+    text = json.dumps(
+        [
+            [p.name, p.role, repr(p.distribution), sorted((k, list(map(repr, v))) for k, v in p.when.items())]
+            for p in space.parameters
+        ]
+    )
+    return hashlib.sha256(text.encode()).hexdigest()[:16]
+
+
+def open_study(
+    *,
+    storage: str,
+    study_name: str,
+    task: Any,
+    sampler_name: str,
+    space: Any,
+    seed: int | None,
+    pruner: optuna.pruners.BasePruner,
+    n_startup_trials: int | None = None,
+) -> tuple[Study, bool]:
+    """Create the study, or load it when the name exists; ``(study, resumed)``.
+
+    Raises:
+        CliError: the storage cannot be opened, or the stored study was made by something else
+            or with another task, sampler or search space.
+    """
+    try:
+        names = optuna.get_all_study_names(storage=storage)
+    except Exception as exc:  # noqa: BLE001 - every storage error gets the same advice
+        raise CliError(
+            f"cannot open storage {storage!r} ({type(exc).__name__}: {exc}). Give an Optuna "
+            "storage URL such as sqlite:///cascaderl.db or postgresql://user:pw@host/db."
+        ) from None
+    sampler = make_sampler(sampler_name, seed, space.strategic_params, n_startup_trials)
+    expected = {
+        "task": task.name,
+        "sampler": sampler_name,
+        "space": space_fingerprint(space),
+    }
+    if study_name in names:
+        study = optuna.load_study(study_name=study_name, storage=storage, sampler=sampler, pruner=pruner)
+        stored = {k[len(ATTR_PREFIX):]: v for k, v in study.user_attrs.items() if k.startswith(ATTR_PREFIX)}
+        if not stored:
+            raise CliError(
+                f"study {study_name!r} already exists in {storage} but was not created by "
+                "`cascaderl-optuna optimize`; choose another --study-name (its trials are left as they are)."
+            )
+        hints = {
+            "task": f"--task {stored.get('task')}",
+            "sampler": f"--sampler {stored.get('sampler')}",
+            "space": "the search space file it was created with (--space)",
+        }
+        for key, value in expected.items():
+            if stored.get(key) != value:
+                raise CliError(
+                    f"study {study_name!r} in {storage} was created with {key} "
+                    f"{stored.get(key)!r}, not {value!r}. To add trials to it, run again with "
+                    f"{hints[key]}; to start a new experiment, pass another --study-name. "
+                    "Nothing was changed."
+                )
+        if study.direction.name.lower() != task.direction:
+            raise CliError(f"study {study_name!r} is a {study.direction.name.lower()} study; task {task.name!r} needs {task.direction}.")
+        return study, True
+    study = optuna.create_study(
+        study_name=study_name, storage=storage, sampler=sampler, pruner=pruner, direction=task.direction
+    )
+    for key, value in expected.items():
+        study.set_user_attr(ATTR_PREFIX + key, value)
+    return study, False
+
+
+def make_objective(task: Any, space: Any) -> Any:
+    """``space.suggest`` then ``task.objective``; a diverged run records its reason and fails."""
+    from cascaderl_optuna.tasks import TrainingDiverged
+
+    def objective(trial: optuna.Trial) -> float:
+        params = space.suggest(trial)
+        try:
+            return task.objective(trial, params)
+        except TrainingDiverged as exc:
+            trial.set_user_attr("fail_reason", str(exc))
+            raise
+
+    return objective
+
+
+# -- the live table --------------------------------------------------------------------------------
+def _fmt(v: Any) -> str:
+    if isinstance(v, float):
+        return f"{v:.3g}" if math.isfinite(v) else str(v)
+    return "" if v is None else str(v)
+
+
+def trial_row(study: Study, trial: FrozenTrial, strategic: Sequence[str], best: float | None) -> dict[str, str]:
+    """The live table's cells for one finished trial (policy numbers as the loggers compute them)."""
+    from cascaderl_optuna.loggers import trial_metrics
+
+    scalars, _ = trial_metrics(study, trial)
+    p_strategy = scalars.get("charts/strategy_probability")
+    entropy = scalars.get("charts/entropy")
+    strategy = [_fmt(trial.params[n]) for n in strategic if n in trial.params]
+    others = [f"{n}={_fmt(v)}" for n, v in trial.params.items() if n not in strategic]
+    state = trial.state.name
+    if trial.state == TrialState.FAIL and "fail_reason" in trial.user_attrs:
+        state = "FAIL: " + str(trial.user_attrs["fail_reason"])[:40]
+    elif trial.state == TrialState.PRUNED and trial.last_step is not None:
+        state = f"PRUNED @{trial.last_step}"
+    return {
+        "trial": str(trial.number),
+        "state": state,
+        "strategy": " / ".join(strategy),
+        "values": " ".join(others),
+        "value": _fmt(trial.value) if trial.state == TrialState.COMPLETE else "",
+        "best": _fmt(best),
+        "p(strategy)": "" if p_strategy is None else f"{p_strategy:.3f}",
+        "entropy": _fmt(entropy),
+    }
+
+
+COLUMNS = ("trial", "state", "strategy", "values", "value", "best", "p(strategy)", "entropy")
+
+
+class LiveTable:
+    """A Rich ``Live`` table of the finished trials plus a progress bar, as a study callback."""
+
+    def __init__(self, console: Any, n_trials: int, strategic: Sequence[str], title: str, max_rows: int = LIVE_ROWS) -> None:
+        from rich.console import Group
+        from rich.live import Live
+        from rich.progress import BarColumn
+        from rich.progress import MofNCompleteColumn
+        from rich.progress import Progress
+        from rich.progress import TextColumn
+        from rich.progress import TimeElapsedColumn
+        from rich.progress import TimeRemainingColumn
+
+        self.console = console
+        self.strategic = list(strategic)
+        self.title = title
+        self.max_rows = max_rows
+        self.rows: list[tuple[dict[str, str], bool]] = []
+        self.progress = Progress(
+            TextColumn("[bold]trials"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
+            TimeRemainingColumn(), console=console, auto_refresh=False,
+        )
+        self.task_id = self.progress.add_task("trials", total=n_trials)
+        self._group = Group
+        self.live = Live(self.render(), console=console, refresh_per_second=4, transient=False)
+
+    def render(self) -> Any:
+        from rich.table import Table
+
+        table = Table(title=self.title, caption=f"strategy = {' / '.join(self.strategic)}", expand=False)
+        for c in COLUMNS:
+            right = c in ("trial", "value", "best", "p(strategy)", "entropy")
+            table.add_column(c, justify="right" if right else "left", overflow="fold")
+        for cells, new_best in self.rows[-self.max_rows :]:
+            table.add_row(*(cells[c] for c in COLUMNS), style="bold green" if new_best else None)
+        return self._group(table, self.progress)
+
+    def __call__(self, study: Study, trial: FrozenTrial) -> None:
+        try:
+            best = study.best_value
+        except ValueError:
+            best = None
+        cells = trial_row(study, trial, self.strategic, best)
+        new_best = trial.state == TrialState.COMPLETE and best is not None and trial.value == best
+        self.rows.append((cells, new_best))
+        self.progress.advance(self.task_id)
+        self.live.update(self.render(), refresh=True)
+
+    def __enter__(self) -> LiveTable:
+        self.live.start(refresh=True)
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.live.update(self.render(), refresh=True)
+        self.live.stop()
+        if not self.console.is_terminal:
+            self.console.line()  # Live leaves the cursor after the progress bar
+
+
+# -- commands --------------------------------------------------------------------------------------
+def cmd_optimize(args: argparse.Namespace, console: Any) -> int:
+    from cascaderl_optuna.reports import write_reports
+    from cascaderl_optuna.space import SearchSpaceError
+    from cascaderl_optuna.tasks import TrainingDiverged
+    from cascaderl_optuna.tasks import UnknownTaskError
+    from cascaderl_optuna.tasks import get_task
+
+    if args.trials < 1:
+        raise CliError(f"--trials must be at least 1, got {args.trials}.")
+    if args.eval_seeds < 1:
+        raise CliError(f"--eval-seeds must be at least 1, got {args.eval_seeds}.")
+    if args.startup_trials is not None and args.startup_trials < 1:
+        raise CliError(f"--startup-trials must be at least 1, got {args.startup_trials}.")
+    try:
+        task = get_task(args.task, **({"data": args.data} if args.data else {}))
+    except UnknownTaskError as exc:
+        raise CliError(str(exc)) from None
+    except (ValueError, OSError) as exc:
+        raise CliError(str(exc)) from None
+    try:
+        space = task.load_space(args.space)
+    except SearchSpaceError as exc:
+        raise CliError(f"bad search space: {exc}") from None
+    pruner: optuna.pruners.BasePruner = (
+        optuna.pruners.MedianPruner(n_startup_trials=5, n_warmup_steps=2)
+        if args.pruner == "median"
+        else optuna.pruners.NopPruner()
+    )
+    study_name = args.study_name or f"{task.name}-{args.sampler}"
+    study, resumed = open_study(
+        storage=args.storage, study_name=study_name, task=task, sampler_name=args.sampler,
+        space=space, seed=args.seed, pruner=pruner, n_startup_trials=args.startup_trials,
+    )
+    before = len(study.trials)
+    console.print(
+        f"{'Resuming' if resumed else 'Created'} study {study_name} in {args.storage} "
+        f"({before} trials stored); task {task.name}, sampler {args.sampler}, space {space.source}.",
+        markup=False,
+    )
+    callbacks: list[Any] = []
+    closers: list[Any] = []
+    if args.tensorboard:
+        from cascaderl_optuna.loggers import TensorBoardCallback
+
+        tb = TensorBoardCallback(args.tensorboard)
+        callbacks.append(tb)
+        closers.append(tb.close)
+    if args.wandb:
+        from cascaderl_optuna.loggers import WandbCallback
+
+        wb = WandbCallback(project=args.wandb, name=study_name, config={"task": task.name, "sampler": args.sampler})
+        callbacks.append(wb)
+        closers.append(wb.finish)
+    live = LiveTable(console, args.trials, space.strategic_names, title=f"{study_name} ({task.objective_metric}, {task.direction})")
+    callbacks.insert(0, live)
+    interrupted = False
+    start = time.monotonic()
+    try:
+        with live:
+            study.optimize(
+                make_objective(task, space), n_trials=args.trials, catch=(TrainingDiverged,), callbacks=callbacks
+            )
+    except KeyboardInterrupt:
+        interrupted = True
+        console.print("[yellow]Interrupted: writing the report of the trials finished so far.[/]")
+    finally:
+        for close in closers:
+            close()
+    elapsed = time.monotonic() - start
+    added = len(study.trials) - before
+    console.print(f"{added} trials in {elapsed:.1f} s; the study now has {len(study.trials)} trials.")
+    try:
+        best = study.best_trial
+        console.print(f"Best: trial {best.number}, {task.objective_metric} {best.value:.4g}, {best.params}", markup=False)
+    except ValueError:
+        console.print("[yellow]No trial completed.[/]")
+    if args.reports.lower() != "none":
+        console.print("Evaluating the default and the best configuration on the held-out test split...")
+        written = write_reports(study, task, space, args.reports, seeds=tuple(range(args.eval_seeds)))
+        report = json.loads(written["evaluation.json"].read_text())
+        m = task.test_metric
+        line = f"{m}: default {report['default']['test'][m]:.4g}"
+        if report["best"]:
+            line += f", best found {report['best']['test'][m]:.4g}"
+        console.print(line)
+        console.print(f"Report written to {args.reports}/ ({', '.join(sorted(written))}).", markup=False)
+    _publish_to_dashboard(study, space)
+    console.print(
+        f"Open the study in optuna-dashboard: cascaderl-optuna dashboard --storage {shlex.quote(args.storage)}",
+        markup=False,
+    )
+    return 130 if interrupted else 0
+
+
+def _publish_to_dashboard(study: Study, space: Any) -> None:
+    """Save the cascade figures into the study for optuna-dashboard, when it is installed."""
+    try:
+        import optuna_dashboard  # noqa: F401
+    except ImportError:
+        return
+    from cascaderl_optuna.dashboard import publish_to_dashboard
+
+    present = {n for t in study.trials for n in t.params}
+    strategic = [n for n in space.strategic_names if n in present]
+    if not strategic or not study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,)):
+        return
+    publish_to_dashboard(study, strategic_params=strategic)
+
+
+def dashboard_command(storage: str, host: str, port: int) -> list[str]:
+    return ["optuna-dashboard", storage, "--host", host, "--port", str(port)]
+
+
+def cmd_dashboard(args: argparse.Namespace, console: Any) -> int:
+    command = " ".join(shlex.quote(a) for a in dashboard_command(args.storage, args.host, args.port))
+    try:
+        from optuna_dashboard import run_server
+    except ImportError:
+        console.print(
+            "optuna-dashboard is not installed. Install it and run:\n"
+            "  pip install 'cascaderl-optuna[dashboard]'\n"
+            f"  {command}",
+            markup=False,
+        )
+        return 1
+    console.print(
+        f"Serving {args.storage} on http://{args.host}:{args.port} (Ctrl+C to stop); the same as: {command}",
+        markup=False,
+    )
+    try:
+        run_server(args.storage, host=args.host, port=args.port)
+    except KeyboardInterrupt:
+        pass
+    return 0
+
+
+def cmd_tasks(args: argparse.Namespace, console: Any) -> int:
+    from cascaderl_optuna.tasks import _BUILTIN
+    from cascaderl_optuna.tasks import available_tasks
+
+    for name in available_tasks():
+        console.print(name + (" (built in)" if name in _BUILTIN else ""))
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="cascaderl-optuna",
+        description="Tune training tasks with CascadeSampler (hierarchical PPO over Optuna).",
+    )
+    sub = parser.add_subparsers(dest="command", required=True)
+    opt = sub.add_parser("optimize", help="run (or continue) a study on a task and write a report")
+    opt.add_argument("--task", default="digits_mlp", help="task name (see `cascaderl-optuna tasks`); default digits_mlp")
+    opt.add_argument("--trials", type=int, required=True, help="number of trials to add to the study")
+    opt.add_argument("--storage", default=DEFAULT_STORAGE, help=f"Optuna storage URL (default {DEFAULT_STORAGE})")
+    opt.add_argument("--study-name", default=None, help="study name (default TASK-SAMPLER); an existing study is continued")
+    opt.add_argument("--sampler", choices=SAMPLERS, default="cascade", help="sampler (default cascade)")
+    opt.add_argument("--pruner", choices=PRUNERS, default="median", help="pruner (default median)")
+    opt.add_argument("--space", default=None, help="YAML search space file (default: the task's own)")
+    opt.add_argument("--seed", type=int, default=None, help="sampler seed")
+    opt.add_argument("--reports", default="reports", help="report folder (default reports; 'none' for no report)")
+    opt.add_argument("--eval-seeds", type=int, default=3, help="training seeds of the before/after evaluation (default 3)")
+    opt.add_argument("--startup-trials", type=int, default=None, help="space-filling trials before the sampler learns (default: the sampler's)")
+    opt.add_argument("--data", default=None, help="task data file (digits_mlp: .csv with the label last, or .npz with x, y)")
+    opt.add_argument("--tensorboard", default=None, metavar="DIR", help="also log every trial to TensorBoard in DIR")
+    opt.add_argument("--wandb", default=None, metavar="PROJECT", help="also log every trial to Weights & Biases")
+    dash = sub.add_parser("dashboard", help="open the studies in optuna-dashboard")
+    dash.add_argument("--storage", default=DEFAULT_STORAGE, help=f"Optuna storage URL (default {DEFAULT_STORAGE})")
+    dash.add_argument("--host", default="127.0.0.1")
+    dash.add_argument("--port", type=int, default=8080)
+    sub.add_parser("tasks", help="list the tasks")
+    return parser
+
+
+def main(argv: Sequence[str] | None = None, console: Any = None) -> int:
+    """Entry point of ``cascaderl-optuna``; returns the exit status."""
+    args = build_parser().parse_args(argv)
+    try:
+        from rich.console import Console
+    except ImportError:
+        print("cascaderl-optuna needs the cli extra: pip install 'cascaderl-optuna[cli]'", file=sys.stderr)
+        return 2
+    err_console = None if console is not None else Console(stderr=True)
+    console = console or Console()
+    commands = {"optimize": cmd_optimize, "dashboard": cmd_dashboard, "tasks": cmd_tasks}
+    verbosity = optuna.logging.get_verbosity()
+    try:
+        # The live table reports every trial; optuna's per-trial log lines and the notice that
+        # QMCSampler (the cascade's space-filling start) is experimental would only interleave.
+        optuna.logging.set_verbosity(optuna.logging.WARNING)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+            return commands[args.command](args, console)
+    except CliError as exc:
+        from rich.markup import escape
+
+        (err_console or console).print(f"[bold red]error:[/] {escape(str(exc))}", highlight=False)
+        return 2
+    finally:
+        optuna.logging.set_verbosity(verbosity)
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

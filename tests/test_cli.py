@@ -1,0 +1,316 @@
+"""The ``cascaderl-optuna`` command: real training runs on a temporary SQLite file.
+
+Each ``optimize`` here trains the digits MLP for real (about a second a trial), with few trials
+and one evaluation seed so the file stays fast.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from pathlib import Path
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+
+import optuna
+from optuna.trial import TrialState
+import pytest
+from rich.console import Console
+
+from cascaderl_optuna._attrs import POLICY_KEY
+from cascaderl_optuna._attrs import read_record
+from cascaderl_optuna.cli import COLUMNS
+from cascaderl_optuna.cli import main
+
+
+def _run(argv: list[str]) -> tuple[int, str]:
+    console = Console(record=True, width=220, force_terminal=False, color_system=None)
+    rc = main(argv, console=console)
+    return rc, console.export_text()
+
+
+def _rows(text: str) -> dict[int, list[str]]:
+    """The first line of each row of the live table, split into cells, by trial number."""
+    rows = {}
+    for line in text.splitlines():
+        cells = [c.strip() for c in line.split("│")[1:-1]]
+        if len(cells) == len(COLUMNS) and cells[0].isdigit():
+            rows[int(cells[0])] = cells
+    return rows
+
+
+@pytest.fixture(scope="module")
+def first_run(tmp_path_factory):  # type: ignore[no-untyped-def]
+    """One real run: 6 trials of the cascade (3 space-filling), report with one evaluation seed."""
+    tmp = tmp_path_factory.mktemp("cli")
+    storage = f"sqlite:///{tmp / 'study.db'}"
+    args = ["optimize", "--task", "digits_mlp", "--storage", storage, "--study-name", "s", "--seed", "0",
+            "--startup-trials", "3", "--eval-seeds", "1", "--reports", str(tmp / "reports")]
+    rc, text = _run([*args, "--trials", "6", "--tensorboard", str(tmp / "tb")])
+    return {"tmp": tmp, "storage": storage, "args": args, "rc": rc, "text": text,
+            "trials": optuna.load_study(study_name="s", storage=storage).trials}
+
+
+def test_optimize_stores_the_trials_and_shows_the_live_table(first_run) -> None:
+    assert first_run["rc"] == 0, first_run["text"]
+    trials = first_run["trials"]
+    assert len(trials) == 6
+    text = first_run["text"]
+    header = next(line for line in text.splitlines() if "strategy" in line and "p(strategy)" in line)
+    for column in COLUMNS:
+        assert column in header
+    assert "strategy = optimizer / scheduler / dropout" in text
+    assert "6/6" in text  # the progress bar
+    rows = _rows(text)
+    assert sorted(rows) == [t.number for t in trials]
+    index = {c: i for i, c in enumerate(COLUMNS)}
+    for t in trials:
+        cells = rows[t.number]
+        assert cells[index["state"]].split(":")[0].split(" ")[0] == t.state.name
+        assert cells[index["strategy"]] == " / ".join(
+            f"{t.params[n]:.3g}" if isinstance(t.params[n], float) else str(t.params[n])
+            for n in ("optimizer", "scheduler", "dropout")
+        )
+        if t.state == TrialState.COMPLETE:
+            assert cells[index["value"]] == f"{t.value:.3g}"
+        policy = read_record(t, POLICY_KEY)
+        if t.number < 3:
+            assert policy is None and cells[index["p(strategy)"]] == "" and cells[index["entropy"]] == ""
+        else:
+            p = math.prod(
+                policy["probs"][n][list(t.distributions[n].choices).index(t.params[n])]
+                if n != "dropout" else policy["probs"][n][round(t.params[n] / 0.15)]
+                for n in ("optimizer", "scheduler", "dropout")
+            )
+            assert cells[index["p(strategy)"]] == f"{p:.3f}"
+            assert cells[index["entropy"]] == f"{policy['entropy']:.3g}"
+    best = min(t.value for t in trials if t.state == TrialState.COMPLETE)
+    assert rows[trials[-1].number][index["best"]] == f"{best:.3g}"
+
+
+def test_optimize_writes_the_before_after_report(first_run) -> None:
+    reports = first_run["tmp"] / "reports"
+    study = optuna.load_study(study_name="s", storage=first_run["storage"])
+    report = json.loads((reports / "evaluation.json").read_text())
+    assert report["task"] == "digits_mlp" and report["n_trials"] == 6
+    assert report["best"]["trial"] == study.best_trial.number
+    assert report["best"]["value"] == pytest.approx(study.best_value)
+    assert report["best"]["params"] == study.best_params  # the configuration evaluated is the best found
+    assert report["default"]["params"]["optimizer"] == "adamw" and "momentum" not in report["default"]["params"]
+    for side in ("default", "best"):
+        for metric in ("test_loss", "test_accuracy"):
+            assert math.isfinite(report[side]["test"][metric])
+        assert len(report[side]["test_per_seed"]) == 1
+    assert report["improvement"]["test_loss"] == pytest.approx(
+        report["default"]["test"]["test_loss"] - report["best"]["test"]["test_loss"]
+    )
+    summary = (reports / "summary.md").read_text()
+    assert f"best found (trial {study.best_trial.number})" in summary
+    assert f"{report['best']['test']['test_loss']:.4g}" in summary
+    assert "test_loss" in (reports / "summary.html").read_text()
+    tree = (reports / "cascade_tree.html").read_text()
+    labels = json.loads(tree.split('"labels":', 1)[1].split("]", 1)[0] + "]")  # the icicle's box labels
+    for t in study.trials:
+        assert f"optimizer={t.params['optimizer']}" in labels
+        assert f"scheduler={t.params['scheduler']}" in labels
+    for name in ("optimization_history.html", "training_curves.html", "strategy_history.html"):
+        html = (reports / name).read_text()
+        assert 'src="plotly.min.js"' in html, name
+    assert (reports / "plotly.min.js").stat().st_size > 100_000
+    curves = (reports / "training_curves.html").read_text()
+    assert "default (seed 0)" in curves and "best (seed 0)" in curves
+
+
+def test_optimize_saves_the_cascade_figures_for_optuna_dashboard(first_run) -> None:
+    from cascaderl_optuna.dashboard import CASCADE_TREE_ID, STRATEGY_HISTORY_ID
+
+    study = optuna.load_study(study_name="s", storage=first_run["storage"])
+    attrs = study._storage.get_study_system_attrs(study._study_id)
+    for graph_id in (CASCADE_TREE_ID, STRATEGY_HISTORY_ID):
+        assert any(graph_id in key for key in attrs), sorted(attrs)
+
+
+def test_optimize_logs_to_tensorboard_when_asked(first_run) -> None:
+    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+
+    acc = EventAccumulator(str(first_run["tmp"] / "tb"))
+    acc.Reload()
+    complete = {t.number: t.value for t in first_run["trials"] if t.state == TrialState.COMPLETE}
+    assert {e.step: e.value for e in acc.Scalars("charts/value")} == pytest.approx(complete)
+    assert [e.step for e in acc.Scalars("charts/entropy")] == [3, 4, 5]
+
+
+def test_optimize_again_resumes_the_stored_study(first_run) -> None:
+    before = first_run["trials"]
+    rc, text = _run([*first_run["args"], "--trials", "2", "--reports", "none"])
+    assert rc == 0, text
+    assert "Resuming study s" in text and "(6 trials stored)" in text
+    after = optuna.load_study(study_name="s", storage=first_run["storage"]).trials
+    assert len(after) == 8
+    assert [(t.number, t.params, t.state, t.value) for t in after[:6]] == [
+        (t.number, t.params, t.state, t.value) for t in before
+    ]
+    assert sorted(_rows(text)) == [6, 7]
+
+
+def test_diverging_trials_fail_with_a_reason_and_the_study_goes_on(tmp_path) -> None:
+    space = tmp_path / "explode.yaml"
+    space.write_text(
+        "parameters:\n"
+        "  optimizer: {role: strategic, type: categorical, choices: [sgd]}\n"
+        "  learning_rate: {role: tactical, type: float, low: 50.0, high: 100.0}\n"
+        "  momentum: {role: tactical, type: float, low: 0.95, high: 0.99}\n"
+        "  clip_norm: {role: tactical, type: float, low: 1.0e+5, high: 1.0e+6}\n"
+    )
+    storage = f"sqlite:///{tmp_path / 'x.db'}"
+    rc, text = _run(["optimize", "--trials", "2", "--storage", storage, "--space", str(space),
+                     "--sampler", "random", "--seed", "1", "--eval-seeds", "1", "--reports", str(tmp_path / "r")])
+    assert rc == 0, text
+    trials = optuna.load_study(study_name="digits_mlp-random", storage=storage).trials
+    assert [t.state for t in trials] == [TrialState.FAIL, TrialState.FAIL]
+    for t in trials:
+        assert "diverged" in t.user_attrs["fail_reason"] or "nan" in t.user_attrs["fail_reason"]
+        assert _rows(text)[t.number][1].startswith("FAIL: ")
+    report = json.loads((tmp_path / "r" / "evaluation.json").read_text())
+    assert report["best"] is None and math.isfinite(report["default"]["test"]["test_loss"])
+    assert "No trial completed" in (tmp_path / "r" / "summary.md").read_text()
+
+
+def test_other_samplers_and_the_default_storage(tmp_path, monkeypatch) -> None:
+    monkeypatch.chdir(tmp_path)
+    rc, text = _run(["optimize", "--trials", "2", "--sampler", "gp", "--seed", "0", "--reports", "none"])
+    assert rc == 0, text
+    assert (tmp_path / "cascaderl.db").exists()  # sqlite:///cascaderl.db, in the working directory
+    study = optuna.load_study(study_name="digits_mlp-gp", storage="sqlite:///cascaderl.db")
+    assert len(study.trials) == 2
+    # The same study name with another sampler is refused; nothing stored changes.
+    rc, text = _run(["optimize", "--trials", "1", "--study-name", "digits_mlp-gp", "--sampler", "tpe", "--reports", "none"])
+    assert rc == 2
+    assert "created with sampler 'gp', not 'tpe'" in text and "--sampler gp" in text and "--study-name" in text
+    assert len(optuna.load_study(study_name="digits_mlp-gp", storage="sqlite:///cascaderl.db").trials) == 2
+    # ... and so is another search space.
+    space = tmp_path / "small.yaml"
+    space.write_text("parameters:\n  learning_rate: {role: tactical, type: float, low: 1.0e-3, high: 1.0e-1, log: true}\n")
+    rc, text = _run(["optimize", "--trials", "1", "--sampler", "gp", "--space", str(space), "--reports", "none"])
+    assert rc == 2 and "created with space" in text
+
+
+@pytest.mark.parametrize(
+    "argv,needles",
+    [
+        (["--task", "nope"], ["unknown task 'nope'", "digits_mlp"]),
+        (["--trials", "0"], ["--trials must be at least 1"]),
+        (["--storage", "notadb://x"], ["cannot open storage", "sqlite:///cascaderl.db"]),
+        (["--data", "/nonexistent.csv"], ["--data /nonexistent.csv", ".csv", ".npz"]),
+    ],
+)
+def test_bad_input_gets_a_clear_error(tmp_path, monkeypatch, argv: list[str], needles: list[str]) -> None:
+    monkeypatch.chdir(tmp_path)
+    base = ["optimize", "--trials", "1", "--reports", "none"]
+    rc, text = _run([*base, *argv])
+    assert rc == 2
+    assert text.startswith("error: ")
+    for needle in needles:
+        assert needle in text, text
+
+
+def test_bad_space_files_are_refused_before_anything_runs(tmp_path, monkeypatch) -> None:
+    monkeypatch.chdir(tmp_path)
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("parameters:\n  learning_rate:\n    role: tactical\n    type: float\n    low: 1.0\n    high: 0.1\n")
+    rc, text = _run(["optimize", "--trials", "1", "--space", str(bad)])
+    assert rc == 2 and f"{bad}:6:" in text and "must be greater than low" in text
+    alien = tmp_path / "alien.yaml"
+    alien.write_text("parameters:\n  lora_rank: {role: strategic, type: int, low: 4, high: 64, log: true}\n")
+    rc, text = _run(["optimize", "--trials", "1", "--space", str(alien)])
+    assert rc == 2 and "'lora_rank' is not used by task 'digits_mlp'" in text
+    unknown_choice = tmp_path / "lion.yaml"
+    unknown_choice.write_text("parameters:\n  optimizer: {role: strategic, type: categorical, choices: [adamw, lion]}\n")
+    rc, text = _run(["optimize", "--trials", "1", "--space", str(unknown_choice)])
+    assert rc == 2 and "does not know the choices ['lion']" in text
+    assert not (tmp_path / "cascaderl.db").exists() or not optuna.get_all_study_names("sqlite:///cascaderl.db")
+
+
+def test_a_study_not_made_by_the_command_is_left_alone(tmp_path) -> None:
+    storage = f"sqlite:///{tmp_path / 'other.db'}"
+    other = optuna.create_study(study_name="mine", storage=storage)
+    other.optimize(lambda t: t.suggest_float("x", 0, 1), n_trials=3)
+    rc, text = _run(["optimize", "--trials", "1", "--storage", storage, "--study-name", "mine", "--reports", "none"])
+    assert rc == 2 and "was not created by `cascaderl-optuna optimize`" in text
+    assert len(optuna.load_study(study_name="mine", storage=storage).trials) == 3
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def test_dashboard_serves_the_storage(tmp_path) -> None:
+    storage = f"sqlite:///{tmp_path / 'dash.db'}"
+    optuna.create_study(study_name="shown-here", storage=storage).optimize(lambda t: t.suggest_float("x", 0, 1), n_trials=2)
+    port = _free_port()
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "cascaderl_optuna.cli", "dashboard", "--storage", storage, "--port", str(port)],
+        stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+    )
+    try:
+        deadline = time.monotonic() + 60
+        body = None
+        while body is None:
+            assert proc.poll() is None, proc.stdout.read().decode()
+            assert time.monotonic() < deadline, "optuna-dashboard did not answer within 60 s"
+            try:
+                with urllib.request.urlopen(f"http://127.0.0.1:{port}/api/studies", timeout=2) as r:
+                    body = json.loads(r.read())
+            except OSError:
+                time.sleep(0.3)
+        assert [s["study_name"] for s in body["study_summaries"]] == ["shown-here"]
+    finally:
+        proc.terminate()
+        proc.wait(timeout=30)
+
+
+def test_dashboard_without_optuna_dashboard_prints_the_command(monkeypatch) -> None:
+    monkeypatch.setitem(sys.modules, "optuna_dashboard", None)  # import optuna_dashboard -> ImportError
+    rc, text = _run(["dashboard", "--storage", "sqlite:///my.db", "--port", "8081"])
+    assert rc == 1
+    assert "pip install 'cascaderl-optuna[dashboard]'" in text
+    assert "optuna-dashboard sqlite:///my.db --host 127.0.0.1 --port 8081" in text
+
+
+def test_console_script_is_installed() -> None:
+    from importlib.metadata import entry_points
+
+    (script,) = [e for e in entry_points(group="console_scripts") if e.name == "cascaderl-optuna"]
+    assert script.value == "cascaderl_optuna.cli:main"
+    exe = Path(sys.executable).parent / "cascaderl-optuna"
+    out = subprocess.run([str(exe), "tasks"], capture_output=True, text=True, timeout=120, check=True)
+    assert "digits_mlp" in out.stdout
+
+
+def test_ctrl_c_keeps_the_finished_trials_and_still_reports(tmp_path, monkeypatch) -> None:
+    import cascaderl_optuna.tasks as tasks
+    from cascaderl_optuna.tasks.digits_mlp import DigitsMLPTask
+
+    class Interrupted(DigitsMLPTask):
+        name = "interrupted"
+
+        def objective(self, trial, params):  # type: ignore[no-untyped-def]
+            if trial.number == 2:
+                raise KeyboardInterrupt  # what Ctrl+C raises inside the training loop
+            return super().objective(trial, params)
+
+    monkeypatch.setattr(tasks, "_REGISTRY", {"interrupted": lambda **kw: Interrupted(epochs=2, **kw)})
+    storage = f"sqlite:///{tmp_path / 'i.db'}"
+    rc, text = _run(["optimize", "--task", "interrupted", "--trials", "5", "--storage", storage,
+                     "--eval-seeds", "1", "--reports", str(tmp_path / "r")])
+    assert rc == 130
+    assert "Interrupted: writing the report" in text
+    trials = optuna.load_study(study_name="interrupted-cascade", storage=storage).trials
+    assert [t.state for t in trials] == [TrialState.COMPLETE, TrialState.COMPLETE, TrialState.FAIL]
+    report = json.loads((tmp_path / "r" / "evaluation.json").read_text())
+    assert report["n_trials"] == 3 and report["best"]["trial"] in (0, 1)

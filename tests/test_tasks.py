@@ -1,0 +1,143 @@
+"""The task registry and the digits_mlp task: real training, intermediate reports, pruning, data files."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import optuna
+from optuna.trial import TrialState
+import pytest
+
+from cascaderl_optuna.space import SearchSpaceError
+from cascaderl_optuna.tasks import Evaluation
+from cascaderl_optuna.tasks import Task
+from cascaderl_optuna.tasks import TrainingDiverged
+from cascaderl_optuna.tasks import UnknownTaskError
+from cascaderl_optuna.tasks import available_tasks
+from cascaderl_optuna.tasks import get_task
+from cascaderl_optuna.tasks import register_task
+from cascaderl_optuna.tasks.digits_mlp import DigitsMLPTask
+
+
+@pytest.fixture(scope="module")
+def task() -> DigitsMLPTask:
+    return DigitsMLPTask(epochs=3)
+
+
+def test_registry_knows_digits_and_takes_new_tasks(monkeypatch) -> None:
+    import cascaderl_optuna.tasks as tasks
+
+    monkeypatch.setattr(tasks, "_REGISTRY", {})  # leave no "tiny" task behind
+    assert "digits_mlp" in available_tasks()
+    assert isinstance(get_task("digits_mlp"), DigitsMLPTask)
+    with pytest.raises(UnknownTaskError, match="unknown task 'text_classification'.*digits_mlp"):
+        get_task("text_classification")
+
+    class Tiny(DigitsMLPTask):
+        name = "tiny"
+
+    register_task("tiny", lambda **kw: Tiny(epochs=1, **kw))
+    assert "tiny" in available_tasks() and get_task("tiny").epochs == 1
+
+
+def test_builtin_space_matches_the_task(task: DigitsMLPTask) -> None:
+    space = task.load_space()
+    assert space.strategic_names == ("optimizer", "scheduler", "dropout")
+    assert space.strategic_params == ("dropout",)
+    assert space["momentum"].when == {"optimizer": ("sgd",)}
+    assert space["warmup_ratio"].when == {"scheduler": ("warmup_cosine", "constant_warmup")}
+    assert set(task.default_params) == set(space.names)
+    # The splits are disjoint and cover the data (60/20/20).
+    sizes = {k: len(y) for k, (_, y) in task.splits.items()}
+    assert sum(sizes.values()) == 1797 and sizes["test"] == 360 and sizes["val"] == 360
+
+
+def test_objective_reports_every_epoch_and_can_be_pruned(task: DigitsMLPTask) -> None:
+    space = task.load_space()
+    study = optuna.create_study(sampler=optuna.samplers.RandomSampler(seed=0))
+    study.enqueue_trial({"optimizer": "adamw", "scheduler": "cosine", "dropout": 0.0, "learning_rate": 3e-3})
+    study.optimize(lambda t: task.objective(t, space.suggest(t)), n_trials=1)
+    (trial,) = study.trials
+    assert trial.state == TrialState.COMPLETE
+    assert sorted(trial.intermediate_values) == [0, 1, 2]
+    assert trial.value == trial.intermediate_values[2]  # the last epoch's validation loss
+    assert trial.value < 1.0 and 0.7 < trial.user_attrs["val_accuracy"] <= 1.0  # it learned
+    # A pruner that stops everything after the first report.
+    pruned = optuna.create_study(pruner=optuna.pruners.ThresholdPruner(upper=0.0))
+    pruned.optimize(lambda t: task.objective(t, space.suggest(t)), n_trials=1)
+    assert pruned.trials[0].state == TrialState.PRUNED and list(pruned.trials[0].intermediate_values) == [0]
+
+
+def test_divergence_raises_training_diverged_with_a_reason(task: DigitsMLPTask) -> None:
+    params = {"optimizer": "sgd", "learning_rate": 80.0, "momentum": 0.99, "clip_norm": 1e6}
+    with pytest.raises(TrainingDiverged, match="sgd, learning rate 80"):
+        task.evaluate(params)
+
+
+def test_evaluate_measures_on_the_held_out_split_and_is_seeded(task: DigitsMLPTask) -> None:
+    a = task.evaluate(task.default_params, seed=0)
+    b = task.evaluate(task.default_params, seed=0)
+    c = task.evaluate(task.default_params, seed=1)
+    assert isinstance(a, Evaluation)
+    assert a.metrics == b.metrics and a.metrics != c.metrics
+    assert set(a.metrics) == {"test_loss", "test_accuracy"} and all(math.isfinite(v) for v in a.metrics.values())
+    assert [len(v) for v in a.curves.values()] == [3, 3, 3]
+    assert a.curves["train_loss"][-1] < a.curves["train_loss"][0]
+
+
+def test_own_data_from_csv_and_npz(tmp_path) -> None:
+    from sklearn.datasets import load_breast_cancer
+
+    x, y = load_breast_cancer(return_X_y=True)
+    labels = np.where(y == 1, "benign", "malignant")
+    csv = tmp_path / "cancer.csv"
+    with csv.open("w") as f:
+        f.write(",".join(f"f{i}" for i in range(x.shape[1])) + ",label\n")
+        for row, label in zip(x, labels):
+            f.write(",".join(repr(float(v)) for v in row) + f",{label}\n")
+    npz = tmp_path / "cancer.npz"
+    np.savez(npz, x=x, y=y)
+    for path in (csv, npz):
+        task = get_task("digits_mlp", data=str(path))
+        assert task.n_features == 30 and task.n_classes == 2
+        assert sum(len(y) for _, y in task.splits.values()) == len(x)
+        task.epochs = 2
+        ev = task.evaluate(dict(task.default_params, learning_rate=1e-2))
+        assert ev.metrics["test_accuracy"] > 0.8
+    bad = tmp_path / "bad.csv"
+    bad.write_text("a,b,label\n1,x,0\n")
+    with pytest.raises(ValueError, match="must be numeric"):
+        get_task("digits_mlp", data=str(bad))
+
+
+def test_space_checks_against_the_task(task: DigitsMLPTask, tmp_path) -> None:
+    path = tmp_path / "s.yaml"
+    path.write_text("parameters:\n  dropout: {role: strategic, type: float, low: 0.0, high: 1.0, step: 0.5}\n")
+    with pytest.raises(SearchSpaceError, match=r"'dropout' does not fit task 'digits_mlp': 1.0 is above .*\[0.0, 1.0\)"):
+        task.load_space(str(path))
+    path.write_text("parameters:\n  batch_size: {role: tactical, type: float, low: 16.5, high: 64.0}\n")
+    with pytest.raises(SearchSpaceError, match="it takes integers"):
+        task.load_space(str(path))
+    assert issubclass(DigitsMLPTask, Task)
+
+
+def test_report_survives_a_configuration_that_diverges_at_evaluation(tmp_path) -> None:
+    import json
+
+    from cascaderl_optuna.reports import write_reports
+
+    class ExplodingDefault(DigitsMLPTask):
+        default_params = dict(DigitsMLPTask.default_params, optimizer="sgd", learning_rate=80.0, clip_norm=1e6, momentum=0.99)
+
+    task = ExplodingDefault(epochs=2)
+    space = task.load_space()
+    study = optuna.create_study()
+    study.enqueue_trial({"optimizer": "adamw", "scheduler": "cosine", "dropout": 0.0, "learning_rate": 3e-3,
+                         "weight_decay": 1e-4, "clip_norm": 1.0, "batch_size": 64})
+    study.optimize(lambda t: task.objective(t, space.suggest(t)), n_trials=1)
+    written = write_reports(study, task, space, tmp_path, seeds=(0,))
+    report = json.loads(written["evaluation.json"].read_text())
+    assert report["default"]["test"] is None and "sgd, learning rate 80" in report["default"]["diverged"]
+    assert math.isfinite(report["best"]["test"]["test_loss"]) and report["improvement"] is None
+    assert "| diverged |" in written["summary.md"].read_text()
