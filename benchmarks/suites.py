@@ -49,10 +49,10 @@ SUITES: dict[str, tuple[Entry, ...]] = {
         Entry("mlp_digits", NOT_GP, 8, 100),
         Entry("mlp_digits", ("gp",), 3, 100),
     ),
-    # Issue 4's ablations on both LLM landscapes, a conditional YAHPO problem, a tabular and a mixed-integer one, 10 seeds.
+    # Issue 4's ablations on both LLM landscapes, a conditional YAHPO problem and a tabular one, 10 seeds.
     "ablation": tuple(
         Entry(p, ("cascade", *ABLATION_SAMPLERS, "tpe_independent"), 10, 200)
-        for p in ("llm_strong", "yahpo_xgboost_1501", "llm_smooth", "fcnet_naval", "mixint_f10_d10")
+        for p in ("llm_strong", "yahpo_xgboost_1501", "llm_smooth", "fcnet_naval")
     ),
     # Issues 4 and 5: 4 asynchronous workers on one study, against TPESampler's defaults (optuna 5: constant_liar=True)
     # and independent TPE; the report sets these beside the same samplers' 1-worker rows of the full suite.
