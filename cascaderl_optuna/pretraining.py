@@ -47,6 +47,7 @@ import torch
 
 from cascaderl_optuna._encoding import FEATURE_NAMES
 from cascaderl_optuna._high_level import DEFAULT_THETA
+from cascaderl_optuna._history import discounted_returns
 from cascaderl_optuna._ppo import normalise
 from cascaderl_optuna._ppo import ppo_update
 
@@ -176,12 +177,7 @@ def run_episode(theta: np.ndarray, problem_seed: int, n_trials: int, sampler_see
 def _returns(regret: np.ndarray, gamma: float) -> np.ndarray:
     """Discounted sum of the regret reductions from each trial on."""
     reward = -np.diff(np.r_[1.0, regret])  # >= 0: how much each trial lowered the incumbent's regret
-    out = np.zeros_like(reward)
-    acc = 0.0
-    for t in range(len(reward) - 1, -1, -1):
-        acc = reward[t] + gamma * acc
-        out[t] = acc
-    return out
+    return discounted_returns(reward, gamma)
 
 
 # -------------------------------------------------------------------------------------------
