@@ -12,6 +12,8 @@ groups, with the same distributions, as optuna's class, at a cost that does not 
 
 from __future__ import annotations
 
+import weakref
+
 from optuna.distributions import BaseDistribution
 from optuna.search_space.group_decomposed import _SearchSpaceGroup
 from optuna.study import Study
@@ -23,21 +25,34 @@ _SKIP = (TrialState.FAIL,)  # finished, but never part of the space
 
 
 class IncrementalGroupDecomposedSearchSpace:
-    """``calculate(study)`` -> the groups of the relative search space; reads each trial once."""
+    """``calculate(study)`` -> the groups of the relative search space; reads each trial once.
+
+    The cursor belongs to one study. A sampler instance handed a different study (a notebook that
+    reuses its sampler; in-memory storages all number their first study 0, so the study id alone
+    cannot tell) starts over on it instead of reading the new study from the old cursor.
+    """
 
     def __init__(self) -> None:
+        self._reset()
+
+    def _reset(self) -> None:
         self._groups = _SearchSpaceGroup()
+        self._storage: weakref.ref | None = None  # a weak reference: never keeps a study's storage alive
         self._study_id: int | None = None
         self._cursor = 0  # trials[:cursor] are all finished and read
         self._read_beyond: set[int] = set()  # trial numbers >= cursor already read
 
+    def __getstate__(self) -> dict:
+        return {}  # a copy (pickle) starts empty and reads its study again: weak references do not pickle
+
+    def __setstate__(self, state: dict) -> None:
+        self._reset()
+
     def calculate(self, study: Study) -> list[dict[str, BaseDistribution]]:
-        if self._study_id is None:
-            self._study_id = study._study_id
-        elif self._study_id != study._study_id:
-            raise ValueError(
-                "A CascadeSampler instance serves one study; create one sampler per study."
-            )
+        storage = self._storage() if self._storage is not None else None
+        if storage is not study._storage or self._study_id != study._study_id:
+            self._reset()
+            self._storage, self._study_id = weakref.ref(study._storage), study._study_id
         trials = study._get_trials(deepcopy=False, use_cache=True)
         advancing = True
         for trial in trials[self._cursor :]:

@@ -1,5 +1,7 @@
 """The incremental group decomposition gives optuna's groups while reading each trial once."""
 
+import pickle
+
 from hypothesis import given
 from hypothesis import settings
 from hypothesis import strategies as st
@@ -60,7 +62,7 @@ def test_matches_optunas_decomposition_after_every_step(scenario):
         assert _canonical(ours.calculate(study)) == _canonical(expected)
 
 
-def test_reads_each_finished_trial_once_and_refuses_a_second_study():
+def test_reads_each_finished_trial_once_and_starts_over_on_another_study():
     storage = optuna.storages.InMemoryStorage()
     study = optuna.create_study(storage=storage)
     for _ in range(5):
@@ -75,5 +77,11 @@ def test_reads_each_finished_trial_once_and_refuses_a_second_study():
     study.optimize(lambda t: t.suggest_float("lr", 1e-5, 1.0, log=True), n_trials=1)
     assert list(space.calculate(study)[0]) == ["lr"]
     assert len(calls) == 1  # only the new trial was read
-    with pytest.raises(ValueError, match="one sampler per study"):
-        space.calculate(optuna.create_study(storage=storage))
+
+    # A sampler reused for another study reads that study from its start, whether the study id differs (same
+    # storage) or not (a fresh in-memory storage numbers its first study 0 too).
+    for other in (optuna.create_study(storage=storage), optuna.create_study()):
+        other.optimize(lambda t: len(t.suggest_categorical("optimizer", ["adamw", "sgd"])), n_trials=2)
+        assert [list(g) for g in space.calculate(other)] == [["optimizer"]]
+    copy = pickle.loads(pickle.dumps(space))
+    assert [list(g) for g in copy.calculate(study)] == [["lr"]]
