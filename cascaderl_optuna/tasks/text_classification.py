@@ -196,7 +196,10 @@ class TextClassificationTask(Task):
         from transformers import AutoTokenizer
 
         transformers.logging.set_verbosity_error()  # "some weights were not used" (the pooler) is expected
-        self.device = torch.device(("cuda" if torch.cuda.is_available() else "cpu") if device in (None, "auto") else device)
+        try:
+            self.device = torch.device(("cuda" if torch.cuda.is_available() else "cpu") if device in (None, "auto") else device)
+        except RuntimeError:
+            raise ValueError(f"--device {device}: not a torch device; use cpu, cuda, cuda:N or auto.") from None
         if self.device.type == "cuda" and not torch.cuda.is_available():
             raise ValueError(f"--device {device}: CUDA is not available on this machine; use --device cpu.")
         self.threads = threads
@@ -221,6 +224,14 @@ class TextClassificationTask(Task):
                 "Hugging Face model name reachable from here (HF_HUB_OFFLINE=1 needs it in the cache)."
             ) from None
         self._base.eval()
+        names = [n for n, _ in self._base.named_modules()]
+        lacking = sorted({t for ts in TARGET_MODULES.values() for t in ts if not any(n == t or n.endswith("." + t) for n in names)})
+        if lacking:
+            raise ValueError(
+                f"model {model!r} has no modules named {lacking}: the lora_targets choices use BERT's module "
+                "names (query, key, value, attention.output.dense, intermediate.dense, output.dense). "
+                "Use a BERT-style encoder (BERT, RoBERTa, MiniLM, ELECTRA...)."
+            )
         self.hidden_size = int(self._base.config.hidden_size)
         self.max_steps, self.eval_every, self.max_length = max_steps, eval_every, max_length
         self.eval_batch_size = eval_batch_size
