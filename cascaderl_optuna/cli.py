@@ -275,6 +275,8 @@ def cmd_optimize(args: argparse.Namespace, console: Any) -> int:
         task = get_task(args.task, **options)
     except UnknownTaskError as exc:
         raise CliError(str(exc)) from None
+    except ImportError as exc:  # a task's optional extra (e.g. text_classification needs the llm extra)
+        raise CliError(str(exc)) from None
     except TypeError as exc:
         if args.device and "device" in str(exc):
             raise CliError(f"task {args.task!r} does not take --device (it runs on the CPU); leave the option out.") from None

@@ -129,6 +129,17 @@ def test_the_task_is_registered_and_asks_for_its_data(capsys) -> None:
     assert "needs --data" in capsys.readouterr().err
 
 
+def test_a_missing_llm_extra_is_a_clear_error(capsys, monkeypatch, sst2: Path) -> None:
+    import sys
+
+    monkeypatch.setitem(sys.modules, "peft", None)  # what `import peft` sees when peft is not installed
+    status = main(["optimize", "--task", "text_classification", "--data", str(sst2), "--trials", "1",
+                   "--storage", "sqlite:///:memory:", "--reports", "none"])
+    assert status == 2
+    err = " ".join(capsys.readouterr().err.split())  # rich wraps long lines
+    assert 'needs peft: pip install "cascaderl-optuna[llm]"' in err
+
+
 def test_device_is_refused_by_a_task_that_does_not_take_it(capsys, tmp_path) -> None:
     status = main(["optimize", "--task", "digits_mlp", "--trials", "1", "--device", "cuda",
                    "--storage", f"sqlite:///{tmp_path / 's.db'}", "--reports", "none"])
