@@ -268,10 +268,19 @@ def cmd_optimize(args: argparse.Namespace, console: Any) -> int:
         raise CliError(f"--eval-seeds must be at least 1, got {args.eval_seeds}.")
     if args.startup_trials is not None and args.startup_trials < 1:
         raise CliError(f"--startup-trials must be at least 1, got {args.startup_trials}.")
+    options = {"data": args.data} if args.data else {}
+    if args.device:
+        options["device"] = args.device
     try:
-        task = get_task(args.task, **({"data": args.data} if args.data else {}))
+        task = get_task(args.task, **options)
     except UnknownTaskError as exc:
         raise CliError(str(exc)) from None
+    except ImportError as exc:  # a task's optional extra (e.g. text_classification needs the llm extra)
+        raise CliError(str(exc)) from None
+    except TypeError as exc:
+        if args.device and "device" in str(exc):
+            raise CliError(f"task {args.task!r} does not take --device (it runs on the CPU); leave the option out.") from None
+        raise
     except (ValueError, OSError) as exc:
         raise CliError(str(exc)) from None
     try:
@@ -418,7 +427,8 @@ def build_parser() -> argparse.ArgumentParser:
     opt.add_argument("--reports", default="reports", help="report folder (default reports; 'none' for no report)")
     opt.add_argument("--eval-seeds", type=int, default=3, help="training seeds of the before/after evaluation (default 3)")
     opt.add_argument("--startup-trials", type=int, default=None, help="space-filling trials before the sampler learns (default: the sampler's)")
-    opt.add_argument("--data", default=None, help="task data file (digits_mlp: .csv with the label last, or .npz with x, y)")
+    opt.add_argument("--data", default=None, help="task data (digits_mlp: .csv with the label last, or .npz with x, y; text_classification: a folder of train/dev/test .tsv/.csv files or a Hugging Face dataset name)")
+    opt.add_argument("--device", default=None, help="where the task trains: cpu, cuda, cuda:1 or auto (text_classification; default auto: CUDA when present)")
     opt.add_argument("--tensorboard", default=None, metavar="DIR", help="also log every trial to TensorBoard in DIR")
     opt.add_argument("--wandb", default=None, metavar="PROJECT", help="also log every trial to Weights & Biases")
     dash = sub.add_parser("dashboard", help="open the studies in optuna-dashboard")

@@ -4,6 +4,6 @@
 # Extra arguments go to pytest (e.g. scripts/test.sh -k learning).
 set -euo pipefail
 cd "$(dirname "$0")/.."
-scripts/setup_env.sh test,bench,dashboard,logging,cli,ray
+scripts/setup_env.sh test,bench,dashboard,logging,cli,ray,llm
 scripts/install_system_deps.sh
 exec .venv/bin/python -m pytest "$@"

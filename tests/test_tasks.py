@@ -31,8 +31,8 @@ def test_registry_knows_digits_and_takes_new_tasks(monkeypatch) -> None:
     monkeypatch.setattr(tasks, "_REGISTRY", {})  # leave no "tiny" task behind
     assert "digits_mlp" in available_tasks()
     assert isinstance(get_task("digits_mlp"), DigitsMLPTask)
-    with pytest.raises(UnknownTaskError, match="unknown task 'text_classification'.*digits_mlp"):
-        get_task("text_classification")
+    with pytest.raises(UnknownTaskError, match="unknown task 'no_such_task'.*digits_mlp"):
+        get_task("no_such_task")
 
     class Tiny(DigitsMLPTask):
         name = "tiny"

@@ -152,6 +152,7 @@ class Task(ABC):
 
 _BUILTIN: dict[str, str] = {
     "digits_mlp": "cascaderl_optuna.tasks.digits_mlp:DigitsMLPTask",
+    "text_classification": "cascaderl_optuna.tasks.text_classification:TextClassificationTask",
 }
 _REGISTRY: dict[str, Callable[..., Task]] = {}
 
