@@ -31,7 +31,6 @@ from optuna.distributions import BaseDistribution
 from optuna.samplers import BaseSampler
 from optuna.samplers import QMCSampler
 from optuna.samplers import RandomSampler
-from cascaderl_optuna._search_space import IncrementalGroupDecomposedSearchSpace
 from optuna.study import Study
 from optuna.study import StudyDirection
 from optuna.trial import FrozenTrial
@@ -53,6 +52,7 @@ from cascaderl_optuna._history import rank_utilities
 from cascaderl_optuna._history import read_history
 from cascaderl_optuna._low_level import elite_initialisation
 from cascaderl_optuna._low_level import LowLevelAgent
+from cascaderl_optuna._search_space import IncrementalGroupDecomposedSearchSpace
 from cascaderl_optuna._space import from_unit
 from cascaderl_optuna._space import split_search_space
 from cascaderl_optuna._space import StrategicParam
