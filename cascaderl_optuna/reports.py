@@ -8,7 +8,8 @@
 * ``summary.md`` and ``summary.html``: the same numbers as a small table, with links to the figures;
 * ``optimization_history.html``: the objective value per trial and the best so far (optuna's
   ``plot_optimization_history``);
-* ``training_curves.html``: per-epoch training and validation loss of both configurations;
+* ``training_curves.html``: training and validation loss of both configurations, per epoch (or per
+  evaluation step, for tasks that record ``step``);
 * ``cascade_tree.html`` and ``strategy_history.html``: where the cascade spent its trials
   (:func:`~cascaderl_optuna.visualization.plot_cascade_tree`,
   :func:`~cascaderl_optuna.visualization.plot_strategy_history`).
@@ -39,7 +40,7 @@ from cascaderl_optuna.tasks import TrainingDiverged
 EVAL_SEEDS = (0, 1, 2)
 FIGURES = {
     "optimization_history.html": "objective value per trial, best so far",
-    "training_curves.html": "training and validation loss per epoch, default vs best",
+    "training_curves.html": "training and validation loss per epoch (or evaluation step), default vs best",
     "cascade_tree.html": "the strategy tree the cascade explored",
     "strategy_history.html": "strategy shares and policy probabilities over the trials",
 }
@@ -139,13 +140,16 @@ def _training_curves_figure(runs: dict[str, list[Evaluation]]) -> Any:
 
     fig = make_subplots(rows=1, cols=2, subplot_titles=("training loss", "validation loss"))
     colors = {"default": "#7f7f7f", "best": "#1f77b4"}
+    by_step = False  # a task that evaluates every k optimizer steps records them under "step"
     for label, evals in runs.items():
         for i, ev in enumerate(evals):
+            steps = ev.curves.get("step")
+            by_step = by_step or bool(steps)
             for col, key in ((1, "train_loss"), (2, "val_loss")):
                 ys = ev.curves.get(key, [])
                 fig.add_trace(
                     go.Scatter(
-                        x=list(range(1, len(ys) + 1)),
+                        x=list(steps) if steps and len(steps) == len(ys) else list(range(1, len(ys) + 1)),
                         y=ys,
                         mode="lines",
                         name=f"{label} (seed {i})",
@@ -156,7 +160,7 @@ def _training_curves_figure(runs: dict[str, list[Evaluation]]) -> Any:
                     row=1,
                     col=col,
                 )
-    fig.update_xaxes(title_text="epoch")
+    fig.update_xaxes(title_text="optimizer step" if by_step else "epoch")
     fig.update_yaxes(type="log")
     fig.update_layout(title="Training curves: default configuration vs best found")
     return fig

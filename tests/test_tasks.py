@@ -141,3 +141,17 @@ def test_report_survives_a_configuration_that_diverges_at_evaluation(tmp_path) -
     assert report["default"]["test"] is None and "sgd, learning rate 80" in report["default"]["diverged"]
     assert math.isfinite(report["best"]["test"]["test_loss"]) and report["improvement"] is None
     assert "| diverged |" in written["summary.md"].read_text()
+
+
+def test_training_curves_use_the_steps_a_task_records():
+    from cascaderl_optuna.reports import _training_curves_figure
+    from cascaderl_optuna.tasks import Evaluation
+
+    per_epoch = Evaluation({"loss": 1.0}, {"train_loss": [1.0, 0.5], "val_loss": [1.1, 0.6]})
+    fig = _training_curves_figure({"default": [per_epoch]})
+    assert list(fig.data[0].x) == [1, 2] and fig.layout.xaxis.title.text == "epoch"
+    per_step = Evaluation({"loss": 1.0}, {"step": [50, 100, 150], "train_loss": [0.7, 0.5, 0.4],
+                                          "val_loss": [0.6, 0.5, 0.45]})
+    fig = _training_curves_figure({"default": [per_epoch], "best": [per_step]})
+    assert list(fig.data[2].x) == [50, 100, 150] and list(fig.data[3].x) == [50, 100, 150]
+    assert fig.layout.xaxis.title.text == "optimizer step"
