@@ -31,13 +31,16 @@ from cascaderl_optuna.tasks import Evaluation
 from cascaderl_optuna.tasks import ParamRule
 from cascaderl_optuna.tasks import Task
 from cascaderl_optuna.tasks import TrainingDiverged
+from cascaderl_optuna.tasks._training import make_optimizer
+from cascaderl_optuna.tasks._training import make_schedule
+from cascaderl_optuna.tasks._training import OPTIMIZERS
+from cascaderl_optuna.tasks._training import pruning_reporter
+from cascaderl_optuna.tasks._training import SCHEDULERS
 
 
 EPOCHS = 12
 DIVERGED_LOSS = 1e3
 """A validation cross-entropy above this (chance level on 10 classes is 2.3) counts as diverged."""
-OPTIMIZERS = ("adamw", "sgd", "adafactor")
-SCHEDULERS = ("cosine", "warmup_cosine", "constant_warmup")
 
 
 def _load_table(path: str) -> tuple[np.ndarray, np.ndarray]:
@@ -75,21 +78,6 @@ def _load_table(path: str) -> tuple[np.ndarray, np.ndarray]:
     if labels.max() < 1:
         raise ValueError(f"--data {path}: the labels have a single class; classification needs two or more.")
     return x, labels
-
-
-def _lr_factor(scheduler: str, total: int, warmup_ratio: float) -> Callable[[int], float]:
-    """Multiplier of the learning rate at optimizer step ``t`` (``LambdaLR``)."""
-    warmup = int(round(warmup_ratio * total)) if scheduler != "cosine" else 0
-
-    def factor(t: int) -> float:
-        if t < warmup:
-            return (t + 1) / warmup
-        if scheduler == "constant_warmup":
-            return 1.0
-        progress = (t - warmup) / max(1, total - warmup)
-        return 0.5 * (1.0 + math.cos(math.pi * min(1.0, progress)))
-
-    return factor
 
 
 class DigitsMLPTask(Task):
@@ -184,19 +172,12 @@ class DigitsMLPTask(Task):
             torch.nn.Linear(h, self.n_classes),
         )
         lr, wd = float(p["learning_rate"]), float(p["weight_decay"])
-        if p["optimizer"] == "adamw":
-            opt: torch.optim.Optimizer = torch.optim.AdamW(model.parameters(), lr=lr, weight_decay=wd)
-        elif p["optimizer"] == "sgd":
-            opt = torch.optim.SGD(model.parameters(), lr=lr, momentum=float(p["momentum"]), weight_decay=wd)
-        else:
-            opt = torch.optim.Adafactor(model.parameters(), lr=lr, weight_decay=wd)
+        opt = make_optimizer(p["optimizer"], model.parameters(), lr, wd, p.get("momentum"))
         x_tr, y_tr = self.splits["train"]
         x_va, y_va = self.splits["val"]
         n, batch = len(y_tr), int(p["batch_size"])
         steps_per_epoch = math.ceil(n / batch)
-        schedule = torch.optim.lr_scheduler.LambdaLR(
-            opt, _lr_factor(p["scheduler"], steps_per_epoch * self.epochs, float(p["warmup_ratio"]))
-        )
+        schedule = make_schedule(opt, p["scheduler"], steps_per_epoch * self.epochs, float(p["warmup_ratio"]))
         curves: dict[str, list[float]] = {"train_loss": [], "val_loss": [], "val_accuracy": []}
         for epoch in range(self.epochs):
             model.train()
@@ -234,12 +215,7 @@ class DigitsMLPTask(Task):
         return model, curves
 
     def objective(self, trial: optuna.Trial, params: Mapping[str, Any]) -> float:
-        def report(epoch: int, val_loss: float) -> None:
-            trial.report(val_loss, epoch)
-            if trial.should_prune():
-                raise optuna.TrialPruned(f"pruned at epoch {epoch} (validation loss {val_loss:.4f})")
-
-        _, curves = self.train(params, seed=trial.number, on_epoch=report)
+        _, curves = self.train(params, seed=trial.number, on_epoch=pruning_reporter(trial, "epoch"))
         trial.set_user_attr("val_accuracy", curves["val_accuracy"][-1])
         return curves["val_loss"][-1]
 

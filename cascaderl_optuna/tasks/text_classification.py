@@ -48,7 +48,11 @@ from cascaderl_optuna.tasks import Evaluation
 from cascaderl_optuna.tasks import ParamRule
 from cascaderl_optuna.tasks import Task
 from cascaderl_optuna.tasks import TrainingDiverged
-from cascaderl_optuna.tasks.digits_mlp import _lr_factor
+from cascaderl_optuna.tasks._training import make_optimizer
+from cascaderl_optuna.tasks._training import make_schedule
+from cascaderl_optuna.tasks._training import OPTIMIZERS
+from cascaderl_optuna.tasks._training import pruning_reporter
+from cascaderl_optuna.tasks._training import SCHEDULERS
 from cascaderl_optuna.tasks.text_data import load_text_splits
 
 
@@ -59,8 +63,6 @@ DIVERGED_LOSS = 100.0
 """A validation cross-entropy above this (chance level on two classes is 0.69) counts as diverged."""
 GROUP_BATCHES = 16
 """Training batches are drawn from groups of this many batches sorted by length (see ``_length_grouped_batches``)."""
-OPTIMIZERS = ("adamw", "sgd", "adafactor")
-SCHEDULERS = ("cosine", "warmup_cosine", "constant_warmup")
 TARGET_MODULES: dict[str, tuple[str, ...]] = {
     "query_value": ("query", "value"),
     "attention": ("query", "key", "value", "attention.output.dense"),
@@ -335,15 +337,8 @@ class TextClassificationTask(Task):
         model = self._build(p)
         trainable = [q for q in model.parameters() if q.requires_grad]
         lr, wd = float(p["learning_rate"]), float(p["weight_decay"])
-        if p["optimizer"] == "adamw":
-            opt: torch.optim.Optimizer = torch.optim.AdamW(trainable, lr=lr, weight_decay=wd)
-        elif p["optimizer"] == "sgd":
-            opt = torch.optim.SGD(trainable, lr=lr, momentum=float(p["momentum"]), weight_decay=wd)
-        else:
-            opt = torch.optim.Adafactor(trainable, lr=lr, weight_decay=wd)
-        schedule = torch.optim.lr_scheduler.LambdaLR(
-            opt, _lr_factor(p["scheduler"], self.max_steps, float(p["warmup_ratio"]))
-        )
+        opt = make_optimizer(p["optimizer"], trainable, lr, wd, p.get("momentum"))
+        schedule = make_schedule(opt, p["scheduler"], self.max_steps, float(p["warmup_ratio"]))
         ids, labels = self.splits["train"]
         n, batch = len(ids), min(int(p["batch_size"]), len(ids))
         curves: dict[str, list[float]] = {"step": [], "train_loss": [], "val_loss": [], "val_accuracy": []}
@@ -382,12 +377,7 @@ class TextClassificationTask(Task):
         return model, curves
 
     def objective(self, trial: optuna.Trial, params: Mapping[str, Any]) -> float:
-        def report(step: int, val_loss: float) -> None:
-            trial.report(val_loss, step)
-            if trial.should_prune():
-                raise optuna.TrialPruned(f"pruned at step {step} (validation loss {val_loss:.4f})")
-
-        _, curves = self.train(params, seed=trial.number, on_eval=report)
+        _, curves = self.train(params, seed=trial.number, on_eval=pruning_reporter(trial, "step"))
         trial.set_user_attr("val_accuracy", curves["val_accuracy"][-1])
         return curves["val_loss"][-1]
 
