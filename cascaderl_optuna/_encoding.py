@@ -155,8 +155,8 @@ class HistoryEncoder:
                 row[6] = recent_counts[c] / len(recent)
         return rows
 
-    def value_state(self) -> np.ndarray:
+    def value_state(self) -> list[float]:
         """State of the value baseline: a constant, the best and mean utility so far."""
         if self._n_all == 0:
-            return np.array([1.0, 0.0, 0.0])
-        return np.array([1.0, self._best_all, self._sum_all / self._n_all])
+            return [1.0, 0.0, 0.0]
+        return [1.0, self._best_all, self._sum_all / self._n_all]

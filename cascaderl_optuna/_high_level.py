@@ -117,15 +117,20 @@ class HighLevelAgent:
         n, n_heads = choices.shape
         if self.uniform:
             return self.stats
-        features = np.zeros((n, n_heads, self._c_max, N_FEATURES))
-        states = np.zeros((n, 3))
         rows = choices.tolist()  # Python ints: the replay below is the agent's hot loop
         encoder = self.encoder
+        # Nested lists, converted to arrays once: heads with fewer choices are padded with the
+        # zero rows of the choices they lack.
+        padding = [[[0.0] * N_FEATURES for _ in range(self._c_max - c)] for c in self.n_choices]
+        feature_list, state_list = [], []
         for t, row in enumerate(rows):
-            for k in range(n_heads):
-                features[t, k, : self.n_choices[k]] = encoder.feature_rows(k, row[:k])
-            states[t] = encoder.value_state()
+            feature_list.append(
+                [encoder.feature_rows(k, row[:k]) + padding[k] for k in range(n_heads)]
+            )
+            state_list.append(encoder.value_state())
             encoder.add(row, float(utilities[t]))
+        features = np.array(feature_list, dtype=float).reshape(n, n_heads, self._c_max, N_FEATURES)
+        states = np.array(state_list, dtype=float).reshape(n, 3)
         if not self.use_features:
             features[:] = 0.0
         elif critic_gaps is not None:
