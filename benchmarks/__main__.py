@@ -1,9 +1,10 @@
-"""Command line: ``python -m benchmarks run|report|setup-yahpo``.
+"""Command line: ``python -m benchmarks run|report|reproduce|setup-yahpo``.
 
     python -m benchmarks run --suite full          # every missing (problem, sampler, seed) study, 2 workers
     python -m benchmarks run --suite timing        # sampler seconds per trial up to 1,000 trials
     python -m benchmarks report --suite full       # REPORT.md, curves.html, curves.png, summary.json
     python -m benchmarks run --quick && python -m benchmarks report --quick
+    python -m benchmarks reproduce --suite full --seeds 2   # re-run 2 seeds per cell: identical? cost here?
     python -m benchmarks setup-yahpo               # the separate environment for YAHPO Gym
 """
 
@@ -23,6 +24,7 @@ import time  # noqa: E402
 from pathlib import Path  # noqa: E402
 
 from benchmarks import report as report_mod  # noqa: E402
+from benchmarks import reproduce as reproduce_mod  # noqa: E402
 from benchmarks import runner  # noqa: E402
 from benchmarks.problems.yahpo import VENV_PYTHON  # noqa: E402
 from benchmarks.suites import SUITES  # noqa: E402
@@ -36,7 +38,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m benchmarks", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     sub = parser.add_subparsers(dest="command", required=True)
-    for name in ("run", "report"):
+    for name in ("run", "report", "reproduce"):
         p = sub.add_parser(name)
         p.add_argument("--suite", choices=sorted(SUITES), default="full")
         p.add_argument("--quick", action="store_true", help="same as --suite quick")
@@ -49,6 +51,11 @@ def main(argv: list[str] | None = None) -> int:
     run_p.add_argument("--retry-failed", action="store_true", help="run again studies in which the sampler raised")
     run_p.add_argument("--workers", type=int, default=runner.workers_default(),
                        help=f"worker processes (at most {runner.MAX_WORKERS})")
+    repro_p = sub.choices["reproduce"]
+    repro_p.add_argument("--seeds", type=int, default=1, help="seeds re-run per (problem, sampler) cell")
+    repro_p.add_argument("--workers", type=int, default=runner.workers_default(),
+                         help=f"worker processes (at most {runner.MAX_WORKERS})")
+    repro_p.add_argument("--scratch", type=Path, help="keep the re-run rows here (default: a temporary folder)")
     sub.choices["report"].add_argument("--out", type=Path, help="report folder (default <results>/<suite>/report)")
     sub.add_parser("setup-yahpo", help=f"create {VENV_PYTHON.parent.parent} with benchmarks/requirements-yahpo.txt")
     args = parser.parse_args(argv)
@@ -68,6 +75,13 @@ def main(argv: list[str] | None = None) -> int:
                               retry_failed=args.retry_failed)
         print(f"done in {time.perf_counter() - start:.0f} s; {failures} failed studies")
         return 1 if failures else 0
+    if args.command == "reproduce":
+        try:
+            summary = reproduce_mod.reproduce(suite, args.results, n_seeds=args.seeds, workers=args.workers,
+                                              scratch=args.scratch)
+        except ValueError as exc:
+            parser.error(str(exc))
+        return 1 if summary["differences"] or summary["harness_failures"] else 0
     out = report_mod.report(suite, args.results, args.out)
     print(f"report written to {out}")
     return 0

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import math
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -81,6 +82,38 @@ def test_rerun_skips_finished_studies_and_resumes_missing_ones(quick: Path, tmp_
     rows = read_rows(tmp_path / "quick" / "fcnet_protein" / "random.jsonl")
     assert sorted(r["seed"] for r in rows) == [0, 1, 2]
     assert {json.dumps(r["values"]) for r in rows} == {json.dumps(json.loads(line)["values"]) for line in lines}
+
+
+def test_reproduce_finds_the_committed_values_and_names_a_changed_one(quick: Path, tmp_path: Path) -> None:
+    committed = tmp_path / "committed"
+    shutil.copytree(quick, committed)
+    scratch = tmp_path / "scratch"
+    proc = _cli("reproduce", "--quick", "--seeds", "1", "--results", str(committed), "--scratch", str(scratch))
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    summary = json.loads((committed / "quick" / "reproduction.json").read_text())
+    cells = [(e.problem, s) for e in SUITES["quick"] for s in _expected_samplers(e)]
+    assert summary["studies_compared"] == summary["studies_identical"] == len(cells)
+    assert summary["differences"] == [] and summary["not_committed"] == []
+    assert sorted((c["problem"], c["sampler"]) for c in summary["cells"]) == sorted(cells)
+    rerun = {(c["problem"], c["sampler"]): c for c in summary["cells"]}
+    row = read_rows(scratch / "quick" / "llm_strong" / "random.jsonl")[0]
+    assert rerun["llm_strong", "random"]["mean_study_seconds"] == round(row["wall_seconds"], 1)
+    assert rerun["llm_strong", "random"]["estimated_seconds"] == round(row["wall_seconds"] * 3, 1)  # 3 seeds
+    assert summary["estimated_suite_core_seconds"] == round(sum(c["estimated_seconds"] for c in summary["cells"]))
+
+    # A committed value that the samplers do not give back is named, and the command fails.
+    path = committed / "quick" / "llm_strong" / "random.jsonl"
+    rows = read_rows(path)
+    rows[0]["values"][7] += 1.0
+    path.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    proc = _cli("reproduce", "--quick", "--seeds", "1", "--results", str(committed), "--scratch", str(scratch))
+    assert proc.returncode == 1
+    summary = json.loads((committed / "quick" / "reproduction.json").read_text())
+    assert summary["differences"] == ["llm_strong/random/seed 0: first differs at trial 7"]
+    assert summary["studies_identical"] == len(cells) - 1
+
+    proc = _cli("reproduce", "--quick", "--seeds", "4", "--results", str(committed))
+    assert proc.returncode == 2 and "--seeds must be between 1 and 3" in proc.stderr
 
 
 def test_quick_report_matches_the_rows(quick: Path) -> None:
