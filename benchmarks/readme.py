@@ -4,7 +4,8 @@ The README never carries a figure typed by hand: ``python -m benchmarks.readme``
 between ``<!-- benchmarks:begin -->`` and ``<!-- benchmarks:end -->`` with the overview table of
 ``benchmarks/results/full/report/summary.json`` (written by ``python -m benchmarks report``) and
 the sampler-overhead table of the timing suite; ``--suite parallel`` fills the block between
-``<!-- benchmarks:parallel:begin -->`` and ``<!-- benchmarks:parallel:end -->`` with the 1-vs-4-worker table.
+``<!-- benchmarks:parallel:begin -->`` and ``<!-- benchmarks:parallel:end -->`` with the 1-vs-4-worker table, and
+``--suite ablation`` the ablation table (the full cascade against each ablation, paired over seeds).
 """
 
 from __future__ import annotations
@@ -28,7 +29,38 @@ def markers(suite: str) -> tuple[str, str]:
 README = Path(__file__).resolve().parent.parent / "README.md"
 
 
+ABLATION_COLUMNS = {
+    "cascade_uniform_high_level": "uniform high level",
+    "cascade_no_low_level_learning": "no low-level learning",
+    "cascade_flat": "one flat agent",
+}
+
+
+def ablation_section(summary: dict) -> str:
+    """Median regret at the last trial of the full cascade and of each ablation, with the paired test against it."""
+    lines = ["| problem | full cascade | " + " | ".join(ABLATION_COLUMNS.values()) + " |",
+             "|---|---|" + "---|" * len(ABLATION_COLUMNS)]
+    seeds = set()
+    for problem, entry in summary["problems"].items():
+        full = entry["samplers"]["cascade"]
+        seeds.add(full["seeds"])
+        cells = [_fmt(full["final_regret"])]
+        for sampler in ABLATION_COLUMNS:
+            info = entry["samplers"].get(sampler)
+            if info is None:
+                cells.append("—")
+                continue
+            last = max(entry["paired"][sampler], key=lambda t: t["at"])
+            cells.append(f"{_fmt(info['final_regret'])} ({last['win']}/{last['loss']}, p = {last['p']:.2g})")
+        lines.append(f"| {problem} | " + " | ".join(cells) + " |")
+    lines += ["", f"(median normalised regret at the last trial over {', '.join(map(str, sorted(seeds)))} seeds; in "
+              "brackets the full cascade's wins/losses against that ablation and the two-sided paired Wilcoxon p.)", ""]
+    return "\n".join(lines)
+
+
 def section(summary: dict, suite: str) -> str:
+    if suite == "ablation":
+        return ablation_section(summary)
     lines = overview_table(summary)[2:]  # the README has its own heading
     problems = summary["problems"]
     seeds = sorted({(p, s, e["seeds"], e["trials"]) for p, ent in problems.items() for s, e in ent["samplers"].items()})

@@ -57,3 +57,34 @@ def test_other_suites_fill_their_own_block_and_leave_the_full_one(tmp_path):
     assert "full block" in text and "stale" not in text
     assert "| llm_strong | 0.01 | 0.05 | 87 [60, not reached] vs `tpe_default` |" in text
     assert "s/trial" not in text  # the overhead table belongs to the full suite's block only
+
+
+def test_ablation_block_pairs_the_full_cascade_with_each_ablation(tmp_path):
+    def paired(win, loss, p):
+        return [{"at": 100, "win": 1, "tie": 0, "loss": 9, "p": 0.5}, {"at": 200, "win": win, "tie": 0, "loss": loss, "p": p}]
+
+    entry = {
+        "samplers": {
+            "cascade": {"seeds": 10, "trials": 200, "final_regret": 0.047},
+            "cascade_flat": {"seeds": 10, "trials": 200, "final_regret": 0.114},
+            "cascade_no_low_level_learning": {"seeds": 10, "trials": 200, "final_regret": 0.099},
+        },
+        "paired": {"cascade_flat": paired(10, 0, 0.001953), "cascade_no_low_level_learning": paired(9, 1, 0.0039)},
+    }
+    (tmp_path / "ablation" / "report").mkdir(parents=True)
+    (tmp_path / "ablation" / "report" / "summary.json").write_text(json.dumps({"problems": {"llm_strong": entry}}))
+    target = tmp_path / "README.md"
+    begin, end = readme.markers("ablation")
+    target.write_text(f"{begin}\n| llm_strong | 0.5 |\n{end}\n")
+    import sys
+
+    argv = sys.argv
+    sys.argv = ["readme", "--suite", "ablation", "--results", str(tmp_path), "--readme", str(target)]
+    try:
+        readme.main()
+    finally:
+        sys.argv = argv
+    text = target.read_text()
+    # The last checkpoint's test, not the first; an ablation that was not run is a dash.
+    assert "| llm_strong | 0.047 | — | 0.099 (9/1, p = 0.0039) | 0.114 (10/0, p = 0.002) |" in text
+    assert "0.5 |" not in text and "over 10 seeds" in text
