@@ -16,8 +16,6 @@ from cascaderl_optuna import sampler as sampler_module
 from cascaderl_optuna._trial_cache import FinishedTrialCache
 from cascaderl_optuna.sampler import refit_point
 
-from tests.test_sampler import planted
-
 
 def _study_with_values(values, storage=None):
     study = optuna.create_study(storage=storage, sampler=optuna.samplers.RandomSampler(seed=0))
