@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import json
 import math
+import zlib
 from collections import defaultdict
 from pathlib import Path
 
@@ -192,8 +193,13 @@ def _sampler_order(names) -> list[str]:
     return sorted(names, key=key)
 
 
+def _bootstrap_rng(seed: int, problem: str, sampler: str) -> np.random.Generator:
+    """One random stream per (problem, baseline): an interval depends on its own rows only, so adding another
+    problem's or sampler's rows leaves it unchanged."""
+    return np.random.default_rng([seed, zlib.crc32(f"{problem}/{sampler}".encode())])
+
+
 def build_summary(problems: dict[str, dict[str, list[dict]]], seed: int = 0, challenger: str = CHALLENGER) -> dict:
-    rng = np.random.default_rng(seed)
     summary: dict = {"problems": {}, "challenger": challenger}
     for problem in sorted(problems):
         rows = problems[problem]
@@ -212,7 +218,8 @@ def build_summary(problems: dict[str, dict[str, list[dict]]], seed: int = 0, cha
             for sampler in _sampler_order(curves):
                 if sampler == challenger:
                     continue
-                entry["reach"][sampler] = reach_figure(curves[challenger], curves[sampler], rng)
+                entry["reach"][sampler] = reach_figure(curves[challenger], curves[sampler],
+                                                       _bootstrap_rng(seed, problem, sampler))
                 entry["paired"][sampler] = [
                     t for at in CHECKPOINTS
                     if (t := paired_test(rows[challenger], rows[sampler], curves[challenger], curves[sampler], at))

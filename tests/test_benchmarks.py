@@ -160,6 +160,29 @@ def test_trials_to_reach_and_paired_test() -> None:
     assert t["n"] == 2
 
 
+def _fake_rows(rng: np.random.Generator, n_seeds: int = 20, n_trials: int = 60) -> list[dict]:
+    rows = []
+    for seed in range(n_seeds):
+        true = rng.exponential(1.0, n_trials).tolist()
+        rows.append({"seed": seed, "optimum": 0.0, "optuna_version": optuna.__version__, "true_values": true,
+                     "incumbent_true": np.minimum.accumulate(true).tolist()})
+    return rows
+
+
+def test_a_problem_s_intervals_do_not_change_when_other_rows_are_added() -> None:
+    rng = np.random.default_rng(0)
+    a = {s: _fake_rows(rng) for s in ("cascade", "tpe_default", "tpe_independent", "random")}
+    b = {s: _fake_rows(rng) for s in ("cascade", "tpe_default", "random")}
+    alone = report.build_summary({"b_problem": a})["problems"]["b_problem"]["reach"]
+    assert alone["tpe_default"]["ci_low"] < alone["tpe_default"]["ci_high"]  # a real interval, not a single value
+    # Another problem sorted before it, or one sampler fewer, leaves its intervals as they were.
+    with_other = report.build_summary({"a_problem": b, "b_problem": a})["problems"]["b_problem"]["reach"]
+    assert with_other == alone
+    fewer = {k: v for k, v in a.items() if k != "tpe_default"}
+    reduced = report.build_summary({"b_problem": fewer})["problems"]["b_problem"]["reach"]
+    assert reduced == {k: v for k, v in alone.items() if k != "tpe_default"}
+
+
 def test_llm_landscape_encodes_the_published_facts() -> None:
     v = llm.VARIANTS["strong"]
     base = {"scheduler": "warmup_cosine", "adapter": "full", "regularization": "none", "weight_decay": 1e-3,
