@@ -179,6 +179,15 @@ class HighLevelAgent:
         self.theta = theta.detach()
         return self.stats
 
+    def observe(self, choices: np.ndarray, utilities: np.ndarray) -> None:
+        """Replay the window through the encoder only, keeping the weights: what ``act`` needs
+        when the weights were fitted earlier (see ``CascadeSampler``'s high-level refit points)."""
+        if self.uniform:
+            return
+        encoder = self.encoder
+        for row, utility in zip(choices.tolist(), utilities.tolist()):
+            encoder.add(row, float(utility))
+
     # -- acting -----------------------------------------------------------------------------
     def act(
         self,

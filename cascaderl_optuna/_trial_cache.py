@@ -5,8 +5,10 @@ carries, its tactical values in the unit cube. Parsing and converting them again
 about a tenth of its cost per trial (profiled at 400 trials). A finished trial never changes (optuna refuses to update one), so a
 value derived from it can be kept. Each kind of value is kept under a tag that names everything
 else it depends on (the record's key, the tactical distributions), and only for the trials of the
-last call with that tag (the window), so the cache stays as small as the window. Like the
-search-space cursor, it belongs to one study of one storage: handed another study, it starts over.
+last call with that tag (the window), so the cache stays as small as the window. A value derived
+from a whole set of finished trials (the high level's fitted weights) is kept under a key that
+names those trials (``memo``). Like the search-space cursor, the cache belongs to one study of one
+storage: handed another study, it starts over.
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ from optuna.trial import FrozenTrial
 
 T = TypeVar("T")
 _MAX_TAGS = 8
+_MAX_MEMO = 4
 
 
 class FinishedTrialCache:
@@ -31,6 +34,7 @@ class FinishedTrialCache:
 
     def _reset(self) -> None:
         self._by_tag: dict[Hashable, dict[int, Any]] = {}
+        self._memo: dict[Hashable, Any] = {}
         self._storage: weakref.ref | None = None  # never keeps a study's storage alive
         self._study_id: int | None = None
 
@@ -48,10 +52,7 @@ class FinishedTrialCache:
         compute: Callable[[FrozenTrial], T],
     ) -> list[T]:
         """Only for finished trials: a running trial's attributes still change."""
-        storage = self._storage() if self._storage is not None else None
-        if storage is not study._storage or self._study_id != study._study_id:
-            self._reset()
-            self._storage, self._study_id = weakref.ref(study._storage), study._study_id
+        self._follow(study)
         known = self._by_tag.get(tag, {})
         kept: dict[int, Any] = {}
         out = []
@@ -64,3 +65,18 @@ class FinishedTrialCache:
             self._by_tag.clear()  # the search space changed many times: old tags are stale
         self._by_tag[tag] = kept
         return out
+
+    def memo(self, study: Study, key: Hashable, compute: Callable[[], T]) -> T:
+        """``compute()``, once per ``key``: the key must name every finished trial it reads."""
+        self._follow(study)
+        if key not in self._memo:
+            if len(self._memo) >= _MAX_MEMO:
+                self._memo.clear()
+            self._memo[key] = compute()
+        return self._memo[key]
+
+    def _follow(self, study: Study) -> None:
+        storage = self._storage() if self._storage is not None else None
+        if storage is not study._storage or self._study_id != study._study_id:
+            self._reset()
+            self._storage, self._study_id = weakref.ref(study._storage), study._study_id

@@ -52,6 +52,7 @@ from cascaderl_optuna._history import rank_utilities
 from cascaderl_optuna._history import read_history
 from cascaderl_optuna._low_level import elite_initialisation
 from cascaderl_optuna._low_level import LowLevelAgent
+from cascaderl_optuna._ppo import PPOStats
 from cascaderl_optuna._search_space import IncrementalGroupDecomposedSearchSpace
 from cascaderl_optuna._space import from_unit
 from cascaderl_optuna._space import split_search_space
@@ -362,21 +363,8 @@ class CascadeSampler(BaseSampler):
 
         chosen: list[int] = []
         if strategic:
-            agent = HighLevelAgent(
-                [h.n_choices for h in strategic],
-                theta_prior=self._theta,
-                floor=self._floor,
-                gamma=self._gamma,
-                clip=self._clip,
-                use_features=not flat,
-                uniform=self._ablation == "uniform_high_level",
-            )
-            stats = agent.fit(
-                choices,
-                history.utilities,
-                _behaviour_matrix(finished, records, strategic),
-                _critic_gap_matrix(records, strategic),
-            )
+            agent = self._high_level_agent(strategic)
+            stats = self._fit_high_level(study, agent, history, strategic, choices, records)
             pending = _choice_matrix(history.running, strategic)
             fixed_idx = {
                 k: idx
@@ -425,6 +413,67 @@ class CascadeSampler(BaseSampler):
         self.last_diagnostics = policy
         return params
 
+    def _high_level_agent(self, strategic: list[StrategicParam]) -> HighLevelAgent:
+        return HighLevelAgent(
+            [h.n_choices for h in strategic],
+            theta_prior=self._theta,
+            floor=self._floor,
+            gamma=self._gamma,
+            clip=self._clip,
+            use_features=self._ablation != "flat",
+            uniform=self._ablation == "uniform_high_level",
+        )
+
+    def _fit_high_level(
+        self,
+        study: Study,
+        agent: HighLevelAgent,
+        history: History,
+        strategic: list[StrategicParam],
+        choices: np.ndarray,
+        records: list[dict[str, Any] | None],
+    ) -> PPOStats:
+        """The high level's PPO re-fit: on every decision while the study fits in the window, then
+        only at the refit points of the study (every 5% of its finished trials), on the window
+        that ends there.
+
+        Once the window is full, each new trial changes one part in ``window`` of the agent's
+        data, and the PPO re-fit is the largest share of the sampler's cost per trial. Between
+        refit points the fitted weights are reused and only the history encoding (the features
+        the policy acts on) follows the current window. Like the critic's, the fit is a function
+        of the stored trials alone (a fresh process fits the same), and every decision of a
+        study's first ``window`` trials is unchanged.
+        """
+        done = history.all_finished
+        if len(done) <= self._window:
+            return agent.fit(
+                choices,
+                history.utilities,
+                _behaviour_matrix(history.finished, records, strategic),
+                _critic_gap_matrix(records, strategic),
+            )
+        block = refit_point(len(done), 1, first=self._window)
+        fit_trials = done[block - self._window : block]
+
+        def fit() -> tuple[torch.Tensor, torch.Tensor, PPOStats]:
+            fitted = self._high_level_agent(strategic)
+            fit_records = self._finished_cache.values(
+                study, fit_trials, ("high_level_fit", DECISION_KEY), _read_decision
+            )
+            stats = fitted.fit(
+                _choice_matrix(fit_trials, strategic),
+                rank_utilities(fit_trials, study.direction),
+                _behaviour_matrix(fit_trials, fit_records, strategic),
+                _critic_gap_matrix(fit_records, strategic),
+            )
+            return fitted.bias, fitted.theta, stats
+
+        # Finished trials never change: their numbers (and the heads) name the fit's data.
+        key = ("high_level", tuple(t.number for t in fit_trials), tuple((h.name, h.choices) for h in strategic))
+        agent.bias, agent.theta, stats = self._finished_cache.memo(study, key, fit)
+        agent.observe(choices, history.utilities)
+        return stats
+
     def _critic_gap_function(
         self,
         critic: GaussianProcessCritic,
@@ -457,12 +506,12 @@ class CascadeSampler(BaseSampler):
             for j, c in enumerate(prefix):
                 rows[:, offsets[j] : offsets[j + 1]] = 0.0
                 rows[:, offsets[j] + c] = 1.0
-            best = np.empty(strategic[k].n_choices)
-            for c in range(strategic[k].n_choices):
-                rows[:, offsets[k] : offsets[k + 1]] = 0.0
-                rows[:, offsets[k] + c] = 1.0
-                mu, sd = critic.predict(rows)
-                best[c] = float(np.max(mu + beta * sd))
+            n_c = strategic[k].n_choices
+            rows[:, offsets[k] : offsets[k + 1]] = 0.0
+            stacked = np.repeat(rows[None], n_c, axis=0)  # one block of candidates per choice
+            stacked[np.arange(n_c), :, offsets[k] + np.arange(n_c)] = 1.0
+            mu, sd = critic.predict(stacked.reshape(n_c * len(rows), -1))  # one batched call
+            best = (mu + beta * sd).reshape(n_c, len(rows)).max(axis=1)
             return best - best.max()
 
         return gap
@@ -612,18 +661,20 @@ class CascadeSampler(BaseSampler):
         return params
 
 
-def refit_point(n_finished: int, interval: int) -> int:
-    """The latest point ``<= n_finished`` at which the critic's hyperparameters are re-fitted.
+def refit_point(n_finished: int, interval: int, first: int | None = None) -> int:
+    """The latest point ``<= n_finished`` at which a fit is re-done (0 before the first point).
 
     Every ``interval`` finished trials at first, then every 5% of the finished trials once that
-    is longer: the points are ``b_0 = interval`` and ``b_(j+1) = b_j + max(interval, b_j // 20)``.
+    is longer: the points are ``b_0 = first`` (default: ``interval``) and
+    ``b_(j+1) = b_j + max(interval, b_j // 20)``. The critic's hyperparameters use
+    ``interval=critic_refit_interval``; the high level, ``interval=1, first=window``.
     A fit costs a cubic marginal-likelihood optimisation on the critic window; with a fixed
     interval it was a third of the sampler's time per trial in a profiled 400-trial study, while
     the hyperparameters of a large study barely move between fits. With the default interval of 10 the points are the
     multiples of 10 up to 220 (the benchmarks' 200-trial studies are unchanged), then 231, 242, ...
     and every 50 trials by 1,000. A fresh process computes the same points from the trial count.
     """
-    block, nxt = 0, interval
+    block, nxt = 0, interval if first is None else first
     while nxt <= n_finished:
         block = nxt
         nxt = block + max(interval, block // 20)

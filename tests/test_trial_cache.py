@@ -115,3 +115,45 @@ def test_a_long_study_refits_the_critic_only_at_the_refit_points(monkeypatch):
     expected = 5 + len({refit_point(n, 10) for n in range(10, 300)})
     assert len(fitted_on) == expected
     assert len(fitted_on) < 5 + 29  # a fixed 10-trial interval would refit 29 times from 10 to 299
+
+
+def test_a_long_study_refits_the_high_level_only_at_its_refit_points(monkeypatch):
+    from cascaderl_optuna._high_level import HighLevelAgent
+
+    fitted_on = []
+    real_fit = HighLevelAgent.fit
+
+    def counting_fit(self, choices, *args, **kwargs):
+        fitted_on.append(len(choices))
+        return real_fit(self, choices, *args, **kwargs)
+
+    monkeypatch.setattr(HighLevelAgent, "fit", counting_fit)
+    window = 30
+    sampler = CascadeSampler(seed=1, n_startup_trials=5, window=window, critic_window=20)
+    study = optuna.create_study(sampler=sampler)
+    study.optimize(_unconditional, n_trials=120)
+    # Every decision while the study fits in the window (5 to 30 finished trials), then one fit
+    # per refit point (31, 32, ..., 40, 42, ..., every 5%), each on a full window.
+    points = {refit_point(n, 1, first=window) for n in range(window + 1, 120)}
+    assert len(fitted_on) == (window - 5 + 1) + len(points)
+    assert fitted_on[: window - 4] == list(range(5, window + 1))
+    assert set(fitted_on[window - 4 :]) == {window}
+    assert len(points) < 120 - window - 1  # fewer fits than decisions
+
+    # The reused fit is what a fresh process fits from the stored trials: same next decisions.
+    twin = optuna.create_study(sampler=CascadeSampler(seed=1, n_startup_trials=5, window=window, critic_window=20))
+    for t in study.trials:
+        twin.add_trial(t)
+    study.optimize(_unconditional, n_trials=3)
+    twin.optimize(_unconditional, n_trials=3)
+    assert [t.params for t in twin.trials[-3:]] == [t.params for t in study.trials[-3:]]
+
+
+def test_memo_is_computed_once_per_key_and_per_study():
+    first, other = _study_with_values([1.0]), _study_with_values([1.0])
+    cache = FinishedTrialCache()
+    calls = []
+    assert cache.memo(first, ("fit", (0,)), lambda: calls.append(1) or "a") == "a"
+    assert cache.memo(first, ("fit", (0,)), lambda: calls.append(1) or "b") == "a"
+    assert cache.memo(other, ("fit", (0,)), lambda: calls.append(1) or "c") == "c"  # another study: recomputed
+    assert len(calls) == 2
