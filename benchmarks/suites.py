@@ -62,7 +62,8 @@ SUITES: dict[str, tuple[Entry, ...]] = {
         Entry(p, ("cascade_pretrained",), 20, 200)
         for p in ("llm_strong", "llm_smooth", "yahpo_xgboost_1501", "fcnet_naval", "mixint_f10_d10")
     ),
-    "timing": tuple(Entry("llm_strong", (s,), 1, 300 if s == "gp" else 1000) for s in ALL),
+    # Three studies per sampler, one after the other on one worker: the report takes the median (machine noise).
+    "timing": tuple(Entry("llm_strong", (s,), 3, 300 if s == "gp" else 1000) for s in ALL),
     "quick": (
         Entry("llm_strong", ("cascade", "random", "tpe_default", "tpe_independent"), 3, 30),
         Entry("llm_strong_hand", ("tpe_default",), 3, 30),

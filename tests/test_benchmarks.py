@@ -183,6 +183,26 @@ def test_a_problem_s_intervals_do_not_change_when_other_rows_are_added() -> None
     assert reduced == {k: v for k, v in alone.items() if k != "tpe_default"}
 
 
+def test_timing_is_the_median_over_studies_of_windows_that_hold_whole_refit_cycles(tmp_path: Path) -> None:
+    folder = tmp_path / "timing" / "llm_strong"
+    folder.mkdir(parents=True)
+    rows = []
+    for seed, base in enumerate((0.01, 0.02, 0.05)):
+        s = [base] * 1000
+        s[963] = base + 0.5  # a periodic re-fit at trial 964 is inside the 951-1,000 window, and counted
+        s[79] = s[120] = 9.0  # trials 80 and 121 are outside the 81-120 window
+        rows.append({"problem": "llm_strong", "sampler": "cascade", "seed": seed, "n_trials": 1000,
+                     "sampler_seconds": s})
+    (folder / "cascade.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
+    (folder / "gp.jsonl").write_text(json.dumps({"problem": "llm_strong", "sampler": "gp", "seed": 0, "n_trials": 300,
+                                                 "sampler_seconds": [0.2] * 300}) + "\n")
+    table = report.timing_table(tmp_path)
+    assert table["cascade"]["studies"] == 3
+    assert table["cascade"]["at_100"] == pytest.approx(0.02)
+    assert table["cascade"]["at_1000"] == pytest.approx(0.02 + 0.5 / 50)
+    assert table["gp"]["at_100"] == pytest.approx(0.2) and table["gp"]["at_1000"] is None
+
+
 def test_llm_landscape_encodes_the_published_facts() -> None:
     v = llm.VARIANTS["strong"]
     base = {"scheduler": "warmup_cosine", "adapter": "full", "regularization": "none", "weight_decay": 1e-3,

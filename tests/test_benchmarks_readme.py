@@ -14,7 +14,7 @@ def _summary():
         "reach": {"tpe_default": {"median_trials": 87.0, "ci_low": 60.0, "ci_high": float("inf")}},
         "best_tpe": "tpe_default",
     }
-    timing = {"cascade": {"problem": "llm_strong", "at_100": 0.031, "at_1000": 0.052}}
+    timing = {"cascade": {"problem": "llm_strong", "studies": 3, "at_100": 0.031, "at_1000": 0.052}}
     return {"problems": {"llm_strong": entry}, "timing": timing}
 
 
@@ -35,7 +35,7 @@ def test_section_is_rewritten_between_the_markers(tmp_path):
     assert "stale figure" not in text
     assert text.startswith("intro\n") and text.endswith("outro\n")
     assert "| llm_strong | 0.01 | 0.05 | 87 [60, not reached] vs `tpe_default` |" in text
-    assert "| cascade | 0.031 | 0.052 |" in text
+    assert "| cascade | 3 | 0.031 | 0.052 |" in text
     assert "20 x 200" in text
 
 
