@@ -1,0 +1,81 @@
+"""Long studies of the cascade, to compare two versions of its code where they differ: after the window is full.
+
+The refit points (the critic's hyperparameters and the high level's weights re-fitted every 5% of the study once it
+outgrows the window, instead of every 10 trials and every trial) change no decision of a study's first 200 trials, so
+the 200-trial benchmarks cannot tell whether they cost quality. This runs 600-trial studies with whichever
+``cascaderl_optuna`` is first on the path and prints one JSON line per study (noise-free value of the incumbent after
+200, 400 and 600 trials, and the sampler's seconds); ``--compare BEFORE AFTER`` pairs two such files by
+(problem, seed). The committed comparison (``benchmarks/results/long_studies/``) was made with::
+
+    git worktree add /tmp/before 110ecce          # the last commit with the old schedule
+    for p in llm_strong yahpo_xgboost_1501; do
+        PYTHONPATH=/tmp/before python benchmarks/long_studies.py $p 0 6 600 >> before.jsonl
+        PYTHONPATH=. python benchmarks/long_studies.py $p 0 6 600 >> after.jsonl
+    done
+    python benchmarks/long_studies.py --compare before.jsonl after.jsonl
+
+(the two runs shared the machine's two cores, so read the seconds as a ratio).
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+import time
+import warnings
+
+
+def run(problem_name: str, first_seed: int, last_seed: int, n_trials: int) -> None:
+    warnings.filterwarnings("ignore")
+    import optuna
+    import torch
+
+    import cascaderl_optuna
+    from benchmarks.problems import make_problem
+    from benchmarks.samplers import make_sampler
+
+    torch.set_num_threads(1)
+    optuna.logging.set_verbosity(optuna.logging.ERROR)
+    problem = make_problem(problem_name)
+    for seed in range(first_seed, last_seed):
+        study = optuna.create_study(sampler=make_sampler("cascade", seed, problem))
+        best, incumbent, sampler_s, curve = float("inf"), float("inf"), 0.0, []
+        for _ in range(n_trials):
+            t0 = time.perf_counter()
+            trial = study.ask()
+            params = problem.suggest(trial)
+            sampler_s += time.perf_counter() - t0
+            ev = problem.evaluate(params, noise_seed=seed * 1_000_003 + trial.number)
+            study.tell(trial, ev.value)
+            if ev.value < best:
+                best, incumbent = ev.value, ev.true_value
+            curve.append(incumbent)
+        print(json.dumps({"code": cascaderl_optuna.__file__, "problem": problem_name, "seed": seed,
+                          "at200": curve[199], "at400": curve[399], "final": curve[-1],
+                          "optimum": problem.optimum(), "sampler_s": sampler_s}), flush=True)
+
+
+def compare(before_path: str, after_path: str) -> None:
+    import numpy as np
+    from scipy.stats import wilcoxon
+
+    def rows(path):
+        return {(r["problem"], r["seed"]): r for r in map(json.loads, open(path))}
+
+    before, after = rows(before_path), rows(after_path)
+    keys = sorted(set(before) & set(after))
+    for at in ("at200", "at400", "final"):
+        a = np.array([after[k][at] for k in keys])
+        b = np.array([before[k][at] for k in keys])
+        p = wilcoxon(a, b).pvalue if (a != b).any() else 1.0
+        print(f"{at}: {len(keys)} studies; after better {(a < b).sum()}, worse {(a > b).sum()}, tied {(a == b).sum()}; "
+              f"paired Wilcoxon p = {p:.2g}")
+    print(f"sampler seconds per study: before {np.mean([before[k]['sampler_s'] for k in keys]):.1f}, "
+          f"after {np.mean([after[k]['sampler_s'] for k in keys]):.1f}")
+
+
+if __name__ == "__main__":
+    if sys.argv[1] == "--compare":
+        compare(sys.argv[2], sys.argv[3])
+    else:
+        run(sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), int(sys.argv[4]))
