@@ -506,12 +506,12 @@ class CascadeSampler(BaseSampler):
             for j, c in enumerate(prefix):
                 rows[:, offsets[j] : offsets[j + 1]] = 0.0
                 rows[:, offsets[j] + c] = 1.0
-            n_c = strategic[k].n_choices
-            rows[:, offsets[k] : offsets[k + 1]] = 0.0
-            stacked = np.repeat(rows[None], n_c, axis=0)  # one block of candidates per choice
-            stacked[np.arange(n_c), :, offsets[k] + np.arange(n_c)] = 1.0
-            mu, sd = critic.predict(stacked.reshape(n_c * len(rows), -1))  # one batched call
-            best = (mu + beta * sd).reshape(n_c, len(rows)).max(axis=1)
+            best = np.empty(strategic[k].n_choices)
+            for c in range(strategic[k].n_choices):
+                rows[:, offsets[k] : offsets[k + 1]] = 0.0
+                rows[:, offsets[k] + c] = 1.0
+                mu, sd = critic.predict(rows)
+                best[c] = float(np.max(mu + beta * sd))
             return best - best.max()
 
         return gap
