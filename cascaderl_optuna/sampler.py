@@ -469,7 +469,11 @@ class CascadeSampler(BaseSampler):
             return fitted.bias, fitted.theta, stats
 
         # Finished trials never change: their numbers (and the heads) name the fit's data.
-        key = ("high_level", tuple(t.number for t in fit_trials), tuple((h.name, h.choices) for h in strategic))
+        key = (
+            "high_level",
+            tuple(t.number for t in fit_trials),
+            tuple((h.name, h.choices) for h in strategic),
+        )
         agent.bias, agent.theta, stats = self._finished_cache.memo(study, key, fit)
         agent.observe(choices, history.utilities)
         return stats
@@ -668,11 +672,12 @@ def refit_point(n_finished: int, interval: int, first: int | None = None) -> int
     is longer: the points are ``b_0 = first`` (default: ``interval``) and
     ``b_(j+1) = b_j + max(interval, b_j // 20)``. The critic's hyperparameters use
     ``interval=critic_refit_interval``; the high level, ``interval=1, first=window``.
-    A fit costs a cubic marginal-likelihood optimisation on the critic window; with a fixed
-    interval it was a third of the sampler's time per trial in a profiled 400-trial study, while
-    the hyperparameters of a large study barely move between fits. With the default interval of 10 the points are the
-    multiples of 10 up to 220 (the benchmarks' 200-trial studies are unchanged), then 231, 242, ...
-    and every 50 trials by 1,000. A fresh process computes the same points from the trial count.
+    A critic fit costs a cubic marginal-likelihood optimisation on the critic window; with a
+    fixed interval it was a third of the sampler's time per trial in a profiled 400-trial study,
+    while the hyperparameters of a large study barely move between fits. With the default
+    interval of 10 the points are the multiples of 10 up to 220 (the benchmarks' 200-trial
+    studies are unchanged), then 231, 242, ... and every 50 trials by 1,000. A fresh process
+    computes the same points from the trial count.
     """
     block, nxt = 0, interval if first is None else first
     while nxt <= n_finished:
