@@ -12,12 +12,12 @@ groups, with the same distributions, as optuna's class, at a cost that does not 
 
 from __future__ import annotations
 
-import weakref
-
 from optuna.distributions import BaseDistribution
 from optuna.search_space.group_decomposed import _SearchSpaceGroup
 from optuna.study import Study
 from optuna.trial import TrialState
+
+from cascaderl_optuna._trial_cache import StudyBinding
 
 
 _READ = (TrialState.COMPLETE, TrialState.PRUNED)  # the trials whose parameters define the space
@@ -33,26 +33,23 @@ class IncrementalGroupDecomposedSearchSpace:
     """
 
     def __init__(self) -> None:
+        self._binding = StudyBinding()
         self._reset()
 
     def _reset(self) -> None:
         self._groups = _SearchSpaceGroup()
-        self._storage: weakref.ref | None = None  # a weak reference: never keeps a study's storage alive
-        self._study_id: int | None = None
         self._cursor = 0  # trials[:cursor] are all finished and read
         self._read_beyond: set[int] = set()  # trial numbers >= cursor already read
 
     def __getstate__(self) -> dict:
-        return {}  # a copy (pickle) starts empty and reads its study again: weak references do not pickle
+        return {}  # a copy (pickle) starts unbound and empty, and reads its study again
 
     def __setstate__(self, state: dict) -> None:
-        self._reset()
+        self.__init__()  # type: ignore[misc]
 
     def calculate(self, study: Study) -> list[dict[str, BaseDistribution]]:
-        storage = self._storage() if self._storage is not None else None
-        if storage is not study._storage or self._study_id != study._study_id:
+        if self._binding.rebind(study):
             self._reset()
-            self._storage, self._study_id = weakref.ref(study._storage), study._study_id
         trials = study._get_trials(deepcopy=False, use_cache=True)
         advancing = True
         for trial in trials[self._cursor :]:

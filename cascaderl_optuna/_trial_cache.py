@@ -26,23 +26,43 @@ _MAX_TAGS = 8
 _MAX_MEMO = 4
 
 
+class StudyBinding:
+    """The one study (of one storage) that a cache or cursor describes.
+
+    ``rebind(study)`` binds to ``study`` and says whether it is another study than the bound one:
+    in-memory storages all number their first study 0, so the study id alone cannot tell. The
+    storage is held by a weak reference, never keeping a study's storage alive (and so it does not
+    pickle: an owner's copy starts unbound and empty).
+    """
+
+    def __init__(self) -> None:
+        self._storage: weakref.ref | None = None
+        self._study_id: int | None = None
+
+    def rebind(self, study: Study) -> bool:
+        storage = self._storage() if self._storage is not None else None
+        if storage is study._storage and self._study_id == study._study_id:
+            return False
+        self._storage, self._study_id = weakref.ref(study._storage), study._study_id
+        return True
+
+
 class FinishedTrialCache:
     """``values(study, finished, tag, compute)`` -> ``[compute(t) for t in finished]``, cached per trial."""
 
     def __init__(self) -> None:
+        self._binding = StudyBinding()
         self._reset()
 
     def _reset(self) -> None:
         self._by_tag: dict[Hashable, dict[int, Any]] = {}
         self._memo: dict[Hashable, Any] = {}
-        self._storage: weakref.ref | None = None  # never keeps a study's storage alive
-        self._study_id: int | None = None
 
     def __getstate__(self) -> dict[str, Any]:
-        return {}  # a copy (pickle) starts empty: weak references do not pickle
+        return {}  # a copy (pickle) starts unbound and empty
 
     def __setstate__(self, state: dict[str, Any]) -> None:
-        self._reset()
+        self.__init__()  # type: ignore[misc]
 
     def values(
         self,
@@ -76,7 +96,5 @@ class FinishedTrialCache:
         return self._memo[key]
 
     def _follow(self, study: Study) -> None:
-        storage = self._storage() if self._storage is not None else None
-        if storage is not study._storage or self._study_id != study._study_id:
+        if self._binding.rebind(study):
             self._reset()
-            self._storage, self._study_id = weakref.ref(study._storage), study._study_id
