@@ -3,13 +3,14 @@
 The refit points (the critic's hyperparameters and the high level's weights re-fitted every 5% of the study once it
 outgrows the window, instead of every 10 trials and every trial) change no decision of a study's first 200 trials, so
 the 200-trial benchmarks cannot tell whether they cost quality. This runs 600-trial studies with whichever
-``cascaderl_optuna`` is first on the path and prints one JSON line per study (noise-free value of the incumbent after
-200, 400 and 600 trials, and the sampler's seconds); ``--compare BEFORE AFTER`` pairs two such files by
-(problem, seed). The committed comparison (``benchmarks/results/long_studies/``) was made with::
+``cascaderl_optuna`` and ``benchmarks`` are first on the path, each study run by the harness's own ``run_study``, and
+prints one JSON line per study (noise-free value of the incumbent after 200, 400 and 600 trials, and the sampler's
+seconds); ``--compare BEFORE AFTER`` pairs two such files by (problem, seed). The committed comparison
+(``benchmarks/results/long_studies/``) was made with::
 
-    git worktree add /tmp/before 110ecce          # the last commit with the old schedule
+    git worktree add ../before 110ecce            # the last commit with the old schedule
     for p in llm_strong yahpo_xgboost_1501; do
-        PYTHONPATH=/tmp/before python benchmarks/long_studies.py $p 0 6 600 >> before.jsonl
+        PYTHONPATH=../before python benchmarks/long_studies.py $p 0 6 600 >> before.jsonl
         PYTHONPATH=. python benchmarks/long_studies.py $p 0 6 600 >> after.jsonl
     done
     python benchmarks/long_studies.py --compare before.jsonl after.jsonl
@@ -21,38 +22,18 @@ from __future__ import annotations
 
 import json
 import sys
-import time
-import warnings
 
 
 def run(problem_name: str, first_seed: int, last_seed: int, n_trials: int) -> None:
-    warnings.filterwarnings("ignore")
-    import optuna
-    import torch
-
     import cascaderl_optuna
-    from benchmarks.problems import make_problem
-    from benchmarks.samplers import make_sampler
+    from benchmarks.runner import Task, run_study
 
-    torch.set_num_threads(1)
-    optuna.logging.set_verbosity(optuna.logging.ERROR)
-    problem = make_problem(problem_name)
     for seed in range(first_seed, last_seed):
-        study = optuna.create_study(sampler=make_sampler("cascade", seed, problem))
-        best, incumbent, sampler_s, curve = float("inf"), float("inf"), 0.0, []
-        for _ in range(n_trials):
-            t0 = time.perf_counter()
-            trial = study.ask()
-            params = problem.suggest(trial)
-            sampler_s += time.perf_counter() - t0
-            ev = problem.evaluate(params, noise_seed=seed * 1_000_003 + trial.number)
-            study.tell(trial, ev.value)
-            if ev.value < best:
-                best, incumbent = ev.value, ev.true_value
-            curve.append(incumbent)
+        row = run_study(Task("long_studies", problem_name, "cascade", seed, n_trials))
+        curve = row["incumbent_true"]
         print(json.dumps({"code": cascaderl_optuna.__file__, "problem": problem_name, "seed": seed,
                           "at200": curve[199], "at400": curve[399], "final": curve[-1],
-                          "optimum": problem.optimum(), "sampler_s": sampler_s}), flush=True)
+                          "optimum": row["optimum"], "sampler_s": sum(row["sampler_seconds"])}), flush=True)
 
 
 def compare(before_path: str, after_path: str) -> None:
