@@ -1,8 +1,19 @@
 """The README's benchmark section is written from the report's summary, never by hand."""
 
 import json
+import sys
 
 from benchmarks import readme
+
+
+def _write_readme(*args: str) -> None:
+    """``python -m benchmarks.readme ARGS``, in this process."""
+    argv = sys.argv
+    sys.argv = ["readme", *args]
+    try:
+        readme.main()
+    finally:
+        sys.argv = argv
 
 
 def _summary():
@@ -23,14 +34,7 @@ def test_section_is_rewritten_between_the_markers(tmp_path):
     (tmp_path / "full" / "report" / "summary.json").write_text(json.dumps(_summary()))
     target = tmp_path / "README.md"
     target.write_text(f"intro\n{readme.BEGIN}\nstale figure 0.999\n{readme.END}\noutro\n")
-    import sys
-
-    argv = sys.argv
-    sys.argv = ["readme", "--results", str(tmp_path), "--readme", str(target)]
-    try:
-        readme.main()
-    finally:
-        sys.argv = argv
+    _write_readme("--results", str(tmp_path), "--readme", str(target))
     text = target.read_text()
     assert "stale figure" not in text
     assert text.startswith("intro\n") and text.endswith("outro\n")
@@ -45,14 +49,7 @@ def test_other_suites_fill_their_own_block_and_leave_the_full_one(tmp_path):
     target = tmp_path / "README.md"
     begin, end = readme.markers("parallel")
     target.write_text(f"{readme.BEGIN}\nfull block\n{readme.END}\n{begin}\nstale\n{end}\n")
-    import sys
-
-    argv = sys.argv
-    sys.argv = ["readme", "--suite", "parallel", "--results", str(tmp_path), "--readme", str(target)]
-    try:
-        readme.main()
-    finally:
-        sys.argv = argv
+    _write_readme("--suite", "parallel", "--results", str(tmp_path), "--readme", str(target))
     text = target.read_text()
     assert "full block" in text and "stale" not in text
     assert "| llm_strong | 0.01 | 0.05 | 87 [60, not reached] vs `tpe_default` |" in text
@@ -76,14 +73,7 @@ def test_ablation_block_pairs_the_full_cascade_with_each_ablation(tmp_path):
     target = tmp_path / "README.md"
     begin, end = readme.markers("ablation")
     target.write_text(f"{begin}\n| llm_strong | 0.5 |\n{end}\n")
-    import sys
-
-    argv = sys.argv
-    sys.argv = ["readme", "--suite", "ablation", "--results", str(tmp_path), "--readme", str(target)]
-    try:
-        readme.main()
-    finally:
-        sys.argv = argv
+    _write_readme("--suite", "ablation", "--results", str(tmp_path), "--readme", str(target))
     text = target.read_text()
     # The last checkpoint's test, not the first; an ablation that was not run is a dash.
     assert "| llm_strong | 0.047 | — | 0.099 (9/1, p = 0.0039) | 0.114 (10/0, p = 0.002) |" in text
