@@ -89,11 +89,13 @@ class FinishedTrialCache:
     def memo(self, study: Study, key: Hashable, compute: Callable[[], T]) -> T:
         """``compute()``, once per ``key``: the key must name every finished trial it reads."""
         self._follow(study)
-        if key not in self._memo:
-            if len(self._memo) >= _MAX_MEMO:
-                self._memo.clear()
-            self._memo[key] = compute()
-        return self._memo[key]
+        if key in self._memo:
+            self._memo[key] = value = self._memo.pop(key)  # now the most recently used
+            return value
+        if len(self._memo) >= _MAX_MEMO:
+            del self._memo[next(iter(self._memo))]  # the least recently used
+        self._memo[key] = value = compute()
+        return value
 
     def _follow(self, study: Study) -> None:
         if self._binding.rebind(study):

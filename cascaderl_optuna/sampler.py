@@ -21,7 +21,6 @@ from collections.abc import Callable
 from collections.abc import Iterator
 from collections.abc import Sequence
 import contextlib
-import hashlib
 import math
 import threading
 from typing import Any
@@ -32,7 +31,6 @@ from optuna.samplers import BaseSampler
 from optuna.samplers import QMCSampler
 from optuna.samplers import RandomSampler
 from optuna.study import Study
-from optuna.study import StudyDirection
 from optuna.trial import FrozenTrial
 from optuna.trial import TrialState
 import torch
@@ -247,16 +245,14 @@ class CascadeSampler(BaseSampler):
         self._search_space = IncrementalGroupDecomposedSearchSpace()
         self._finished_cache = FinishedTrialCache()
         self._lock = threading.RLock()
-        self._kernel_cache: dict[str, KernelParams] = {}
         self.last_diagnostics: dict[str, Any] = {}
         self.last_high_level: dict[str, Any] | None = None
 
     def __getstate__(self) -> dict[str, Any]:
         # Picklable like optuna's own samplers (Ray Tune and multiprocessing copy the sampler):
-        # the lock and the kernel cache stay behind, and are rebuilt empty.
+        # the lock stays behind and is rebuilt (the trial cache pickles empty).
         state = self.__dict__.copy()
         del state["_lock"]
-        state["_kernel_cache"] = {}
         return state
 
     def __setstate__(self, state: dict[str, Any]) -> None:
@@ -343,7 +339,7 @@ class CascadeSampler(BaseSampler):
         policy: dict[str, Any] = {}
         finished = history.finished
         records = self._finished_cache.values(study, finished, DECISION_KEY, _read_decision)
-        choices = _choice_matrix(finished, strategic)
+        choices = self._finished_choice_matrix(study, finished, strategic)
         x = self._finished_unit_matrix(study, finished, tactical)
         flat = self._ablation == "flat"
         critic_heads = [] if flat else strategic  # the flat ablation's critic ignores strategy
@@ -358,7 +354,7 @@ class CascadeSampler(BaseSampler):
             )
             inputs = np.hstack([np.nan_to_num(x, nan=0.5), onehot])
             critic = self._critic(
-                history, critic_heads, tactical, study.direction, inputs, running_inputs
+                study, history, critic_heads, tactical, inputs, running_inputs
             )
 
         chosen: list[int] = []
@@ -510,12 +506,13 @@ class CascadeSampler(BaseSampler):
             for j, c in enumerate(prefix):
                 rows[:, offsets[j] : offsets[j + 1]] = 0.0
                 rows[:, offsets[j] + c] = 1.0
-            best = np.empty(strategic[k].n_choices)
-            for c in range(strategic[k].n_choices):
-                rows[:, offsets[k] : offsets[k + 1]] = 0.0
-                rows[:, offsets[k] + c] = 1.0
-                mu, sd = critic.predict(rows)
-                best[c] = float(np.max(mu + beta * sd))
+            n_choices = strategic[k].n_choices
+            rows[:, offsets[k] : offsets[k + 1]] = 0.0
+            batch = np.tile(rows, (n_choices, 1))  # one critic call for every choice of head k
+            for c in range(n_choices):
+                batch[c * len(rows) : (c + 1) * len(rows), offsets[k] + c] = 1.0
+            mu, sd = critic.predict(batch)
+            best = (mu + beta * sd).reshape(n_choices, len(rows)).max(1)
             return best - best.max()
 
         return gap
@@ -586,6 +583,16 @@ class CascadeSampler(BaseSampler):
         }
         return values, ll_record, ll_stats
 
+    def _finished_choice_matrix(
+        self, study: Study, finished: list[FrozenTrial], strategic: list[StrategicParam]
+    ) -> np.ndarray:
+        """``_choice_matrix`` of finished trials, each trial's row computed once (cached)."""
+        tag = ("choices", tuple((h.name, h.choices) for h in strategic))
+        rows = self._finished_cache.values(
+            study, finished, tag, lambda t: _choice_matrix([t], strategic)[0]
+        )
+        return np.array(rows, dtype=int).reshape(len(finished), len(strategic))
+
     def _finished_unit_matrix(
         self, study: Study, finished: list[FrozenTrial], tactical: dict[str, BaseDistribution]
     ) -> np.ndarray:
@@ -599,10 +606,10 @@ class CascadeSampler(BaseSampler):
 
     def _critic(
         self,
+        study: Study,
         history: History,
         strategic: list[StrategicParam],
         tactical: dict[str, BaseDistribution],
-        direction: StudyDirection,
         inputs: np.ndarray,
         running: np.ndarray,
     ) -> GaussianProcessCritic:
@@ -614,7 +621,7 @@ class CascadeSampler(BaseSampler):
         n = len(inputs)
         data_x = inputs[max(0, n - self._critic_window) :]
         data_y = history.utilities[max(0, n - self._critic_window) :]
-        params = self._kernel_params(history, strategic, tactical, direction)
+        params = self._kernel_params(study, history, strategic, tactical)
         if len(running):
             liar = np.full(len(running), float(data_y.mean()) if len(data_y) else 0.0)
             data_x = np.vstack([data_x, running])
@@ -623,10 +630,10 @@ class CascadeSampler(BaseSampler):
 
     def _kernel_params(
         self,
+        study: Study,
         history: History,
         strategic: list[StrategicParam],
         tactical: dict[str, BaseDistribution],
-        direction: StudyDirection,
     ) -> KernelParams:
         """The critic's hyperparameters, re-fitted only at the refit points of the study.
 
@@ -641,28 +648,24 @@ class CascadeSampler(BaseSampler):
         fit_trials = done[max(0, block - self._critic_window) : block]
         if len(fit_trials) < 2:
             fit_trials = done[-self._critic_window :]
-        fingerprint = hashlib.sha1(
-            repr(
-                (
-                    [(t.number, t.state.value, t.values, sorted(t.params.items(), key=str)) for t in fit_trials],
-                    list(tactical.items()),
-                    [(h.name, h.choices) for h in strategic],
-                )
-            ).encode()
-        ).hexdigest()
-        params = self._kernel_cache.get(fingerprint)
-        if params is None:
+
+        def fit() -> KernelParams:
             fit_x = np.hstack(
                 [
                     np.nan_to_num(_unit_matrix(fit_trials, tactical), nan=0.5),
                     _one_hot(_choice_matrix(fit_trials, strategic), strategic),
                 ]
             )
-            params = fit_kernel(fit_x, rank_utilities(fit_trials, direction))
-            if len(self._kernel_cache) > 16:
-                self._kernel_cache.clear()
-            self._kernel_cache[fingerprint] = params
-        return params
+            return fit_kernel(fit_x, rank_utilities(fit_trials, study.direction))
+
+        # Finished trials never change: their numbers (and the space) name the fit's data.
+        key = (
+            "critic_kernel",
+            tuple(t.number for t in fit_trials),
+            tuple(tactical.items()),
+            tuple((h.name, h.choices) for h in strategic),
+        )
+        return self._finished_cache.memo(study, key, fit)
 
 
 def refit_point(n_finished: int, interval: int, first: int | None = None) -> int:

@@ -134,6 +134,33 @@ def test_critic_learns_which_strategy_shifts_the_optimum():
         assert abs(grid[np.argmax(mean)] - target) <= 0.1
 
 
+def test_critic_posterior_is_the_textbook_gaussian_process_posterior():
+    """The fast posterior (scaled inputs, squared distances by matrix products, an inverted
+    Cholesky factor) against the Matern-5/2 GP posterior written out with pairwise differences."""
+    from cascaderl_optuna._critic import KernelParams
+    from cascaderl_optuna._critic import _NOISE_FLOOR, _JITTER
+
+    rng = np.random.default_rng(3)
+    x, xq = rng.random((40, 5)), rng.random((17, 5))
+    y = rng.standard_normal(40)
+    params = KernelParams(np.log([0.3, 0.5, 1.0, 2.0, 0.2]), 0.4, np.log(0.01))
+
+    def matern(a, b):
+        d = (a[:, None, :] - b[None, :, :]) / np.exp(params.log_lengthscale)
+        r = np.sqrt((d**2).sum(-1))
+        return np.exp(params.log_signal) * (1 + np.sqrt(5) * r + 5 / 3 * r**2) * np.exp(-np.sqrt(5) * r)
+
+    scale = y.std()
+    k = matern(x, x) + (np.exp(params.log_noise) + _NOISE_FLOOR + _JITTER) * np.eye(40)
+    ks = matern(xq, x)
+    mean = ks @ np.linalg.solve(k, (y - y.mean()) / scale) * scale + y.mean()
+    var = np.exp(params.log_signal) - np.einsum("ij,ji->i", ks, np.linalg.solve(k, ks.T))
+    got_mean, got_sd = GaussianProcessCritic(x, y, params).predict(xq)
+    np.testing.assert_allclose(got_mean, mean, rtol=1e-7, atol=1e-9)
+    np.testing.assert_allclose(got_sd, np.sqrt(var) * scale, rtol=1e-6, atol=1e-8)
+    assert got_sd.min() > 0
+
+
 def test_closed_form_gaussian_ppo_matches_autograd_ppo():
     """The low level's NumPy PPO step is the autograd PPO step, gradient for gradient."""
     from cascaderl_optuna._ppo import gaussian_ppo_update

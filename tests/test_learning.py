@@ -18,6 +18,9 @@ from cascaderl_optuna import CascadeSampler
 BEST_LR = {"adamw": 1e-3, "sgd": 1e-1, "adafactor": 1e-2}
 FLOOR = {"adamw": 0.0, "sgd": 1.0, "adafactor": 0.6}
 N_TRIALS = 60
+# 20 seeds: with 10, one study that stays on a poor family for its 60 trials (it happens to the
+# cascade about once in 30 seeds) was enough to move the Wilcoxon test across 0.05.
+N_SEEDS = 20
 
 
 def planted(trial):
@@ -40,7 +43,7 @@ def _run(sampler):
 
 @pytest.fixture(scope="module")
 def cascade_studies():
-    return [_run(CascadeSampler(seed=seed)) for seed in range(10)]
+    return [_run(CascadeSampler(seed=seed)) for seed in range(N_SEEDS)]
 
 
 def test_high_level_concentrates_on_the_best_family(cascade_studies):
@@ -48,7 +51,7 @@ def test_high_level_concentrates_on_the_best_family(cascade_studies):
         sum(t.params["optimizer"] == "adamw" for t in s.trials[-20:]) / 20 for s in cascade_studies
     ]
     assert np.median(shares) > 0.5
-    assert sum(share > 0.5 for share in shares) >= 7
+    assert sum(share > 0.5 for share in shares) >= 0.7 * N_SEEDS
 
 
 def test_low_level_moves_the_learning_rate_to_the_family_optimum(cascade_studies):
@@ -64,6 +67,6 @@ def test_low_level_moves_the_learning_rate_to_the_family_optimum(cascade_studies
 
 def test_cascade_beats_random_search_on_the_same_seeds(cascade_studies):
     cascade = [s.best_value for s in cascade_studies]
-    random = [_run(optuna.samplers.RandomSampler(seed=seed)).best_value for seed in range(10)]
+    random = [_run(optuna.samplers.RandomSampler(seed=seed)).best_value for seed in range(N_SEEDS)]
     assert np.median(cascade) < np.median(random)
     assert wilcoxon(cascade, random, alternative="less").pvalue < 0.05

@@ -157,3 +157,15 @@ def test_memo_is_computed_once_per_key_and_per_study():
     assert cache.memo(first, ("fit", (0,)), lambda: calls.append(1) or "b") == "a"
     assert cache.memo(other, ("fit", (0,)), lambda: calls.append(1) or "c") == "c"  # another study: recomputed
     assert len(calls) == 2
+
+
+def test_memo_keeps_a_key_in_use_while_newer_keys_come_and_go():
+    """The sampler looks up its high-level fit and its critic fit on every decision: a run of new
+    critic keys must not evict the high-level fit that is still in use (least recently used goes)."""
+    study = _study_with_values([1.0])
+    cache = FinishedTrialCache()
+    calls = []
+    for i in range(10):
+        cache.memo(study, "in use", lambda: calls.append("in use") or 0)
+        cache.memo(study, ("new", i), lambda: calls.append("new") or 0)
+    assert calls.count("in use") == 1 and calls.count("new") == 10
