@@ -15,7 +15,9 @@ seconds); ``--compare BEFORE AFTER`` pairs two such files by (problem, seed). Th
     done
     python benchmarks/long_studies.py --compare before.jsonl after.jsonl
 
-(the two runs shared the machine's two cores, so read the seconds as a ratio).
+(the two runs shared the machine's two cores, so read the seconds as a ratio). "After" was commit e33ee03; the
+critic's posterior has since moved to NumPy (3c58796), whose arithmetic differs in the last bits, so re-running the
+"after" side today gives other studies of the same sampler.
 """
 
 from __future__ import annotations

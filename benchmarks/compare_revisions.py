@@ -1,0 +1,123 @@
+"""Pair a suite's result rows at an earlier git revision with the rows in the working tree.
+
+When a change alters a sampler's arithmetic without meaning to change the algorithm (the critic's posterior moved from
+torch to NumPy, whose results differ in the last bits), every seeded study of that sampler takes another path and the
+suite is re-run. This says whether the re-run rows are the same sampler or a better or worse one: for each (problem,
+sampler) whose rows changed, the studies are paired by seed and the noise-free value of the incumbent is compared
+after 50 and 100 trials and at the last trial (wins and losses of the current rows, two-sided paired Wilcoxon)::
+
+    python -m benchmarks.compare_revisions 0c2ff04 --suite full > benchmarks/results/full/revision_comparison.md
+
+Cells whose rows are identical at both revisions (the baselines a re-run did not touch) are counted, not listed.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+import subprocess
+import sys
+
+import numpy as np
+from scipy.stats import wilcoxon
+
+from benchmarks.runner import RESULTS_DIR
+from benchmarks.runner import read_rows
+
+
+CHECKPOINTS = (50, 100, None)  # None: each study's last trial
+
+
+def rows_at_revision(revision: str, suite: str, results: Path = RESULTS_DIR) -> dict[tuple[str, str], list[dict]]:
+    """``(problem, sampler) -> rows`` of ``results/<suite>`` as committed at ``revision``."""
+    root = Path(subprocess.run(["git", "rev-parse", "--show-toplevel"], cwd=results, check=True,
+                               capture_output=True, text=True).stdout.strip())
+    folder = (results / suite).resolve().relative_to(root)
+    listing = subprocess.run(["git", "ls-tree", "-r", "--name-only", revision, str(folder)], cwd=root,
+                             capture_output=True, text=True)
+    if listing.returncode != 0:
+        raise SystemExit(f"git cannot read {folder} at {revision!r}: {listing.stderr.strip()}")
+    out: dict[tuple[str, str], list[dict]] = {}
+    for name in listing.stdout.split():
+        path = Path(name)
+        if path.suffix != ".jsonl" or path.name.endswith(".errors.jsonl") or path.parent.name == "report":
+            continue
+        text = subprocess.run(["git", "show", f"{revision}:{name}"], cwd=root, check=True,
+                              capture_output=True, text=True).stdout
+        out[(path.parent.name, path.stem)] = [json.loads(line) for line in text.splitlines() if line.strip()]
+    return out
+
+
+def current_rows(suite: str, results: Path = RESULTS_DIR) -> dict[tuple[str, str], list[dict]]:
+    out: dict[tuple[str, str], list[dict]] = {}
+    for path in sorted((results / suite).glob("*/*.jsonl")):
+        if path.name.endswith(".errors.jsonl") or path.parent.name == "report":
+            continue
+        out[(path.parent.name, path.stem)] = read_rows(path)
+    return out
+
+
+def _at(row: dict, checkpoint: int | None) -> float:
+    curve = row["incumbent_true"]
+    return float(curve[-1] if checkpoint is None else curve[min(checkpoint, len(curve)) - 1])
+
+
+def compare(before: dict[tuple[str, str], list[dict]], after: dict[tuple[str, str], list[dict]]) -> list[dict]:
+    """One entry per (problem, sampler) present at both revisions whose paired rows differ."""
+    cells = []
+    for key in sorted(set(before) & set(after)):
+        old = {r["seed"]: r for r in before[key] if "error" not in r}
+        new = {r["seed"]: r for r in after[key] if "error" not in r}
+        seeds = sorted(set(old) & set(new))
+        if all(old[s]["values"] == new[s]["values"] for s in seeds):
+            cells.append({"problem": key[0], "sampler": key[1], "studies": len(seeds), "changed": False})
+            continue
+        cell: dict = {"problem": key[0], "sampler": key[1], "studies": len(seeds), "changed": True}
+        for checkpoint in CHECKPOINTS:
+            a = np.array([_at(new[s], checkpoint) for s in seeds])
+            b = np.array([_at(old[s], checkpoint) for s in seeds])
+            p = float(wilcoxon(a, b).pvalue) if (a != b).any() else 1.0
+            cell[str(checkpoint or "last")] = {
+                "better": int((a < b).sum()), "worse": int((a > b).sum()), "tied": int((a == b).sum()), "p": p,
+                "median_before": float(np.median(b)), "median_after": float(np.median(a)),
+            }
+        cells.append(cell)
+    return cells
+
+
+def markdown(cells: list[dict], revision: str, suite: str) -> str:
+    lines = [f"# Suite `{suite}`: rows now against the rows at `{revision}`", "",
+             "Paired by seed; noise-free value of the incumbent (lower is better); current rows' wins/losses/ties and "
+             "the two-sided paired Wilcoxon p; medians before -> after.", "",
+             "| problem | sampler | studies | after 50 trials | after 100 trials | last trial |", "|---|---|---|---|---|---|"]
+    wins = losses = 0
+    for c in cells:
+        if not c["changed"]:
+            continue
+        parts = []
+        for name in ("50", "100", "last"):
+            s = c[name]
+            parts.append(f"{s['better']}/{s['worse']}/{s['tied']}, p = {s['p']:.2g} "
+                         f"({s['median_before']:.4g} -> {s['median_after']:.4g})")
+        wins, losses = wins + c["last"]["better"], losses + c["last"]["worse"]
+        lines.append(f"| {c['problem']} | {c['sampler']} | {c['studies']} | " + " | ".join(parts) + " |")
+    same = [c for c in cells if not c["changed"]]
+    lines += ["", f"At the last trial over every changed cell: {wins} studies better now, {losses} worse.",
+              f"Unchanged cells (identical rows at both revisions): {len(same)}."]
+    return "\n".join(lines) + "\n"
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m benchmarks.compare_revisions", description=__doc__.splitlines()[0])
+    parser.add_argument("revision", help="the git revision whose committed rows are the 'before' side")
+    parser.add_argument("--suite", default="full")
+    parser.add_argument("--results", type=Path, default=RESULTS_DIR)
+    args = parser.parse_args(argv)
+    cells = compare(rows_at_revision(args.revision, args.suite, args.results), current_rows(args.suite, args.results))
+    sys.stdout.write(markdown(cells, args.revision, args.suite))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

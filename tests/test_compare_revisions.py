@@ -1,0 +1,58 @@
+"""benchmarks.compare_revisions: rows at an earlier git revision paired with the current ones."""
+
+import json
+import subprocess
+
+import pytest
+
+from benchmarks.compare_revisions import compare
+from benchmarks.compare_revisions import current_rows
+from benchmarks.compare_revisions import markdown
+from benchmarks.compare_revisions import rows_at_revision
+
+
+def _row(seed, curve):
+    return {"seed": seed, "values": curve, "incumbent_true": curve}
+
+
+def _write(path, rows):
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text("".join(json.dumps(r) + "\n" for r in rows))
+
+
+def _git(repo, *args):
+    subprocess.run(["git", *args], cwd=repo, check=True, capture_output=True)
+
+
+@pytest.fixture
+def repo(tmp_path):
+    _git(tmp_path, "init", "-q")
+    _git(tmp_path, "config", "user.email", "t@example.com")
+    _git(tmp_path, "config", "user.name", "t")
+    results = tmp_path / "results"
+    flat = [1.0] * 120
+    _write(results / "s" / "p" / "cascade.jsonl", [_row(seed, [2.0] * 60 + [1.0 + seed] * 60) for seed in range(6)])
+    _write(results / "s" / "p" / "tpe.jsonl", [_row(seed, flat) for seed in range(6)])
+    _git(tmp_path, "add", ".")
+    _git(tmp_path, "commit", "-q", "-m", "before")
+    # the re-run: five seeds better at the end, one worse; the baseline untouched
+    _write(results / "s" / "p" / "cascade.jsonl",
+           [_row(seed, [2.0] * 60 + [0.5 + seed if seed < 5 else 9.0] * 60) for seed in range(6)])
+    return results
+
+
+def test_changed_cells_are_paired_by_seed_and_unchanged_ones_only_counted(repo):
+    cells = compare(rows_at_revision("HEAD", "s", repo), current_rows("s", repo))
+    by_sampler = {c["sampler"]: c for c in cells}
+    assert by_sampler["tpe"]["changed"] is False
+    last = by_sampler["cascade"]["last"]
+    assert (last["better"], last["worse"], last["tied"]) == (5, 1, 0)
+    assert by_sampler["cascade"]["50"]["tied"] == 6  # identical before trial 61
+    text = markdown(cells, "HEAD", "s")
+    assert "| p | cascade | 6 |" in text and "5 studies better now, 1 worse" in text
+    assert "Unchanged cells (identical rows at both revisions): 1." in text
+
+
+def test_an_unknown_revision_is_a_clear_error(repo):
+    with pytest.raises(SystemExit, match="git cannot read"):
+        rows_at_revision("no-such-revision", "s", repo)
