@@ -74,10 +74,18 @@ def test_four_workers_share_one_study_and_all_learn(storage_spec):
             assert t.user_attrs["fail_reason"].startswith("diverged")
     per_worker = {w: [t for t in trials if t.user_attrs["worker"] == w] for w in range(N_WORKERS)}
     assert all(len(ts) == TRIALS_PER_WORKER for ts in per_worker.values())
-    # All workers learn from all trials: each one's later suggestions concentrate on AdamW.
+    # All workers learn from all trials: their later suggestions concentrate on AdamW. The
+    # probability floor caps AdamW's probability near 0.9, and with four workers sharing two
+    # cores the late share measured 0.85-0.95, so a bar of 5 of each worker's last 8 failed 2 of
+    # about 10 runs with nothing wrong (binomial at 0.85: 4 or fewer, 2% per worker, 12 workers
+    # over the three storages). The pooled
+    # bar (21 of the 32 last suggestions) fails a learning sampler (0.85) 0.2% of the time and
+    # passes one choosing at random (a third) 0.02% of the time; no worker may be stuck elsewhere.
+    late = {}
     for w, ts in per_worker.items():
-        late = [t.params["optimizer"] for t in sorted(ts, key=lambda t: t.number)[-8:]]
-        assert late.count("adamw") >= 5, (w, late)
+        late[w] = [t.params["optimizer"] for t in sorted(ts, key=lambda t: t.number)[-8:]]
+        assert late[w].count("adamw") >= 3, (w, late[w])
+    assert sum(v.count("adamw") for v in late.values()) >= 21, late
     # Decisions made while other workers' trials were running saw them as pending.
     assert any(
         (read_record(t, POLICY_KEY) or {}).get("high_level") is not None for t in trials
