@@ -1,14 +1,15 @@
 """Values derived from finished trials, computed once per trial instead of on every decision.
 
 The sampler re-reads its whole window (200 trials) on every decision: the JSON record each trial
-carries, its tactical values in the unit cube. Parsing and converting them again each time was
-about a tenth of its cost per trial (profiled at 400 trials). A finished trial never changes (optuna refuses to update one), so a
-value derived from it can be kept. Each kind of value is kept under a tag that names everything
-else it depends on (the record's key, the tactical distributions), and only for the trials of the
-last call with that tag (the window), so the cache stays as small as the window. A value derived
-from a whole set of finished trials (the high level's fitted weights) is kept under a key that
-names those trials (``memo``). Like the search-space cursor, the cache belongs to one study of one
-storage: handed another study, it starts over.
+carries, its tactical values in the unit cube, its strategy indices. Parsing and converting them
+again each time was about a tenth of its cost per trial (profiled at 400 trials). A finished trial
+never changes (optuna refuses to update one), so a value derived from it can be kept. Each kind of
+value is kept under a tag that names everything else it depends on (the record's key, the tactical
+distributions, the strategic heads), and only for the trials of the last call with that tag (the
+window), so the cache stays as small as the window. A value derived from a whole set of finished
+trials (the high level's fitted weights, the critic's fitted hyperparameters) is kept under a key
+that names those trials (``memo``). Like the search-space cursor, the cache belongs to one study of
+one storage: handed another study, it starts over.
 """
 
 from __future__ import annotations
