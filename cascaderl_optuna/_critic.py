@@ -112,6 +112,7 @@ class GaussianProcessCritic:
         noise = math.exp(params.log_noise) + _NOISE_FLOOR
         k = self._kernel(self._xs, self._xs_sq) + (noise + _JITTER) * np.eye(len(y))
         chol = np.linalg.cholesky(k)
+        # torch's triangular solve (NumPy has none, and SciPy is not a core dependency)
         self._chol_inv = torch.linalg.solve_triangular(
             torch.from_numpy(chol), torch.eye(len(y), dtype=torch.float64), upper=False
         ).numpy()
