@@ -20,13 +20,12 @@ import subprocess
 import sys
 
 import numpy as np
-from scipy.stats import wilcoxon
 
+from benchmarks.report import paired_test
+from benchmarks.report import regret_curves
 from benchmarks.runner import RESULTS_DIR
 from benchmarks.runner import read_rows
 
-
-CHECKPOINTS = (50, 100, None)  # None: each study's last trial
 
 
 def rows_at_revision(revision: str, suite: str, results: Path = RESULTS_DIR) -> dict[tuple[str, str], list[dict]]:
@@ -58,13 +57,12 @@ def current_rows(suite: str, results: Path = RESULTS_DIR) -> dict[tuple[str, str
     return out
 
 
-def _at(row: dict, checkpoint: int | None) -> float:
-    curve = row["incumbent_true"]
-    return float(curve[-1] if checkpoint is None else curve[min(checkpoint, len(curve)) - 1])
-
-
 def compare(before: dict[tuple[str, str], list[dict]], after: dict[tuple[str, str], list[dict]]) -> list[dict]:
-    """One entry per (problem, sampler) present at both revisions whose paired rows differ."""
+    """One entry per (problem, sampler) present at both revisions whose paired rows differ.
+
+    The statistics are the report's own: both revisions' incumbents normalised together
+    (:func:`benchmarks.report.regret_curves`), then :func:`benchmarks.report.paired_test` by seed.
+    """
     cells = []
     for key in sorted(set(before) & set(after)):
         old = {r["seed"]: r for r in before[key] if "error" not in r}
@@ -73,14 +71,17 @@ def compare(before: dict[tuple[str, str], list[dict]], after: dict[tuple[str, st
         if all(old[s]["values"] == new[s]["values"] for s in seeds):
             cells.append({"problem": key[0], "sampler": key[1], "studies": len(seeds), "changed": False})
             continue
+        old_rows, new_rows = [old[s] for s in seeds], [new[s] for s in seeds]
+        curves, _ = regret_curves({"before": old_rows, "after": new_rows})
+        last = curves["after"].shape[1]
         cell: dict = {"problem": key[0], "sampler": key[1], "studies": len(seeds), "changed": True}
-        for checkpoint in CHECKPOINTS:
-            a = np.array([_at(new[s], checkpoint) for s in seeds])
-            b = np.array([_at(old[s], checkpoint) for s in seeds])
-            p = float(wilcoxon(a, b).pvalue) if (a != b).any() else 1.0
-            cell[str(checkpoint or "last")] = {
-                "better": int((a < b).sum()), "worse": int((a > b).sum()), "tied": int((a == b).sum()), "p": p,
-                "median_before": float(np.median(b)), "median_after": float(np.median(a)),
+        for name, at in (("50", 50), ("100", 100), ("last", last)):
+            test = paired_test(new_rows, old_rows, curves["after"], curves["before"], min(at, last))
+            assert test is not None  # same seeds on both sides
+            cell[name] = {
+                "better": test["win"], "worse": test["loss"], "tied": test["tie"], "p": test["p"],
+                "median_before": float(np.median([r["incumbent_true"][min(at, last) - 1] for r in old_rows])),
+                "median_after": float(np.median([r["incumbent_true"][min(at, last) - 1] for r in new_rows])),
             }
         cells.append(cell)
     return cells

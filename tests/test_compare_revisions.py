@@ -12,7 +12,7 @@ from benchmarks.compare_revisions import rows_at_revision
 
 
 def _row(seed, curve):
-    return {"seed": seed, "values": curve, "incumbent_true": curve}
+    return {"seed": seed, "values": curve, "true_values": curve, "incumbent_true": curve, "optimum": None}
 
 
 def _write(path, rows):
