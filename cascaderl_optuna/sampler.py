@@ -468,7 +468,7 @@ class CascadeSampler(BaseSampler):
         key = (
             "high_level",
             tuple(t.number for t in fit_trials),
-            tuple((h.name, h.choices) for h in strategic),
+            _heads_key(strategic),
         )
         agent.bias, agent.theta, stats = self._finished_cache.memo(study, key, fit)
         agent.observe(choices, history.utilities)
@@ -587,7 +587,7 @@ class CascadeSampler(BaseSampler):
         self, study: Study, finished: list[FrozenTrial], strategic: list[StrategicParam]
     ) -> np.ndarray:
         """``_choice_matrix`` of finished trials, each trial's row computed once (cached)."""
-        tag = ("choices", tuple((h.name, h.choices) for h in strategic))
+        tag = ("choices", _heads_key(strategic))
         rows = self._finished_cache.values(
             study, finished, tag, lambda t: _choice_matrix([t], strategic)[0]
         )
@@ -663,7 +663,7 @@ class CascadeSampler(BaseSampler):
             "critic_kernel",
             tuple(t.number for t in fit_trials),
             tuple(tactical.items()),
-            tuple((h.name, h.choices) for h in strategic),
+            _heads_key(strategic),
         )
         return self._finished_cache.memo(study, key, fit)
 
@@ -687,6 +687,11 @@ def refit_point(n_finished: int, interval: int, first: int | None = None) -> int
         block = nxt
         nxt = block + max(interval, block // 20)
     return block
+
+
+def _heads_key(heads: Sequence[StrategicParam]) -> tuple:
+    """The strategic heads as part of a cache key: what a cached choice index refers to."""
+    return tuple((h.name, h.choices) for h in heads)
 
 
 def _choice_matrix(trials: Sequence[FrozenTrial], heads: Sequence[StrategicParam]) -> np.ndarray:
