@@ -20,6 +20,7 @@ import subprocess
 import sys
 
 import numpy as np
+from scipy.stats import binomtest
 
 from benchmarks.report import paired_test
 from benchmarks.report import regret_curves
@@ -106,7 +107,33 @@ def markdown(cells: list[dict], revision: str, suite: str) -> str:
     same = [c for c in cells if not c["changed"]]
     lines += ["", f"At the last trial over every changed cell: {wins} studies better now, {losses} worse.",
               f"Unchanged cells (identical rows at both revisions): {len(same)}."]
+    pooled = pooled_counts(cells)
+    if pooled:
+        lines += ["", "Pooled over the problems, per sampler (studies better/worse now, two-sided sign test; a suite of "
+                  "many problems with few seeds each is read here, not per problem):", "",
+                  "| sampler | problems | after 50 trials | after 100 trials | last trial |", "|---|---|---|---|---|"]
+        for sampler, entry in pooled.items():
+            parts = [f"{entry[k]['better']}/{entry[k]['worse']}, p = {entry[k]['p']:.2g}" for k in ("50", "100", "last")]
+            lines.append(f"| {sampler} | {entry['problems']} | " + " | ".join(parts) + " |")
     return "\n".join(lines) + "\n"
+
+
+def pooled_counts(cells: list[dict]) -> dict[str, dict]:
+    """Per sampler, the changed cells' wins and losses added up, with a two-sided sign test of them."""
+    out: dict[str, dict] = {}
+    for c in cells:
+        if not c["changed"]:
+            continue
+        entry = out.setdefault(c["sampler"], {"problems": 0, **{k: {"better": 0, "worse": 0} for k in ("50", "100", "last")}})
+        entry["problems"] += 1
+        for k in ("50", "100", "last"):
+            entry[k]["better"] += c[k]["better"]
+            entry[k]["worse"] += c[k]["worse"]
+    for entry in out.values():
+        for k in ("50", "100", "last"):
+            n = entry[k]["better"] + entry[k]["worse"]
+            entry[k]["p"] = float(binomtest(entry[k]["better"], n, 0.5).pvalue) if n else 1.0
+    return out
 
 
 def main(argv: list[str] | None = None) -> int:

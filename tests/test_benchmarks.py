@@ -331,3 +331,27 @@ def test_simulated_workers_keep_k_minus_one_trials_running(monkeypatch) -> None:
     one = run_study(Task("t", "llm_strong", "counts", 0, 12, n_workers=1))
     assert made[1].running_seen == [0] * 12
     assert one["values"] == row["values"]  # random search ignores history: only the timing of tells differs
+
+
+def test_synthetic_heldout_problem_has_its_optimum_at_zero_and_seeded_noise() -> None:
+    problem = make_problem("synthetic_20000000")
+    inner = problem._problem
+    best = [int(np.argmin(o)) for o in inner.offsets]  # offsets are shifted so the best choice costs 0
+    at_optimum = {"choices": best, "unit": inner.optimum[best[0]].tolist()}
+    assert problem.evaluate(at_optimum, noise_seed=1).true_value == pytest.approx(0.0) == problem.optimum()
+    elsewhere = {"choices": best, "unit": (1.0 - inner.optimum[best[0]]).tolist()}
+    assert problem.evaluate(elsewhere, noise_seed=1).true_value > 0.0
+    assert problem.evaluate(elsewhere, 5).value == problem.evaluate(elsewhere, 5).value
+    if inner.noise > 0:
+        assert problem.evaluate(elsewhere, 5).value != problem.evaluate(elsewhere, 6).value
+    # the sampler-facing parameters round-trip into what evaluate reads
+    trial = optuna.create_study(sampler=optuna.samplers.RandomSampler(seed=0)).ask()
+    params = problem.suggest(trial)
+    assert len(params["choices"]) == len(inner.n_choices) and len(params["unit"]) == len(inner.log_dims)
+    assert all(0.0 <= u <= 1.0 for u in params["unit"])
+
+
+def test_heldout_suite_shares_no_problem_with_the_published_suites() -> None:
+    heldout = {e.problem for e in SUITES["heldout"]}
+    published = {e.problem for name in ("full", "ablation", "parallel", "pretraining") for e in SUITES[name]}
+    assert heldout and not heldout & published

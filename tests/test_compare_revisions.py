@@ -8,6 +8,7 @@ import pytest
 from benchmarks.compare_revisions import compare
 from benchmarks.compare_revisions import current_rows
 from benchmarks.compare_revisions import markdown
+from benchmarks.compare_revisions import pooled_counts
 from benchmarks.compare_revisions import rows_at_revision
 
 
@@ -56,3 +57,18 @@ def test_changed_cells_are_paired_by_seed_and_unchanged_ones_only_counted(repo):
 def test_an_unknown_revision_is_a_clear_error(repo):
     with pytest.raises(SystemExit, match="git cannot read"):
         rows_at_revision("no-such-revision", "s", repo)
+
+
+def test_pooled_counts_add_the_problems_of_each_sampler_and_sign_test_them():
+    def cell(problem, sampler, better, worse):
+        counts = {"better": better, "worse": worse, "tied": 0}
+        return {"problem": problem, "sampler": sampler, "changed": True, "50": counts, "100": counts, "last": counts}
+
+    cells = [cell("a", "cascade", 3, 0), cell("b", "cascade", 5, 0), cell("a", "flat", 1, 1),
+             {"problem": "a", "sampler": "tpe", "changed": False}]
+    pooled = pooled_counts(cells)
+    assert set(pooled) == {"cascade", "flat"}  # unchanged cells are not pooled
+    assert pooled["cascade"]["problems"] == 2
+    assert (pooled["cascade"]["last"]["better"], pooled["cascade"]["last"]["worse"]) == (8, 0)
+    assert pooled["cascade"]["last"]["p"] == pytest.approx(2 * 0.5**8)  # two-sided sign test, 8 of 8
+    assert pooled["flat"]["last"]["p"] == pytest.approx(1.0)

@@ -34,7 +34,8 @@ from benchmarks.problems.base import Evaluation, Params
 REPO_ROOT = Path(__file__).resolve().parents[2]
 VENV_PYTHON = REPO_ROOT / "benchmarks" / ".venv-yahpo" / "bin" / "python"
 WORKER = Path(__file__).with_name("_yahpo_worker.py")
-TARGET = {"rbv2_xgboost": ("acc", 1.0), "lcbench": ("val_accuracy", 100.0)}
+# YAHPO-SO's targets: accuracy for every rbv2_* scenario, validation accuracy in percent for lcbench.
+TARGET = {"lcbench": ("val_accuracy", 100.0)}
 
 
 def data_path() -> Path:
@@ -55,7 +56,9 @@ class YahpoProblem:
         short = scenario.removeprefix("rbv2_")
         self.name = f"yahpo_{short}_{instance}"
         self.scenario, self.instance = scenario, instance
-        self.target, self.scale = TARGET[scenario]
+        self.target, self.scale = TARGET.get(scenario, ("acc", 1.0) if scenario.startswith("rbv2_") else (None, 0.0))
+        if self.target is None:
+            raise ValueError(f"no YAHPO-SO target known for scenario {scenario!r}: use lcbench or an rbv2_* scenario")
         path = data_path()
         if not (path / scenario / "model.onnx").exists():
             raise FileNotFoundError(f"no YAHPO surrogate for {scenario} under {path} (set YAHPO_DATA)")
