@@ -5,7 +5,8 @@ between ``<!-- benchmarks:begin -->`` and ``<!-- benchmarks:end -->`` with the o
 ``benchmarks/results/full/report/summary.json`` (written by ``python -m benchmarks report``) and
 the sampler-overhead table of the timing suite; ``--suite parallel`` fills the block between
 ``<!-- benchmarks:parallel:begin -->`` and ``<!-- benchmarks:parallel:end -->`` with the 1-vs-4-worker table, and
-``--suite ablation`` the ablation table (the full cascade against each ablation, paired over seeds).
+``--suite ablation`` the ablation table (the full cascade against each ablation, paired over seeds), ``--suite heldout``
+the held-out table (the cascade against each baseline, pooled over each family of held-out problems).
 """
 
 from __future__ import annotations
@@ -58,9 +59,51 @@ def ablation_section(summary: dict) -> str:
     return "\n".join(lines)
 
 
+HELDOUT_FAMILIES = {"mixint": "bbob-mixint (22 functions, d = 10)", "yahpo": "YAHPO-SO instances",
+                    "synthetic": "synthetic mixed spaces"}
+
+
+def heldout_section(summary: dict) -> str:
+    """The challenger against each baseline, pooled over the problems of each family of the held-out suite.
+
+    Few seeds per problem and many problems: per problem the paired tests say little, pooled they do. Each cell adds
+    up the per-problem paired wins and losses (seed by seed) and gives a two-sided sign test of the sum; the last
+    column counts the problems where the challenger's median final regret is lower / higher.
+    """
+    from scipy.stats import binomtest
+
+    challenger = summary["challenger"]
+    families: dict[str, list[dict]] = {}
+    for problem, entry in summary["problems"].items():
+        families.setdefault(problem.split("_")[0], []).append(entry)
+    baselines = sorted({s for entries in families.values() for e in entries for s in e["paired"]})
+    lines = [f"| problems | baseline | {challenger} W/L @50 | @100 | @200 | problems with lower / higher median final "
+             "regret |", "|---|---|---|---|---|---|"]
+    for family, entries in families.items():
+        seeds = sorted({e["samplers"][challenger]["seeds"] for e in entries})
+        for baseline in baselines:
+            cells = []
+            for at in (50, 100, 200):
+                win = sum(t["win"] for e in entries for t in e["paired"].get(baseline, []) if t["at"] == at)
+                loss = sum(t["loss"] for e in entries for t in e["paired"].get(baseline, []) if t["at"] == at)
+                p = binomtest(win, win + loss, 0.5).pvalue if win + loss else 1.0
+                cells.append(f"{win}/{loss}, p = {p:.2g}")
+            mine = [e["samplers"][challenger]["final_regret"] for e in entries if baseline in e["samplers"]]
+            theirs = [e["samplers"][baseline]["final_regret"] for e in entries if baseline in e["samplers"]]
+            lower = sum(a < b - 1e-12 for a, b in zip(mine, theirs))
+            higher = sum(a > b + 1e-12 for a, b in zip(mine, theirs))
+            name = f"{HELDOUT_FAMILIES.get(family, family)}: {len(entries)} x {'/'.join(map(str, seeds))} seeds"
+            lines.append(f"| {name} | `{baseline}` | " + " | ".join(cells) + f" | {lower} / {higher} |")
+    lines += ["", "(W/L: studies where the cascade's incumbent is better / worse than the baseline's with the same "
+              "seed, added up over the family's problems; p: two-sided sign test of those counts.)", ""]
+    return "\n".join(lines)
+
+
 def section(summary: dict, suite: str) -> str:
     if suite == "ablation":
         return ablation_section(summary)
+    if suite == "heldout":
+        return heldout_section(summary)
     lines = overview_table(summary)[2:]  # the README has its own heading
     problems = summary["problems"]
     seeds = sorted({(p, s, e["seeds"], e["trials"]) for p, ent in problems.items() for s, e in ent["samplers"].items()})

@@ -78,3 +78,20 @@ def test_ablation_block_pairs_the_full_cascade_with_each_ablation(tmp_path):
     # The last checkpoint's test, not the first; an ablation that was not run is a dash.
     assert "| llm_strong | 0.047 | — | 0.099 (9/1, p = 0.0039) | 0.114 (10/0, p = 0.002) |" in text
     assert "0.5 |" not in text and "over 10 seeds" in text
+
+
+def test_heldout_block_pools_each_family_with_a_sign_test():
+    def entry(win, loss, mine, theirs):
+        paired = [{"at": at, "win": win, "loss": loss} for at in (50, 100, 200)]
+        return {"samplers": {"cascade": {"seeds": 3, "final_regret": mine},
+                             "tpe_default": {"seeds": 3, "final_regret": theirs}},
+                "paired": {"tpe_default": paired}}
+
+    summary = {"challenger": "cascade", "problems": {
+        "mixint_f1_d10": entry(3, 0, 0.1, 0.2), "mixint_f2_d10": entry(3, 0, 0.1, 0.3),
+        "synthetic_7": entry(1, 2, 0.5, 0.4)}}
+    text = readme.section(summary, "heldout")
+    # 6 of 6 pooled over the two mixint problems: p = 2 * 0.5**6
+    assert "| bbob-mixint (22 functions, d = 10): 2 x 3 seeds | `tpe_default` | 6/0, p = 0.031 |" in text
+    assert "| 2 / 0 |" in text  # both mixint problems have the lower median
+    assert "| synthetic mixed spaces: 1 x 3 seeds | `tpe_default` | 1/2, p = 1 |" in text
