@@ -10,7 +10,7 @@ Per trial, after a space-filling start:
 3. the critic (:mod:`._critic`) models utility over tactical values and strategy; a low-level
    agent (:mod:`._low_level`) for the chosen strategy is initialised from that strategy's best
    trials, improved with PPO (:mod:`._ppo`) on critic-scored imagined actions plus the strategy's
-   real trials, and samples the tactical values;
+   real trials, and proposes tactical values, of which the critic picks the most promising;
 4. the decision and its behaviour log-probabilities are stored in the trial's system attrs
    (:mod:`._attrs`), so the reward, when it arrives, can be credited by any process.
 """
@@ -570,7 +570,7 @@ class CascadeSampler(BaseSampler):
             [finished[i] for i in idx], [records[i] for i in idx], names
         )
         stats = agent.improve(score, rng, x[idx], utilities[idx], behaviour) if learn else agent.stats
-        action = agent.act(rng) if learn else rng.random(len(names))
+        action = agent.act(rng, score) if learn else rng.random(len(names))
         values = {n: from_unit(tactical[n], u) for n, u in zip(names, action)}  # type: ignore[arg-type]
         taken = np.array([to_unit(tactical[n], values[n]) for n in names])  # type: ignore[arg-type]
         log_prob = agent.log_prob(taken) if learn else np.zeros(len(names))  # uniform: density 1

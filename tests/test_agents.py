@@ -119,6 +119,25 @@ def test_low_level_moves_towards_the_critic_optimum():
     assert np.linalg.norm(agent.mean - [0.8, 0.3]) < np.linalg.norm(np.array([0.5, 0.5]) - [0.8, 0.3])
 
 
+def test_low_level_act_takes_the_best_of_its_proposals_by_the_score():
+    agent = LowLevelAgent(np.array([0.5, 0.5, 0.5]), np.array([0.2, 0.2, 0.2]), n_proposals=16)
+    target = np.array([0.9, 0.1, 0.6])
+
+    def score(a):
+        return -((a - target) ** 2).sum(1)
+
+    proposals = np.clip(agent.mean + agent.std * np.random.default_rng(4).standard_normal((16, 3)), 0.0, 1.0)
+    np.testing.assert_array_equal(agent.act(np.random.default_rng(4), score), proposals[np.argmax(score(proposals))])
+    # without a score it is one plain draw of the policy
+    plain = np.clip(agent.mean + agent.std * np.random.default_rng(4).standard_normal(3), 0.0, 1.0)
+    np.testing.assert_array_equal(agent.act(np.random.default_rng(4)), plain)
+    # and the pick lands nearer the score's optimum than plain draws do
+    rng = np.random.default_rng(5)
+    picked = np.median([np.linalg.norm(agent.act(rng, score) - target) for _ in range(50)])
+    drawn = np.median([np.linalg.norm(agent.act(rng) - target) for _ in range(50)])
+    assert picked < drawn
+
+
 def test_critic_learns_which_strategy_shifts_the_optimum():
     rng = np.random.default_rng(0)
     n = 60
