@@ -355,3 +355,12 @@ def test_heldout_suite_shares_no_problem_with_the_published_suites() -> None:
     heldout = {e.problem for e in SUITES["heldout"]}
     published = {e.problem for name in ("full", "ablation", "parallel", "pretraining") for e in SUITES[name]}
     assert heldout and not heldout & published
+
+
+def test_yahpo_targets_follow_yahpo_so_and_an_unknown_scenario_is_a_clear_error() -> None:
+    from benchmarks.problems.yahpo import target_of
+
+    assert target_of("rbv2_xgboost") == ("acc", 1.0) == target_of("rbv2_rpart")
+    assert target_of("lcbench") == ("val_accuracy", 100.0)
+    with pytest.raises(ValueError, match="use lcbench or an rbv2_"):
+        target_of("nb301")

@@ -34,8 +34,15 @@ from benchmarks.problems.base import Evaluation, Params
 REPO_ROOT = Path(__file__).resolve().parents[2]
 VENV_PYTHON = REPO_ROOT / "benchmarks" / ".venv-yahpo" / "bin" / "python"
 WORKER = Path(__file__).with_name("_yahpo_worker.py")
-# YAHPO-SO's targets: accuracy for every rbv2_* scenario, validation accuracy in percent for lcbench.
-TARGET = {"lcbench": ("val_accuracy", 100.0)}
+
+
+def target_of(scenario: str) -> tuple[str, float]:
+    """YAHPO-SO's target and its scale: accuracy for every ``rbv2_*`` scenario, percent accuracy for lcbench."""
+    if scenario == "lcbench":
+        return "val_accuracy", 100.0
+    if scenario.startswith("rbv2_"):
+        return "acc", 1.0
+    raise ValueError(f"no YAHPO-SO target known for scenario {scenario!r}: use lcbench or an rbv2_* scenario")
 
 
 def data_path() -> Path:
@@ -56,9 +63,7 @@ class YahpoProblem:
         short = scenario.removeprefix("rbv2_")
         self.name = f"yahpo_{short}_{instance}"
         self.scenario, self.instance = scenario, instance
-        self.target, self.scale = TARGET.get(scenario, ("acc", 1.0) if scenario.startswith("rbv2_") else (None, 0.0))
-        if self.target is None:
-            raise ValueError(f"no YAHPO-SO target known for scenario {scenario!r}: use lcbench or an rbv2_* scenario")
+        self.target, self.scale = target_of(scenario)
         path = data_path()
         if not (path / scenario / "model.onnx").exists():
             raise FileNotFoundError(f"no YAHPO surrogate for {scenario} under {path} (set YAHPO_DATA)")
