@@ -110,21 +110,35 @@ def markdown(cells: list[dict], revision: str, suite: str) -> str:
     pooled = pooled_counts(cells)
     if pooled:
         lines += ["", "Pooled over the problems, per sampler (studies better/worse now, two-sided sign test; a suite of "
-                  "many problems with few seeds each is read here, not per problem):", "",
-                  "| sampler | problems | after 50 trials | after 100 trials | last trial |", "|---|---|---|---|---|"]
-        for sampler, entry in pooled.items():
-            parts = [f"{entry[k]['better']}/{entry[k]['worse']}, p = {entry[k]['p']:.2g}" for k in ("50", "100", "last")]
-            lines.append(f"| {sampler} | {entry['problems']} | " + " | ".join(parts) + " |")
+                  "many problems with few seeds each is read here, not per problem):", ""]
+        lines += _pooled_table(pooled, "sampler")
+        by_family = pooled_counts(cells, by_family=True)
+        if len({family for _, family in by_family}) > 1:
+            lines += ["", "The same, per family of problems (the first word of the problem's name):", ""]
+            lines += _pooled_table(by_family, "sampler | family")
     return "\n".join(lines) + "\n"
 
 
-def pooled_counts(cells: list[dict]) -> dict[str, dict]:
-    """Per sampler, the changed cells' wins and losses added up, with a two-sided sign test of them."""
-    out: dict[str, dict] = {}
+def _pooled_table(pooled: dict, key_header: str) -> list[str]:
+    columns = key_header.count("|") + 1
+    lines = [f"| {key_header} | problems | after 50 trials | after 100 trials | last trial |",
+             "|" + "---|" * (columns + 4)]
+    for key, entry in pooled.items():
+        name = " | ".join(key) if isinstance(key, tuple) else key
+        parts = [f"{entry[k]['better']}/{entry[k]['worse']}, p = {entry[k]['p']:.2g}" for k in ("50", "100", "last")]
+        lines.append(f"| {name} | {entry['problems']} | " + " | ".join(parts) + " |")
+    return lines
+
+
+def pooled_counts(cells: list[dict], by_family: bool = False) -> dict:
+    """Per sampler (or per sampler and problem family), the changed cells' wins and losses added up, with a
+    two-sided sign test of them."""
+    out: dict = {}
     for c in cells:
         if not c["changed"]:
             continue
-        entry = out.setdefault(c["sampler"], {"problems": 0, **{k: {"better": 0, "worse": 0} for k in ("50", "100", "last")}})
+        key = (c["sampler"], c["problem"].split("_")[0]) if by_family else c["sampler"]
+        entry = out.setdefault(key, {"problems": 0, **{k: {"better": 0, "worse": 0} for k in ("50", "100", "last")}})
         entry["problems"] += 1
         for k in ("50", "100", "last"):
             entry[k]["better"] += c[k]["better"]

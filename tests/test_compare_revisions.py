@@ -72,3 +72,17 @@ def test_pooled_counts_add_the_problems_of_each_sampler_and_sign_test_them():
     assert (pooled["cascade"]["last"]["better"], pooled["cascade"]["last"]["worse"]) == (8, 0)
     assert pooled["cascade"]["last"]["p"] == pytest.approx(2 * 0.5**8)  # two-sided sign test, 8 of 8
     assert pooled["flat"]["last"]["p"] == pytest.approx(1.0)
+
+
+def test_pooled_counts_by_family_split_a_sampler_by_the_first_word_of_the_problem():
+    def cell(problem, better, worse):
+        counts = {"better": better, "worse": worse, "tied": 0, "p": 1.0, "median_before": 1.0, "median_after": 1.0}
+        return {"problem": problem, "sampler": "cascade", "changed": True, "studies": better + worse,
+                "50": counts, "100": counts, "last": counts}
+
+    cells = [cell("mixint_f1_d10", 3, 0), cell("mixint_f2_d10", 2, 1), cell("yahpo_xgboost_12", 0, 4)]
+    pooled = pooled_counts(cells, by_family=True)
+    assert pooled[("cascade", "mixint")]["last"]["better"] == 5 and pooled[("cascade", "mixint")]["problems"] == 2
+    assert pooled[("cascade", "yahpo")]["last"]["worse"] == 4
+    text = markdown(cells, "HEAD", "s")
+    assert "| cascade | mixint | 2 | 5/1, p = 0.22 |" in text and "| cascade | 3 | 5/5, p = 1 |" in text
