@@ -364,3 +364,17 @@ def test_yahpo_targets_follow_yahpo_so_and_an_unknown_scenario_is_a_clear_error(
     assert target_of("lcbench") == ("val_accuracy", 100.0)
     with pytest.raises(ValueError, match="use lcbench or an rbv2_"):
         target_of("nb301")
+
+
+def test_lora_report_pairs_the_samplers_seed_by_seed() -> None:
+    from benchmarks.lora_sst2 import _paired_lines
+
+    def run(sampler, seed, val, acc):
+        return {"sampler": sampler, "seed": seed, "best_value": val, "best": {"test": {"test_accuracy": acc}}}
+
+    runs = [run("cascade", 0, 0.40, 0.80), run("tpe", 0, 0.45, 0.82),
+            run("cascade", 1, 0.50, 0.81), run("tpe", 1, 0.45, 0.79)]
+    text = " ".join(_paired_lines(runs))
+    assert "lower than TPE's in 1 of 2" in text and "higher in 1 of 2" in text
+    assert "cascade 0.8050, TPE 0.8050" in text
+    assert _paired_lines(runs[:2]) == []  # one seed: nothing to pair
