@@ -2,7 +2,7 @@
 
 ::
 
-    python -m benchmarks.lora_sst2                                   # the committed run (about 35 min, 1 core)
+    python -m benchmarks.lora_sst2 --seeds 0 1 2                    # the committed run (about 1 h of one core)
     python -m benchmarks.lora_sst2 --trials 4 --out /tmp/lora_quick  # a quick look
 
 For each seed, one study per sampler with the same budget, the same objective
