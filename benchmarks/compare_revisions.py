@@ -20,10 +20,11 @@ import subprocess
 import sys
 
 import numpy as np
-from scipy.stats import binomtest
 
 from benchmarks.report import paired_test
+from benchmarks.report import problem_family
 from benchmarks.report import regret_curves
+from benchmarks.report import sign_test
 from benchmarks.runner import RESULTS_DIR
 from benchmarks.runner import read_rows
 
@@ -137,7 +138,7 @@ def pooled_counts(cells: list[dict], by_family: bool = False) -> dict:
     for c in cells:
         if not c["changed"]:
             continue
-        key = (c["sampler"], c["problem"].split("_")[0]) if by_family else c["sampler"]
+        key = (c["sampler"], problem_family(c["problem"])) if by_family else c["sampler"]
         entry = out.setdefault(key, {"problems": 0, **{k: {"better": 0, "worse": 0} for k in ("50", "100", "last")}})
         entry["problems"] += 1
         for k in ("50", "100", "last"):
@@ -145,8 +146,7 @@ def pooled_counts(cells: list[dict], by_family: bool = False) -> dict:
             entry[k]["worse"] += c[k]["worse"]
     for entry in out.values():
         for k in ("50", "100", "last"):
-            n = entry[k]["better"] + entry[k]["worse"]
-            entry[k]["p"] = float(binomtest(entry[k]["better"], n, 0.5).pvalue) if n else 1.0
+            entry[k]["p"] = sign_test(entry[k]["better"], entry[k]["worse"])
     return out
 
 

@@ -17,6 +17,8 @@ from pathlib import Path
 
 from benchmarks.report import _fmt
 from benchmarks.report import overview_table
+from benchmarks.report import problem_family
+from benchmarks.report import sign_test
 from benchmarks.runner import RESULTS_DIR
 
 BEGIN, END = "<!-- benchmarks:begin -->", "<!-- benchmarks:end -->"
@@ -70,12 +72,10 @@ def heldout_section(summary: dict) -> str:
     up the per-problem paired wins and losses (seed by seed) and gives a two-sided sign test of the sum; the last
     column counts the problems where the challenger's median final regret is lower / higher.
     """
-    from scipy.stats import binomtest
-
     challenger = summary["challenger"]
     families: dict[str, list[dict]] = {}
     for problem, entry in summary["problems"].items():
-        families.setdefault(problem.split("_")[0], []).append(entry)
+        families.setdefault(problem_family(problem), []).append(entry)
     baselines = sorted({s for entries in families.values() for e in entries for s in e["paired"]})
     lines = [f"| problems | baseline | {challenger} W/L @50 | @100 | @200 | problems with lower / higher median final "
              "regret |", "|---|---|---|---|---|---|"]
@@ -86,8 +86,7 @@ def heldout_section(summary: dict) -> str:
             for at in (50, 100, 200):
                 win = sum(t["win"] for e in entries for t in e["paired"].get(baseline, []) if t["at"] == at)
                 loss = sum(t["loss"] for e in entries for t in e["paired"].get(baseline, []) if t["at"] == at)
-                p = binomtest(win, win + loss, 0.5).pvalue if win + loss else 1.0
-                cells.append(f"{win}/{loss}, p = {p:.2g}")
+                cells.append(f"{win}/{loss}, p = {sign_test(win, loss):.2g}")
             mine = [e["samplers"][challenger]["final_regret"] for e in entries if baseline in e["samplers"]]
             theirs = [e["samplers"][baseline]["final_regret"] for e in entries if baseline in e["samplers"]]
             lower = sum(a < b - 1e-12 for a, b in zip(mine, theirs))

@@ -21,6 +21,7 @@ from collections import defaultdict
 from pathlib import Path
 
 import numpy as np
+from scipy.stats import binomtest
 from scipy.stats import wilcoxon
 
 from benchmarks.runner import RESULTS_DIR, read_rows
@@ -143,6 +144,16 @@ def paired_test(challenger_rows: list[dict], baseline_rows: list[dict], curves_c
     p = float(wilcoxon(diff, zero_method="zsplit").pvalue) if np.any(np.abs(diff) > tol) else 1.0
     return {"at": at, "n": len(pairs), "win": wins, "tie": len(pairs) - wins - losses, "loss": losses, "p": p,
             "median_diff": float(np.median(diff))}
+
+
+def sign_test(wins: int, losses: int) -> float:
+    """Two-sided sign test of paired wins against losses (ties left out); 1.0 when every pair tied."""
+    return float(binomtest(wins, wins + losses, 0.5).pvalue) if wins + losses else 1.0
+
+
+def problem_family(problem: str) -> str:
+    """The family a problem belongs to: the first word of its name (``mixint``, ``yahpo``, ``synthetic``, ...)."""
+    return problem.split("_")[0]
 
 
 TIMING_WINDOWS = {"at_100": (81, 120), "at_1000": (951, 1000)}  # trials, 1-based, inclusive
