@@ -64,7 +64,7 @@ SUITES: dict[str, tuple[Entry, ...]] = {
         Entry(p, ("cascade_pretrained",), 20, 200)
         for p in ("llm_strong", "llm_smooth", "yahpo_xgboost_1501", "fcnet_naval", "mixint_f10_d10")
     ),
-    # Problems no algorithm decision was tuned on (benchmarks.problems.HELDOUT_PROBLEMS): a change of the cascade is
+    # Problems outside the published comparison (benchmarks.problems.HELDOUT_PROBLEMS): a change of the cascade is
     # checked here after it is made, and the cascade set beside TPE on problems outside the published comparison.
     # GPSampler is left out for its cost (25-86 s per 200-trial study).
     "heldout": (
