@@ -161,11 +161,11 @@ def _paired_lines(runs: list[dict[str, Any]]) -> list[str]:
 
     val = sum(c["best_value"] < t["best_value"] for _, c, t in pairs)
     acc = sum((accuracy(c) or 0.0) > (accuracy(t) or 0.0) for _, c, t in pairs)
-    mean = {name: sum(accuracy(run) or 0.0 for run in (p[i] for p in pairs)) / len(pairs)
-            for name, i in (("cascade", 1), ("tpe", 2))}
+    mean_cascade = sum(accuracy(c) or 0.0 for _, c, _ in pairs) / len(pairs)
+    mean_tpe = sum(accuracy(t) or 0.0 for _, _, t in pairs) / len(pairs)
     return ["", f"Seed by seed ({len(pairs)} seeds): the cascade's best validation cross-entropy is lower than TPE's in "
             f"{val} of {len(pairs)}; its best configuration's test accuracy is higher in {acc} of {len(pairs)}. Mean test "
-            f"accuracy of the best configurations: cascade {mean['cascade']:.4f}, TPE {mean['tpe']:.4f}."]
+            f"accuracy of the best configurations: cascade {mean_cascade:.4f}, TPE {mean_tpe:.4f}."]
 
 
 def main(argv: list[str] | None = None) -> int:
