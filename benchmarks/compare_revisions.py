@@ -112,15 +112,15 @@ def markdown(cells: list[dict], revision: str, suite: str) -> str:
     if pooled:
         lines += ["", "Pooled over the problems, per sampler (studies better/worse now, two-sided sign test; a suite of "
                   "many problems with few seeds each is read here, not per problem):", ""]
-        lines += _pooled_table(pooled, ("sampler",))
+        lines += pooled_table(pooled, ("sampler",))
         by_family = pooled_counts(cells, by_family=True)
         if len({family for _, family in by_family}) > 1:
             lines += ["", "The same, per family of problems (the first word of the problem's name):", ""]
-            lines += _pooled_table(by_family, ("sampler", "family"))
+            lines += pooled_table(by_family, ("sampler", "family"))
     return "\n".join(lines) + "\n"
 
 
-def _pooled_table(pooled: dict, key_columns: tuple[str, ...]) -> list[str]:
+def pooled_table(pooled: dict, key_columns: tuple[str, ...]) -> list[str]:
     lines = ["| " + " | ".join(key_columns) + " | problems | after 50 trials | after 100 trials | last trial |",
              "|" + "---|" * (len(key_columns) + 4)]
     for key, entry in pooled.items():

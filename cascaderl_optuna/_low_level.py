@@ -120,6 +120,14 @@ class LowLevelAgent:
         """Per-dimension log-probabilities of ``x`` (``(..., dim)``) under the policy."""
         return np.maximum(gaussian_log_prob(x, self.mean, self.std), MIN_LOG_PROB)
 
+    def sample(self, rng: np.random.Generator, n: int) -> np.ndarray:
+        """``n`` draws of the policy, clipped to the unit cube (the imagined actions and the proposals).
+
+        Clipping puts the mass beyond a face onto it. A policy truncated to the cube instead (out-of-cube
+        values re-drawn) was tried and not adopted: ``benchmarks/variants.py``.
+        """
+        return np.clip(self.mean + self.std * rng.standard_normal((n, self.dim)), 0.0, 1.0)
+
     def improve(
         self,
         score: Callable[[np.ndarray], np.ndarray],
@@ -148,9 +156,7 @@ class LowLevelAgent:
             real_old = np.where(real_present, behaviour, 0.0).sum(1)
             real_adv = normalise(real_utility - real_utility.mean())
         for _ in range(self.generations):
-            imagined = np.clip(
-                self.mean + self.std * rng.standard_normal((self.n_imagined, self.dim)), 0.0, 1.0
-            )
+            imagined = self.sample(rng, self.n_imagined)
             returns = score(imagined)
             # Value baseline: the critic's mean return under the current policy.
             advantages = normalise(returns - returns.mean())
@@ -192,8 +198,6 @@ class LowLevelAgent:
         Without a score (or with one proposal) it is a plain sample of the policy.
         """
         if score is None or self.n_proposals <= 1:
-            return np.clip(self.mean + self.std * rng.standard_normal(self.dim), 0.0, 1.0)
-        proposals = np.clip(
-            self.mean + self.std * rng.standard_normal((self.n_proposals, self.dim)), 0.0, 1.0
-        )
+            return self.sample(rng, 1)[0]
+        proposals = self.sample(rng, self.n_proposals)
         return proposals[int(np.argmax(score(proposals)))]

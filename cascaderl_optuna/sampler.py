@@ -156,6 +156,10 @@ class CascadeSampler(BaseSampler):
             strategy, a critic that does not see the strategy).
     """
 
+    # The low level's agent class. ``benchmarks/variants.py`` subclasses the sampler with variants of
+    # it that were tried and not adopted, so their rows can be re-run from the repository.
+    _low_level_agent: type[LowLevelAgent] = LowLevelAgent
+
     def __init__(
         self,
         *,
@@ -564,7 +568,7 @@ class CascadeSampler(BaseSampler):
             return mu + beta * sd
 
         learn = self._ablation != "no_low_level_learning"
-        agent = LowLevelAgent(mean if learn else np.full(len(names), 0.5), std, clip=self._clip)
+        agent = self._low_level_agent(mean if learn else np.full(len(names), 0.5), std, clip=self._clip)
         idx = np.flatnonzero(exact)[-_MAX_REAL_BATCH:]
         behaviour = _ll_behaviour_matrix(
             [finished[i] for i in idx], [records[i] for i in idx], names

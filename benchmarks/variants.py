@@ -1,0 +1,116 @@
+"""Variants of the cascade that were tried and not adopted, kept so that their verdict can be re-run.
+
+A change of the cascade is judged on the held-out suite after it is made (``benchmarks/README.md``). When it loses
+there, the code goes back to what it was, but the evidence should not vanish with it: each variant here is the
+shipped ``CascadeSampler`` with one part replaced (a subclass, so nothing in ``cascaderl_optuna`` carries it), run
+as sampler ``cascade_<variant>`` by the ``variants`` suite on the held-out problems with the held-out suite's seeds,
+and paired by seed with the shipped cascade's held-out rows::
+
+    python -m benchmarks run --suite variants        # every missing variant study (about 4 minutes per variant)
+    python -m benchmarks.variants > benchmarks/results/variants/COMPARISON.md
+
+The comparison is the one ``compare_revisions`` makes between two revisions (wins/losses of the variant per problem,
+pooled per family with a two-sided sign test). It is valid only while the held-out ``cascade`` rows are those of the
+code the variants subclass: after an adopted change re-runs them, re-run the variants too (delete their rows).
+"""
+
+from __future__ import annotations
+
+import argparse
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+import sys
+
+import optuna
+
+from benchmarks.problems import Problem
+
+
+@dataclass(frozen=True)
+class Variant:
+    summary: str  # what is different, and why it was worth trying
+    make_agent_class: Callable[[], type]  # the LowLevelAgent subclass (built lazily: no cascade import at load)
+
+
+def _truncated_proposals() -> type:
+    import numpy as np
+
+    from cascaderl_optuna._low_level import LowLevelAgent
+
+    class TruncatedProposalsAgent(LowLevelAgent):
+        """The policy truncated to the unit cube: a coordinate outside [0, 1] is drawn again (up to 8 times)."""
+
+        redraws = 8
+
+        def sample(self, rng: np.random.Generator, n: int) -> np.ndarray:
+            x = self.mean + self.std * rng.standard_normal((n, self.dim))
+            for _ in range(self.redraws):
+                outside = (x < 0.0) | (x > 1.0)
+                if not outside.any():
+                    break
+                x = np.where(outside, self.mean + self.std * rng.standard_normal((n, self.dim)), x)
+            return np.clip(x, 0.0, 1.0)
+
+    return TruncatedProposalsAgent
+
+
+VARIANTS: dict[str, Variant] = {
+    "truncated_proposals": Variant(
+        "imagined actions and proposals drawn from the low-level Gaussian truncated to the unit cube (re-drawn) "
+        "instead of clipped onto it. Why: clipping puts every draw beyond a face onto the face (half of them when "
+        "the mean sits on it), and in the CLI example and the LoRA study several decided trials put the learning "
+        "rate at its upper bound.",
+        _truncated_proposals,
+    ),
+}
+VARIANT_SAMPLERS = tuple(f"cascade_{name}" for name in VARIANTS)
+
+
+def make_variant_sampler(name: str, seed: int, problem: Problem) -> optuna.samplers.BaseSampler:
+    """``CascadeSampler`` with variant ``name``'s low-level agent (benchmarks.samplers registers these)."""
+    from cascaderl_optuna import CascadeSampler
+
+    agent_class = VARIANTS[name].make_agent_class()
+    variant_class = type(f"CascadeSampler_{name}", (CascadeSampler,), {"_low_level_agent": agent_class})
+    return variant_class(seed=seed, strategic_params=problem.strategic_params)
+
+
+def comparison(results: Path) -> str:
+    """Markdown: each variant's held-out rows against the shipped cascade's, paired by seed."""
+    from benchmarks.compare_revisions import compare, current_rows, pooled_counts, pooled_table
+
+    shipped = {key: rows for key, rows in current_rows("heldout", results).items() if key[1] == "cascade"}
+    variant_rows = current_rows("variants", results)
+    lines = ["# Variants of the cascade tried and not adopted", "",
+             "Each variant against the shipped cascade on the held-out suite, paired by seed (noise-free value of the "
+             "incumbent; studies where the variant is better / worse; two-sided sign test). Written by "
+             "`python -m benchmarks.variants`.", ""]
+    for name, variant in VARIANTS.items():
+        after = {(problem, "cascade"): rows for (problem, sampler), rows in variant_rows.items()
+                 if sampler == f"cascade_{name}"}
+        cells = compare(shipped, after)
+        studies = sum(c["studies"] for c in cells)
+        lines += [f"## `cascade_{name}`", "", variant.summary, "", f"{len(cells)} problems, {studies} studies.", ""]
+        pooled = pooled_counts([dict(c, sampler=f"cascade_{name}") for c in cells])
+        if not pooled:
+            lines += ["No held-out rows of this variant differ from the shipped cascade's (or none were run).", ""]
+            continue
+        lines += pooled_table(pooled, ("variant",)) + [""]
+        lines += pooled_table(pooled_counts([dict(c, sampler=f"cascade_{name}") for c in cells], by_family=True),
+                               ("variant", "family")) + [""]
+    return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> int:
+    from benchmarks.runner import RESULTS_DIR
+
+    parser = argparse.ArgumentParser(prog="python -m benchmarks.variants", description=__doc__.splitlines()[0])
+    parser.add_argument("--results", type=Path, default=RESULTS_DIR)
+    args = parser.parse_args(argv)
+    sys.stdout.write(comparison(args.results))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

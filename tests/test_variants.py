@@ -1,0 +1,65 @@
+"""benchmarks.variants: variants of the cascade tried and not adopted, re-runnable and paired with the shipped one."""
+
+import json
+
+import numpy as np
+import optuna
+
+from benchmarks.problems import make_problem
+from benchmarks.samplers import make_sampler
+from benchmarks.suites import SUITES
+from benchmarks.variants import comparison
+from benchmarks.variants import VARIANTS
+from cascaderl_optuna import CascadeSampler
+from cascaderl_optuna._low_level import LowLevelAgent
+
+
+def test_the_variants_suite_runs_every_variant_on_the_heldout_problems_and_seeds():
+    heldout = {(e.problem, e.n_seeds, e.n_trials) for e in SUITES["heldout"]}
+    assert {(e.problem, e.n_seeds, e.n_trials) for e in SUITES["variants"]} == heldout
+    assert all(set(e.samplers) == {f"cascade_{v}" for v in VARIANTS} for e in SUITES["variants"])
+
+
+def test_a_variant_sampler_is_the_cascade_with_its_agent_and_leaves_the_shipped_class_alone():
+    sampler = make_sampler("cascade_truncated_proposals", 0, make_problem("llm_strong"))
+    assert isinstance(sampler, CascadeSampler) and type(sampler) is not CascadeSampler
+    assert issubclass(sampler._low_level_agent, LowLevelAgent) and sampler._low_level_agent is not LowLevelAgent
+    assert CascadeSampler._low_level_agent is LowLevelAgent
+    assert make_sampler("cascade", 0, make_problem("llm_strong"))._low_level_agent is LowLevelAgent
+    # and it really samples: a study runs through its own low level
+    study = optuna.create_study(sampler=sampler)
+    problem = make_problem("llm_strong")
+    for _ in range(14):
+        trial = study.ask()
+        study.tell(trial, problem.evaluate(problem.suggest(trial), noise_seed=trial.number).value)
+    assert len(study.trials) == 14
+
+
+def test_truncated_proposals_put_no_mass_on_a_face_where_clipping_puts_half():
+    truncated = VARIANTS["truncated_proposals"].make_agent_class()
+    mean, std = np.array([1.0, 0.5]), np.array([0.2, 0.1])
+    rng = np.random.default_rng(0)
+    clipped = LowLevelAgent(mean, std).sample(rng, 4000)
+    redrawn = truncated(mean, std).sample(rng, 4000)
+    assert 0.45 < np.mean(clipped[:, 0] == 1.0) < 0.55
+    assert np.mean(redrawn[:, 0] == 1.0) < 0.01 and redrawn.min() >= 0.0 and redrawn.max() <= 1.0
+    # inside the cube the truncated policy keeps the Gaussian's shape: half-normal below the mean at the face
+    assert abs(np.median(1.0 - redrawn[:, 0]) - 0.2 * 0.674) < 0.02
+
+
+def _rows(path, curves):
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text("".join(json.dumps({"seed": s, "values": c, "true_values": c, "incumbent_true": c,
+                                        "optimum": 0.0}) + "\n" for s, c in enumerate(curves)))
+
+
+def test_comparison_pairs_each_variant_with_the_shipped_heldout_rows_by_seed(tmp_path):
+    shipped = [[1.0] * 200, [2.0] * 200, [3.0] * 200]
+    _rows(tmp_path / "heldout" / "mixint_f1_d10" / "cascade.jsonl", shipped)
+    _rows(tmp_path / "heldout" / "mixint_f1_d10" / "tpe_default.jsonl", [[0.1] * 200] * 3)  # not the cascade: ignored
+    _rows(tmp_path / "variants" / "mixint_f1_d10" / "cascade_truncated_proposals.jsonl",
+          [[0.5] * 200, [2.5] * 200, [2.0] * 200])  # better, worse, better
+    text = comparison(tmp_path)
+    assert "## `cascade_truncated_proposals`" in text and "1 problems, 3 studies." in text
+    assert "| cascade_truncated_proposals | 1 | 2/1, p = 1 | 2/1, p = 1 | 2/1, p = 1 |" in text
+    assert "| cascade_truncated_proposals | mixint | 1 |" in text
