@@ -15,6 +15,7 @@ import time
 import traceback
 import warnings
 from collections import deque
+from collections.abc import Callable
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from dataclasses import dataclass
 from pathlib import Path
@@ -84,13 +85,14 @@ def plan(suite: str, results: Path, *, problems=None, samplers=None, n_seeds=Non
 _PROBLEMS: dict[str, Problem] = {}  # one instance per worker process (a YAHPO worker, a loaded table, ...)
 
 
-def run_study(task: Task) -> dict:
+def run_study(task: Task, on_study: Callable[[optuna.Study], None] | None = None) -> dict:
     """One study: ask, suggest, evaluate, tell; the sampler's share of the time is measured around the objective.
 
     With ``n_workers`` > 1 the study simulates that many asynchronous workers of equal speed through ask/tell:
     ``n_workers`` trials are asked before the first is told, and from then on the oldest running trial is told
     before the next is asked, so every suggestion is made while ``n_workers - 1`` trials are RUNNING, exactly what
     a sampler sees from several processes sharing one storage. The trials are recorded in the order they finish.
+    ``on_study`` is called with the finished study (``benchmarks.high_level_allocation`` reads its strategies).
     """
     warnings.filterwarnings("ignore")
     optuna.logging.set_verbosity(optuna.logging.ERROR)
@@ -146,6 +148,8 @@ def run_study(task: Task) -> dict:
     }
     if error:
         row.update(error=error.strip().splitlines()[-1], traceback=error, trials_completed=len(values))
+    if on_study is not None:  # a diagnostic that reads more of the study than the row keeps
+        on_study(study)
     return row
 
 

@@ -3,6 +3,7 @@
 import json
 
 import numpy as np
+import pytest
 import optuna
 
 from benchmarks.problems import make_problem
@@ -63,3 +64,25 @@ def test_comparison_pairs_each_variant_with_the_shipped_heldout_rows_by_seed(tmp
     assert "## `cascade_truncated_proposals`" in text and "1 problems, 3 studies." in text
     assert "| cascade_truncated_proposals | 1 | 2/1, p = 1 | 2/1, p = 1 | 2/1, p = 1 |" in text
     assert "| cascade_truncated_proposals | mixint | 1 |" in text
+
+
+def test_allocation_windows_count_trials_after_the_start_on_good_strategies():
+    from benchmarks import high_level_allocation as hla
+
+    gaps = [9.0] * hla.START + [0.0] * 20 + [0.5] * 30 + [0.01] * 140  # the start is not counted
+    out = hla.allocation(gaps)
+    assert out["10-50"] == {"good_share": 0.5, "median_gap": 0.25}
+    assert out["50-100"] == {"good_share": 0.8, "median_gap": 0.01}  # trials 50-59 at 0.5, 60-99 at 0.01
+    assert out["100-200"] == {"good_share": 1.0, "median_gap": 0.01}
+    assert hla.strategy_key({"optimizer": "sgd", "scheduler": "cosine", "regularization": "none", "adapter": "lora",
+                             "lora_targets": "qv", "learning_rate": 0.1}) == ("sgd", "cosine", "none", "lora", "qv")
+
+
+def test_an_observed_trial_bounds_its_strategy_s_best_reachable_loss(monkeypatch):
+    from benchmarks import high_level_allocation as hla
+
+    monkeypatch.setattr(hla, "strategy_minima", lambda variant: {("a",): 1.0, ("b",): 9.0, ("c",): 1.5})
+    assert hla.strategy_gaps("strong", []) == {("a",): 0.0, ("b",): 8.0, ("c",): 0.5}
+    # the local optimiser stalled on b (a real trial reached 1.2) and c's trials are no better than its minimum
+    assert hla.strategy_gaps("strong", [(("b",), 1.2), (("c",), 2.0)]) == pytest.approx(
+        {("a",): 0.0, ("b",): 0.2, ("c",): 0.5})
