@@ -10,7 +10,7 @@ observed on it if that is lower: a few starts can all stall on the flat loss bey
 level that stops paying for inferior strategies puts its trials on strategies with a small gap, more so as the
 study goes on::
 
-    python -m benchmarks.high_level_allocation      # about 3 minutes on two cores
+    python -m benchmarks.high_level_allocation      # about 5 minutes on two cores
 
 writes ``results/ablation/high_level_allocation.json`` (per study) and ``high_level_allocation.md`` (medians over
 seeds, paired sign tests).
@@ -54,7 +54,7 @@ def strategy_minima(variant: str) -> dict[tuple, float]:
 
     starts = np.random.default_rng(0).random((16, 8))
     with threadpool_limits(1):
-        return {strategy_key(s): llm._strategy_minimum(s, llm.VARIANTS[variant], starts) for s in llm._strategies()}
+        return {strategy_key(s): llm.strategy_minimum(s, llm.VARIANTS[variant], starts) for s in llm.strategies()}
 
 
 def strategy_gaps(variant: str, observed: list[tuple[tuple, float]]) -> dict[tuple, float]:

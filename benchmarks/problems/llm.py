@@ -223,7 +223,8 @@ class LLMFineTuning:
 # The numerical optimum.
 
 
-def _strategies() -> list[Params]:
+def strategies() -> list[Params]:
+    """The 72 strategic combinations (optimizer, scheduler, regularisation, adapter, LoRA targets under LoRA)."""
     out = []
     for opt, sched, reg, adapter in itertools.product(OPTIMIZERS, SCHEDULERS, REGULARIZATION, ADAPTERS):
         for targets in LORA_TARGETS if adapter == "lora" else (None,):
@@ -288,10 +289,11 @@ def optimum_value(variant_name: str) -> float:
     variant = VARIANTS[variant_name]
     starts = np.random.default_rng(0).random((4, 8))
     with threadpool_limits(1):  # thousands of tiny L-BFGS-B runs: BLAS threads only contend (5x slower on 2 cores)
-        return min(_strategy_minimum(s, variant, starts) for s in _strategies())
+        return min(strategy_minimum(s, variant, starts) for s in strategies())
 
 
-def _strategy_minimum(s: Params, variant: Variant, starts: np.ndarray) -> float:
+def strategy_minimum(s: Params, variant: Variant, starts: np.ndarray) -> float:
+    """Best noise-free loss of strategy ``s`` found from ``starts`` (integers relaxed, then floor or ceiling)."""
     box = _numeric_box(s)
     _, relaxed = _minimise(s, variant, box, {}, starts)
     int_names = [n for n in ("batch_size", "lora_rank") if n in relaxed]
