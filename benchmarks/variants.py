@@ -55,6 +55,19 @@ def _truncated_proposals() -> type:
     return TruncatedProposalsAgent
 
 
+def _dual_clip() -> type:
+    from cascaderl_optuna._low_level import LowLevelAgent
+    from cascaderl_optuna._ppo import DUAL_CLIP
+
+    class DualClipAgent(LowLevelAgent):
+        """PPO's loss for a negative advantage capped at ``-DUAL_CLIP * advantage`` (dual-clip PPO)."""
+
+        def __init__(self, *args, **kwargs) -> None:
+            super().__init__(*args, dual_clip=DUAL_CLIP, **kwargs)
+
+    return DualClipAgent
+
+
 VARIANTS: dict[str, Variant] = {
     "truncated_proposals": Variant(
         "imagined actions and proposals drawn from the low-level Gaussian truncated to the unit cube (re-drawn) "
@@ -62,6 +75,13 @@ VARIANTS: dict[str, Variant] = {
         "the mean sits on it), and in the CLI example and the LoRA study several decided trials put the learning "
         "rate at its upper bound.",
         _truncated_proposals,
+    ),
+    "dual_clip": Variant(
+        "the low level's PPO loss for a negative advantage capped at 3 times the advantage (dual-clip PPO, Ye et al. "
+        "2020). Why: the update re-scores the strategy's real trials, taken by earlier policies, under the current "
+        "one; a trial that was far from the policy that took it but is near the current one has an enormous ratio, "
+        "and with a negative advantage that one sample decides the Adam step (or overflows it).",
+        _dual_clip,
     ),
 }
 VARIANT_SAMPLERS = tuple(f"cascade_{name}" for name in VARIANTS)

@@ -100,6 +100,7 @@ class LowLevelAgent:
         n_imagined: int = 64,
         real_weight: float = 0.3,
         n_proposals: int = N_PROPOSALS,
+        dual_clip: float | None = None,
     ) -> None:
         self.mean = np.asarray(mean, dtype=float).copy()
         self.std = np.clip(np.asarray(std, dtype=float), MIN_STD, MAX_STD)
@@ -110,6 +111,7 @@ class LowLevelAgent:
         self.n_imagined = n_imagined
         self.real_weight = real_weight
         self.n_proposals = n_proposals
+        self.dual_clip = dual_clip  # see cascaderl_optuna._ppo.DUAL_CLIP
         self.stats = PPOStats()
 
     @property
@@ -181,6 +183,7 @@ class LowLevelAgent:
                 clip=self.clip,
                 epochs=self.epochs,
                 lr=self.lr,
+                dual_clip=self.dual_clip,
             )
             self.stats.v_loss = float(np.mean((returns - returns.mean()) ** 2))
             new_std = np.exp(new_log_std)
