@@ -151,8 +151,9 @@ def main(argv: list[str] | None = None) -> int:
                                      description=__doc__.splitlines()[0])
     parser.add_argument("--results", type=Path, default=RESULTS_DIR)
     parser.add_argument("--seeds", type=int, default=N_SEEDS)
+    parser.add_argument("--trials", type=int, default=N_TRIALS, help="as many as the ablation rows hold")
     args = parser.parse_args(argv)
-    tasks = [Task("ablation", p, s, seed, N_TRIALS) for p in PROBLEMS for s in SAMPLERS for seed in range(args.seeds)]
+    tasks = [Task("ablation", p, s, seed, args.trials) for p in PROBLEMS for s in SAMPLERS for seed in range(args.seeds)]
     with ProcessPoolExecutor(2) as pool:
         studies = list(pool.map(_study, tasks))
     add_allocation(studies)
