@@ -8,6 +8,9 @@ cd "$(dirname "$0")/.."
 out="$PWD/docs/cli_example"
 exe="$PWD/.venv/bin/cascaderl-optuna"
 mkdir -p "$out"
+# The command runs in a temporary folder: make it import this checkout's package (a git worktree shares the
+# .venv of another checkout, whose editable install points there).
+export PYTHONPATH="$PWD${PYTHONPATH:+:$PYTHONPATH}"
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
 cd "$tmp"
