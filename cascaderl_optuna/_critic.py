@@ -73,8 +73,19 @@ def fit_kernel(x: np.ndarray, y: np.ndarray) -> KernelParams:
         optimiser.step(closure)
     except (RuntimeError, torch.linalg.LinAlgError):  # pragma: no cover - ill-conditioned data
         pass
-    ls = log_ls.detach().numpy().clip(math.log(1e-2), math.log(1e2))
-    return KernelParams(ls, float(log_sig.detach().clamp(-5, 5)), float(log_noise.detach().clamp(-10, 2)))
+    fitted = [log_ls.detach(), log_sig.detach(), log_noise.detach()]
+    if not all(bool(torch.isfinite(t).all()) for t in fitted):
+        # L-BFGS can step into NaN on finite data (a line search through an overflowing kernel); NaN
+        # hyperparameters would make every prediction NaN, and the high level's probabilities with it.
+        # The prior's values are a sound kernel.
+        return prior_kernel(dim)
+    ls = fitted[0].numpy().clip(math.log(1e-2), math.log(1e2))
+    return KernelParams(ls, float(fitted[1].clamp(-5, 5)), float(fitted[2].clamp(-10, 2)))
+
+
+def prior_kernel(dim: int) -> KernelParams:
+    """The hyperparameters the fit starts from (the prior's centre): what a failed fit falls back to."""
+    return KernelParams(np.full(dim, _LENGTHSCALE_PRIOR_MEAN), 0.0, math.log(0.05))
 
 
 def _matern52_of_squared_distance(r2, sqrt, exp):  # type: ignore[no-untyped-def]

@@ -236,3 +236,29 @@ def test_a_stale_real_trial_with_a_huge_ratio_does_not_decide_the_step():
     # without the dual clip (the default) the one stale trial's gradient (~e^500) swamps Adam's moments: the
     # mean does not move towards the good trials at all
     assert undamped[0] <= 0.5
+
+
+def test_a_kernel_fit_that_diverges_to_nan_falls_back_to_the_prior(monkeypatch):
+    """L-BFGS stepped into NaN on finite data in a real study (YAHPO rbv2_xgboost 1501): NaN hyperparameters made
+    every critic prediction NaN and the high level's probabilities with them (numpy raised)."""
+    from cascaderl_optuna._critic import prior_kernel
+
+    rng = np.random.default_rng(0)
+    x, y = rng.random((30, 3)), rng.standard_normal(30)
+    healthy = fit_kernel(x, y)
+    assert np.all(np.isfinite(healthy.log_lengthscale))
+
+    def diverging_step(self, closure):
+        closure()
+        with torch.no_grad():
+            for group in self.param_groups:
+                for p in group["params"]:
+                    p.fill_(float("nan"))
+
+    monkeypatch.setattr(torch.optim.LBFGS, "step", diverging_step)
+    params = fit_kernel(x, y)
+    prior = prior_kernel(3)
+    np.testing.assert_array_equal(params.log_lengthscale, prior.log_lengthscale)
+    assert (params.log_signal, params.log_noise) == (prior.log_signal, prior.log_noise)
+    mean, sd = GaussianProcessCritic(x, y, params).predict(rng.random((5, 3)))
+    assert np.all(np.isfinite(mean)) and np.all(np.isfinite(sd))
