@@ -3,15 +3,16 @@
 A change of the cascade is judged on the held-out suite after it is made (``benchmarks/README.md``). When it loses
 there, the code goes back to what it was, but the evidence should not vanish with it: each variant here is the
 shipped ``CascadeSampler`` with one part replaced (a subclass, so nothing in ``cascaderl_optuna`` carries it), run
-as sampler ``cascade_<variant>`` by the ``variants`` suite on the held-out problems with the held-out suite's seeds,
-and paired by seed with the shipped cascade's held-out rows::
+as sampler ``cascade_<variant>`` by the ``variants`` suite on the held-out problems with the held-out suite's seeds
+(and by ``variants_published`` on the full suite's), and paired by seed with the shipped cascade's rows there::
 
-    python -m benchmarks run --suite variants        # every missing variant study (about 4 minutes per variant)
+    python -m benchmarks run --suite variants            # the held-out problems (about 4 minutes per variant)
+    python -m benchmarks run --suite variants_published  # the published comparison's (about 17 minutes per variant)
     python -m benchmarks.variants > benchmarks/results/variants/COMPARISON.md
 
 The comparison is the one ``compare_revisions`` makes between two revisions (wins/losses of the variant per problem,
-pooled per family with a two-sided sign test). It is valid only while the held-out ``cascade`` rows are those of the
-code the variants subclass: after an adopted change re-runs them, re-run the variants too (delete their rows).
+pooled per family with a two-sided sign test). It is valid only while the ``cascade`` rows are those of the code the
+variants subclass: after an adopted change re-runs them, re-run the variants too (delete their rows).
 """
 
 from __future__ import annotations
@@ -96,30 +97,50 @@ def make_variant_sampler(name: str, seed: int, problem: Problem) -> optuna.sampl
     return variant_class(seed=seed, strategic_params=problem.strategic_params)
 
 
+# (suite of the variants' rows, suite of the shipped cascade's rows they are paired with, what it is called)
+PAIRINGS = (("variants", "heldout", "held-out suite"), ("variants_published", "full", "published comparison (full suite)"))
+
+
 def comparison(results: Path) -> str:
-    """Markdown: each variant's held-out rows against the shipped cascade's, paired by seed."""
+    """Markdown: each variant's rows against the shipped cascade's, paired by seed, on the held-out suite and, where
+    they were run, on the published comparison's problems."""
     from benchmarks.compare_revisions import compare, current_rows, pooled_counts, pooled_table
 
-    shipped = {key: rows for key, rows in current_rows("heldout", results).items() if key[1] == "cascade"}
-    variant_rows = current_rows("variants", results)
     lines = ["# Variants of the cascade tried and not adopted", "",
-             "Each variant against the shipped cascade on the held-out suite, paired by seed (noise-free value of the "
-             "incumbent; studies where the variant is better / worse; two-sided sign test). Written by "
+             "Each variant against the shipped cascade, paired by seed (noise-free value of the incumbent; studies where "
+             "the variant is better / worse; two-sided sign test), on the held-out suite (`python -m benchmarks run "
+             "--suite variants`) and on the published comparison's problems (`--suite variants_published`). Written by "
              "`python -m benchmarks.variants`.", ""]
+    rows = {}
+    for variant_suite, shipped_suite, _ in PAIRINGS:
+        shipped = {key: r for key, r in current_rows(shipped_suite, results).items() if key[1] == "cascade"}
+        rows[variant_suite] = (shipped, current_rows(variant_suite, results))
     for name, variant in VARIANTS.items():
-        after = {(problem, "cascade"): rows for (problem, sampler), rows in variant_rows.items()
-                 if sampler == f"cascade_{name}"}
-        cells = compare(shipped, after)
-        studies = sum(c["studies"] for c in cells)
-        lines += [f"## `cascade_{name}`", "", variant.summary, "", f"{len(cells)} problems, {studies} studies.", ""]
-        pooled = pooled_counts([dict(c, sampler=f"cascade_{name}") for c in cells])
-        if not pooled:
-            lines += ["No held-out rows of this variant differ from the shipped cascade's (or none were run).", ""]
-            continue
-        lines += pooled_table(pooled, ("variant",)) + [""]
-        lines += pooled_table(pooled_counts([dict(c, sampler=f"cascade_{name}") for c in cells], by_family=True),
-                               ("variant", "family")) + [""]
+        lines += [f"## `cascade_{name}`", "", variant.summary, ""]
+        for variant_suite, _, title in PAIRINGS:
+            shipped, variant_rows = rows[variant_suite]
+            after = {(problem, "cascade"): r for (problem, sampler), r in variant_rows.items()
+                     if sampler == f"cascade_{name}"}
+            cells = [dict(c, sampler=f"cascade_{name}") for c in compare(shipped, after)]
+            pooled = pooled_counts(cells)
+            if not pooled:
+                lines += [f"On the {title}: not run.", ""]
+                continue
+            lines += [f"On the {title}: {len(cells)} problems, {sum(c['studies'] for c in cells)} studies.", ""]
+            lines += pooled_table(pooled, ("variant",)) + [""]
+            lines += pooled_table(pooled_counts(cells, by_family=True), ("variant", "family")) + [""]
+            if len(cells) <= 12:  # few problems with many seeds: each problem's own paired test
+                lines += _per_problem_table(cells) + [""]
     return "\n".join(lines)
+
+
+def _per_problem_table(cells: list[dict]) -> list[str]:
+    lines = ["| problem | studies | after 50 trials | after 100 trials | last trial |", "|---|---|---|---|---|"]
+    for c in cells:
+        if c["changed"]:
+            parts = [f"{c[k]['better']}/{c[k]['worse']}, p = {c[k]['p']:.2g}" for k in ("50", "100", "last")]
+            lines.append(f"| {c['problem']} | {c['studies']} | " + " | ".join(parts) + " |")
+    return lines
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -78,8 +78,9 @@ def normalise(advantages: np.ndarray) -> np.ndarray:
 # trials, taken by earlier policies, under each new policy: a trial far from the policy that took it but
 # near the current one can have a ratio of e^50 and more, and one such sample with a negative advantage
 # then decides the whole Adam step, or overflows it (and the agent keeps its last sound policy for that
-# decision). Capping the loss at -c * A (c = 3, the paper's value) removes it. Not yet the sampler's
-# default: it is the variant `dual_clip` of benchmarks/variants.py until the benchmarks are re-run with it.
+# decision). Capping the loss at -c * A (c = 3, the paper's value) removes it. Off by default: as the
+# variant `dual_clip` of benchmarks/variants.py it won on the held-out problems and lost on the published
+# ones (benchmarks/results/variants/COMPARISON.md).
 DUAL_CLIP = 3.0
 # With a dual clip, ratios beyond e^30 are past every clip whatever the advantage: exponentiating them
 # only risks inf * 0.

@@ -15,10 +15,14 @@ from cascaderl_optuna import CascadeSampler
 from cascaderl_optuna._low_level import LowLevelAgent
 
 
-def test_the_variants_suite_runs_every_variant_on_the_heldout_problems_and_seeds():
+def test_the_variants_suites_run_every_variant_where_the_shipped_cascade_ran():
     heldout = {(e.problem, e.n_seeds, e.n_trials) for e in SUITES["heldout"]}
     assert {(e.problem, e.n_seeds, e.n_trials) for e in SUITES["variants"]} == heldout
-    assert all(set(e.samplers) == {f"cascade_{v}" for v in VARIANTS} for e in SUITES["variants"])
+    published = {(e.problem, e.n_seeds, e.n_trials) for e in SUITES["full"] if "cascade" in e.samplers}
+    assert {(e.problem, e.n_seeds, e.n_trials) for e in SUITES["variants_published"]} == published
+    assert len(published) == 10
+    for suite in ("variants", "variants_published"):
+        assert all(set(e.samplers) == {f"cascade_{v}" for v in VARIANTS} for e in SUITES[suite])
 
 
 def test_a_variant_sampler_is_the_cascade_with_its_agent_and_leaves_the_shipped_class_alone():
@@ -61,9 +65,17 @@ def test_comparison_pairs_each_variant_with_the_shipped_heldout_rows_by_seed(tmp
     _rows(tmp_path / "variants" / "mixint_f1_d10" / "cascade_truncated_proposals.jsonl",
           [[0.5] * 200, [2.5] * 200, [2.0] * 200])  # better, worse, better
     text = comparison(tmp_path)
-    assert "## `cascade_truncated_proposals`" in text and "1 problems, 3 studies." in text
+    assert "## `cascade_truncated_proposals`" in text and "On the held-out suite: 1 problems, 3 studies." in text
+    assert "On the published comparison (full suite): not run." in text
     assert "| cascade_truncated_proposals | 1 | 2/1, p = 1 | 2/1, p = 1 | 2/1, p = 1 |" in text
     assert "| cascade_truncated_proposals | mixint | 1 |" in text
+    # and on the published problems, each problem's own line
+    _rows(tmp_path / "full" / "llm_strong" / "cascade.jsonl", shipped)
+    _rows(tmp_path / "variants_published" / "llm_strong" / "cascade_truncated_proposals.jsonl",
+          [[0.5] * 200, [1.5] * 200, [2.0] * 200])  # better, better, better
+    text = comparison(tmp_path)
+    assert "On the published comparison (full suite): 1 problems, 3 studies." in text
+    assert "| llm_strong | 3 | 3/0, p = 0.25 | 3/0, p = 0.25 | 3/0, p = 0.25 |" in text
 
 
 def test_allocation_windows_count_trials_after_the_start_on_good_strategies():
