@@ -5,7 +5,7 @@
 # check and the docs. Each suite's old cascade rows are deleted first and paired afterwards with those at the
 # revision this starts from (revision_comparison.md). The baselines' rows are not touched.
 #
-#   scripts/rerun_cascade_results.sh            # about 1.5 hours on 2 idle cores; then re-read the README's prose
+#   scripts/rerun_cascade_results.sh            # about 2 hours on 2 idle cores; then re-read the README's prose
 #   CHECK=1 scripts/rerun_cascade_results.sh    # the same pipeline at 1 seed x 60 trials (no reproduction check),
 #                                               # in a throwaway clone only
 #
@@ -38,7 +38,7 @@ rerun() {  # rerun SUITE SAMPLER...: delete those samplers' rows of SUITE, run t
     local workers=()
     [[ $suite == timing ]] && workers=(--workers 1)
     $py -m benchmarks run --suite "$suite" --samplers "$@" "${workers[@]}" "${run_args[@]}"
-    if [[ $suite != timing && $suite != variants ]]; then
+    if [[ $suite != timing && $suite != variants* ]]; then
         $py -m benchmarks report --suite "$suite"
         $py -m benchmarks.compare_revisions "$before" --suite "$suite" > "benchmarks/results/$suite/revision_comparison.md"
     fi
@@ -52,7 +52,9 @@ $py -m cascaderl_optuna.pretraining "${pretrain_args[@]}"
 rerun pretraining cascade_pretrained
 rerun timing cascade
 $py -m benchmarks report --suite full  # its table carries the timing
-rerun variants $($py -c 'from benchmarks.variants import VARIANT_SAMPLERS; print(*VARIANT_SAMPLERS)')
+variant_samplers=$($py -c 'from benchmarks.variants import VARIANT_SAMPLERS; print(*VARIANT_SAMPLERS)')
+rerun variants $variant_samplers
+rerun variants_published $variant_samplers
 $py -m benchmarks.variants > benchmarks/results/variants/COMPARISON.md
 $py -m benchmarks.high_level_allocation "${alloc_args[@]}"
 for suite in full heldout parallel ablation pretraining; do
