@@ -28,7 +28,7 @@ import numpy as np
 import optuna
 
 from benchmarks.report import sign_test
-from benchmarks.runner import RESULTS_DIR, Task, read_rows, run_study
+from benchmarks.runner import init_worker, RESULTS_DIR, Task, read_rows, run_study
 
 PROBLEMS = {"llm_strong": "strong", "llm_smooth": "smooth"}
 SAMPLERS = ("cascade", "cascade_uniform_high_level")
@@ -154,7 +154,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--trials", type=int, default=N_TRIALS, help="as many as the ablation rows hold")
     args = parser.parse_args(argv)
     tasks = [Task("ablation", p, s, seed, args.trials) for p in PROBLEMS for s in SAMPLERS for seed in range(args.seeds)]
-    with ProcessPoolExecutor(2) as pool:
+    with ProcessPoolExecutor(2, initializer=init_worker) as pool:  # one thread per worker, as the suites run
         studies = list(pool.map(_study, tasks))
     add_allocation(studies)
     for study in studies:  # the studies re-run must be the committed ones, or this explains other studies

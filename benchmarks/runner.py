@@ -158,7 +158,7 @@ def _sig(x: float, digits: int) -> float:
     return float(f"{x:.{digits}g}")
 
 
-def _init_worker() -> None:
+def init_worker() -> None:
     """One core per worker: keep BLAS/OpenMP and torch from spawning threads that compete with the other worker."""
     for var in ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS"):
         os.environ[var] = "1"
@@ -187,7 +187,7 @@ def run(suite: str, results: Path = RESULTS_DIR, *, workers: int = MAX_WORKERS, 
     failures = 0
     # Cheap studies first would leave the GP studies to one worker at the end; start the slowest ones first.
     tasks.sort(key=lambda t: (t.sampler != "gp", t.problem != "mlp_digits"))
-    with ProcessPoolExecutor(max(1, min(workers, MAX_WORKERS, len(tasks))), initializer=_init_worker) as pool:
+    with ProcessPoolExecutor(max(1, min(workers, MAX_WORKERS, len(tasks))), initializer=init_worker) as pool:
         futures = [pool.submit(_run_task, t) for t in tasks]
         for i, fut in enumerate(as_completed(futures), 1):
             task, row, error = fut.result()
