@@ -153,7 +153,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seeds", type=int, default=N_SEEDS)
     parser.add_argument("--trials", type=int, default=N_TRIALS, help="as many as the ablation rows hold")
     args = parser.parse_args(argv)
-    tasks = [Task("ablation", p, s, seed, args.trials) for p in PROBLEMS for s in SAMPLERS for seed in range(args.seeds)]
+    tasks = [Task("ablation", p, s, seed, args.trials)
+             for p in PROBLEMS for s in SAMPLERS for seed in range(args.seeds)]
     with ProcessPoolExecutor(2, initializer=init_worker) as pool:  # one thread per worker, as the suites run
         studies = list(pool.map(_study, tasks))
     add_allocation(studies)
@@ -166,7 +167,8 @@ def main(argv: list[str] | None = None) -> int:
                              "the committed ablation row; re-run the ablation suite first")
     out = args.results / "ablation"
     (out / "high_level_allocation.json").write_text(
-        json.dumps([{k: v for k, v in s.items() if k not in ("values", "true_values", "strategies")} for s in studies]) + "\n")
+        json.dumps([{k: v for k, v in s.items() if k not in ("values", "true_values", "strategies")}
+                    for s in studies]) + "\n")
     (out / "high_level_allocation.md").write_text(markdown(studies))
     print(markdown(studies))
     return 0

@@ -1,13 +1,14 @@
 """Variants of the cascade that were tried and not adopted, kept so that their verdict can be re-run.
 
-A change of the cascade is judged on the held-out suite after it is made (``benchmarks/README.md``). When it loses
-there, the code goes back to what it was, but the evidence should not vanish with it: each variant here is the
-shipped ``CascadeSampler`` with one part replaced (a subclass, so nothing in ``cascaderl_optuna`` carries it), run
-as sampler ``cascade_<variant>`` by the ``variants`` suite on the held-out problems with the held-out suite's seeds
-(and by ``variants_published`` on the full suite's), and paired by seed with the shipped cascade's rows there::
+A change of the cascade is judged on the held-out suite after it is made (``benchmarks/README.md``), and on the
+published problems. When it loses, the code goes back to what it was, but the evidence should not vanish with it:
+each variant here is the shipped ``CascadeSampler`` with one part replaced (a subclass, so nothing in
+``cascaderl_optuna`` carries it), run as sampler ``cascade_<variant>`` by the ``variants`` suite on the held-out
+problems with the held-out suite's seeds (and by ``variants_published`` on the full suite's), and paired by seed with
+the shipped cascade's rows there::
 
     python -m benchmarks run --suite variants            # the held-out problems (about 4 minutes per variant)
-    python -m benchmarks run --suite variants_published  # the published comparison's (about 17 minutes per variant)
+    python -m benchmarks run --suite variants_published  # the published comparison's (about 13 minutes per variant)
     python -m benchmarks.variants > benchmarks/results/variants/COMPARISON.md
 
 The comparison is the one ``compare_revisions`` makes between two revisions (wins/losses of the variant per problem,
@@ -98,7 +99,10 @@ def make_variant_sampler(name: str, seed: int, problem: Problem) -> optuna.sampl
 
 
 # (suite of the variants' rows, suite of the shipped cascade's rows they are paired with, what it is called)
-PAIRINGS = (("variants", "heldout", "held-out suite"), ("variants_published", "full", "published comparison (full suite)"))
+PAIRINGS = (
+    ("variants", "heldout", "held-out suite"),
+    ("variants_published", "full", "published comparison (full suite)"),
+)
 
 
 def comparison(results: Path) -> str:
