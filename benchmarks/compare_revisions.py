@@ -98,13 +98,8 @@ def markdown(cells: list[dict], revision: str, suite: str) -> str:
     for c in cells:
         if not c["changed"]:
             continue
-        parts = []
-        for name in ("50", "100", "last"):
-            s = c[name]
-            parts.append(f"{s['better']}/{s['worse']}/{s['tied']}, p = {s['p']:.2g} "
-                         f"({s['median_before']:.4g} -> {s['median_after']:.4g})")
         wins, losses = wins + c["last"]["better"], losses + c["last"]["worse"]
-        lines.append(f"| {c['problem']} | {c['sampler']} | {c['studies']} | " + " | ".join(parts) + " |")
+        lines.append(f"| {c['problem']} | {c['sampler']} | {c['studies']} | " + " | ".join(checkpoint_cells(c)) + " |")
     same = [c for c in cells if not c["changed"]]
     lines += ["", f"At the last trial over every changed cell: {wins} studies better now, {losses} worse.",
               f"Unchanged cells (identical rows at both revisions): {len(same)}."]
@@ -118,6 +113,13 @@ def markdown(cells: list[dict], revision: str, suite: str) -> str:
             lines += ["", "The same, per family of problems (the first word of the problem's name):", ""]
             lines += pooled_table(by_family, ("sampler", "family"))
     return "\n".join(lines) + "\n"
+
+
+def checkpoint_cells(cell: dict) -> list[str]:
+    """A changed cell's paired result after 50 and 100 trials and at the last trial, one table cell each:
+    better/worse/tied, the Wilcoxon p and the medians before -> after."""
+    return [f"{cell[k]['better']}/{cell[k]['worse']}/{cell[k]['tied']}, p = {cell[k]['p']:.2g} "
+            f"({cell[k]['median_before']:.4g} -> {cell[k]['median_after']:.4g})" for k in ("50", "100", "last")]
 
 
 def pooled_table(pooled: dict, key_columns: tuple[str, ...]) -> list[str]:

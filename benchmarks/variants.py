@@ -107,8 +107,9 @@ PAIRINGS = (
 
 def comparison(results: Path) -> str:
     """Markdown: each variant's rows against the shipped cascade's, paired by seed, on the held-out suite and, where
-    they were run, on the published comparison's problems."""
-    from benchmarks.compare_revisions import compare, current_rows, pooled_counts, pooled_table
+    they were run, on the published comparison's problems (there also per problem: wins/losses/ties, Wilcoxon p,
+    medians of the shipped -> the variant's rows)."""
+    from benchmarks.compare_revisions import checkpoint_cells, compare, current_rows, pooled_counts, pooled_table
 
     lines = ["# Variants of the cascade tried and not adopted", "",
              "Each variant against the shipped cascade, paired by seed (noise-free value of the incumbent; studies where "
@@ -134,17 +135,11 @@ def comparison(results: Path) -> str:
             lines += pooled_table(pooled, ("variant",)) + [""]
             lines += pooled_table(pooled_counts(cells, by_family=True), ("variant", "family")) + [""]
             if len(cells) <= 12:  # few problems with many seeds: each problem's own paired test
-                lines += _per_problem_table(cells) + [""]
+                lines += ["| problem | studies | after 50 trials | after 100 trials | last trial |", "|---|---|---|---|---|"]
+                lines += [f"| {c['problem']} | {c['studies']} | " + " | ".join(checkpoint_cells(c)) + " |"
+                          for c in cells if c["changed"]]
+                lines += [""]
     return "\n".join(lines)
-
-
-def _per_problem_table(cells: list[dict]) -> list[str]:
-    lines = ["| problem | studies | after 50 trials | after 100 trials | last trial |", "|---|---|---|---|---|"]
-    for c in cells:
-        if c["changed"]:
-            parts = [f"{c[k]['better']}/{c[k]['worse']}, p = {c[k]['p']:.2g}" for k in ("50", "100", "last")]
-            lines.append(f"| {c['problem']} | {c['studies']} | " + " | ".join(parts) + " |")
-    return lines
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -45,9 +45,10 @@ def fit_kernel(x: np.ndarray, y: np.ndarray) -> KernelParams:
     xt = torch.tensor(x, dtype=torch.float64)
     yt = torch.tensor(_standardise(y), dtype=torch.float64)
     n, dim = xt.shape
-    log_ls = torch.full((dim,), _LENGTHSCALE_PRIOR_MEAN, dtype=torch.float64, requires_grad=True)
-    log_sig = torch.zeros((), dtype=torch.float64, requires_grad=True)
-    log_noise = torch.tensor(math.log(0.05), dtype=torch.float64, requires_grad=True)
+    start = prior_kernel(dim)
+    log_ls = torch.tensor(start.log_lengthscale, dtype=torch.float64, requires_grad=True)
+    log_sig = torch.tensor(start.log_signal, dtype=torch.float64, requires_grad=True)
+    log_noise = torch.tensor(start.log_noise, dtype=torch.float64, requires_grad=True)
     optimiser = torch.optim.LBFGS(
         [log_ls, log_sig, log_noise], max_iter=_FIT_ITERATIONS, line_search_fn="strong_wolfe"
     )
@@ -64,7 +65,7 @@ def fit_kernel(x: np.ndarray, y: np.ndarray) -> KernelParams:
         alpha = torch.cholesky_solve(yt[:, None], chol)[:, 0]
         nll = 0.5 * yt @ alpha + chol.diagonal().log().sum()
         prior = 0.5 * (((log_ls - _LENGTHSCALE_PRIOR_MEAN) / _LENGTHSCALE_PRIOR_STD) ** 2).sum()
-        prior = prior + 0.5 * log_sig**2 + 0.5 * ((log_noise - math.log(0.05)) / 2.0) ** 2
+        prior = prior + 0.5 * log_sig**2 + 0.5 * ((log_noise - start.log_noise) / 2.0) ** 2
         loss = (nll + prior) / n
         loss.backward()
         return loss

@@ -76,7 +76,7 @@ def normalise(advantages: np.ndarray) -> np.ndarray:
 # Learning"): the clipped surrogate bounds the ratio's pull only on the side its advantage pushes; for a
 # negative advantage the loss -A * r grows without bound in r. The low level re-scores the study's real
 # trials, taken by earlier policies, under each new policy: a trial far from the policy that took it but
-# near the current one can have a ratio of e^50 and more, and one such sample with a negative advantage
+# near the current one can have an enormous ratio, and one such sample with a negative advantage
 # then decides the whole Adam step, or overflows it (and the agent keeps its last sound policy for that
 # decision). Capping the loss at -c * A (c = 3, the paper's value) removes it. Off by default: as the
 # variant `dual_clip` of benchmarks/variants.py it won on the held-out problems and lost on the published

@@ -75,7 +75,7 @@ def test_comparison_pairs_each_variant_with_the_shipped_heldout_rows_by_seed(tmp
           [[0.5] * 200, [1.5] * 200, [2.0] * 200])  # better, better, better
     text = comparison(tmp_path)
     assert "On the published comparison (full suite): 1 problems, 3 studies." in text
-    assert "| llm_strong | 3 | 3/0, p = 0.25 | 3/0, p = 0.25 | 3/0, p = 0.25 |" in text
+    assert "| llm_strong | 3 | 3/0/0, p = 0.25 (2 -> 1.5) | 3/0/0, p = 0.25 (2 -> 1.5) | 3/0/0, p = 0.25 (2 -> 1.5) |" in text
 
 
 def test_allocation_windows_count_trials_after_the_start_on_good_strategies():
