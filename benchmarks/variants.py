@@ -32,7 +32,10 @@ from benchmarks.problems import Problem
 @dataclass(frozen=True)
 class Variant:
     summary: str  # what is different, and why it was worth trying
-    make_agent_class: Callable[[], type]  # the LowLevelAgent subclass (built lazily: no cascade import at load)
+    # the LowLevelAgent subclass (built lazily: no cascade import at load); None: the shipped agent
+    make_agent_class: Callable[[], type] | None = None
+    # the HighLevelAgent subclass, likewise
+    make_high_level_agent_class: Callable[[], type] | None = None
 
 
 def _truncated_proposals() -> type:
@@ -70,6 +73,44 @@ def _dual_clip() -> type:
     return DualClipAgent
 
 
+def _best_strategy_of(n_proposals: int) -> Callable[[], type]:
+    def make() -> type:
+        import numpy as np
+
+        from cascaderl_optuna._high_level import HighLevelAgent
+
+        class BestStrategyAgent(HighLevelAgent):
+            """Draws ``n_proposals`` strategies from the policy; acts with the one the critic scores best.
+
+            The score is the critic's best optimistic value over the critic-gap candidates
+            (``CascadeSampler._critic_gap_function``'s ``strategy_score``). The stored log-probabilities are those of
+            the taken strategy under the policy (the proposal distribution), as for the low level's best of 64.
+            """
+
+            def act(self, rng, pending=None, fixed=None, critic_gap=None):  # type: ignore[no-untyped-def]
+                score = getattr(critic_gap, "strategy_score", None)
+                if score is None or self.uniform:
+                    return super().act(rng, pending, fixed, critic_gap)
+                memo: dict[tuple, np.ndarray] = {}
+
+                def gap(k: int, prefix: list[int]) -> np.ndarray:  # each head's gaps computed once
+                    key = (k, tuple(prefix))
+                    if key not in memo:
+                        memo[key] = critic_gap(k, prefix)
+                    return memo[key]
+
+                proposals = []
+                for _ in range(n_proposals):
+                    proposals.append((super().act(rng, pending, fixed, gap), self.last_features))
+                best = int(np.argmax(score(np.array([p[0][0] for p in proposals]))))
+                self.last_features = proposals[best][1]
+                return proposals[best][0]
+
+        return BestStrategyAgent
+
+    return make
+
+
 VARIANTS: dict[str, Variant] = {
     "truncated_proposals": Variant(
         "imagined actions and proposals drawn from the low-level Gaussian truncated to the unit cube (re-drawn) "
@@ -85,6 +126,12 @@ VARIANTS: dict[str, Variant] = {
         "and with a negative advantage that one sample decides the Adam step (or overflows it).",
         _dual_clip,
     ),
+    "best_strategy_of_8": Variant(
+        "the high level draws 8 strategies from its policy and the trial takes the one whose best optimistic critic "
+        "value (over the critic-gap candidates: the window's best tactical values and uniform ones) is highest. Why: "
+        "the same move as the low level's best-of-64 act step, which won on the held-out suite, one level up.",
+        make_high_level_agent_class=_best_strategy_of(8),
+    ),
 }
 VARIANT_SAMPLERS = tuple(f"cascade_{name}" for name in VARIANTS)
 
@@ -93,8 +140,13 @@ def make_variant_sampler(name: str, seed: int, problem: Problem) -> optuna.sampl
     """``CascadeSampler`` with variant ``name``'s low-level agent (benchmarks.samplers registers these)."""
     from cascaderl_optuna import CascadeSampler
 
-    agent_class = VARIANTS[name].make_agent_class()
-    variant_class = type(f"CascadeSampler_{name}", (CascadeSampler,), {"_low_level_agent": agent_class})
+    variant = VARIANTS[name]
+    attributes = {}
+    if variant.make_agent_class is not None:
+        attributes["_low_level_agent"] = variant.make_agent_class()
+    if variant.make_high_level_agent_class is not None:
+        attributes["_high_level_agent_class"] = variant.make_high_level_agent_class()
+    variant_class = type(f"CascadeSampler_{name}", (CascadeSampler,), attributes)
     return variant_class(seed=seed, strategic_params=problem.strategic_params)
 
 

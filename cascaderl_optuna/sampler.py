@@ -156,9 +156,10 @@ class CascadeSampler(BaseSampler):
             strategy, a critic that does not see the strategy).
     """
 
-    # The low level's agent class. ``benchmarks/variants.py`` subclasses the sampler with variants of
-    # it that were tried and not adopted, so their rows can be re-run from the repository.
+    # The agent classes of both levels. ``benchmarks/variants.py`` subclasses the sampler with variants
+    # of them that were tried and not adopted, so their rows can be re-run from the repository.
     _low_level_agent: type[LowLevelAgent] = LowLevelAgent
+    _high_level_agent_class: type[HighLevelAgent] = HighLevelAgent
 
     def __init__(
         self,
@@ -414,7 +415,7 @@ class CascadeSampler(BaseSampler):
         return params
 
     def _high_level_agent(self, strategic: list[StrategicParam]) -> HighLevelAgent:
-        return HighLevelAgent(
+        return self._high_level_agent_class(
             [h.n_choices for h in strategic],
             theta_prior=self._theta,
             floor=self._floor,
@@ -493,7 +494,10 @@ class CascadeSampler(BaseSampler):
         many uniform tactical vectors. For
         choice ``c`` of head ``k`` the codes of heads ``< k`` are set to the choices already made
         and head ``k``'s to ``c``; the feature is the best optimistic critic value over the
-        candidates, minus the best over all choices.
+        candidates, minus the best over all choices. The function's ``strategy_score`` attribute
+        gives that best optimistic value, not a gap, for whole strategies (rows of ``(m, K)``
+        choices): what a high-level agent that compares strategies needs (see
+        ``benchmarks/variants.py``).
         """
         top = np.argsort(-utilities, kind="stable")[:_GAP_CANDIDATES]
         base = np.hstack([np.nan_to_num(x[top], nan=0.5), onehot[top]])
@@ -504,6 +508,14 @@ class CascadeSampler(BaseSampler):
         base = np.vstack([base, explore])
         offsets = np.cumsum([0] + [h.n_choices for h in strategic]) + n_tac
         beta = self._beta
+
+        def strategy_score(strategies: np.ndarray) -> np.ndarray:
+            codes = _one_hot(strategies, strategic)
+            batch = np.vstack(
+                [np.hstack([base[:, :n_tac], np.repeat(c[None, :], len(base), 0)]) for c in codes]
+            )
+            mu, sd = critic.predict(batch)
+            return (mu + beta * sd).reshape(len(strategies), len(base)).max(1)
 
         def gap(k: int, prefix: list[int]) -> np.ndarray:
             rows = base.copy()
@@ -519,6 +531,7 @@ class CascadeSampler(BaseSampler):
             best = (mu + beta * sd).reshape(n_choices, len(rows)).max(1)
             return best - best.max()
 
+        gap.strategy_score = strategy_score  # type: ignore[attr-defined]
         return gap
 
     def _tactical(

@@ -98,3 +98,42 @@ def test_an_observed_trial_bounds_its_strategy_s_best_reachable_loss(monkeypatch
     # the local optimiser stalled on b (a real trial reached 1.2) and c's trials are no better than its minimum
     assert hla.strategy_gaps("strong", [(("b",), 1.2), (("c",), 2.0)]) == pytest.approx(
         {("a",): 0.0, ("b",): 0.2, ("c",): 0.5})
+
+
+def test_best_strategy_of_8_acts_with_the_proposal_the_critic_scores_best_and_stores_its_policy_log_prob():
+    agent_class = VARIANTS["best_strategy_of_8"].make_high_level_agent_class()
+    from cascaderl_optuna._high_level import HighLevelAgent
+
+    assert issubclass(agent_class, HighLevelAgent)
+
+    def gap(k, prefix):
+        return np.zeros(3)
+
+    gap.strategy_score = lambda strategies: -np.abs(strategies[:, 0] - 2.0)  # choice 2 scores best
+    rng = np.random.default_rng(0)
+    taken = []
+    for _ in range(60):
+        agent = agent_class([3])
+        chosen, log_probs, probs, _ = agent.act(rng, critic_gap=gap)
+        taken.append(chosen[0])
+        assert log_probs[0] == pytest.approx(np.log(probs[0][chosen[0]]))  # the proposal distribution's
+    # 8 near-uniform draws miss choice 2 with probability (2/3)^8 = 4%; one plain draw takes it a third of the time
+    assert np.mean(np.array(taken) == 2) > 0.85
+    plain = [HighLevelAgent([3]).act(rng, critic_gap=gap)[0][0] for _ in range(60)]
+    assert np.mean(np.array(plain) == 2) < 0.6
+    # without a strategy score (the space-filling start's successors with no critic) it is the shipped agent
+    assert agent_class([3]).act(np.random.default_rng(1))[0] == HighLevelAgent([3]).act(np.random.default_rng(1))[0]
+
+
+def test_the_best_strategy_variant_changes_the_decisions_after_the_start_and_not_before():
+    assert CascadeSampler._high_level_agent_class.__name__ == "HighLevelAgent"
+    problem = make_problem("llm_strong")
+    params = {}
+    for name in ("cascade", "cascade_best_strategy_of_8"):
+        study = optuna.create_study(sampler=make_sampler(name, 0, problem))
+        for _ in range(20):
+            trial = study.ask()
+            study.tell(trial, problem.evaluate(problem.suggest(trial), noise_seed=trial.number).value)
+        params[name] = [t.params for t in study.trials]
+    assert params["cascade"][:10] == params["cascade_best_strategy_of_8"][:10]  # the space-filling start
+    assert params["cascade"][10:] != params["cascade_best_strategy_of_8"][10:]
