@@ -137,3 +137,17 @@ def test_the_best_strategy_variant_changes_the_decisions_after_the_start_and_not
         params[name] = [t.params for t in study.trials]
     assert params["cascade"][:10] == params["cascade_best_strategy_of_8"][:10]  # the space-filling start
     assert params["cascade"][10:] != params["cascade_best_strategy_of_8"][10:]
+
+
+def test_the_shared_floor_gives_each_head_the_floor_divided_by_the_number_of_heads():
+    from cascaderl_optuna._high_level import HighLevelAgent
+
+    shared = VARIANTS["floor_shared_by_heads"].make_high_level_agent_class()
+    strong = {}
+    for agent in (HighLevelAgent([3, 4], floor=0.15), shared([3, 4], floor=0.15)):
+        agent.bias[:] = -50.0
+        agent.bias[:, 0] = 50.0  # every head all but certain of its first choice
+        _, _, probs, _ = agent.act(np.random.default_rng(0))
+        strong[type(agent).__name__] = [p.min() for p in probs]
+    assert strong["HighLevelAgent"] == pytest.approx([0.15 / 3, 0.15 / 4])
+    assert strong["SharedFloorAgent"] == pytest.approx([0.075 / 3, 0.075 / 4])
