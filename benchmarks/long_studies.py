@@ -40,7 +40,8 @@ def run(problem_name: str, first_seed: int, last_seed: int, n_trials: int) -> No
 
 def compare(before_path: str, after_path: str) -> None:
     import numpy as np
-    from scipy.stats import wilcoxon
+
+    from benchmarks.report import paired_wilcoxon
 
     def rows(path):
         return {(r["problem"], r["seed"]): r for r in map(json.loads, open(path))}
@@ -50,7 +51,7 @@ def compare(before_path: str, after_path: str) -> None:
     for at in ("at200", "at400", "final"):
         a = np.array([after[k][at] for k in keys])
         b = np.array([before[k][at] for k in keys])
-        p = wilcoxon(a, b).pvalue if (a != b).any() else 1.0
+        p = paired_wilcoxon(a - b)  # the report's test: ties split between the signs
         print(f"{at}: {len(keys)} studies; after better {(a < b).sum()}, worse {(a > b).sum()}, tied {(a == b).sum()}; "
               f"paired Wilcoxon p = {p:.2g}")
     print(f"sampler seconds per study: before {np.mean([before[k]['sampler_s'] for k in keys]):.1f}, "

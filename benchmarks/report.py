@@ -141,9 +141,13 @@ def paired_test(challenger_rows: list[dict], baseline_rows: list[dict], curves_c
         return None
     diff = np.array([curves_c[i, at - 1] - curves_b[j, at - 1] for i, j in pairs])
     wins, losses = int((diff < -tol).sum()), int((diff > tol).sum())
-    p = float(wilcoxon(diff, zero_method="zsplit").pvalue) if np.any(np.abs(diff) > tol) else 1.0
-    return {"at": at, "n": len(pairs), "win": wins, "tie": len(pairs) - wins - losses, "loss": losses, "p": p,
-            "median_diff": float(np.median(diff))}
+    return {"at": at, "n": len(pairs), "win": wins, "tie": len(pairs) - wins - losses, "loss": losses,
+            "p": paired_wilcoxon(diff, tol), "median_diff": float(np.median(diff))}
+
+
+def paired_wilcoxon(diff: np.ndarray, tol: float = 1e-9) -> float:
+    """Two-sided Wilcoxon signed-rank p of paired differences (ties split between the signs); 1.0 when all tie."""
+    return float(wilcoxon(diff, zero_method="zsplit").pvalue) if np.any(np.abs(diff) > tol) else 1.0
 
 
 def sign_test(wins: int, losses: int) -> float:

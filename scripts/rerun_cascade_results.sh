@@ -51,7 +51,9 @@ rerun ablation cascade $($py -c 'from benchmarks.samplers import ABLATION_SAMPLE
 $py -m cascaderl_optuna.pretraining "${pretrain_args[@]}"
 rerun pretraining cascade_pretrained
 rerun timing cascade
-$py -m benchmarks report --suite full  # its table carries the timing
+for suite in full heldout parallel ablation pretraining; do  # every report carries the timing table: re-read it
+    $py -m benchmarks report --suite "$suite"
+done
 variant_samplers=$($py -c 'from benchmarks.variants import VARIANT_SAMPLERS; print(*VARIANT_SAMPLERS)')
 rerun variants $variant_samplers
 rerun variants_published $variant_samplers

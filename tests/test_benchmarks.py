@@ -160,6 +160,21 @@ def test_trials_to_reach_and_paired_test() -> None:
     assert t["n"] == 2
 
 
+def test_long_studies_compare_uses_the_report_s_paired_test(tmp_path, capsys) -> None:
+    from benchmarks import long_studies
+
+    before, after = tmp_path / "before.jsonl", tmp_path / "after.jsonl"
+    finals_b, finals_a = [1.0, 1.0, 2.0, 3.0, 5.0, 4.0], [0.5, 1.0, 1.0, 2.0, 6.0, 1.0]
+    for path, finals in ((before, finals_b), (after, finals_a)):
+        path.write_text("".join(json.dumps({"problem": "p", "seed": s, "at200": 1.0, "at400": f, "final": f,
+                                            "sampler_s": 1.0}) + "\n" for s, f in enumerate(finals)))
+    long_studies.compare(str(before), str(after))
+    out = capsys.readouterr().out
+    p = report.paired_wilcoxon(np.array(finals_a) - np.array(finals_b))
+    assert f"final: 6 studies; after better 4, worse 1, tied 1; paired Wilcoxon p = {p:.2g}" in out
+    assert "at200: 6 studies; after better 0, worse 0, tied 6; paired Wilcoxon p = 1" in out
+
+
 def _fake_rows(rng: np.random.Generator, n_seeds: int = 20, n_trials: int = 60) -> list[dict]:
     rows = []
     for seed in range(n_seeds):
