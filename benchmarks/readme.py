@@ -130,6 +130,14 @@ def section(summary: dict, suite: str) -> str:
     return "\n".join(lines)
 
 
+def with_section(text: str, summary: dict, suite: str) -> str:
+    """``text`` (the README) with the suite's block between its markers rewritten from ``summary``."""
+    begin, end = markers(suite)
+    head, rest = text.split(begin, 1)
+    _, tail = rest.split(end, 1)
+    return head + begin + "\n" + section(summary, suite) + "\n" + end + tail
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--suite", default="full")
@@ -141,9 +149,7 @@ def main() -> None:
     begin, end = markers(args.suite)
     if begin not in text or end not in text:
         raise SystemExit(f"{args.readme} has no {begin} ... {end} block to fill")
-    head, rest = text.split(begin, 1)
-    _, tail = rest.split(end, 1)
-    args.readme.write_text(head + begin + "\n" + section(summary, args.suite) + "\n" + end + tail)
+    args.readme.write_text(with_section(text, summary, args.suite))
     print(f"wrote the benchmark section of {args.readme}")
 
 

@@ -415,19 +415,25 @@ def write_curves(problems: dict[str, dict[str, list[dict]]], out: Path) -> None:
     fig.write_html(out / "curves.html", include_plotlyjs="cdn")
 
 
-def report(suite: str, results: Path = RESULTS_DIR, out: Path | None = None) -> Path:
+def report_texts(suite: str, results: Path = RESULTS_DIR) -> dict[str, str]:
+    """The text of the suite's ``summary.json`` and ``REPORT.md``, from its rows (and the timing suite's)."""
     problems = load_suite(results, suite)
     if not problems:
         raise FileNotFoundError(f"no results under {results / suite}")
-    out = out or results / suite / "report"
-    out.mkdir(parents=True, exist_ok=True)
     summary = build_summary(problems, challenger=CHALLENGERS.get(suite, CHALLENGER))
     timing = timing_table(results)
     costs = cost_table(problems)
     summary["timing"], summary["cost"] = timing, costs
     summary["errors"] = {p: {s: [{k: r[k] for k in ("seed", "trials_completed", "error")} for r in rs]
                              for s, rs in by_sampler.items()} for p, by_sampler in load_errors(results, suite).items()}
-    (out / "summary.json").write_text(json.dumps(summary, indent=1) + "\n")
-    (out / "REPORT.md").write_text(write_markdown(summary, timing, costs, suite))
-    write_curves(problems, out)
+    return {"summary.json": json.dumps(summary, indent=1) + "\n", "REPORT.md": write_markdown(summary, timing, costs, suite)}
+
+
+def report(suite: str, results: Path = RESULTS_DIR, out: Path | None = None) -> Path:
+    out = out or results / suite / "report"
+    texts = report_texts(suite, results)
+    out.mkdir(parents=True, exist_ok=True)
+    for name, text in texts.items():
+        (out / name).write_text(text)
+    write_curves(load_suite(results, suite), out)
     return out

@@ -3,6 +3,8 @@
 import json
 import sys
 
+import pytest
+
 from benchmarks import readme
 
 
@@ -95,3 +97,18 @@ def test_heldout_block_pools_each_family_with_a_sign_test():
     assert "| bbob-mixint (22 functions, d = 10): 2 x 3 seeds | `tpe_default` | 6/0, p = 0.031 |" in text
     assert "| 2 / 0 |" in text  # both mixint problems have the lower median
     assert "| synthetic mixed spaces: 1 x 3 seeds | `tpe_default` | 1/2, p = 1 |" in text
+
+
+@pytest.mark.parametrize("suite", ["full", "heldout", "parallel", "ablation", "pretraining"])
+def test_the_committed_report_and_readme_block_are_what_the_committed_rows_make(suite):
+    """A report written before some rows changed (the timing suite's, say) or a hand-edited figure fails here."""
+    from benchmarks.report import report_texts
+    from benchmarks.runner import RESULTS_DIR
+
+    texts = report_texts(suite)
+    # The formatted report, not summary.json's full-precision floats, which a newer SciPy could move in the last digits.
+    committed = (RESULTS_DIR / suite / "report" / "REPORT.md").read_text()
+    assert texts["REPORT.md"] == committed, f"{suite}/report/REPORT.md is stale: python -m benchmarks report --suite {suite}"
+    current = readme.README.read_text()
+    assert readme.with_section(current, json.loads(texts["summary.json"]), suite) == current, (
+        f"the README's {suite} block is stale: python -m benchmarks.readme --suite {suite}")
