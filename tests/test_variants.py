@@ -151,3 +151,19 @@ def test_the_shared_floor_gives_each_head_the_floor_divided_by_the_number_of_hea
         strong[type(agent).__name__] = [p.min() for p in probs]
     assert strong["HighLevelAgent"] == pytest.approx([0.15 / 3, 0.15 / 4])
     assert strong["SharedFloorAgent"] == pytest.approx([0.075 / 3, 0.075 / 4])
+
+
+def test_the_committed_comparison_is_what_the_committed_rows_make():
+    from benchmarks.runner import RESULTS_DIR
+
+    assert comparison(RESULTS_DIR) == (RESULTS_DIR / "variants" / "COMPARISON.md").read_text(), (
+        "stale: python -m benchmarks.variants > benchmarks/results/variants/COMPARISON.md")
+
+
+def test_the_committed_allocation_table_is_what_its_committed_per_study_file_makes():
+    from benchmarks import high_level_allocation as hla
+    from benchmarks.runner import RESULTS_DIR
+
+    studies = json.loads((RESULTS_DIR / "ablation" / "high_level_allocation.json").read_text())
+    assert len(studies) == len(hla.PROBLEMS) * len(hla.SAMPLERS) * hla.N_SEEDS
+    assert hla.markdown(studies) == (RESULTS_DIR / "ablation" / "high_level_allocation.md").read_text()
