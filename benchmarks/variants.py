@@ -124,6 +124,96 @@ def _floor_shared_by_heads() -> type:
     return SharedFloorAgent
 
 
+def _elite_frame() -> type:
+    import numpy as np
+
+    from cascaderl_optuna._low_level import LowLevelAgent, MAX_STD, MIN_LOG_PROB, MIN_STD
+    from cascaderl_optuna._low_level import gaussian_log_prob
+    from cascaderl_optuna._ppo import gaussian_ppo_update, normalise
+
+    class EliteFrameAgent(LowLevelAgent):
+        """The diagonal Gaussian in the principal axes of the strategy's better real trials (CMA-ES's idea).
+
+        With at least ``2 * dim + 2`` real trials of the strategy, none lacking a parameter, the policy lives in
+        ``z = R^T (x - c)``: ``c`` the initial mean, ``R`` the eigenvectors of the weighted covariance of the better
+        half of those trials, the initial scales the square roots of its eigenvalues (clipped as the shipped ones).
+        PPO runs on ``z`` exactly as the shipped agent runs on ``x``; proposals are mapped back and clipped to the
+        cube. The stored per-dimension log-probabilities are ``z``'s (their sum is the taken point's log-density, a
+        joint density being the same in any orthonormal frame). Otherwise the shipped agent.
+        """
+
+        _frame: tuple[np.ndarray, np.ndarray] | None = None
+
+        def _to_z(self, x: np.ndarray) -> np.ndarray:
+            centre, rot = self._frame
+            return (x - centre) @ rot
+
+        def _to_x(self, z: np.ndarray) -> np.ndarray:
+            centre, rot = self._frame
+            return np.clip(centre + z @ rot.T, 0.0, 1.0)
+
+        def _z_sample(self, rng: np.random.Generator, n: int) -> np.ndarray:
+            return self._zmean + self._zstd * rng.standard_normal((n, self.dim))
+
+        def sample(self, rng: np.random.Generator, n: int) -> np.ndarray:
+            if self._frame is None:
+                return super().sample(rng, n)
+            return self._to_x(self._z_sample(rng, n))
+
+        def log_prob(self, x: np.ndarray) -> np.ndarray:
+            if self._frame is None:
+                return super().log_prob(x)
+            return np.maximum(gaussian_log_prob(self._to_z(x), self._zmean, self._zstd), MIN_LOG_PROB)
+
+        def improve(self, score, rng, real_x=None, real_utility=None, real_log_prob=None):  # type: ignore[no-untyped-def]
+            dim = self.dim
+            usable = real_x is not None and len(real_x) >= 2 * dim + 2 and dim >= 2 and not np.isnan(real_x).any()
+            if not usable or self.generations <= 0:
+                return super().improve(score, rng, real_x, real_utility, real_log_prob)
+            order = np.argsort(-real_utility, kind="stable")
+            n_elite = max(dim + 1, int(np.ceil(0.5 * len(real_x))))
+            elite = real_x[order[:n_elite]]
+            w = np.log(n_elite + 0.5) - np.log(np.arange(1, n_elite + 1))
+            w = w / w.sum()
+            centre_e = w @ elite
+            cov = (elite - centre_e).T @ ((elite - centre_e) * w[:, None])
+            cov = 0.8 * cov + 0.2 * np.diag(np.diag(cov)) + 1e-8 * np.eye(dim)  # shrunk towards the axes
+            eigval, rot = np.linalg.eigh(cov)
+            self._frame = (self.mean.copy(), rot)
+            self._zmean = np.zeros(dim)
+            self._zstd = np.clip(np.sqrt(np.maximum(eigval, 0.0)), MIN_STD * 2, MAX_STD)
+            rz = self._to_z(real_x)
+            # The real trials' behaviour is taken as this decision's initial policy, not the stored densities: a
+            # proposal clipped onto the cube's face leaves a rotated valley, so its stored density under the policy
+            # that took it can be vanishingly small, and its ratio then overflows the update.
+            real_old = gaussian_log_prob(rz, self._zmean, self._zstd).sum(1)
+            real_adv = normalise(real_utility - real_utility.mean())
+            for _ in range(self.generations):
+                zs = self._z_sample(rng, self.n_imagined)
+                returns = score(self._to_x(zs))
+                advantages = normalise(returns - returns.mean())
+                old = gaussian_log_prob(zs, self._zmean, self._zstd).sum(1)
+                n_img = len(zs)
+                weights = np.concatenate([np.full(n_img, (1.0 - self.real_weight) / n_img),
+                                          np.full(len(rz), self.real_weight / len(rz))])
+                actions = np.vstack([zs, rz])
+                new_mean, new_log_std, self.stats = gaussian_ppo_update(
+                    actions, np.ones_like(actions, dtype=bool), np.concatenate([old, real_old]),
+                    np.concatenate([advantages, real_adv]), weights, self._zmean, np.log(self._zstd),
+                    clip=self.clip, epochs=self.epochs, lr=self.lr)
+                self.stats.v_loss = float(np.mean((returns - returns.mean()) ** 2))
+                new_std = np.exp(new_log_std)
+                if not (np.all(np.isfinite(new_mean)) and np.all(np.isfinite(new_std))):
+                    break
+                self._zmean, self._zstd = new_mean, new_std.clip(MIN_STD, MAX_STD)
+            # what the trial's record shows: the policy's mean and per-parameter scale in the cube's axes
+            self.mean = self._to_x(self._zmean[None, :])[0]
+            self.std = np.sqrt(np.maximum((rot**2) @ (self._zstd**2), MIN_STD**2))
+            return self.stats
+
+    return EliteFrameAgent
+
+
 VARIANTS: dict[str, Variant] = {
     "truncated_proposals": Variant(
         "imagined actions and proposals drawn from the low-level Gaussian truncated to the unit cube (re-drawn) "
@@ -151,6 +241,13 @@ VARIANTS: dict[str, Variant] = {
         "floor-drawn choice, however clear the evidence; shared, the whole strategy's floor stays near 0.15 "
         "whatever K (the scaling of CMA-ES's margin with the dimension).",
         make_high_level_agent_class=_floor_shared_by_heads,
+    ),
+    "elite_frame": Variant(
+        "the low-level Gaussian in the principal axes of the strategy's better real trials instead of the "
+        "parameters' axes (CMA-ES's covariance, here fixed per decision from the elite). Why: on an ill-conditioned, "
+        "rotated valley (bbob-mixint f10, where GPSampler pulls ahead late) most draws of an axis-aligned Gaussian "
+        "leave the valley, so the best of 64 proposals improves slowly.",
+        _elite_frame,
     ),
 }
 VARIANT_SAMPLERS = tuple(f"cascade_{name}" for name in VARIANTS)

@@ -167,3 +167,33 @@ def test_the_committed_allocation_table_is_what_its_committed_per_study_file_mak
     studies = json.loads((RESULTS_DIR / "ablation" / "high_level_allocation.json").read_text())
     assert len(studies) == len(hla.PROBLEMS) * len(hla.SAMPLERS) * hla.N_SEEDS
     assert hla.markdown(studies) == (RESULTS_DIR / "ablation" / "high_level_allocation.md").read_text()
+
+
+def test_elite_frame_aligns_the_policy_with_a_rotated_valley_of_the_real_trials():
+    agent_class = VARIANTS["elite_frame"].make_agent_class()
+    rng = np.random.default_rng(0)
+    # real trials along the diagonal valley x0 = x1, better near its middle
+    t = rng.random(40)
+    real_x = np.column_stack([t, t + 0.01 * rng.standard_normal(40)]).clip(0, 1)
+    utility = -np.abs(t - 0.5)
+    behaviour = np.full((40, 2), np.nan)
+    flat = lambda a: np.zeros(len(a))  # a critic with no opinion: the frame alone shapes the policy
+    agent = agent_class(np.array([0.5, 0.5]), np.array([0.1, 0.1]), generations=1)
+    agent.improve(flat, rng, real_x, utility, behaviour)
+    draws = agent.sample(rng, 4000)
+    along, across = (draws - 0.5) @ np.array([1, 1]) / np.sqrt(2), (draws - 0.5) @ np.array([1, -1]) / np.sqrt(2)
+    assert along.std() > 1.5 * across.std()  # elongated along the valley (about 1.9 to 3.4 over seeds 0-4)
+    shipped = LowLevelAgent(np.array([0.5, 0.5]), np.array([0.1, 0.1]), generations=1)
+    shipped.improve(flat, np.random.default_rng(0), real_x, utility, behaviour)
+    s = shipped.sample(rng, 4000) - 0.5
+    assert (s @ np.array([1, 1])).std() < 1.2 * (s @ np.array([1, -1])).std()  # axis-aligned: a round cloud
+    # the per-dimension log-probabilities it stores add up to the log-density of the rotated Gaussian
+    x = draws[:5]
+    centre, rot = agent._frame
+    z = (x - centre) @ rot
+    expected = (-0.5 * ((z - agent._zmean) / agent._zstd) ** 2 - np.log(agent._zstd) - 0.5 * np.log(2 * np.pi)).sum(1)
+    assert agent.log_prob(x).sum(1) == pytest.approx(expected)
+    # too few real trials for a frame: the shipped agent's behaviour
+    few = agent_class(np.array([0.5, 0.5]), np.array([0.1, 0.1]), generations=1)
+    few.improve(flat, np.random.default_rng(0), real_x[:4], utility[:4], behaviour[:4])
+    assert few._frame is None
