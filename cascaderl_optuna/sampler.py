@@ -31,6 +31,7 @@ from optuna.samplers import BaseSampler
 from optuna.samplers import QMCSampler
 from optuna.samplers import RandomSampler
 from optuna.study import Study
+from optuna.study import StudyDirection
 from optuna.trial import FrozenTrial
 from optuna.trial import TrialState
 import torch
@@ -637,13 +638,20 @@ class CascadeSampler(BaseSampler):
         """
         n = len(inputs)
         data_x = inputs[max(0, n - self._critic_window) :]
-        data_y = history.utilities[max(0, n - self._critic_window) :]
+        targets = self._critic_targets(history.finished, history.utilities, study.direction)
+        data_y = targets[max(0, n - self._critic_window) :]
         params = self._kernel_params(study, history, strategic, tactical)
         if len(running):
             liar = np.full(len(running), float(data_y.mean()) if len(data_y) else 0.0)
             data_x = np.vstack([data_x, running])
             data_y = np.concatenate([data_y, liar])
         return GaussianProcessCritic(data_x, data_y, params)
+
+    def _critic_targets(
+        self, trials: Sequence[FrozenTrial], utilities: np.ndarray, direction: StudyDirection
+    ) -> np.ndarray:
+        """What the critic models for ``trials``: their rank utilities (a hook for ``benchmarks/variants.py``)."""
+        return utilities
 
     def _kernel_params(
         self,
@@ -673,7 +681,8 @@ class CascadeSampler(BaseSampler):
                     _one_hot(_choice_matrix(fit_trials, strategic), strategic),
                 ]
             )
-            return fit_kernel(fit_x, rank_utilities(fit_trials, study.direction))
+            utilities = rank_utilities(fit_trials, study.direction)
+            return fit_kernel(fit_x, self._critic_targets(fit_trials, utilities, study.direction))
 
         # Finished trials never change: their numbers (and the space) name the fit's data.
         key = (
