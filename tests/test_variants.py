@@ -197,3 +197,34 @@ def test_elite_frame_aligns_the_policy_with_a_rotated_valley_of_the_real_trials(
     few = agent_class(np.array([0.5, 0.5]), np.array([0.1, 0.1]), generations=1)
     few.improve(flat, np.random.default_rng(0), real_x[:4], utility[:4], behaviour[:4])
     assert few._frame is None
+
+
+def test_the_warped_value_critic_keeps_the_order_and_the_magnitudes_of_the_values():
+    from optuna.distributions import FloatDistribution
+    from optuna.study import StudyDirection
+    from optuna.trial import create_trial, TrialState
+
+    sampler = make_sampler("cascade_warped_value_critic", 0, make_problem("llm_strong"))
+    dist = {"x": FloatDistribution(0, 1)}
+
+    def trial(value, state=TrialState.COMPLETE):
+        return create_trial(params={"x": 0.5}, distributions=dist, value=value, state=state)
+
+    values = [1.0, 1.1, 1.2, 1.3, 1.4, 3.0, 50.0]  # minimised; 50 is a divergence
+    trials = [trial(v) for v in values] + [trial(None, TrialState.PRUNED), trial(None, TrialState.FAIL)]
+    utilities = np.linspace(1, -1, len(trials))
+    targets = sampler._critic_targets(trials, utilities, StudyDirection.MINIMIZE)
+    complete = targets[: len(values)]
+    assert list(np.argsort(-complete)) == list(range(len(values)))  # lower loss, higher target
+    assert complete.mean() == pytest.approx(0.0) and complete.std() == pytest.approx(1.0)
+    assert targets[-2] == targets[-1] == complete.min()  # pruned and failed tie at the bottom
+    # magnitudes: 1.0 -> 1.4 is a small step next to 1.4 -> 3.0, which ranks would space evenly
+    assert complete[0] - complete[4] < complete[4] - complete[5]
+    maximised = sampler._critic_targets(trials, utilities, StudyDirection.MAXIMIZE)[: len(values)]
+    assert np.argmax(maximised) == len(values) - 1
+    # too few complete values: the rank utilities
+    few = utilities[:3]
+    assert sampler._critic_targets(trials[:3], few, StudyDirection.MINIMIZE) is few
+    # the shipped sampler's critic models the rank utilities themselves
+    shipped = make_sampler("cascade", 0, make_problem("llm_strong"))
+    assert shipped._critic_targets(trials, utilities, StudyDirection.MINIMIZE) is utilities
