@@ -5,7 +5,7 @@
 # check and the docs. Each suite's old cascade rows are deleted first and paired afterwards with those at the
 # revision this starts from (revision_comparison.md). The baselines' rows are not touched.
 #
-#   scripts/rerun_cascade_results.sh            # about 2 hours 45 minutes on 2 idle cores (the five variants about 13 minutes each); then re-read the README's prose
+#   scripts/rerun_cascade_results.sh            # about 3 hours on 2 idle cores (the six variants about 13 minutes each); then re-read the README's prose
 #   CHECK=1 scripts/rerun_cascade_results.sh    # the same pipeline at 1 seed x 60 trials (no reproduction check),
 #                                               # in a throwaway clone only
 #
