@@ -415,9 +415,9 @@ def write_curves(problems: dict[str, dict[str, list[dict]]], out: Path) -> None:
     fig.write_html(out / "curves.html", include_plotlyjs="cdn")
 
 
-def report_texts(suite: str, results: Path = RESULTS_DIR) -> dict[str, str]:
-    """The text of the suite's ``summary.json`` and ``REPORT.md``, from its rows (and the timing suite's)."""
-    problems = load_suite(results, suite)
+def report_texts(suite: str, results: Path = RESULTS_DIR, problems: dict | None = None) -> dict[str, str]:
+    """The text of the suite's ``summary.json`` and ``REPORT.md``, from its rows (``problems``: already loaded)."""
+    problems = load_suite(results, suite) if problems is None else problems
     if not problems:
         raise FileNotFoundError(f"no results under {results / suite}")
     summary = build_summary(problems, challenger=CHALLENGERS.get(suite, CHALLENGER))
@@ -431,9 +431,10 @@ def report_texts(suite: str, results: Path = RESULTS_DIR) -> dict[str, str]:
 
 def report(suite: str, results: Path = RESULTS_DIR, out: Path | None = None) -> Path:
     out = out or results / suite / "report"
-    texts = report_texts(suite, results)
+    problems = load_suite(results, suite)
+    texts = report_texts(suite, results, problems)
     out.mkdir(parents=True, exist_ok=True)
     for name, text in texts.items():
         (out / name).write_text(text)
-    write_curves(load_suite(results, suite), out)
+    write_curves(problems, out)
     return out
