@@ -87,14 +87,15 @@ DUAL_CLIP = 3.0
 _LOG_RATIO_CAP = 30.0
 
 
-def _surrogate_loss(
-    ratio: torch.Tensor, advantages: torch.Tensor, clip: float, dual_clip: float | None
-) -> torch.Tensor:
-    """Per-sample clipped (and, with ``dual_clip``, dual-clipped) PPO loss: minus the surrogate."""
-    loss = torch.max(-advantages * ratio, -advantages * torch.clamp(ratio, 1.0 - clip, 1.0 + clip))
+def _surrogate_loss(ratio, advantages, clip: float, dual_clip: float | None, xp=torch):  # type: ignore[no-untyped-def]
+    """Per-sample clipped (and, with ``dual_clip``, dual-clipped) PPO loss: minus the surrogate.
+
+    ``xp`` is the array module (torch for :func:`ppo_update`, NumPy for :func:`gaussian_ppo_update`).
+    """
+    loss = xp.maximum(-advantages * ratio, -advantages * ratio.clip(1.0 - clip, 1.0 + clip))
     if dual_clip is None:
         return loss
-    return torch.where(advantages < 0, torch.min(loss, -dual_clip * advantages), loss)
+    return xp.where(advantages < 0, xp.minimum(loss, -dual_clip * advantages), loss)
 
 
 def _log_ratio(log_prob, old_log_prob, dual_clip: float | None):
@@ -219,10 +220,7 @@ def gaussian_ppo_update(
     log_prob, _, _ = log_prob_and_scores()
     log_ratio = _log_ratio(log_prob, old_log_prob, dual_clip)
     ratio = np.exp(log_ratio)
-    surrogate = np.maximum(-advantages * ratio, -advantages * np.clip(ratio, 1 - clip, 1 + clip))
-    if dual_clip is not None:
-        surrogate = np.where(advantages < 0, np.minimum(surrogate, -dual_clip * advantages), surrogate)
-    stats.pg_loss = float((weights * surrogate).sum())
+    stats.pg_loss = float((weights * _surrogate_loss(ratio, advantages, clip, dual_clip, np)).sum())
     stats.entropy = float((log_std + 0.5 + 0.5 * np.log(2 * np.pi)).sum())
     stats.approx_kl = float(((ratio - 1) - log_ratio).mean())
     stats.clipfrac = float((np.abs(ratio - 1.0) > clip).mean())
