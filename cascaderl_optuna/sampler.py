@@ -24,8 +24,10 @@ import contextlib
 import math
 import threading
 from typing import Any
+import warnings
 
 import numpy as np
+import optuna
 from optuna.distributions import BaseDistribution
 from optuna.samplers import BaseSampler
 from optuna.samplers import QMCSampler
@@ -242,11 +244,16 @@ class CascadeSampler(BaseSampler):
         self._beta = exploration
         self._seed = seed
         self._entropy = int(np.random.SeedSequence(seed).entropy)
-        self._startup: BaseSampler = (
-            QMCSampler(seed=seed, scramble=True, warn_independent_sampling=False)
-            if startup == "qmc"
-            else RandomSampler(seed=seed)
-        )
+        # Without a seed, QMCSampler warns that every worker must share one; the cascade's
+        # workers need not (each scrambles its own Sobol sequence), so it gets a random one.
+        qmc_seed = seed if seed is not None else int(np.random.SeedSequence(self._entropy).generate_state(1)[0])
+        with warnings.catch_warnings():  # QMCSampler's "experimental" notice is not the user's concern
+            warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+            self._startup: BaseSampler = (
+                QMCSampler(seed=qmc_seed, scramble=True, warn_independent_sampling=False)
+                if startup == "qmc"
+                else RandomSampler(seed=seed)
+            )
         self._independent = RandomSampler(seed=None if seed is None else seed + 1)
         self._search_space = IncrementalGroupDecomposedSearchSpace()
         self._finished_cache = FinishedTrialCache()
