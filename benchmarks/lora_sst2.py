@@ -6,7 +6,7 @@
     python -m benchmarks.lora_sst2 --trials 4 --out /tmp/lora_quick  # a quick look
 
 For each seed, one study per sampler with the same budget, the same objective
-(:class:`~cascaderl_optuna.tasks.text_classification.TextClassificationTask` at its default size:
+(:class:`~cascaderl_optuna.cli.tasks.text_classification.TextClassificationTask` at its default size:
 150 optimizer steps, validation cross-entropy on 300 dev sentences every 50 steps, max length 64)
 and the command line's pruner (``MedianPruner(n_startup_trials=5, n_warmup_steps=2)``):
 
@@ -39,9 +39,9 @@ import optuna  # noqa: E402
 from optuna.trial import TrialState  # noqa: E402
 
 from cascaderl_optuna import CascadeSampler  # noqa: E402
-from cascaderl_optuna.cli import make_objective  # noqa: E402
-from cascaderl_optuna.tasks import TrainingDiverged  # noqa: E402
-from cascaderl_optuna.tasks import get_task  # noqa: E402
+from cascaderl_optuna.cli.app import make_objective  # noqa: E402
+from cascaderl_optuna.cli.tasks import TrainingDiverged  # noqa: E402
+from cascaderl_optuna.cli.tasks import get_task  # noqa: E402
 
 
 ROOT = Path(__file__).resolve().parents[1]

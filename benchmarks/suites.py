@@ -68,7 +68,7 @@ SUITES: dict[str, tuple[Entry, ...]] = {
         Entry(p, ("cascade", "tpe_default", "tpe_independent", "random"), 20, 200, n_workers=4)
         for p in ("llm_strong", "llm_smooth", "yahpo_xgboost_1501")
     ),
-    # Issue 4: the cascade with its high level pre-trained on synthetic studies (python -m cascaderl_optuna.pretraining);
+    # Issue 4: the cascade with its high level pre-trained on synthetic studies (python -m benchmarks.pretraining);
     # the report borrows every other sampler's rows from the full suite (same seeds and budget).
     "pretraining": tuple(
         Entry(p, ("cascade_pretrained",), 20, 200)

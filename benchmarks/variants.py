@@ -43,7 +43,7 @@ class Variant:
 def _truncated_proposals() -> type:
     import numpy as np
 
-    from cascaderl_optuna._low_level import LowLevelAgent
+    from cascaderl_optuna._cascade.low_level import LowLevelAgent
 
     class TruncatedProposalsAgent(LowLevelAgent):
         """The policy truncated to the unit cube: a coordinate outside [0, 1] is drawn again (up to 8 times)."""
@@ -63,8 +63,8 @@ def _truncated_proposals() -> type:
 
 
 def _dual_clip() -> type:
-    from cascaderl_optuna._low_level import LowLevelAgent
-    from cascaderl_optuna._ppo import DUAL_CLIP
+    from cascaderl_optuna._cascade.low_level import LowLevelAgent
+    from cascaderl_optuna._cascade.ppo import DUAL_CLIP
 
     class DualClipAgent(LowLevelAgent):
         """PPO's loss for a negative advantage capped at ``-DUAL_CLIP * advantage`` (dual-clip PPO)."""
@@ -79,7 +79,7 @@ def _best_strategy_of(n_proposals: int) -> Callable[[], type]:
     def make() -> type:
         import numpy as np
 
-        from cascaderl_optuna._high_level import HighLevelAgent
+        from cascaderl_optuna._cascade.high_level import HighLevelAgent
 
         class BestStrategyAgent(HighLevelAgent):
             """Draws ``n_proposals`` strategies from the policy; acts with the one the critic scores best.
@@ -114,7 +114,7 @@ def _best_strategy_of(n_proposals: int) -> Callable[[], type]:
 
 
 def _floor_shared_by_heads() -> type:
-    from cascaderl_optuna._high_level import HighLevelAgent
+    from cascaderl_optuna._cascade.high_level import HighLevelAgent
 
     class SharedFloorAgent(HighLevelAgent):
         """The probability floor divided among the strategic heads: ``floor / K`` per head."""
@@ -129,9 +129,9 @@ def _floor_shared_by_heads() -> type:
 def _elite_frame() -> type:
     import numpy as np
 
-    from cascaderl_optuna._low_level import LowLevelAgent, MAX_STD, MIN_LOG_PROB, MIN_STD
-    from cascaderl_optuna._low_level import gaussian_log_prob
-    from cascaderl_optuna._ppo import gaussian_ppo_update, normalise
+    from cascaderl_optuna._cascade.low_level import LowLevelAgent, MAX_STD, MIN_LOG_PROB, MIN_STD
+    from cascaderl_optuna._cascade.low_level import gaussian_log_prob
+    from cascaderl_optuna._cascade.ppo import gaussian_ppo_update, normalise
 
     class EliteFrameAgent(LowLevelAgent):
         """The diagonal Gaussian in the principal axes of the strategy's better real trials (CMA-ES's idea).

@@ -38,28 +38,28 @@ from optuna.trial import FrozenTrial
 from optuna.trial import TrialState
 import torch
 
-from cascaderl_optuna._attrs import DECISION_KEY
-from cascaderl_optuna._attrs import FORMAT_VERSION
-from cascaderl_optuna._attrs import POLICY_KEY
-from cascaderl_optuna._attrs import read_record
-from cascaderl_optuna._attrs import write_record
-from cascaderl_optuna._critic import fit_kernel
-from cascaderl_optuna._critic import GaussianProcessCritic
-from cascaderl_optuna._critic import KernelParams
-from cascaderl_optuna._encoding import N_FEATURES
-from cascaderl_optuna._high_level import HighLevelAgent
-from cascaderl_optuna._history import History
-from cascaderl_optuna._history import rank_utilities
-from cascaderl_optuna._history import read_history
-from cascaderl_optuna._low_level import elite_initialisation
-from cascaderl_optuna._low_level import LowLevelAgent
-from cascaderl_optuna._ppo import PPOStats
-from cascaderl_optuna._search_space import IncrementalGroupDecomposedSearchSpace
-from cascaderl_optuna._space import from_unit
-from cascaderl_optuna._space import split_search_space
-from cascaderl_optuna._space import StrategicParam
-from cascaderl_optuna._space import to_unit
-from cascaderl_optuna._trial_cache import FinishedTrialCache
+from cascaderl_optuna._cascade.records import DECISION_KEY
+from cascaderl_optuna._cascade.records import FORMAT_VERSION
+from cascaderl_optuna._cascade.records import POLICY_KEY
+from cascaderl_optuna._cascade.records import read_record
+from cascaderl_optuna._cascade.records import write_record
+from cascaderl_optuna._cascade.critic import fit_kernel
+from cascaderl_optuna._cascade.critic import GaussianProcessCritic
+from cascaderl_optuna._cascade.critic import KernelParams
+from cascaderl_optuna._cascade.encoding import N_FEATURES
+from cascaderl_optuna._cascade.high_level import HighLevelAgent
+from cascaderl_optuna._cascade.history import History
+from cascaderl_optuna._cascade.history import rank_utilities
+from cascaderl_optuna._cascade.history import read_history
+from cascaderl_optuna._cascade.low_level import elite_initialisation
+from cascaderl_optuna._cascade.low_level import LowLevelAgent
+from cascaderl_optuna._cascade.ppo import PPOStats
+from cascaderl_optuna._cascade.group_decomposition import IncrementalGroupDecomposedSearchSpace
+from cascaderl_optuna._cascade.coordinates import from_unit
+from cascaderl_optuna._cascade.coordinates import split_search_space
+from cascaderl_optuna._cascade.coordinates import StrategicParam
+from cascaderl_optuna._cascade.coordinates import to_unit
+from cascaderl_optuna._cascade.trial_cache import FinishedTrialCache
 
 
 _MIN_CONTEXT_TRIALS_ALONE = 8
@@ -149,9 +149,9 @@ class CascadeSampler(BaseSampler):
         clip: PPO clipping range of both levels.
         exploration: ``beta`` of the critic's optimism (mean + beta * std).
         high_level_theta: Feature weights of the high-level policy (8 numbers, see
-            :mod:`cascaderl_optuna._encoding`) to start from instead of the built-in prior, or
-            ``"pretrained"`` for the weights that ``python -m cascaderl_optuna.pretraining``
-            learned with PPO over synthetic studies (``cascaderl_optuna/weights/high_level.json``).
+            :mod:`cascaderl_optuna._cascade.encoding`) to start from instead of the built-in prior, or
+            ``"pretrained"`` for the weights that ``python -m benchmarks.pretraining``
+            learned with PPO over synthetic studies (``cascaderl_optuna/_cascade/weights/high_level.json``).
         ablation: For the ablation study of the benchmarks only: ``"uniform_high_level"``
             (strategies uniformly at random), ``"no_low_level_learning"`` (tactical values
             uniformly at random) or ``"flat"`` (one agent over all parameters: per-choice logits
@@ -214,7 +214,7 @@ class CascadeSampler(BaseSampler):
                 high_level_theta == "pretrained",
                 f"high_level_theta must be 8 numbers or 'pretrained', got {high_level_theta!r}.",
             )
-            from cascaderl_optuna.pretraining import load_pretrained_theta
+            from cascaderl_optuna._cascade.pretrained import load_pretrained_theta
 
             high_level_theta = load_pretrained_theta().tolist()
         if high_level_theta is not None:
@@ -222,7 +222,7 @@ class CascadeSampler(BaseSampler):
             _check(
                 theta.shape == (N_FEATURES,) and bool(np.all(np.isfinite(theta))),
                 f"high_level_theta must be {N_FEATURES} finite numbers (one weight per history "
-                "feature, see cascaderl_optuna._encoding.FEATURE_NAMES), "
+                "feature, see cascaderl_optuna._cascade.encoding.FEATURE_NAMES), "
                 f"got {high_level_theta!r}.",
             )
         self._theta = None if high_level_theta is None else np.asarray(high_level_theta, float)

@@ -31,8 +31,8 @@ from benchmarks.problems import make_problem  # noqa: E402
 from cascaderl_optuna import CascadeSampler  # noqa: E402
 from cascaderl_optuna import plot_cascade_tree  # noqa: E402
 from cascaderl_optuna import publish_to_dashboard  # noqa: E402
-from cascaderl_optuna._attrs import POLICY_KEY  # noqa: E402
-from cascaderl_optuna._attrs import read_record  # noqa: E402
+from cascaderl_optuna._cascade.records import POLICY_KEY  # noqa: E402
+from cascaderl_optuna._cascade.records import read_record  # noqa: E402
 from dashboard_browser import browser_unavailable  # noqa: E402
 from dashboard_browser import launch_chromium  # noqa: E402
 from dashboard_browser import running_dashboard  # noqa: E402

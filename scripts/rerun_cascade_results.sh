@@ -48,7 +48,7 @@ rerun heldout cascade
 rerun full cascade
 rerun parallel cascade
 rerun ablation cascade $($py -c 'from benchmarks.samplers import ABLATION_SAMPLERS; print(*ABLATION_SAMPLERS)')
-$py -m cascaderl_optuna.pretraining "${pretrain_args[@]}"
+$py -m benchmarks.pretraining "${pretrain_args[@]}"
 rerun pretraining cascade_pretrained
 rerun timing cascade
 for suite in full heldout parallel ablation pretraining; do  # every report carries the timing table: re-read it

@@ -4,16 +4,16 @@ import numpy as np
 import pytest
 import torch
 
-from cascaderl_optuna._critic import fit_kernel
-from cascaderl_optuna._critic import GaussianProcessCritic
-from cascaderl_optuna._encoding import HistoryEncoder
-from cascaderl_optuna._high_level import HighLevelAgent
-from cascaderl_optuna._history import discounted_returns
-from cascaderl_optuna._low_level import elite_initialisation
-from cascaderl_optuna._ppo import DUAL_CLIP
-from cascaderl_optuna._low_level import LowLevelAgent
-from cascaderl_optuna._ppo import normalise
-from cascaderl_optuna._ppo import ppo_update
+from cascaderl_optuna._cascade.critic import fit_kernel
+from cascaderl_optuna._cascade.critic import GaussianProcessCritic
+from cascaderl_optuna._cascade.encoding import HistoryEncoder
+from cascaderl_optuna._cascade.high_level import HighLevelAgent
+from cascaderl_optuna._cascade.history import discounted_returns
+from cascaderl_optuna._cascade.low_level import elite_initialisation
+from cascaderl_optuna._cascade.ppo import DUAL_CLIP
+from cascaderl_optuna._cascade.low_level import LowLevelAgent
+from cascaderl_optuna._cascade.ppo import normalise
+from cascaderl_optuna._cascade.ppo import ppo_update
 
 
 def _bandit_history(rng, n=40, n_choices=3, best=1):
@@ -157,8 +157,8 @@ def test_critic_learns_which_strategy_shifts_the_optimum():
 def test_critic_posterior_is_the_textbook_gaussian_process_posterior():
     """The fast posterior (scaled inputs, squared distances by matrix products, an inverted
     Cholesky factor) against the Matern-5/2 GP posterior written out with pairwise differences."""
-    from cascaderl_optuna._critic import KernelParams
-    from cascaderl_optuna._critic import _NOISE_FLOOR, _JITTER
+    from cascaderl_optuna._cascade.critic import KernelParams
+    from cascaderl_optuna._cascade.critic import _NOISE_FLOOR, _JITTER
 
     rng = np.random.default_rng(3)
     x, xq = rng.random((40, 5)), rng.random((17, 5))
@@ -184,7 +184,7 @@ def test_critic_posterior_is_the_textbook_gaussian_process_posterior():
 @pytest.mark.parametrize("dual_clip", [None, DUAL_CLIP])
 def test_closed_form_gaussian_ppo_matches_autograd_ppo(dual_clip):
     """The low level's NumPy PPO step is the autograd PPO step, gradient for gradient."""
-    from cascaderl_optuna._ppo import gaussian_ppo_update
+    from cascaderl_optuna._cascade.ppo import gaussian_ppo_update
 
     rng = np.random.default_rng(0)
     n, d = 40, 3
@@ -218,7 +218,7 @@ def test_closed_form_gaussian_ppo_matches_autograd_ppo(dual_clip):
 def test_a_stale_real_trial_with_a_huge_ratio_does_not_decide_the_step():
     """Dual clip: a trial taken by a far-away earlier policy (ratio e^500 under the current one) with a
     negative advantage no longer outweighs the rest of the batch."""
-    from cascaderl_optuna._ppo import gaussian_ppo_update
+    from cascaderl_optuna._cascade.ppo import gaussian_ppo_update
 
     mean0, log_std0 = np.array([0.5]), np.log(np.array([0.1]))
     good = np.full((20, 1), 0.7)  # better than average, taken by the current policy (ratio 1)
@@ -241,7 +241,7 @@ def test_a_stale_real_trial_with_a_huge_ratio_does_not_decide_the_step():
 def test_a_kernel_fit_that_diverges_to_nan_falls_back_to_the_prior(monkeypatch):
     """L-BFGS stepped into NaN on finite data in a real study (YAHPO rbv2_xgboost 1501): NaN hyperparameters made
     every critic prediction NaN and the high level's probabilities with them (numpy raised)."""
-    from cascaderl_optuna._critic import prior_kernel
+    from cascaderl_optuna._cascade.critic import prior_kernel
 
     rng = np.random.default_rng(0)
     x, y = rng.random((30, 3)), rng.standard_normal(30)

@@ -20,10 +20,10 @@ from optuna.trial import TrialState
 import pytest
 from rich.console import Console
 
-from cascaderl_optuna._attrs import POLICY_KEY
-from cascaderl_optuna._attrs import read_record
-from cascaderl_optuna.cli import COLUMNS
-from cascaderl_optuna.cli import main
+from cascaderl_optuna._cascade.records import POLICY_KEY
+from cascaderl_optuna._cascade.records import read_record
+from cascaderl_optuna.cli.app import COLUMNS
+from cascaderl_optuna.cli.app import main
 
 
 def _run(argv: list[str]) -> tuple[int, str]:
@@ -125,7 +125,7 @@ def test_optimize_writes_the_before_after_report(first_run) -> None:
 
 
 def test_optimize_saves_the_cascade_figures_for_optuna_dashboard(first_run) -> None:
-    from cascaderl_optuna.dashboard import CASCADE_TREE_ID, STRATEGY_HISTORY_ID
+    from cascaderl_optuna.integrations.dashboard import CASCADE_TREE_ID, STRATEGY_HISTORY_ID
 
     study = optuna.load_study(study_name="s", storage=first_run["storage"])
     attrs = study._storage.get_study_system_attrs(study._study_id)
@@ -286,15 +286,15 @@ def test_console_script_is_installed() -> None:
     from importlib.metadata import entry_points
 
     (script,) = [e for e in entry_points(group="console_scripts") if e.name == "cascaderl-optuna"]
-    assert script.value == "cascaderl_optuna.cli:main"
+    assert script.value == "cascaderl_optuna.cli.app:main"
     exe = Path(sys.executable).parent / "cascaderl-optuna"
     out = subprocess.run([str(exe), "tasks"], capture_output=True, text=True, timeout=120, check=True)
     assert "digits_mlp" in out.stdout
 
 
 def test_ctrl_c_keeps_the_finished_trials_and_still_reports(tmp_path, monkeypatch) -> None:
-    import cascaderl_optuna.tasks as tasks
-    from cascaderl_optuna.tasks.digits_mlp import DigitsMLPTask
+    import cascaderl_optuna.cli.tasks as tasks
+    from cascaderl_optuna.cli.tasks.digits_mlp import DigitsMLPTask
 
     class Interrupted(DigitsMLPTask):
         name = "interrupted"

@@ -22,8 +22,8 @@ import pytest
 from cascaderl_optuna import CascadeSampler
 from cascaderl_optuna import DashboardCallback
 from cascaderl_optuna import publish_to_dashboard
-from cascaderl_optuna.dashboard import CASCADE_TREE_ID
-from cascaderl_optuna.dashboard import STRATEGY_HISTORY_ID
+from cascaderl_optuna.integrations.dashboard import CASCADE_TREE_ID
+from cascaderl_optuna.integrations.dashboard import STRATEGY_HISTORY_ID
 
 
 sys.path.insert(0, str(Path(__file__).parent))

@@ -16,8 +16,8 @@ import optuna
 from optuna.trial import TrialState
 import pytest
 
-from cascaderl_optuna._attrs import POLICY_KEY
-from cascaderl_optuna._attrs import read_record
+from cascaderl_optuna._cascade.records import POLICY_KEY
+from cascaderl_optuna._cascade.records import read_record
 from postgres_server import postgres_server
 
 

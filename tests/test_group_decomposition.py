@@ -12,7 +12,7 @@ from optuna.search_space.group_decomposed import _GroupDecomposedSearchSpace
 from optuna.trial import TrialState
 import pytest
 
-from cascaderl_optuna._search_space import IncrementalGroupDecomposedSearchSpace
+from cascaderl_optuna._cascade.group_decomposition import IncrementalGroupDecomposedSearchSpace
 
 
 PARAMS = {

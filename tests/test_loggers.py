@@ -20,8 +20,8 @@ from optuna.trial import TrialState
 import pytest
 
 from cascaderl_optuna import CascadeSampler
-from cascaderl_optuna._attrs import POLICY_KEY
-from cascaderl_optuna._attrs import read_record
+from cascaderl_optuna._cascade.records import POLICY_KEY
+from cascaderl_optuna._cascade.records import read_record
 
 
 CHOICES = ("adamw", "sgd", "adafactor")
@@ -101,7 +101,7 @@ def _check(written: dict[str, dict[int, float]], study: optuna.Study) -> None:
 def test_tensorboard_event_file_holds_each_trial_at_its_number(tmp_path) -> None:
     from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 
-    from cascaderl_optuna.loggers import TensorBoardCallback
+    from cascaderl_optuna.integrations.loggers import TensorBoardCallback
 
     with TensorBoardCallback(tmp_path / "tb") as tb:
         study = _run(tb)
@@ -149,7 +149,7 @@ def _wandb_records(path: str):  # type: ignore[no-untyped-def]
 
 def test_wandb_offline_run_holds_each_trial_at_its_number(tmp_path, monkeypatch) -> None:
     pytest.importorskip("wandb")
-    from cascaderl_optuna.loggers import WandbCallback
+    from cascaderl_optuna.integrations.loggers import WandbCallback
 
     monkeypatch.setenv("WANDB_MODE", "offline")
     monkeypatch.setenv("WANDB_DIR", str(tmp_path))
@@ -195,7 +195,7 @@ def test_wandb_offline_run_holds_each_trial_at_its_number(tmp_path, monkeypatch)
 
 
 def test_missing_extras_say_what_to_install(monkeypatch, tmp_path) -> None:
-    from cascaderl_optuna.loggers import TensorBoardCallback, WandbCallback
+    from cascaderl_optuna.integrations.loggers import TensorBoardCallback, WandbCallback
 
     monkeypatch.setitem(sys.modules, "torch.utils.tensorboard", None)
     monkeypatch.setitem(sys.modules, "wandb", None)

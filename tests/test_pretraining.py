@@ -8,11 +8,11 @@ import numpy as np
 import pytest
 
 from cascaderl_optuna import CascadeSampler
-from cascaderl_optuna import pretraining
-from cascaderl_optuna._encoding import FEATURE_NAMES
-from cascaderl_optuna.pretraining import Episode
-from cascaderl_optuna.pretraining import ppo_round
-from cascaderl_optuna.pretraining import SyntheticProblem
+from benchmarks import pretraining
+from cascaderl_optuna._cascade.encoding import FEATURE_NAMES
+from benchmarks.pretraining import Episode
+from benchmarks.pretraining import ppo_round
+from benchmarks.pretraining import SyntheticProblem
 
 
 def test_synthetic_problem_optimum_is_zero_and_reached_at_the_best_strategy():
@@ -61,9 +61,9 @@ def test_pretrained_weights_are_plain_json_and_checked(tmp_path, monkeypatch):
     monkeypatch.setattr(pretraining.load_pretrained_theta, "__defaults__", (path,))
     assert CascadeSampler(high_level_theta="pretrained")._theta.tolist() == pytest.approx(theta)
     path.write_text(json.dumps({"features": ["other"] * len(FEATURE_NAMES), "theta": theta}))
-    with pytest.raises(ValueError, match="re-run `python -m cascaderl_optuna.pretraining`"):
+    with pytest.raises(ValueError, match="re-run `python -m benchmarks.pretraining`"):
         pretraining.load_pretrained_theta(path)
-    with pytest.raises(FileNotFoundError, match="python -m cascaderl_optuna.pretraining"):
+    with pytest.raises(FileNotFoundError, match="python -m benchmarks.pretraining"):
         pretraining.load_pretrained_theta(tmp_path / "missing.json")
     with pytest.raises(ValueError, match="'pretrained'"):
         CascadeSampler(high_level_theta="pre-trained")

@@ -1,6 +1,6 @@
 """Pruned trials feed the agents: a strategy that is always pruned early is abandoned.
 
-Pruned trials rank after every complete trial (see ``cascaderl_optuna._history``), so a family
+Pruned trials rank after every complete trial (see ``cascaderl_optuna._cascade.history``), so a family
 whose runs the pruner stops early gets the lowest rewards, whatever its partial values say.
 """
 

@@ -15,8 +15,8 @@ import sys
 import pytest
 
 from cascaderl_optuna import CascadeSampler
-from cascaderl_optuna._attrs import DECISION_KEY
-from cascaderl_optuna._attrs import read_record
+from cascaderl_optuna._cascade.records import DECISION_KEY
+from cascaderl_optuna._cascade.records import read_record
 
 
 try:

@@ -11,11 +11,11 @@ from optuna.trial import TrialState
 import pytest
 
 from cascaderl_optuna import CascadeSampler
-from cascaderl_optuna._attrs import DECISION_KEY
-from cascaderl_optuna._attrs import MAX_CHUNK
-from cascaderl_optuna._attrs import POLICY_KEY
-from cascaderl_optuna._attrs import read_record
-from cascaderl_optuna._attrs import write_record
+from cascaderl_optuna._cascade.records import DECISION_KEY
+from cascaderl_optuna._cascade.records import MAX_CHUNK
+from cascaderl_optuna._cascade.records import POLICY_KEY
+from cascaderl_optuna._cascade.records import read_record
+from cascaderl_optuna._cascade.records import write_record
 
 
 def planted(trial):
@@ -137,7 +137,7 @@ def test_ask_tell_with_pruned_failed_and_nan_trials():
 
 
 def test_pruned_trials_rank_below_complete_ones_and_failures_at_the_bottom():
-    from cascaderl_optuna._history import rank_utilities
+    from cascaderl_optuna._cascade.history import rank_utilities
 
     study = optuna.create_study()
     dist = {"x": FloatDistribution(0, 1)}

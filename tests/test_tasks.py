@@ -9,15 +9,15 @@ import optuna
 from optuna.trial import TrialState
 import pytest
 
-from cascaderl_optuna.space import SearchSpaceError
-from cascaderl_optuna.tasks import Evaluation
-from cascaderl_optuna.tasks import Task
-from cascaderl_optuna.tasks import TrainingDiverged
-from cascaderl_optuna.tasks import UnknownTaskError
-from cascaderl_optuna.tasks import available_tasks
-from cascaderl_optuna.tasks import get_task
-from cascaderl_optuna.tasks import register_task
-from cascaderl_optuna.tasks.digits_mlp import DigitsMLPTask
+from cascaderl_optuna.search_space import SearchSpaceError
+from cascaderl_optuna.cli.tasks import Evaluation
+from cascaderl_optuna.cli.tasks import Task
+from cascaderl_optuna.cli.tasks import TrainingDiverged
+from cascaderl_optuna.cli.tasks import UnknownTaskError
+from cascaderl_optuna.cli.tasks import available_tasks
+from cascaderl_optuna.cli.tasks import get_task
+from cascaderl_optuna.cli.tasks import register_task
+from cascaderl_optuna.cli.tasks.digits_mlp import DigitsMLPTask
 
 
 @pytest.fixture(scope="module")
@@ -26,7 +26,7 @@ def task() -> DigitsMLPTask:
 
 
 def test_registry_knows_digits_and_takes_new_tasks(monkeypatch) -> None:
-    import cascaderl_optuna.tasks as tasks
+    import cascaderl_optuna.cli.tasks as tasks
 
     monkeypatch.setattr(tasks, "_REGISTRY", {})  # leave no "tiny" task behind
     assert "digits_mlp" in available_tasks()
@@ -125,7 +125,7 @@ def test_space_checks_against_the_task(task: DigitsMLPTask, tmp_path) -> None:
 def test_report_survives_a_configuration_that_diverges_at_evaluation(tmp_path) -> None:
     import json
 
-    from cascaderl_optuna.reports import write_reports
+    from cascaderl_optuna.cli.reports import write_reports
 
     class ExplodingDefault(DigitsMLPTask):
         default_params = dict(DigitsMLPTask.default_params, optimizer="sgd", learning_rate=80.0, clip_norm=1e6, momentum=0.99)
@@ -144,8 +144,8 @@ def test_report_survives_a_configuration_that_diverges_at_evaluation(tmp_path) -
 
 
 def test_training_curves_use_the_steps_a_task_records():
-    from cascaderl_optuna.reports import _training_curves_figure
-    from cascaderl_optuna.tasks import Evaluation
+    from cascaderl_optuna.cli.reports import _training_curves_figure
+    from cascaderl_optuna.cli.tasks import Evaluation
 
     per_epoch = Evaluation({"loss": 1.0}, {"train_loss": [1.0, 0.5], "val_loss": [1.1, 0.6]})
     fig = _training_curves_figure({"default": [per_epoch]})

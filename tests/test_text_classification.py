@@ -17,13 +17,13 @@ import optuna
 from optuna.trial import TrialState
 import pytest
 
-from cascaderl_optuna.cli import main
-from cascaderl_optuna.cli import make_objective
-from cascaderl_optuna.space import SearchSpace
-from cascaderl_optuna.tasks import TrainingDiverged
-from cascaderl_optuna.tasks import available_tasks
-from cascaderl_optuna.tasks.text_data import TextDataError
-from cascaderl_optuna.tasks.text_data import load_text_splits
+from cascaderl_optuna.cli.app import main
+from cascaderl_optuna.cli.app import make_objective
+from cascaderl_optuna.search_space import SearchSpace
+from cascaderl_optuna.cli.tasks import TrainingDiverged
+from cascaderl_optuna.cli.tasks import available_tasks
+from cascaderl_optuna.cli.tasks.text_data import TextDataError
+from cascaderl_optuna.cli.tasks.text_data import load_text_splits
 
 
 SST2 = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "sst2"
@@ -49,7 +49,7 @@ def task(sst2: Path):  # type: ignore[no-untyped-def]
             __import__(module)
         except ImportError:
             _missing(f"{module} is not installed (pip install 'cascaderl-optuna[llm]')")
-    from cascaderl_optuna.tasks import get_task
+    from cascaderl_optuna.cli.tasks import get_task
 
     return get_task(
         "text_classification", data=str(sst2), device="cpu",
@@ -112,7 +112,7 @@ def test_nan_loss_fails_the_trial_with_its_reason_and_the_study_goes_on(task) ->
 
 
 def test_the_builtin_space_fits_the_task_and_a_foreign_parameter_is_refused(task) -> None:  # type: ignore[no-untyped-def]
-    from cascaderl_optuna.space import SearchSpaceError
+    from cascaderl_optuna.search_space import SearchSpaceError
 
     space = task.load_space()
     assert set(space.names) <= set(task.param_rules) and set(task.default_params) == set(task.param_rules)

@@ -13,7 +13,7 @@ from optuna.trial import TrialState
 
 from cascaderl_optuna import CascadeSampler
 from cascaderl_optuna import sampler as sampler_module
-from cascaderl_optuna._trial_cache import FinishedTrialCache
+from cascaderl_optuna._cascade.trial_cache import FinishedTrialCache
 from cascaderl_optuna.sampler import refit_point
 
 
@@ -118,7 +118,7 @@ def test_a_long_study_refits_the_critic_only_at_the_refit_points(monkeypatch):
 
 
 def test_a_long_study_refits_the_high_level_only_at_its_refit_points(monkeypatch):
-    from cascaderl_optuna._high_level import HighLevelAgent
+    from cascaderl_optuna._cascade.high_level import HighLevelAgent
 
     fitted_on = []
     real_fit = HighLevelAgent.fit

@@ -12,7 +12,7 @@ from benchmarks.suites import SUITES
 from benchmarks.variants import comparison
 from benchmarks.variants import VARIANTS
 from cascaderl_optuna import CascadeSampler
-from cascaderl_optuna._low_level import LowLevelAgent
+from cascaderl_optuna._cascade.low_level import LowLevelAgent
 
 
 def test_the_variants_suites_run_every_variant_where_the_shipped_cascade_ran():
@@ -102,7 +102,7 @@ def test_an_observed_trial_bounds_its_strategy_s_best_reachable_loss(monkeypatch
 
 def test_best_strategy_of_8_acts_with_the_proposal_the_critic_scores_best_and_stores_its_policy_log_prob():
     agent_class = VARIANTS["best_strategy_of_8"].make_high_level_agent_class()
-    from cascaderl_optuna._high_level import HighLevelAgent
+    from cascaderl_optuna._cascade.high_level import HighLevelAgent
 
     assert issubclass(agent_class, HighLevelAgent)
 
@@ -140,7 +140,7 @@ def test_the_best_strategy_variant_changes_the_decisions_after_the_start_and_not
 
 
 def test_the_shared_floor_gives_each_head_the_floor_divided_by_the_number_of_heads():
-    from cascaderl_optuna._high_level import HighLevelAgent
+    from cascaderl_optuna._cascade.high_level import HighLevelAgent
 
     shared = VARIANTS["floor_shared_by_heads"].make_high_level_agent_class()
     strong = {}

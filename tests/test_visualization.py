@@ -17,13 +17,13 @@ import pytest
 from cascaderl_optuna import CascadeSampler
 from cascaderl_optuna import plot_cascade_tree
 from cascaderl_optuna import plot_strategy_history
-from cascaderl_optuna._attrs import DECISION_KEY
-from cascaderl_optuna._attrs import POLICY_KEY
-from cascaderl_optuna._attrs import read_record
-from cascaderl_optuna.visualization import cascade_tree_nodes
-from cascaderl_optuna.visualization import MAX_POINTS_PER_CURVE
-from cascaderl_optuna.visualization import NOT_SET
-from cascaderl_optuna.visualization import resolve_strategic_params
+from cascaderl_optuna._cascade.records import DECISION_KEY
+from cascaderl_optuna._cascade.records import POLICY_KEY
+from cascaderl_optuna._cascade.records import read_record
+from cascaderl_optuna.integrations.visualization import cascade_tree_nodes
+from cascaderl_optuna.integrations.visualization import MAX_POINTS_PER_CURVE
+from cascaderl_optuna.integrations.visualization import NOT_SET
+from cascaderl_optuna.integrations.visualization import resolve_strategic_params
 
 
 OPT = CategoricalDistribution(["adamw", "sgd"])

@@ -1,6 +1,6 @@
 """Synthetic mixed search spaces from the high level's pre-training distribution, as benchmark problems.
 
-:class:`cascaderl_optuna.pretraining.SyntheticProblem` draws a random mixed space (1-3 strategic heads of 2-4 choices,
+:class:`benchmarks.pretraining.SyntheticProblem` draws a random mixed space (1-3 strategic heads of 2-4 choices,
 1-4 tactical numbers, some log-scaled) where each strategy has its own quality offset and its own tactical optimum,
 with an optional divergence cliff and noise. ``synthetic_<k>`` is the problem drawn from seed ``k``; the held-out suite
 uses seeds from 20,000,000 on, which neither the pre-training rounds (``seed * 1,000,000 + round * 1,000 + i``) nor
@@ -20,7 +20,7 @@ class SyntheticMixedProblem:
     reference_problem = None
 
     def __init__(self, problem_seed: int) -> None:
-        from cascaderl_optuna.pretraining import SyntheticProblem
+        from benchmarks.pretraining import SyntheticProblem
 
         self.name = f"synthetic_{problem_seed}"
         self._problem = SyntheticProblem.draw(np.random.default_rng(problem_seed))

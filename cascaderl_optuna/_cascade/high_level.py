@@ -5,7 +5,7 @@ Policy. For head ``k`` (one strategic parameter) and choice ``c``::
     logit[k, c] = b[k, c] + theta . phi[k, c](history, earlier choices)
     pi[k, c]    = (1 - floor) * softmax(logit[k])[c] + floor / n_choices[k]
 
-``phi`` is the state encoding of :mod:`cascaderl_optuna._encoding` (per-choice best, mean, budget
+``phi`` is the state encoding of :mod:`cascaderl_optuna._cascade.encoding` (per-choice best, mean, budget
 share, uncertainty, stagnation, pending share, recent share, and the critic's optimistic gap), computed on the trials that agree
 with the choices already made for heads ``< k``, so the joint distribution over strategies is a
 product of conditionals instead of an enumeration of all combinations. ``theta`` is shared by
@@ -18,7 +18,7 @@ logits, so an early unlucky family keeps a small, bounded share of the budget.
 
 Learning. Each trial is one step of a sequential decision process: the action is the trial's
 strategy, the reward is its rank utility, the return is the discounted sum of later rewards in
-the window (``gamma``). The PPO update (:func:`cascaderl_optuna._ppo.ppo_update`) re-scores every
+the window (``gamma``). The PPO update (:func:`cascaderl_optuna._cascade.ppo.ppo_update`) re-scores every
 stored action under the current parameters, against the behaviour log-probability stored when the
 action was taken (uniform when another sampler or the space-filling start chose it). The
 parameters are re-fitted from the prior on the bounded window each time, so the policy is a
@@ -33,14 +33,14 @@ from collections.abc import Sequence
 import numpy as np
 import torch
 
-from cascaderl_optuna._encoding import CRITIC_GAP
-from cascaderl_optuna._encoding import HistoryEncoder
-from cascaderl_optuna._encoding import N_FEATURES
-from cascaderl_optuna._history import discounted_returns
-from cascaderl_optuna._ppo import normalise
-from cascaderl_optuna._ppo import ppo_update
-from cascaderl_optuna._ppo import PPOStats
-from cascaderl_optuna._ppo import value_baseline
+from cascaderl_optuna._cascade.encoding import CRITIC_GAP
+from cascaderl_optuna._cascade.encoding import HistoryEncoder
+from cascaderl_optuna._cascade.encoding import N_FEATURES
+from cascaderl_optuna._cascade.history import discounted_returns
+from cascaderl_optuna._cascade.ppo import normalise
+from cascaderl_optuna._cascade.ppo import ppo_update
+from cascaderl_optuna._cascade.ppo import PPOStats
+from cascaderl_optuna._cascade.ppo import value_baseline
 
 
 DEFAULT_THETA = np.array([0.5, 0.5, 0.0, 1.0, -0.5, -1.0, 0.0, 1.5])

@@ -15,8 +15,8 @@ from optuna.distributions import IntDistribution
 import pytest
 
 from cascaderl_optuna import CascadeSampler
-from cascaderl_optuna.space import SearchSpace
-from cascaderl_optuna.space import SearchSpaceError
+from cascaderl_optuna.search_space import SearchSpace
+from cascaderl_optuna.search_space import SearchSpaceError
 
 
 SPACE = textwrap.dedent(
@@ -111,7 +111,7 @@ def test_suggest_follows_the_conditions_and_the_sampler_sees_the_roles() -> None
         assert ("nesterov_steps" in params) == (params["optimizer"] == "sgd" and params["lora_rank"] in (4, 8))
         assert list(params) == [n for n in space.names if n in params]  # declaration order
     # The sampler's own records name the numeric strategic parameters as heads.
-    from cascaderl_optuna._attrs import DECISION_KEY, read_record
+    from cascaderl_optuna._cascade.records import DECISION_KEY, read_record
 
     records = [read_record(t, DECISION_KEY) for t in study.trials[4:]]
     assert all(r is not None and set(r["strategy"]) == {"optimizer", "lora_rank", "dropout"} for r in records)

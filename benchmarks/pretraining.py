@@ -5,7 +5,7 @@ Why: with 100-200 trials a study holds too little data to learn *how* to read th
 published RL for hyperparameter search only beats Bayesian optimisation when its policy was
 meta-trained on earlier tasks (Hyp-RL 2019, MetaBO 2020, OptFormer 2022). The high level's
 history-reading part is 8 numbers (``theta``, one weight per feature of
-:mod:`cascaderl_optuna._encoding`), shared by every head and choice, so it transfers between
+:mod:`cascaderl_optuna._cascade.encoding`), shared by every head and choice, so it transfers between
 studies whatever their parameters; the per-choice biases stay study-specific and are learned
 online as before.
 
@@ -20,12 +20,12 @@ of the tactical numbers, an optional divergence cliff, and noise. None of the be
 
 Learning: each round runs ``studies_per_round`` episodes with the current prior ``theta`` (the
 full cascade, which fits biases and a small correction of ``theta`` online), then one PPO update
-(:func:`cascaderl_optuna._ppo.ppo_update`, clipped surrogate) of a shift ``delta`` of the prior:
+(:func:`cascaderl_optuna._cascade.ppo.ppo_update`, clipped surrogate) of a shift ``delta`` of the prior:
 every stored decision is re-scored with ``theta_at_decision + delta`` and the biases it used,
 against the log-probability it was taken with. A held-out set of synthetic studies, run with the
 prior before and after, measures whether the round helped.
 
-Run ``python -m cascaderl_optuna.pretraining`` to regenerate ``weights/high_level.json`` (plain
+Run ``python -m benchmarks.pretraining`` to regenerate ``weights/high_level.json`` (plain
 JSON: the weights, the settings, the per-round held-out figures). Use the result with
 ``CascadeSampler(high_level_theta="pretrained")``.
 """
@@ -45,32 +45,13 @@ import numpy as np
 import optuna
 import torch
 
-from cascaderl_optuna._encoding import FEATURE_NAMES
-from cascaderl_optuna._high_level import DEFAULT_THETA
-from cascaderl_optuna._history import discounted_returns
-from cascaderl_optuna._ppo import normalise
-from cascaderl_optuna._ppo import ppo_update
-
-
-WEIGHTS_PATH = Path(__file__).resolve().parent / "weights" / "high_level.json"
-
-
-def load_pretrained_theta(path: Path = WEIGHTS_PATH) -> np.ndarray:
-    """The pre-trained feature weights, read from plain JSON (never pickle)."""
-    try:
-        data = json.loads(path.read_text())
-    except FileNotFoundError:
-        raise FileNotFoundError(
-            f"no pre-trained high-level weights at {path}: run `python -m cascaderl_optuna.pretraining` "
-            "to create them, or leave high_level_theta unset to use the built-in prior"
-        ) from None
-    theta = np.asarray(data["theta"], dtype=float)
-    if theta.shape != (len(FEATURE_NAMES),) or list(data["features"]) != list(FEATURE_NAMES):
-        raise ValueError(
-            f"{path} holds weights for features {data.get('features')}, but this version encodes "
-            f"{list(FEATURE_NAMES)}: re-run `python -m cascaderl_optuna.pretraining`"
-        )
-    return theta
+from cascaderl_optuna._cascade.encoding import FEATURE_NAMES
+from cascaderl_optuna._cascade.high_level import DEFAULT_THETA
+from cascaderl_optuna._cascade.history import discounted_returns
+from cascaderl_optuna._cascade.ppo import normalise
+from cascaderl_optuna._cascade.ppo import ppo_update
+from cascaderl_optuna._cascade.pretrained import load_pretrained_theta
+from cascaderl_optuna._cascade.pretrained import WEIGHTS_PATH
 
 
 # -------------------------------------------------------------------------------------------
@@ -279,7 +260,7 @@ def train(*, rounds: int, studies_per_round: int, held_out: int, n_trials: int, 
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m cascaderl_optuna.pretraining", description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(prog="python -m benchmarks.pretraining", description=__doc__.splitlines()[0])
     parser.add_argument("--rounds", type=int, default=10)
     parser.add_argument("--studies-per-round", type=int, default=16)
     parser.add_argument("--held-out", type=int, default=12)

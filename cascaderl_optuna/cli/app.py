@@ -9,7 +9,7 @@
 ``optimize`` runs the study in a storage (an embedded SQLite file by default, so optuna-dashboard
 can open it), shows a live table of the trials (strategy, key values, value, best so far, the
 policy's probability of the strategy it chose, its entropy) with a progress bar, and writes the
-report folder (:mod:`cascaderl_optuna.reports`). Running it again with the same study name adds
+report folder (:mod:`cascaderl_optuna.cli.reports`). Running it again with the same study name adds
 trials to the stored study; it never overwrites one. The study remembers the task, the sampler and
 the search space it was created with, and refuses to continue with different ones (their trials
 would not be comparable): pick another ``--study-name`` for that.
@@ -146,7 +146,7 @@ def open_study(
 
 def make_objective(task: Any, space: Any) -> Any:
     """``space.suggest`` then ``task.objective``; a diverged run records its reason and fails."""
-    from cascaderl_optuna.tasks import TrainingDiverged
+    from cascaderl_optuna.cli.tasks import TrainingDiverged
 
     def objective(trial: optuna.Trial) -> float:
         params = space.suggest(trial)
@@ -168,7 +168,7 @@ def _fmt(v: Any) -> str:
 
 def trial_row(study: Study, trial: FrozenTrial, strategic: Sequence[str], best: float | None) -> dict[str, str]:
     """The live table's cells for one finished trial (policy numbers as the loggers compute them)."""
-    from cascaderl_optuna.loggers import trial_metrics
+    from cascaderl_optuna.integrations.loggers import trial_metrics
 
     scalars, _ = trial_metrics(study, trial)
     p_strategy = scalars.get("charts/strategy_probability")
@@ -256,11 +256,11 @@ class LiveTable:
 
 # -- commands --------------------------------------------------------------------------------------
 def cmd_optimize(args: argparse.Namespace, console: Any) -> int:
-    from cascaderl_optuna.reports import write_reports
-    from cascaderl_optuna.space import SearchSpaceError
-    from cascaderl_optuna.tasks import TrainingDiverged
-    from cascaderl_optuna.tasks import UnknownTaskError
-    from cascaderl_optuna.tasks import get_task
+    from cascaderl_optuna.cli.reports import write_reports
+    from cascaderl_optuna.search_space import SearchSpaceError
+    from cascaderl_optuna.cli.tasks import TrainingDiverged
+    from cascaderl_optuna.cli.tasks import UnknownTaskError
+    from cascaderl_optuna.cli.tasks import get_task
 
     if args.trials < 1:
         raise CliError(f"--trials must be at least 1, got {args.trials}.")
@@ -306,13 +306,13 @@ def cmd_optimize(args: argparse.Namespace, console: Any) -> int:
     callbacks: list[Any] = []
     closers: list[Any] = []
     if args.tensorboard:
-        from cascaderl_optuna.loggers import TensorBoardCallback
+        from cascaderl_optuna.integrations.loggers import TensorBoardCallback
 
         tb = TensorBoardCallback(args.tensorboard)
         callbacks.append(tb)
         closers.append(tb.close)
     if args.wandb:
-        from cascaderl_optuna.loggers import WandbCallback
+        from cascaderl_optuna.integrations.loggers import WandbCallback
 
         wb = WandbCallback(project=args.wandb, name=study_name, config={"task": task.name, "sampler": args.sampler})
         callbacks.append(wb)
@@ -364,7 +364,7 @@ def _publish_to_dashboard(study: Study, space: Any) -> None:
         import optuna_dashboard  # noqa: F401
     except ImportError:
         return
-    from cascaderl_optuna.dashboard import publish_to_dashboard
+    from cascaderl_optuna.integrations.dashboard import publish_to_dashboard
 
     present = {n for t in study.trials for n in t.params}
     strategic = [n for n in space.strategic_names if n in present]
@@ -401,8 +401,8 @@ def cmd_dashboard(args: argparse.Namespace, console: Any) -> int:
 
 
 def cmd_tasks(args: argparse.Namespace, console: Any) -> int:
-    from cascaderl_optuna.tasks import _BUILTIN
-    from cascaderl_optuna.tasks import available_tasks
+    from cascaderl_optuna.cli.tasks import _BUILTIN
+    from cascaderl_optuna.cli.tasks import available_tasks
 
     for name in available_tasks():
         console.print(name + (" (built in)" if name in _BUILTIN else ""))

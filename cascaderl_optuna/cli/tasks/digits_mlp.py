@@ -27,15 +27,15 @@ import numpy as np
 import optuna
 import torch
 
-from cascaderl_optuna.tasks import Evaluation
-from cascaderl_optuna.tasks import ParamRule
-from cascaderl_optuna.tasks import Task
-from cascaderl_optuna.tasks import TrainingDiverged
-from cascaderl_optuna.tasks._training import make_optimizer
-from cascaderl_optuna.tasks._training import make_schedule
-from cascaderl_optuna.tasks._training import OPTIMIZERS
-from cascaderl_optuna.tasks._training import pruning_reporter
-from cascaderl_optuna.tasks._training import SCHEDULERS
+from cascaderl_optuna.cli.tasks import Evaluation
+from cascaderl_optuna.cli.tasks import ParamRule
+from cascaderl_optuna.cli.tasks import Task
+from cascaderl_optuna.cli.tasks import TrainingDiverged
+from cascaderl_optuna.cli.tasks._training import make_optimizer
+from cascaderl_optuna.cli.tasks._training import make_schedule
+from cascaderl_optuna.cli.tasks._training import OPTIMIZERS
+from cascaderl_optuna.cli.tasks._training import pruning_reporter
+from cascaderl_optuna.cli.tasks._training import SCHEDULERS
 
 
 EPOCHS = 12

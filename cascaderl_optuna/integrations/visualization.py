@@ -42,10 +42,10 @@ from optuna.trial import FrozenTrial
 from optuna.trial import TrialState
 import plotly.graph_objects as go
 
-from cascaderl_optuna._attrs import DECISION_KEY
-from cascaderl_optuna._attrs import POLICY_KEY
-from cascaderl_optuna._attrs import read_record
-from cascaderl_optuna._space import StrategicParam
+from cascaderl_optuna._cascade.records import DECISION_KEY
+from cascaderl_optuna._cascade.records import POLICY_KEY
+from cascaderl_optuna._cascade.records import read_record
+from cascaderl_optuna._cascade.coordinates import StrategicParam
 
 
 _logger = get_logger(__name__)

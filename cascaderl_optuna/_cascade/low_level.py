@@ -38,9 +38,9 @@ import math
 
 import numpy as np
 
-from cascaderl_optuna._ppo import normalise
-from cascaderl_optuna._ppo import gaussian_ppo_update
-from cascaderl_optuna._ppo import PPOStats
+from cascaderl_optuna._cascade.ppo import normalise
+from cascaderl_optuna._cascade.ppo import gaussian_ppo_update
+from cascaderl_optuna._cascade.ppo import PPOStats
 
 
 MIN_STD = 0.01
@@ -111,7 +111,7 @@ class LowLevelAgent:
         self.n_imagined = n_imagined
         self.real_weight = real_weight
         self.n_proposals = n_proposals
-        self.dual_clip = dual_clip  # see cascaderl_optuna._ppo.DUAL_CLIP
+        self.dual_clip = dual_clip  # see cascaderl_optuna._cascade.ppo.DUAL_CLIP
         self.stats = PPOStats()
 
     @property

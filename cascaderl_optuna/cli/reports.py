@@ -11,8 +11,8 @@
 * ``training_curves.html``: training and validation loss of both configurations, per epoch (or per
   evaluation step, for tasks that record ``step``);
 * ``cascade_tree.html`` and ``strategy_history.html``: where the cascade spent its trials
-  (:func:`~cascaderl_optuna.visualization.plot_cascade_tree`,
-  :func:`~cascaderl_optuna.visualization.plot_strategy_history`).
+  (:func:`~cascaderl_optuna.integrations.visualization.plot_cascade_tree`,
+  :func:`~cascaderl_optuna.integrations.visualization.plot_strategy_history`).
 
 The HTML figures share one copy of plotly.js written next to them (``plotly.min.js``), so the
 folder opens offline and stays small.
@@ -31,10 +31,10 @@ import optuna
 from optuna.study import Study
 from optuna.trial import TrialState
 
-from cascaderl_optuna.space import SearchSpace
-from cascaderl_optuna.tasks import Evaluation
-from cascaderl_optuna.tasks import Task
-from cascaderl_optuna.tasks import TrainingDiverged
+from cascaderl_optuna.search_space import SearchSpace
+from cascaderl_optuna.cli.tasks import Evaluation
+from cascaderl_optuna.cli.tasks import Task
+from cascaderl_optuna.cli.tasks import TrainingDiverged
 
 
 EVAL_SEEDS = (0, 1, 2)
@@ -261,8 +261,8 @@ def write_reports(
     Returns:
         ``{file name: path}`` of everything written.
     """
-    from cascaderl_optuna.visualization import plot_cascade_tree
-    from cascaderl_optuna.visualization import plot_strategy_history
+    from cascaderl_optuna.integrations.visualization import plot_cascade_tree
+    from cascaderl_optuna.integrations.visualization import plot_strategy_history
 
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)

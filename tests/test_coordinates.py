@@ -13,10 +13,10 @@ from optuna.distributions import IntDistribution
 import pytest
 
 from cascaderl_optuna import CascadeSampler
-from cascaderl_optuna._space import from_unit
-from cascaderl_optuna._space import split_search_space
-from cascaderl_optuna._space import StrategicParam
-from cascaderl_optuna._space import to_unit
+from cascaderl_optuna._cascade.coordinates import from_unit
+from cascaderl_optuna._cascade.coordinates import split_search_space
+from cascaderl_optuna._cascade.coordinates import StrategicParam
+from cascaderl_optuna._cascade.coordinates import to_unit
 
 
 @st.composite

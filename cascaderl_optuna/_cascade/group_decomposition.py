@@ -17,7 +17,7 @@ from optuna.search_space.group_decomposed import _SearchSpaceGroup
 from optuna.study import Study
 from optuna.trial import TrialState
 
-from cascaderl_optuna._trial_cache import StudyBinding
+from cascaderl_optuna._cascade.trial_cache import StudyBinding
 
 
 _READ = (TrialState.COMPLETE, TrialState.PRUNED)  # the trials whose parameters define the space

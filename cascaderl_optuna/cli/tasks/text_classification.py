@@ -7,7 +7,7 @@ a linear classifier over its mean-pooled token states (the pooling the MiniLM se
 trained with); only the adapters and the classifier train. Short runs: ``max_steps`` optimizer
 steps (default 150), the validation cross-entropy measured every ``eval_every`` steps and reported
 to the trial, so pruners stop bad runs early. A NaN or infinite training loss, or a validation
-loss above ``DIVERGED_LOSS``, raises :class:`~cascaderl_optuna.tasks.TrainingDiverged`: the
+loss above ``DIVERGED_LOSS``, raises :class:`~cascaderl_optuna.cli.tasks.TrainingDiverged`: the
 command line stores the trial as FAIL with that reason and the study goes on.
 
 Search space (``text_classification.yaml``). Strategic: optimizer family (``torch.optim.AdamW``,
@@ -19,7 +19,7 @@ plus both feed-forward layers). Tactical: peak learning rate, warmup ratio (warm
 weight decay, gradient clipping norm, batch size, momentum (SGD only).
 
 Data: ``data`` is a folder of TSV/CSV files or a Hugging Face dataset name
-(:mod:`cascaderl_optuna.tasks.text_data`). For ``../shared/data/sst2``: the objective trains on
+(:mod:`cascaderl_optuna.cli.tasks.text_data`). For ``../shared/data/sst2``: the objective trains on
 ``train.tsv`` and is measured on ``val_size`` sentences of ``dev.tsv`` (a fixed random subset);
 the labelled ``test.tsv`` is the held-out test split of :meth:`TextClassificationTask.evaluate`,
 never seen by the objective.
@@ -44,16 +44,16 @@ from typing import Any
 import optuna
 import torch
 
-from cascaderl_optuna.tasks import Evaluation
-from cascaderl_optuna.tasks import ParamRule
-from cascaderl_optuna.tasks import Task
-from cascaderl_optuna.tasks import TrainingDiverged
-from cascaderl_optuna.tasks._training import make_optimizer
-from cascaderl_optuna.tasks._training import make_schedule
-from cascaderl_optuna.tasks._training import OPTIMIZERS
-from cascaderl_optuna.tasks._training import pruning_reporter
-from cascaderl_optuna.tasks._training import SCHEDULERS
-from cascaderl_optuna.tasks.text_data import load_text_splits
+from cascaderl_optuna.cli.tasks import Evaluation
+from cascaderl_optuna.cli.tasks import ParamRule
+from cascaderl_optuna.cli.tasks import Task
+from cascaderl_optuna.cli.tasks import TrainingDiverged
+from cascaderl_optuna.cli.tasks._training import make_optimizer
+from cascaderl_optuna.cli.tasks._training import make_schedule
+from cascaderl_optuna.cli.tasks._training import OPTIMIZERS
+from cascaderl_optuna.cli.tasks._training import pruning_reporter
+from cascaderl_optuna.cli.tasks._training import SCHEDULERS
+from cascaderl_optuna.cli.tasks.text_data import load_text_splits
 
 
 DEFAULT_MODEL = "sentence-transformers/all-MiniLM-L6-v2"

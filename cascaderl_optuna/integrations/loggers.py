@@ -2,7 +2,7 @@
 
 Both are Optuna study callbacks (``study.optimize(..., callbacks=[cb])``), called with each trial
 as it finishes. They read everything from the trial itself (its value, parameters and the JSON
-records the sampler stored with it, see :mod:`cascaderl_optuna._attrs`), so they work with any
+records the sampler stored with it, see :mod:`cascaderl_optuna._cascade.records`), so they work with any
 number of workers and with any sampler (trials without a cascade record simply carry fewer
 numbers). The step of every point is the trial number.
 
@@ -36,10 +36,10 @@ from optuna.study import Study
 from optuna.trial import FrozenTrial
 from optuna.trial import TrialState
 
-from cascaderl_optuna._attrs import DECISION_KEY
-from cascaderl_optuna._attrs import POLICY_KEY
-from cascaderl_optuna._attrs import read_record
-from cascaderl_optuna._space import StrategicParam
+from cascaderl_optuna._cascade.records import DECISION_KEY
+from cascaderl_optuna._cascade.records import POLICY_KEY
+from cascaderl_optuna._cascade.records import read_record
+from cascaderl_optuna._cascade.coordinates import StrategicParam
 
 
 def _finite_float(v: Any) -> float | None:
@@ -161,7 +161,7 @@ class TensorBoardCallback:
         .. code-block:: python
 
             from cascaderl_optuna import CascadeSampler
-            from cascaderl_optuna.loggers import TensorBoardCallback
+            from cascaderl_optuna.integrations.loggers import TensorBoardCallback
 
             tb = TensorBoardCallback("runs/cascade")
             study = optuna.create_study(sampler=CascadeSampler(seed=0))

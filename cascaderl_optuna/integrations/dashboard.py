@@ -50,8 +50,8 @@ def publish_to_dashboard(
 ) -> list[str]:
     """Save the cascade tree and the strategy history into ``study`` for optuna-dashboard.
 
-    The figures are :func:`~cascaderl_optuna.visualization.plot_cascade_tree` and
-    :func:`~cascaderl_optuna.visualization.plot_strategy_history` of the study as stored now;
+    The figures are :func:`~cascaderl_optuna.integrations.visualization.plot_cascade_tree` and
+    :func:`~cascaderl_optuna.integrations.visualization.plot_strategy_history` of the study as stored now;
     they appear on the study's page of optuna-dashboard (``optuna-dashboard <storage URL>``),
     replacing the ones published before. Nothing else in the study is touched (its note stays the
     user's).
@@ -67,17 +67,17 @@ def publish_to_dashboard(
 
     Args:
         study: A single-objective study with at least one strategic parameter.
-        strategic_params: As in :func:`~cascaderl_optuna.visualization.plot_cascade_tree`.
+        strategic_params: As in :func:`~cascaderl_optuna.integrations.visualization.plot_cascade_tree`.
 
     Returns:
         The graph-object ids written: ``[CASCADE_TREE_ID, STRATEGY_HISTORY_ID]``.
 
     Raises:
         ImportError: optuna-dashboard is not installed.
-        ValueError: as :func:`~cascaderl_optuna.visualization.plot_cascade_tree` does.
+        ValueError: as :func:`~cascaderl_optuna.integrations.visualization.plot_cascade_tree` does.
     """
-    from cascaderl_optuna.visualization import plot_cascade_tree
-    from cascaderl_optuna.visualization import plot_strategy_history
+    from cascaderl_optuna.integrations.visualization import plot_cascade_tree
+    from cascaderl_optuna.integrations.visualization import plot_strategy_history
 
     save = _save_plotly_graph_object()
     tree = plot_cascade_tree(study, strategic_params=strategic_params)
@@ -113,7 +113,7 @@ class DashboardCallback:
     Args:
         every: Publish when at least this many trials have finished since the last publication
             by this callback.
-        strategic_params: As in :func:`~cascaderl_optuna.visualization.plot_cascade_tree`.
+        strategic_params: As in :func:`~cascaderl_optuna.integrations.visualization.plot_cascade_tree`.
     """
 
     def __init__(self, every: int = 10, *, strategic_params: Sequence[str] | None = None) -> None:
@@ -145,7 +145,7 @@ class DashboardCallback:
             n = len(finished)
             if n - self._published_at < self._every:
                 return
-            from cascaderl_optuna.visualization import resolve_strategic_params
+            from cascaderl_optuna.integrations.visualization import resolve_strategic_params
 
             if not resolve_strategic_params(study, self._strategic_params):
                 return  # nothing to draw yet

@@ -33,8 +33,8 @@ import optuna
 from optuna.distributions import BaseDistribution
 from optuna.distributions import CategoricalDistribution
 
-from cascaderl_optuna.space import SearchSpace
-from cascaderl_optuna.space import SearchSpaceError
+from cascaderl_optuna.search_space import SearchSpace
+from cascaderl_optuna.search_space import SearchSpaceError
 
 
 class TrainingDiverged(RuntimeError):
@@ -112,7 +112,7 @@ class Task(ABC):
     def load_space(self, path: str | None = None) -> SearchSpace:
         """The task's own space, or the file at ``path`` after checking the task understands it."""
         if path is None:
-            text = resources.files("cascaderl_optuna.tasks").joinpath(self.space_resource).read_text("utf-8")
+            text = resources.files("cascaderl_optuna.cli.tasks").joinpath(self.space_resource).read_text("utf-8")
             space = SearchSpace.from_yaml(text)
             space.source = f"{self.name}'s built-in space ({self.space_resource})"
         else:
@@ -151,8 +151,8 @@ class Task(ABC):
 
 
 _BUILTIN: dict[str, str] = {
-    "digits_mlp": "cascaderl_optuna.tasks.digits_mlp:DigitsMLPTask",
-    "text_classification": "cascaderl_optuna.tasks.text_classification:TextClassificationTask",
+    "digits_mlp": "cascaderl_optuna.cli.tasks.digits_mlp:DigitsMLPTask",
+    "text_classification": "cascaderl_optuna.cli.tasks.text_classification:TextClassificationTask",
 }
 _REGISTRY: dict[str, Callable[..., Task]] = {}
 

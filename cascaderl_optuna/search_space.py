@@ -69,7 +69,7 @@ from optuna.distributions import FloatDistribution
 from optuna.distributions import IntDistribution
 from optuna.trial import BaseTrial
 
-from cascaderl_optuna._space import strategic_choices
+from cascaderl_optuna._cascade.coordinates import strategic_choices
 
 
 ROLES = ("strategic", "tactical")
