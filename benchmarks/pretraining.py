@@ -47,6 +47,9 @@ import torch
 
 from cascaderl_optuna._cascade.encoding import FEATURE_NAMES
 from cascaderl_optuna._cascade.high_level import DEFAULT_THETA
+from cascaderl_optuna._cascade.high_level import floored_softmax
+from cascaderl_optuna._cascade.high_level import HighLevelAgent
+from cascaderl_optuna.sampler import CascadeSampler
 from cascaderl_optuna._cascade.history import discounted_returns
 from cascaderl_optuna._cascade.ppo import normalise
 from cascaderl_optuna._cascade.ppo import ppo_update
@@ -128,13 +131,54 @@ class Episode:
     decisions: list[dict[str, Any]]  # the high level's decisions, with the trial index
 
 
+class _RecordingHighLevelAgent(HighLevelAgent):
+    """The shipped high-level agent, keeping what it saw and did in its last ``act`` (in memory only):
+    pre-training re-scores each decision under other feature weights."""
+
+    def head_probabilities(self, k: int, phi: np.ndarray) -> np.ndarray:
+        self._seen.append(phi.copy())
+        return super().head_probabilities(k, phi)
+
+    def act(self, rng, pending=None, fixed=None, critic_gap=None):  # type: ignore[no-untyped-def]
+        self._seen: list[np.ndarray] = []
+        chosen, log_probs, probs, gaps = super().act(rng, pending, fixed, critic_gap)
+        fixed = fixed or {}
+        self.last_decision = {
+            "features": self._seen,
+            "bias": self.bias.numpy(),
+            "theta": self.theta.numpy(),
+            "chosen": chosen,
+            "sampled": [k not in fixed for k in range(len(self.n_choices))],
+            "log_prob": sum(lp for k, lp in enumerate(log_probs) if k not in fixed),
+            "floor": self.floor,
+        }
+        return chosen, log_probs, probs, gaps
+
+
+class RecordingCascade(CascadeSampler):
+    """``CascadeSampler`` whose ``last_high_level`` is the last high-level decision (None before one)."""
+
+    _high_level_agent_class = _RecordingHighLevelAgent
+    last_high_level: dict[str, Any] | None = None
+
+    def _decide(self, study, trial, history, strategic, tactical, fixed, rng):  # type: ignore[no-untyped-def]
+        self._acting: list[_RecordingHighLevelAgent] = []
+        params = super()._decide(study, trial, history, strategic, tactical, fixed, rng)
+        acted = [a for a in self._acting if hasattr(a, "last_decision")]
+        self.last_high_level = acted[-1].last_decision if acted else None
+        return params
+
+    def _high_level_agent(self, strategic):  # type: ignore[no-untyped-def]
+        agent = super()._high_level_agent(strategic)
+        self._acting.append(agent)
+        return agent
+
+
 def run_episode(theta: np.ndarray, problem_seed: int, n_trials: int, sampler_seed: int) -> Episode:
     """One synthetic study with the cascade started from ``theta``; records its decisions."""
-    from cascaderl_optuna.sampler import CascadeSampler
-
     rng = np.random.default_rng(problem_seed)
     problem = SyntheticProblem.draw(rng)
-    sampler = CascadeSampler(seed=sampler_seed, high_level_theta=theta)
+    sampler = RecordingCascade(seed=sampler_seed, high_level_theta=theta)
     study = optuna.create_study(sampler=sampler)
     noise_rng = np.random.default_rng(problem_seed + 7919)
     regret, decisions = [], []
@@ -150,7 +194,7 @@ def run_episode(theta: np.ndarray, problem_seed: int, n_trials: int, sampler_see
         if observed < best_observed:
             best_observed, best_true = observed, true
         regret.append(min(best_true / problem.scale, 1.0))
-        if decision is not None and any(decision["sampled"]) and not decision["uniform"]:
+        if decision is not None and any(decision["sampled"]):
             decisions.append({**decision, "t": t})
     return Episode(np.array(regret), decisions)
 
@@ -210,8 +254,9 @@ def ppo_round(episodes: list[Episode], *, gamma: float, clip: float, epochs: int
     def evaluate() -> tuple[torch.Tensor, torch.Tensor]:
         """The stored decisions re-scored with the shifted weights (same floored softmax as the agent)."""
         logits = bias_t + torch.einsum("nkcf,nf->nkc", phi_t, theta_t + delta)
-        soft = torch.softmax(logits.masked_fill(~valid_t, -torch.inf), dim=-1)
-        p = torch.where(valid_t, (1 - floor) * soft + floor / n_per_t[..., None], 1.0)
+        p = torch.where(
+            valid_t, floored_softmax(logits.masked_fill(~valid_t, -torch.inf), floor, n_per_t[..., None]), 1.0
+        )
         chosen_p = p.gather(-1, pick_t[..., None]).squeeze(-1)
         log_prob = torch.where(use_t, chosen_p.log(), 0.0).sum(-1)
         entropy = -torch.where(valid_t, p * p.log(), 0.0).sum((-1, -2))

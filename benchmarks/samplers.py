@@ -23,9 +23,9 @@ def _cascade(seed: int, problem: Problem) -> optuna.samplers.BaseSampler:
 
 def _cascade_ablation(ablation: str) -> Callable[[int, Problem], optuna.samplers.BaseSampler]:
     def make(seed: int, problem: Problem) -> optuna.samplers.BaseSampler:
-        from cascaderl_optuna import CascadeSampler
+        from benchmarks.ablations import make_ablation_sampler
 
-        return CascadeSampler(seed=seed, strategic_params=problem.strategic_params, ablation=ablation)
+        return make_ablation_sampler(ablation)(seed, problem)
 
     return make
 
@@ -40,12 +40,12 @@ def _cascade_variant(variant: str) -> Callable[[int, Problem], optuna.samplers.B
     return lambda seed, problem: make_variant_sampler(variant, seed, problem)
 
 
-ABLATIONS = ("uniform_high_level", "no_low_level_learning", "flat")
+ABLATIONS = ("uniform_high_level", "no_low_level_learning", "flat")  # benchmarks/ablations.py
 SAMPLERS: dict[str, Callable[[int, Problem], optuna.samplers.BaseSampler]] = {
     "cascade": _cascade,
-    # Issue 4's ablations: the cascade with one part switched off (see CascadeSampler's `ablation`).
+    # The ablations: the cascade with one part switched off (benchmarks/ablations.py).
     **{f"cascade_{a}": _cascade_ablation(a) for a in ABLATIONS},
-    # Issue 4: the high level started from the weights pre-trained over synthetic studies.
+    # The high level started from the weights pre-trained over synthetic studies (benchmarks/pretraining.py).
     "cascade_pretrained": _cascade_pretrained,
     # Variants tried and not adopted (benchmarks/variants.py), for the `variants` suite.
     **{f"cascade_{v}": _cascade_variant(v) for v in VARIANTS},

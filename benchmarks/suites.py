@@ -57,18 +57,18 @@ _FULL = (
 )
 SUITES: dict[str, tuple[Entry, ...]] = {
     "full": _FULL,
-    # Issue 4's ablations on both LLM landscapes, a conditional YAHPO problem and a tabular one, 10 seeds.
+    # The ablations on both LLM landscapes, a conditional YAHPO problem and a tabular one, 10 seeds.
     "ablation": tuple(
         Entry(p, ("cascade", *ABLATION_SAMPLERS, "tpe_independent"), 10, 200)
         for p in ("llm_strong", "yahpo_xgboost_1501", "llm_smooth", "fcnet_naval")
     ),
-    # Issues 4 and 5: 4 asynchronous workers on one study, against TPESampler's defaults (optuna 5: constant_liar=True)
+    # 4 asynchronous workers on one study, against TPESampler's defaults (optuna 5: constant_liar=True)
     # and independent TPE; the report sets these beside the same samplers' 1-worker rows of the full suite.
     "parallel": tuple(
         Entry(p, ("cascade", "tpe_default", "tpe_independent", "random"), 20, 200, n_workers=4)
         for p in ("llm_strong", "llm_smooth", "yahpo_xgboost_1501")
     ),
-    # Issue 4: the cascade with its high level pre-trained on synthetic studies (python -m benchmarks.pretraining);
+    # The cascade with its high level pre-trained on synthetic studies (python -m benchmarks.pretraining);
     # the report borrows every other sampler's rows from the full suite (same seeds and budget).
     "pretraining": tuple(
         Entry(p, ("cascade_pretrained",), 20, 200)

@@ -9,7 +9,7 @@ the shipped cascade's rows there::
 
     python -m benchmarks run --suite variants            # the held-out problems (about 4 minutes per variant)
     python -m benchmarks run --suite variants_published  # the published comparison's (about 13 minutes per variant)
-    python -m benchmarks.variants > benchmarks/results/variants/COMPARISON.md
+    python -m benchmarks.variants_comparison > benchmarks/results/variants/COMPARISON.md
 
 The comparison is the one ``compare_revisions`` makes between two revisions (wins/losses of the variant per problem,
 pooled per family with a two-sided sign test). It is valid only while the ``cascade`` rows are those of the code the
@@ -18,11 +18,8 @@ variants subclass: after an adopted change re-runs them, re-run the variants too
 
 from __future__ import annotations
 
-import argparse
 from collections.abc import Callable
 from dataclasses import dataclass
-from pathlib import Path
-import sys
 
 import optuna
 
@@ -62,15 +59,68 @@ def _truncated_proposals() -> type:
     return TruncatedProposalsAgent
 
 
+DUAL_CLIP = 3.0  # the paper's value
+# With a dual clip, ratios beyond e^30 are past every clip whatever the advantage: exponentiating them only
+# risks inf * 0.
+_LOG_RATIO_CAP = 30.0
+
+
 def _dual_clip() -> type:
+    import numpy as np
+
     from cascaderl_optuna._cascade.low_level import LowLevelAgent
-    from cascaderl_optuna._cascade.ppo import DUAL_CLIP
+    from cascaderl_optuna._cascade.ppo import PPOStats
+
+    def dual_clip_gaussian_update(actions, present, old_log_prob, advantages, weights, mean, log_std, *, clip,
+                                  epochs, lr):  # type: ignore[no-untyped-def]
+        """``gaussian_ppo_update`` with dual-clip PPO (Ye et al., 2020): for a negative advantage the loss is at
+        most ``-DUAL_CLIP * advantage``, so a sample whose ratio is beyond ``DUAL_CLIP`` gives no gradient."""
+        mean, log_std = mean.astype(float).copy(), log_std.astype(float).copy()
+        stats = PPOStats(n_samples=len(advantages))
+        if len(advantages) == 0 or epochs <= 0:
+            return mean, log_std, stats
+        mask = present.astype(float)
+        x = np.where(present, actions, 0.0)
+        params = [mean, log_std]
+        m1 = [np.zeros_like(mean), np.zeros_like(log_std)]
+        m2 = [np.zeros_like(mean), np.zeros_like(log_std)]
+        b1, b2, eps = 0.9, 0.999, 1e-8
+
+        def log_prob_and_scores():  # type: ignore[no-untyped-def]
+            std = np.exp(log_std)
+            z = (x - mean) / std
+            log_prob = (mask * (-0.5 * z**2 - log_std - 0.5 * np.log(2 * np.pi))).sum(1)
+            return log_prob, mask * z / std, mask * (z**2 - 1.0)
+
+        def loss(ratio):  # type: ignore[no-untyped-def]
+            clipped = np.maximum(-advantages * ratio, -advantages * ratio.clip(1.0 - clip, 1.0 + clip))
+            return np.where(advantages < 0, np.minimum(clipped, -DUAL_CLIP * advantages), clipped)
+
+        for step in range(1, epochs + 1):
+            log_prob, d_mean, d_log_std = log_prob_and_scores()
+            ratio = np.exp((log_prob - old_log_prob).clip(max=_LOG_RATIO_CAP))
+            active = np.where(advantages > 0, ratio <= 1.0 + clip, ratio >= 1.0 - clip)
+            active &= (advantages >= 0) | (ratio <= DUAL_CLIP)
+            coefficient = -weights * advantages * ratio * active
+            for i, g in enumerate([coefficient @ d_mean, coefficient @ d_log_std]):
+                m1[i] = b1 * m1[i] + (1 - b1) * g
+                m2[i] = b2 * m2[i] + (1 - b2) * g**2
+                params[i] -= lr * (m1[i] / (1 - b1**step)) / (np.sqrt(m2[i] / (1 - b2**step)) + eps)
+        log_prob, _, _ = log_prob_and_scores()
+        log_ratio = (log_prob - old_log_prob).clip(max=_LOG_RATIO_CAP)
+        ratio = np.exp(log_ratio)
+        stats.pg_loss = float((weights * loss(ratio)).sum())
+        stats.entropy = float((log_std + 0.5 + 0.5 * np.log(2 * np.pi)).sum())
+        stats.approx_kl = float(((ratio - 1) - log_ratio).mean())
+        stats.clipfrac = float((np.abs(ratio - 1.0) > clip).mean())
+        return mean, log_std, stats
 
     class DualClipAgent(LowLevelAgent):
         """PPO's loss for a negative advantage capped at ``-DUAL_CLIP * advantage`` (dual-clip PPO)."""
 
-        def __init__(self, *args, **kwargs) -> None:
-            super().__init__(*args, dual_clip=DUAL_CLIP, **kwargs)
+        def update(self, actions, present, old_log_prob, advantages, weights):  # type: ignore[no-untyped-def]
+            return dual_clip_gaussian_update(actions, present, old_log_prob, advantages, weights, self.mean,
+                                             np.log(self.std), clip=self.clip, epochs=self.epochs, lr=self.lr)
 
     return DualClipAgent
 
@@ -84,14 +134,15 @@ def _best_strategy_of(n_proposals: int) -> Callable[[], type]:
         class BestStrategyAgent(HighLevelAgent):
             """Draws ``n_proposals`` strategies from the policy; acts with the one the critic scores best.
 
-            The score is the critic's best optimistic value over the critic-gap candidates
-            (``CascadeSampler._critic_gap_function``'s ``strategy_score``). The stored log-probabilities are those of
-            the taken strategy under the policy (the proposal distribution), as for the low level's best of 64.
+            The score is the critic's best optimistic value over the critic-gap candidates (the ``strategy_score``
+            that ``_StrategyScoreCascade`` attaches to the critic-gap function). The stored log-probabilities are
+            those of the taken strategy under the policy (the proposal distribution), as for the low level's best
+            of 64.
             """
 
             def act(self, rng, pending=None, fixed=None, critic_gap=None):  # type: ignore[no-untyped-def]
                 score = getattr(critic_gap, "strategy_score", None)
-                if score is None or self.uniform:
+                if score is None:
                     return super().act(rng, pending, fixed, critic_gap)
                 memo: dict[tuple, np.ndarray] = {}
 
@@ -101,16 +152,43 @@ def _best_strategy_of(n_proposals: int) -> Callable[[], type]:
                         memo[key] = critic_gap(k, prefix)
                     return memo[key]
 
-                proposals = []
-                for _ in range(n_proposals):
-                    proposals.append((super().act(rng, pending, fixed, gap), self.last_features))
-                best = int(np.argmax(score(np.array([p[0][0] for p in proposals]))))
-                self.last_features = proposals[best][1]
-                return proposals[best][0]
+                proposals = [super(BestStrategyAgent, self).act(rng, pending, fixed, gap) for _ in range(n_proposals)]
+                best = int(np.argmax(score(np.array([p[0] for p in proposals]))))
+                return proposals[best]
 
         return BestStrategyAgent
 
     return make
+
+
+def _strategy_score_cascade() -> type:
+    import numpy as np
+
+    from cascaderl_optuna import CascadeSampler
+    from cascaderl_optuna._cascade.coordinates import one_hot
+    from cascaderl_optuna._cascade.encoding import critic_gap_candidates
+    from cascaderl_optuna._cascade.encoding import critic_gap_function
+
+    class _StrategyScoreCascade(CascadeSampler):
+        """The critic-gap function carries ``strategy_score``: the best optimistic critic value of whole strategies
+        (rows of ``(m, K)`` choices) over the same candidates, which a high level that compares strategies needs."""
+
+        def _critic_gap_function(self, critic, x, onehot, utilities, strategic, rng):  # type: ignore[no-untyped-def]
+            candidates = critic_gap_candidates(x, onehot, utilities, rng)
+            n_tac = x.shape[1]
+            gap = critic_gap_function(critic.predict, candidates, n_tac, [h.n_choices for h in strategic], self._beta)
+
+            def strategy_score(strategies: np.ndarray) -> np.ndarray:
+                codes = one_hot(strategies, strategic)
+                batch = np.vstack([np.hstack([candidates[:, :n_tac], np.repeat(c[None, :], len(candidates), 0)])
+                                   for c in codes])
+                mu, sd = critic.predict(batch)
+                return (mu + self._beta * sd).reshape(len(strategies), len(candidates)).max(1)
+
+            gap.strategy_score = strategy_score  # type: ignore[attr-defined]
+            return gap
+
+    return _StrategyScoreCascade
 
 
 def _floor_shared_by_heads() -> type:
@@ -223,6 +301,10 @@ def _warped_value_critic() -> type:
     from scipy.stats import yeojohnson
 
     from cascaderl_optuna import CascadeSampler
+    from cascaderl_optuna._cascade.coordinates import choice_matrix, heads_key, one_hot, unit_matrix
+    from cascaderl_optuna._cascade.critic import build_critic, fit_kernel
+    from cascaderl_optuna._cascade.history import rank_utilities
+    from cascaderl_optuna._cascade.refit import critic_fit_range
 
     class WarpedValueCritic(CascadeSampler):
         """The critic models the objective's values, Yeo-Johnson-warped and standardised, instead of rank utilities.
@@ -232,7 +314,8 @@ def _warped_value_critic() -> type:
         fewer than 5 such complete trials, the rank utilities. The rewards of both PPO levels stay rank-based.
         """
 
-        def _critic_targets(self, trials, utilities, direction):  # type: ignore[no-untyped-def]
+        @staticmethod
+        def _warped(trials, utilities, direction):  # type: ignore[no-untyped-def]
             sign = 1.0 if direction == StudyDirection.MINIMIZE else -1.0
             value = np.array([-sign * t.value if t.state == TrialState.COMPLETE and t.value is not None
                               and np.isfinite(t.value) else np.nan for t in trials])
@@ -244,6 +327,28 @@ def _warped_value_critic() -> type:
             out = np.full(len(trials), warped.min())
             out[ok] = warped
             return out
+
+        def _critic(self, study, history, heads, tactical, x, choices):  # type: ignore[no-untyped-def]
+            running = np.hstack([np.nan_to_num(unit_matrix(history.running, tactical), nan=0.5),
+                                 one_hot(choice_matrix(history.running, heads), heads)])
+            inputs = np.hstack([np.nan_to_num(x, nan=0.5), one_hot(choices, heads)])
+            params = self._kernel_params(study, history, heads, tactical)
+            targets = self._warped(history.finished, history.utilities, study.direction)
+            return build_critic(inputs, targets, running, params, self._critic_window)
+
+        def _kernel_params(self, study, history, heads, tactical):  # type: ignore[no-untyped-def]
+            done = history.all_finished
+            start, stop = critic_fit_range(len(done), self._critic_refit_interval, self._critic_window)
+            fit_trials = done[start:stop]
+
+            def fit():  # type: ignore[no-untyped-def]
+                fit_x = np.hstack([np.nan_to_num(unit_matrix(fit_trials, tactical), nan=0.5),
+                                   one_hot(choice_matrix(fit_trials, heads), heads)])
+                utilities = rank_utilities(fit_trials, study.direction)
+                return fit_kernel(fit_x, self._warped(fit_trials, utilities, study.direction))
+
+            key = ("critic_kernel", tuple(t.number for t in fit_trials), tuple(tactical.items()), heads_key(heads))
+            return self._finished_cache.memo(study, key, fit)
 
     return WarpedValueCritic
 
@@ -268,6 +373,7 @@ VARIANTS: dict[str, Variant] = {
         "value (over the critic-gap candidates: the window's best tactical values and uniform ones) is highest. Why: "
         "the same move as the low level's best-of-64 act step, which won on the held-out suite, one level up.",
         make_high_level_agent_class=_best_strategy_of(8),
+        make_sampler_class=_strategy_score_cascade,
     ),
     "floor_shared_by_heads": Variant(
         "the high level's probability floor (0.15) divided among the strategic heads instead of given to each. Why: "
@@ -302,67 +408,9 @@ def make_variant_sampler(name: str, seed: int, problem: Problem) -> optuna.sampl
     variant = VARIANTS[name]
     attributes = {}
     if variant.make_agent_class is not None:
-        attributes["_low_level_agent"] = variant.make_agent_class()
+        attributes["_low_level_agent_class"] = variant.make_agent_class()
     if variant.make_high_level_agent_class is not None:
         attributes["_high_level_agent_class"] = variant.make_high_level_agent_class()
     base = variant.make_sampler_class() if variant.make_sampler_class is not None else CascadeSampler
     variant_class = type(f"CascadeSampler_{name}", (base,), attributes)
     return variant_class(seed=seed, strategic_params=problem.strategic_params)
-
-
-# (suite of the variants' rows, suite of the shipped cascade's rows they are paired with, what it is called)
-PAIRINGS = (
-    ("variants", "heldout", "held-out suite"),
-    ("variants_published", "full", "published comparison (full suite)"),
-)
-
-
-def comparison(results: Path) -> str:
-    """Markdown: each variant's rows against the shipped cascade's, paired by seed, on the held-out suite and, where
-    they were run, on the published comparison's problems (there also per problem: wins/losses/ties, Wilcoxon p,
-    medians of the shipped -> the variant's rows)."""
-    from benchmarks.compare_revisions import checkpoint_cells, compare, current_rows, pooled_counts, pooled_table
-
-    lines = ["# Variants of the cascade tried and not adopted", "",
-             "Each variant against the shipped cascade, paired by seed (noise-free value of the incumbent; studies where "
-             "the variant is better / worse; two-sided sign test), on the held-out suite (`python -m benchmarks run "
-             "--suite variants`) and on the published comparison's problems (`--suite variants_published`). Written by "
-             "`python -m benchmarks.variants`.", ""]
-    rows = {}
-    for variant_suite, shipped_suite, _ in PAIRINGS:
-        shipped = {key: r for key, r in current_rows(shipped_suite, results).items() if key[1] == "cascade"}
-        rows[variant_suite] = (shipped, current_rows(variant_suite, results))
-    for name, variant in VARIANTS.items():
-        lines += [f"## `cascade_{name}`", "", variant.summary, ""]
-        for variant_suite, _, title in PAIRINGS:
-            shipped, variant_rows = rows[variant_suite]
-            after = {(problem, "cascade"): r for (problem, sampler), r in variant_rows.items()
-                     if sampler == f"cascade_{name}"}
-            cells = [dict(c, sampler=f"cascade_{name}") for c in compare(shipped, after)]
-            pooled = pooled_counts(cells)
-            if not pooled:
-                lines += [f"On the {title}: not run.", ""]
-                continue
-            lines += [f"On the {title}: {len(cells)} problems, {sum(c['studies'] for c in cells)} studies.", ""]
-            lines += pooled_table(pooled, ("variant",)) + [""]
-            lines += pooled_table(pooled_counts(cells, by_family=True), ("variant", "family")) + [""]
-            if len(cells) <= 12:  # few problems with many seeds: each problem's own paired test
-                lines += ["| problem | studies | after 50 trials | after 100 trials | last trial |", "|---|---|---|---|---|"]
-                lines += [f"| {c['problem']} | {c['studies']} | " + " | ".join(checkpoint_cells(c)) + " |"
-                          for c in cells if c["changed"]]
-                lines += [""]
-    return "\n".join(lines)
-
-
-def main(argv: list[str] | None = None) -> int:
-    from benchmarks.runner import RESULTS_DIR
-
-    parser = argparse.ArgumentParser(prog="python -m benchmarks.variants", description=__doc__.splitlines()[0])
-    parser.add_argument("--results", type=Path, default=RESULTS_DIR)
-    args = parser.parse_args(argv)
-    sys.stdout.write(comparison(args.results))
-    return 0
-
-
-if __name__ == "__main__":
-    raise SystemExit(main())

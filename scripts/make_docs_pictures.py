@@ -31,8 +31,7 @@ from benchmarks.problems import make_problem  # noqa: E402
 from cascaderl_optuna import CascadeSampler  # noqa: E402
 from cascaderl_optuna import plot_cascade_tree  # noqa: E402
 from cascaderl_optuna import publish_to_dashboard  # noqa: E402
-from cascaderl_optuna._cascade.records import POLICY_KEY  # noqa: E402
-from cascaderl_optuna._cascade.records import read_record  # noqa: E402
+from cascaderl_optuna._cascade.records import PolicyDiagnostics  # noqa: E402
 from dashboard_browser import browser_unavailable  # noqa: E402
 from dashboard_browser import launch_chromium  # noqa: E402
 from dashboard_browser import running_dashboard  # noqa: E402
@@ -100,8 +99,8 @@ def main() -> None:
     for name, part in (("first half", trials[:half]), ("second half", trials[half:])):
         spent = {o: sum(t.params["optimizer"] == o for t in part) for o in ("adamw", "adafactor", "sgd")}
         print(f"trials per optimizer, {name}: {spent}")
-    last = read_record(trials[-1], POLICY_KEY)
-    print(f"last high-level probabilities of the optimizer: {last['probs']['optimizer'] if last else None}")
+    last = PolicyDiagnostics.read(trials[-1])
+    print(f"last high-level probabilities of the optimizer: {last.probs['optimizer'] if last and last.probs else None}")
     print(f"wrote {args.out / 'cascade_tree.png'} and {args.out / 'dashboard.png'}")
 
 

@@ -16,8 +16,8 @@ import optuna
 from optuna.trial import TrialState
 import pytest
 
+from cascaderl_optuna._cascade.records import PolicyDiagnostics
 from cascaderl_optuna._cascade.records import POLICY_KEY
-from cascaderl_optuna._cascade.records import read_record
 from postgres_server import postgres_server
 
 
@@ -88,7 +88,7 @@ def test_four_workers_share_one_study_and_all_learn(storage_spec):
     assert sum(v.count("adamw") for v in late.values()) >= 21, late
     # Decisions made while other workers' trials were running saw them as pending.
     assert any(
-        (read_record(t, POLICY_KEY) or {}).get("high_level") is not None for t in trials
+        (p := PolicyDiagnostics.read(t)) is not None and p.high_level is not None for t in trials
     )
 
 
@@ -118,6 +118,6 @@ def test_killed_worker_is_failed_by_heartbeat_and_a_fresh_process_resumes(postgr
     resumed = [t for t in study.trials if t.user_attrs.get("worker") == 2]
     assert len(resumed) == 6
     # The fresh process continues the learned policy: its first decision already favours AdamW.
-    probs = read_record(resumed[0], POLICY_KEY)["probs"]["optimizer"]
+    probs = PolicyDiagnostics.read(resumed[0]).probs["optimizer"]
     assert probs[0] == max(probs) and probs[0] > 0.5
     assert [t.params["optimizer"] for t in resumed].count("adamw") >= 4

@@ -20,8 +20,8 @@ from optuna.trial import TrialState
 import pytest
 
 from cascaderl_optuna import CascadeSampler
+from cascaderl_optuna._cascade.records import PolicyDiagnostics
 from cascaderl_optuna._cascade.records import POLICY_KEY
-from cascaderl_optuna._cascade.records import read_record
 
 
 CHOICES = ("adamw", "sgd", "adafactor")
@@ -68,16 +68,16 @@ def _expected(study: optuna.Study) -> dict[str, dict[int, float]]:
         for name in ("learning_rate", "width", "momentum"):
             if name in t.params:
                 put(f"params/{name}", t.number, t.params[name])
-        policy = read_record(t, POLICY_KEY)
+        policy = PolicyDiagnostics.read(t)
         if policy is None:
             continue
-        probs = policy["probs"]["optimizer"]
+        probs = policy.probs["optimizer"]
         for choice, p in zip(CHOICES, probs):
             put(f"charts/probs/optimizer/{choice}", t.number, p)
         put("charts/strategy_probability", t.number, probs[CHOICES.index(t.params["optimizer"])])
-        put("charts/entropy", t.number, policy["entropy"])
-        for level in ("high_level", "low_level"):
-            for k, v in policy[level].items():
+        put("charts/entropy", t.number, policy.entropy)
+        for level, stats in (("high_level", policy.high_level), ("low_level", policy.low_level)):
+            for k, v in stats.items():
                 put(f"losses/{level}/{k}", t.number, v)
     return out
 

@@ -15,8 +15,8 @@ import sys
 import pytest
 
 from cascaderl_optuna import CascadeSampler
+from cascaderl_optuna._cascade.records import Decision
 from cascaderl_optuna._cascade.records import DECISION_KEY
-from cascaderl_optuna._cascade.records import read_record
 
 
 try:
@@ -82,7 +82,7 @@ def test_ray_tune_optuna_search_with_cascade_learns_and_checkpoints(ray_local, t
     study = search._ot_study
     trials = [t for t in study.trials if t.state.name == "COMPLETE"]
     assert sorted(t.value for t in trials) == pytest.approx(tune_losses)
-    decided = [t for t in trials if read_record(t, DECISION_KEY) is not None]
+    decided = [t for t in trials if Decision.read(t) is not None]
     # The space-filling start lasts until N_STARTUP trials have *finished*; a trial asked while the last of them
     # runs is still a start trial. Every later trial was decided by the cascade.
     assert len(decided) >= N_SAMPLES - N_STARTUP - (MAX_CONCURRENT - 1)
@@ -104,4 +104,4 @@ def test_ray_tune_optuna_search_with_cascade_learns_and_checkpoints(ray_local, t
     config = restored.suggest("after-restore")
     assert config["optimizer"] in BEST_LOG_LR and 1e-5 <= config["learning_rate"] <= 1.0
     new_trial = restored._ot_study.trials[-1]
-    assert read_record(new_trial, DECISION_KEY) is not None  # decided by the learned policy, not a cold start
+    assert Decision.read(new_trial) is not None  # decided by the learned policy, not a cold start

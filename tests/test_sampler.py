@@ -11,11 +11,12 @@ from optuna.trial import TrialState
 import pytest
 
 from cascaderl_optuna import CascadeSampler
+from cascaderl_optuna._cascade.records import PolicyDiagnostics
+from cascaderl_optuna._cascade.records import Decision
 from cascaderl_optuna._cascade.records import DECISION_KEY
 from cascaderl_optuna._cascade.records import MAX_CHUNK
 from cascaderl_optuna._cascade.records import POLICY_KEY
-from cascaderl_optuna._cascade.records import read_record
-from cascaderl_optuna._cascade.records import write_record
+from cascaderl_optuna._cascade.records import FORMAT_VERSION
 
 
 def planted(trial):
@@ -50,20 +51,20 @@ def test_decision_and_behaviour_log_probs_are_stored_with_each_trial():
     study.optimize(planted, n_trials=12)
     agent_trials = study.trials[5:]
     for t in agent_trials:
-        decision = read_record(t, DECISION_KEY)
+        decision = Decision.read(t)
         assert decision is not None
         head = CategoricalDistribution(["adamw", "sgd", "adafactor"])
-        assert decision["strategy"]["optimizer"] == head.to_internal_repr(t.params["optimizer"])
-        assert decision["hl_log_prob"]["optimizer"] < 0.0
-        assert set(decision["ll_log_prob"]) >= {"learning_rate"}
-        probs = read_record(t, POLICY_KEY)["probs"]["optimizer"]
+        assert decision.strategy["optimizer"] == head.to_internal_repr(t.params["optimizer"])
+        assert decision.hl_log_prob["optimizer"] < 0.0
+        assert set(decision.ll_log_prob) >= {"learning_rate"}
+        probs = PolicyDiagnostics.read(t).probs["optimizer"]
         assert sum(probs) == pytest.approx(1.0, abs=1e-4)
         # The stored log-prob is the log of the stored probability of the chosen strategy.
-        assert math.exp(decision["hl_log_prob"]["optimizer"]) == pytest.approx(
-            probs[decision["strategy"]["optimizer"]], abs=1e-4
+        assert math.exp(decision.hl_log_prob["optimizer"]) == pytest.approx(
+            probs[decision.strategy["optimizer"]], abs=1e-4
         )
     for t in study.trials[:5]:
-        assert read_record(t, DECISION_KEY) is None  # the space-filling start decides nothing
+        assert Decision.read(t) is None  # the space-filling start decides nothing
 
 
 def test_new_process_on_same_storage_continues_the_same_learning(tmp_path):
@@ -85,7 +86,7 @@ def test_new_process_on_same_storage_continues_the_same_learning(tmp_path):
     resumed.optimize(planted, n_trials=3)
     assert [t.params for t in resumed.trials] == [t.params for t in study.trials]
     # ...and what it continues is a learned policy, not a cold start.
-    probs = read_record(resumed.trials[-1], POLICY_KEY)["probs"]["optimizer"]
+    probs = PolicyDiagnostics.read(resumed.trials[-1]).probs["optimizer"]
     assert max(probs) > 0.5
 
 
@@ -99,12 +100,12 @@ def test_enqueued_and_fixed_parameters_are_respected_and_learned_from():
     study.optimize(planted, n_trials=2)
     full, part = study.trials[-2:]
     assert full.params == {"optimizer": "sgd", "learning_rate": 0.1, "momentum": 0.9}
-    assert read_record(full, DECISION_KEY) is None
+    assert Decision.read(full) is None
     assert part.params["optimizer"] == "adafactor"
-    decision = read_record(part, DECISION_KEY)
-    assert decision["strategy"]["optimizer"] == 2
-    assert "optimizer" not in decision["hl_log_prob"]  # fixed, not sampled: no behaviour prob
-    assert "learning_rate" in decision["ll_log_prob"]
+    decision = Decision.read(part)
+    assert decision.strategy["optimizer"] == 2
+    assert "optimizer" not in decision.hl_log_prob  # fixed, not sampled: no behaviour prob
+    assert "learning_rate" in decision.ll_log_prob
 
     partial = optuna.create_study(
         sampler=optuna.samplers.PartialFixedSampler(
@@ -197,12 +198,43 @@ def test_bad_constructor_arguments_are_clear_errors(kwargs, match):
 def test_long_records_are_chunked_for_rdb_storage(tmp_path):
     study = optuna.create_study(storage=f"sqlite:///{tmp_path / 'c.db'}")
     trial = study.ask()
-    record = {"probs": {f"head{i}": [0.123456] * 40 for i in range(10)}}
-    assert len(json.dumps(record)) > MAX_CHUNK
-    write_record(study, trial._trial_id, POLICY_KEY, record)
+    record = PolicyDiagnostics(probs={f"head{i}": [0.123456] * 40 for i in range(10)}, entropy=1.5)
+    assert len(json.dumps(record.to_json())) > MAX_CHUNK
+    record.write(study, trial._trial_id)
     frozen = study._storage.get_trial(trial._trial_id)
-    assert all(len(v) <= MAX_CHUNK for k, v in frozen.system_attrs.items() if k.startswith(POLICY_KEY + ":") and isinstance(v, str))
-    assert read_record(frozen, POLICY_KEY) == record
+    chunks = [k for k in frozen.system_attrs if k.startswith(POLICY_KEY + ":")]
+    assert len(chunks) > 2 and POLICY_KEY not in frozen.system_attrs
+    assert all(len(v) <= MAX_CHUNK for k, v in frozen.system_attrs.items() if k in chunks and isinstance(v, str))
+    assert PolicyDiagnostics.read(frozen) == record
+
+
+def test_records_round_trip_and_unreadable_ones_read_as_absent():
+    decision = Decision(
+        strategy={"optimizer": 2}, hl_log_prob={}, critic_gap={"optimizer": [0.0, -0.5, -1.0]},
+        ll_log_prob={"learning_rate": -1.25}, ll_mean={"learning_rate": 0.4}, ll_std={"learning_rate": 0.1},
+    )
+    assert Decision.from_json(json.loads(json.dumps(decision.to_json()))) == decision
+    assert decision.to_json()["version"] == FORMAT_VERSION
+    trial = optuna.trial.create_trial(
+        params={}, distributions={}, value=1.0,
+        system_attrs={DECISION_KEY: json.dumps({**decision.to_json(), "version": FORMAT_VERSION + 1})},
+    )
+    assert Decision.read(trial) is None  # a newer format: its fields may mean something else
+    for corrupt in ("{not json", json.dumps([1, 2]), json.dumps({"strategy": {"optimizer": "adamw"}})):
+        trial = optuna.trial.create_trial(params={}, distributions={}, value=1.0, system_attrs={DECISION_KEY: corrupt})
+        assert Decision.read(trial) is None
+    # Non-finite diagnostics (JSON cannot carry them) are stored as null and read back as absent.
+    nan_policy = PolicyDiagnostics(probs={"o": [0.5, 0.5]}, entropy=float("nan"), high_level={"pg_loss": float("inf")})
+    stored = json.loads(json.dumps(nan_policy.to_json()))
+    assert stored["entropy"] is None and stored["high_level"] == {"pg_loss": None}
+    assert PolicyDiagnostics.from_json(stored).entropy is None
+
+
+def test_a_multi_objective_study_is_a_clear_error_at_its_first_trial():
+    study = optuna.create_study(directions=["minimize", "minimize"], sampler=CascadeSampler(seed=0))
+    with pytest.raises(ValueError, match="CascadeSampler is single-objective.*NSGAIISampler"):
+        study.optimize(lambda t: (t.suggest_float("x", 0, 1), 1.0), n_trials=1)
+    assert [t.state for t in study.trials] == [TrialState.FAIL]  # failed, not left RUNNING
 
 
 def test_conditional_parameters_are_tuned_only_where_they_exist():
@@ -217,7 +249,7 @@ def test_trials_from_another_sampler_are_used_as_off_policy_data():
     study.optimize(planted, n_trials=40)
     study.sampler = CascadeSampler(seed=0)
     study.optimize(planted, n_trials=1)
-    probs = read_record(study.trials[-1], POLICY_KEY)["probs"]["optimizer"]
+    probs = PolicyDiagnostics.read(study.trials[-1]).probs["optimizer"]
     # The random trials alone already tell the high level that AdamW is the best family.
     assert int(np.argmax(probs)) == 0 and probs[0] > 0.4
 
@@ -276,30 +308,6 @@ def test_running_trials_spread_the_pending_choices():
         trial.suggest_float("learning_rate", 1e-6, 1.0, log=True)
     chosen = [t.params["optimizer"] for t in pending]
     assert len(set(chosen)) >= 2
-
-
-@pytest.mark.parametrize("ablation", ["uniform_high_level", "no_low_level_learning", "flat"])
-def test_ablations_switch_off_exactly_their_part(ablation):
-    study = optuna.create_study(sampler=CascadeSampler(seed=0, n_startup_trials=5, ablation=ablation))
-    study.optimize(planted, n_trials=20)
-    last = study.trials[-1]
-    decision, policy = read_record(last, DECISION_KEY), read_record(last, POLICY_KEY)
-    probs = policy["probs"]["optimizer"]
-    if ablation == "uniform_high_level":
-        assert probs == pytest.approx([1 / 3] * 3)
-    else:
-        assert probs != pytest.approx([1 / 3] * 3)
-    if ablation == "no_low_level_learning":
-        assert all(v == 0.0 for v in decision["ll_log_prob"].values())  # uniform density
-    else:
-        assert any(v != 0.0 for v in decision["ll_log_prob"].values())
-    gaps = decision["critic_gap"]["optimizer"]
-    assert (max(abs(g) for g in gaps) == 0.0) == (ablation == "flat")
-
-
-def test_unknown_ablation_is_a_clear_error():
-    with pytest.raises(ValueError, match="ablation must be one of"):
-        CascadeSampler(ablation="no_critic")
 
 
 def test_sampler_pickles_and_the_copy_decides_the_same():

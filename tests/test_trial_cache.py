@@ -14,7 +14,7 @@ from optuna.trial import TrialState
 from cascaderl_optuna import CascadeSampler
 from cascaderl_optuna import sampler as sampler_module
 from cascaderl_optuna._cascade.trial_cache import FinishedTrialCache
-from cascaderl_optuna.sampler import refit_point
+from cascaderl_optuna._cascade.refit import refit_point
 
 
 def _study_with_values(values, storage=None):

@@ -9,7 +9,7 @@ import optuna
 from benchmarks.problems import make_problem
 from benchmarks.samplers import make_sampler
 from benchmarks.suites import SUITES
-from benchmarks.variants import comparison
+from benchmarks.variants_comparison import comparison
 from benchmarks.variants import VARIANTS
 from cascaderl_optuna import CascadeSampler
 from cascaderl_optuna._cascade.low_level import LowLevelAgent
@@ -28,9 +28,10 @@ def test_the_variants_suites_run_every_variant_where_the_shipped_cascade_ran():
 def test_a_variant_sampler_is_the_cascade_with_its_agent_and_leaves_the_shipped_class_alone():
     sampler = make_sampler("cascade_truncated_proposals", 0, make_problem("llm_strong"))
     assert isinstance(sampler, CascadeSampler) and type(sampler) is not CascadeSampler
-    assert issubclass(sampler._low_level_agent, LowLevelAgent) and sampler._low_level_agent is not LowLevelAgent
-    assert CascadeSampler._low_level_agent is LowLevelAgent
-    assert make_sampler("cascade", 0, make_problem("llm_strong"))._low_level_agent is LowLevelAgent
+    agent_class = sampler._low_level_agent_class
+    assert issubclass(agent_class, LowLevelAgent) and agent_class is not LowLevelAgent
+    assert CascadeSampler._low_level_agent_class is LowLevelAgent
+    assert make_sampler("cascade", 0, make_problem("llm_strong"))._low_level_agent_class is LowLevelAgent
     # and it really samples: a study runs through its own low level
     study = optuna.create_study(sampler=sampler)
     problem = make_problem("llm_strong")
@@ -157,7 +158,7 @@ def test_the_committed_comparison_is_what_the_committed_rows_make():
     from benchmarks.runner import RESULTS_DIR
 
     assert comparison(RESULTS_DIR) == (RESULTS_DIR / "variants" / "COMPARISON.md").read_text(), (
-        "stale: python -m benchmarks.variants > benchmarks/results/variants/COMPARISON.md")
+        "stale: python -m benchmarks.variants_comparison > benchmarks/results/variants/COMPARISON.md")
 
 
 def test_the_committed_allocation_table_is_what_its_committed_per_study_file_makes():
@@ -213,18 +214,15 @@ def test_the_warped_value_critic_keeps_the_order_and_the_magnitudes_of_the_value
     values = [1.0, 1.1, 1.2, 1.3, 1.4, 3.0, 50.0]  # minimised; 50 is a divergence
     trials = [trial(v) for v in values] + [trial(None, TrialState.PRUNED), trial(None, TrialState.FAIL)]
     utilities = np.linspace(1, -1, len(trials))
-    targets = sampler._critic_targets(trials, utilities, StudyDirection.MINIMIZE)
+    targets = sampler._warped(trials, utilities, StudyDirection.MINIMIZE)
     complete = targets[: len(values)]
     assert list(np.argsort(-complete)) == list(range(len(values)))  # lower loss, higher target
     assert complete.mean() == pytest.approx(0.0) and complete.std() == pytest.approx(1.0)
     assert targets[-2] == targets[-1] == complete.min()  # pruned and failed tie at the bottom
     # magnitudes: 1.0 -> 1.4 is a small step next to 1.4 -> 3.0, which ranks would space evenly
     assert complete[0] - complete[4] < complete[4] - complete[5]
-    maximised = sampler._critic_targets(trials, utilities, StudyDirection.MAXIMIZE)[: len(values)]
+    maximised = sampler._warped(trials, utilities, StudyDirection.MAXIMIZE)[: len(values)]
     assert np.argmax(maximised) == len(values) - 1
     # too few complete values: the rank utilities
     few = utilities[:3]
-    assert sampler._critic_targets(trials[:3], few, StudyDirection.MINIMIZE) is few
-    # the shipped sampler's critic models the rank utilities themselves
-    shipped = make_sampler("cascade", 0, make_problem("llm_strong"))
-    assert shipped._critic_targets(trials, utilities, StudyDirection.MINIMIZE) is utilities
+    assert sampler._warped(trials[:3], few, StudyDirection.MINIMIZE) is few

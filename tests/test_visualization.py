@@ -17,9 +17,9 @@ import pytest
 from cascaderl_optuna import CascadeSampler
 from cascaderl_optuna import plot_cascade_tree
 from cascaderl_optuna import plot_strategy_history
+from cascaderl_optuna._cascade.records import PolicyDiagnostics
 from cascaderl_optuna._cascade.records import DECISION_KEY
 from cascaderl_optuna._cascade.records import POLICY_KEY
-from cascaderl_optuna._cascade.records import read_record
 from cascaderl_optuna.integrations.visualization import cascade_tree_nodes
 from cascaderl_optuna.integrations.visualization import MAX_POINTS_PER_CURVE
 from cascaderl_optuna.integrations.visualization import NOT_SET
@@ -297,7 +297,7 @@ def test_a_cascade_study_read_back_from_storage_alone(tmp_path) -> None:
     assert sum(len(n.trials) for n in first_level) == 12
     # The probabilities are the ones the sampler stored with its last decision.
     last = loaded.trials[-1]
-    probs = read_record(last, POLICY_KEY)["probs"]["optimizer"]
+    probs = PolicyDiagnostics.read(last).probs["optimizer"]
     choices = ["adamw", "sgd", "adafactor"]
     assert [n.policy_probability for n in first_level] == [probs[choices.index(n.choice)] for n in first_level]
     assert all(n.policy_trial == last.number for n in first_level)

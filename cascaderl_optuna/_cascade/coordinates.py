@@ -17,13 +17,16 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from collections.abc import Mapping
+from collections.abc import Sequence
 import math
 from typing import Any
 
+import numpy as np
 from optuna.distributions import BaseDistribution
 from optuna.distributions import CategoricalDistribution
 from optuna.distributions import FloatDistribution
 from optuna.distributions import IntDistribution
+from optuna.trial import FrozenTrial
 
 
 MAX_STRATEGIC_LEVELS = 64
@@ -151,3 +154,73 @@ def from_unit(dist: FloatDistribution | IntDistribution, u: float) -> float | in
         k = min(n_max, max(0, k))
         return float(min(dist.high, max(dist.low, dist.low + k * dist.step)))
     return float(min(dist.high, max(dist.low, x)))
+
+
+# -- trials as arrays in these coordinates ------------------------------------------------------
+def heads_key(heads: Sequence[StrategicParam]) -> tuple[tuple[str, tuple[Any, ...]], ...]:
+    """The strategic heads as part of a cache key: what a cached choice index refers to."""
+    return tuple((h.name, h.choices) for h in heads)
+
+
+def choice_matrix(trials: Sequence[FrozenTrial], heads: Sequence[StrategicParam]) -> np.ndarray:
+    """``(n, K)`` choice index of each trial's strategic values; -1 where absent or foreign."""
+    out = np.full((len(trials), len(heads)), -1, dtype=int)
+    for i, t in enumerate(trials):
+        for k, head in enumerate(heads):
+            if head.name in t.params:
+                idx = head.index_of(t.params[head.name])
+                if idx is not None:
+                    out[i, k] = idx
+    return out
+
+
+def one_hot(choices: np.ndarray, heads: Sequence[StrategicParam]) -> np.ndarray:
+    """One-hot code of each row's strategic choices (all zeros for an absent head)."""
+    n = choices.shape[0]
+    blocks = []
+    for k, head in enumerate(heads):
+        block = np.zeros((n, head.n_choices))
+        rows = np.flatnonzero(choices[:, k] >= 0)
+        block[rows, choices[rows, k]] = 1.0
+        blocks.append(block)
+    return np.hstack(blocks) if blocks else np.zeros((n, 0))
+
+
+def unit_row(trial: FrozenTrial, tactical: Mapping[str, BaseDistribution], names: Sequence[str]) -> list[float]:
+    """One trial's tactical values in the unit cube; NaN where it lacks a parameter or it changed type."""
+    row = [math.nan] * len(names)
+    for j, name in enumerate(names):
+        dist = tactical[name]
+        value = trial.params.get(name)
+        if value is None or not isinstance(trial.distributions.get(name), type(dist)):
+            continue
+        if dist.log and value <= 0:  # type: ignore[attr-defined]
+            continue
+        row[j] = to_unit(dist, value)  # type: ignore[arg-type]
+    return row
+
+
+def unit_matrix(trials: Sequence[FrozenTrial], tactical: Mapping[str, BaseDistribution]) -> np.ndarray:
+    """``(n, d)`` unit-cube coordinates of the trials (rows of :func:`unit_row`)."""
+    names = list(tactical)
+    rows = [unit_row(t, tactical, names) for t in trials]
+    return np.array(rows, dtype=float).reshape(len(trials), len(names))
+
+
+def parameter_order(trials: Iterable[FrozenTrial], names: Iterable[str]) -> list[str]:
+    """``names`` in the order the objective suggests them: the cascade's order of its heads.
+
+    By the position each had in the first of ``trials`` that used it, then by name (a name no
+    trial used comes last). The sampler passes its finished (COMPLETE and PRUNED) trials by
+    number; group decomposition iterates over sets, whose order changes with Python's hash seed,
+    so this gives a stable order, the same in every process: decisions are reproducible and the
+    factorised high-level policy always conditions later choices on the same earlier ones.
+    """
+    wanted = list(names)
+    position: dict[str, int] = {}
+    for t in trials:
+        for i, name in enumerate(t.distributions):
+            position.setdefault(name, i)
+        if all(n in position for n in wanted):
+            break
+    return sorted(wanted, key=lambda n: (position.get(n, 1 << 30), n))

@@ -153,3 +153,25 @@ class GaussianProcessCritic:
         var = np.maximum(self._signal - np.einsum("ij,ij->i", v, v), 1e-12)
         return mean * self._scale + self._mean, np.sqrt(var) * self._scale
 
+
+
+def build_critic(
+    inputs: np.ndarray,
+    targets: np.ndarray,
+    running: np.ndarray,
+    params: KernelParams,
+    window: int,
+) -> GaussianProcessCritic:
+    """The critic's posterior on the last ``window`` finished trials, RUNNING ones as constant liars.
+
+    A RUNNING trial has no reward yet; it joins the data with the mean target (a constant liar),
+    which lowers the optimism around it, so parallel workers spread out.
+    """
+    n = len(inputs)
+    data_x = inputs[max(0, n - window) :]
+    data_y = targets[max(0, n - window) :]
+    if len(running):
+        liar = np.full(len(running), float(data_y.mean()) if len(data_y) else 0.0)
+        data_x = np.vstack([data_x, running])
+        data_y = np.concatenate([data_y, liar])
+    return GaussianProcessCritic(data_x, data_y, params)

@@ -33,6 +33,7 @@ trial lacks a head) and utilities.
 from __future__ import annotations
 
 from collections import deque
+from collections.abc import Callable
 from collections.abc import Sequence
 import math
 
@@ -160,3 +161,60 @@ class HistoryEncoder:
         if self._n_all == 0:
             return [1.0, 0.0, 0.0]
         return [1.0, self._best_all, self._sum_all / self._n_all]
+
+
+# -- the critic_gap feature ------------------------------------------------------------------------
+GAP_CANDIDATES = 32
+"""Tactical vectors at which each strategic choice is valued: the window's best trials, and as many
+uniform draws."""
+
+
+def critic_gap_candidates(
+    x: np.ndarray, onehot: np.ndarray, utilities: np.ndarray, rng: np.random.Generator
+) -> np.ndarray:
+    """Rows of (tactical values, strategy code) at which the critic values every choice.
+
+    The window's best trials (their tactical values and strategy codes), plus as many uniform
+    tactical vectors, each with the code of one of those trials: a choice's own optimum may lie
+    where no trial has been (SGD's learning rate far from AdamW's), and the critic's optimism
+    there counts.
+    """
+    top = np.argsort(-utilities, kind="stable")[:GAP_CANDIDATES]
+    base = np.hstack([np.nan_to_num(x[top], nan=0.5), onehot[top]])
+    n_tac = x.shape[1]
+    explore = np.hstack([rng.random((GAP_CANDIDATES, n_tac)), onehot[rng.choice(top, GAP_CANDIDATES)]])
+    return np.vstack([base, explore])
+
+
+def critic_gap_function(
+    predict: Callable[[np.ndarray], tuple[np.ndarray, np.ndarray]],
+    candidates: np.ndarray,
+    n_tactical: int,
+    n_choices: Sequence[int],
+    beta: float,
+) -> Callable[[int, list[int]], np.ndarray]:
+    """``(k, earlier choices) -> critic_gap`` of each choice of head ``k``.
+
+    For choice ``c`` of head ``k`` the candidates' codes of heads ``< k`` are set to the choices
+    already made and head ``k``'s to ``c``; the feature is the best optimistic critic value
+    (``mean + beta * std``) over the candidates, minus the best over all choices: 0 for the
+    choice the critic thinks can reach furthest, negative for the others. ``predict`` is the
+    critic's posterior (mean, std) of a batch of rows.
+    """
+    offsets = np.cumsum([0, *n_choices]) + n_tactical
+
+    def gap(k: int, prefix: list[int]) -> np.ndarray:
+        rows = candidates.copy()
+        for j, c in enumerate(prefix):
+            rows[:, offsets[j] : offsets[j + 1]] = 0.0
+            rows[:, offsets[j] + c] = 1.0
+        n_c = n_choices[k]
+        rows[:, offsets[k] : offsets[k + 1]] = 0.0
+        batch = np.tile(rows, (n_c, 1))  # one critic call for every choice of head k
+        for c in range(n_c):
+            batch[c * len(rows) : (c + 1) * len(rows), offsets[k] + c] = 1.0
+        mu, sd = predict(batch)
+        best = (mu + beta * sd).reshape(n_c, len(rows)).max(1)
+        return best - best.max()
+
+    return gap

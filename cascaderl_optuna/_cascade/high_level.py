@@ -43,6 +43,16 @@ from cascaderl_optuna._cascade.ppo import PPOStats
 from cascaderl_optuna._cascade.ppo import value_baseline
 
 
+def floored_softmax(logits: torch.Tensor, floor: float, n_choices: float | torch.Tensor) -> torch.Tensor:
+    """``(1 - floor) * softmax(logits) + floor / n_choices`` over the last axis: the policy of a head.
+
+    The floor is a probability margin: whatever the logits, no choice falls below
+    ``floor / n_choices``. ``n_choices`` broadcasts against ``logits`` (one count per head when
+    heads are padded to a common width; padded entries must then be masked by the caller).
+    """
+    return (1 - floor) * torch.softmax(logits, dim=-1) + floor / n_choices
+
+
 DEFAULT_THETA = np.array([0.5, 0.5, 0.0, 1.0, -0.5, -1.0, 0.0, 1.5])
 assert DEFAULT_THETA.shape == (N_FEATURES,)
 
@@ -61,8 +71,6 @@ class HighLevelAgent:
         epochs: int = 10,
         lr: float = 0.1,
         prior_strength: float = 0.05,
-        use_features: bool = True,
-        uniform: bool = False,
     ) -> None:
         self.n_choices = list(n_choices)
         self.floor = floor
@@ -71,8 +79,6 @@ class HighLevelAgent:
         self.epochs = epochs
         self.lr = lr
         self.prior_strength = prior_strength
-        self.use_features = use_features  # False: per-choice logits only (the flat ablation)
-        self.uniform = uniform  # True: every choice equally likely, no learning (an ablation)
         self._theta_prior = torch.tensor(
             DEFAULT_THETA if theta_prior is None else theta_prior, dtype=torch.float64
         )
@@ -86,16 +92,12 @@ class HighLevelAgent:
         self.bias = torch.zeros(len(self.n_choices), self._c_max, dtype=torch.float64)
         self.encoder = HistoryEncoder(self.n_choices)
         self.stats = PPOStats()
-        self.last_features: list[np.ndarray] = []
 
     # -- the policy -------------------------------------------------------------------------
     def _probs(self, features: torch.Tensor, bias: torch.Tensor, theta: torch.Tensor) -> torch.Tensor:
         """Floored probabilities; ``features`` is ``(..., K, c_max, F)``."""
-        logits = bias + features @ theta
-        logits = logits.masked_fill(~self._mask, -torch.inf)
-        soft = torch.softmax(logits, dim=-1)
-        uniform = self._mask / self._n_per_head[:, None]
-        return (1.0 - self.floor) * soft + self.floor * uniform
+        logits = (bias + features @ theta).masked_fill(~self._mask, -torch.inf)
+        return torch.where(self._mask, floored_softmax(logits, self.floor, self._n_per_head[:, None]), 0.0)
 
     # -- learning ---------------------------------------------------------------------------
     def fit(
@@ -115,8 +117,6 @@ class HighLevelAgent:
                 NaN (read as 0) where the decision was not the agent's.
         """
         n, n_heads = choices.shape
-        if self.uniform:
-            return self.stats
         rows = choices.tolist()  # Python ints: the replay below is the agent's hot loop
         encoder = self.encoder
         # Nested lists, converted to arrays once: heads with fewer choices are padded with the
@@ -131,9 +131,7 @@ class HighLevelAgent:
             encoder.add(row, float(utilities[t]))
         features = np.array(feature_list, dtype=float).reshape(n, n_heads, self._c_max, N_FEATURES)
         states = np.array(state_list, dtype=float).reshape(n, 3)
-        if not self.use_features:
-            features[:] = 0.0
-        elif critic_gaps is not None:
+        if critic_gaps is not None:
             features[:, :, :, CRITIC_GAP] = np.nan_to_num(critic_gaps[:, :, : self._c_max], nan=0.0)
         present = choices >= 0
         usable = present.any(axis=1)
@@ -182,13 +180,17 @@ class HighLevelAgent:
     def observe(self, choices: np.ndarray, utilities: np.ndarray) -> None:
         """Replay the window through the encoder only, keeping the weights: what ``act`` needs
         when the weights were fitted earlier (see ``CascadeSampler``'s high-level refit points)."""
-        if self.uniform:
-            return
         encoder = self.encoder
         for row, utility in zip(choices.tolist(), utilities.tolist()):
             encoder.add(row, float(utility))
 
     # -- acting -----------------------------------------------------------------------------
+    def head_probabilities(self, k: int, phi: np.ndarray) -> np.ndarray:
+        """The policy of head ``k`` given its feature matrix ``phi`` (``(n_choices[k], F)``)."""
+        with torch.no_grad():
+            logits = self.bias[k, : self.n_choices[k]] + torch.tensor(phi) @ self.theta
+            return floored_softmax(logits, self.floor, self.n_choices[k]).numpy()
+
     def act(
         self,
         rng: np.random.Generator,
@@ -208,7 +210,6 @@ class HighLevelAgent:
             critic gaps it saw (store them with the decision).
         """
         gaps_out: list[np.ndarray] = []
-        self.last_features = []  # what each head saw: pre-training re-scores decisions with it
         chosen: list[int] = []
         log_probs: list[float] = []
         probs_out: list[np.ndarray] = []
@@ -222,14 +223,7 @@ class HighLevelAgent:
             if critic_gap is not None:
                 phi_np[:, CRITIC_GAP] = critic_gap(k, chosen)
             gaps_out.append(phi_np[:, CRITIC_GAP].copy())
-            self.last_features.append(phi_np.copy())
-            if not self.use_features:
-                phi_np[:] = 0.0
-            phi = torch.tensor(phi_np)
-            with torch.no_grad():
-                logits = self.bias[k, :n_c] + phi @ self.theta
-                p = (1 - self.floor) * torch.softmax(logits, -1) + self.floor / n_c
-            p_np = np.full(n_c, 1.0 / n_c) if self.uniform else p.numpy()
+            p_np = self.head_probabilities(k, phi_np)
             p_np = p_np / p_np.sum()
             c = fixed[k] if k in fixed else int(rng.choice(n_c, p=p_np))
             chosen.append(c)

@@ -21,11 +21,8 @@ as small-data policy search needs.
    PPO rounds used). Why: a single draw of a diagonal Gaussian lands about ``std * sqrt(dim)`` from
    its mean, so in ten dimensions one sample wastes most of what the policy and the critic know;
    choosing among the policy's own proposals is how Bayesian optimisation exploits its model (by
-   optimising the acquisition), restricted to the region the policy trusts. On the held-out suite
-   (``benchmarks/results/heldout/revision_comparison.md``: 57 problems the published comparison does
-   not use) the incumbent after 200 trials was better than a single draw's in 94 studies and worse
-   in 46 (sign test p < 0.001): 42/21 on 22 bbob-mixint functions, 40/20 on 30 synthetic mixed
-   spaces, 12/5 on 5 YAHPO instances. The stored log-probabilities are those of the taken action
+   optimising the acquisition), restricted to the region the policy trusts (the held-out benchmark
+   comparison of the two is in ``docs/benchmarks.md``). The stored log-probabilities are those of the taken action
    under the Gaussian policy (the proposal distribution), which is what later PPO updates re-score.
 
 The agent knows nothing of Optuna: it takes arrays and a scoring function.
@@ -34,6 +31,7 @@ The agent knows nothing of Optuna: it takes arrays and a scoring function.
 from __future__ import annotations
 
 from collections.abc import Callable
+from collections.abc import Sequence
 import math
 
 import numpy as np
@@ -100,7 +98,6 @@ class LowLevelAgent:
         n_imagined: int = 64,
         real_weight: float = 0.3,
         n_proposals: int = N_PROPOSALS,
-        dual_clip: float | None = None,
     ) -> None:
         self.mean = np.asarray(mean, dtype=float).copy()
         self.std = np.clip(np.asarray(std, dtype=float), MIN_STD, MAX_STD)
@@ -111,7 +108,6 @@ class LowLevelAgent:
         self.n_imagined = n_imagined
         self.real_weight = real_weight
         self.n_proposals = n_proposals
-        self.dual_clip = dual_clip  # see cascaderl_optuna._cascade.ppo.DUAL_CLIP
         self.stats = PPOStats()
 
     @property
@@ -172,19 +168,7 @@ class LowLevelAgent:
                 old = np.concatenate([old, real_old])
                 advantages = np.concatenate([advantages, real_adv])
                 weights = np.concatenate([weights, np.full(len(rx), self.real_weight / len(rx))])
-            new_mean, new_log_std, self.stats = gaussian_ppo_update(
-                actions,
-                present,
-                old,
-                advantages,
-                weights,
-                self.mean,
-                np.log(self.std),
-                clip=self.clip,
-                epochs=self.epochs,
-                lr=self.lr,
-                dual_clip=self.dual_clip,
-            )
+            new_mean, new_log_std, self.stats = self.update(actions, present, old, advantages, weights)
             self.stats.v_loss = float(np.mean((returns - returns.mean()) ** 2))
             new_std = np.exp(new_log_std)
             if not (np.all(np.isfinite(new_mean)) and np.all(np.isfinite(new_std))):
@@ -192,6 +176,28 @@ class LowLevelAgent:
             self.mean = new_mean.clip(0.0, 1.0)
             self.std = new_std.clip(MIN_STD, MAX_STD)
         return self.stats
+
+    def update(
+        self,
+        actions: np.ndarray,
+        present: np.ndarray,
+        old_log_prob: np.ndarray,
+        advantages: np.ndarray,
+        weights: np.ndarray,
+    ) -> tuple[np.ndarray, np.ndarray, PPOStats]:
+        """One PPO update of the policy on a batch: the new mean, log-scale and the update's statistics."""
+        return gaussian_ppo_update(
+            actions,
+            present,
+            old_log_prob,
+            advantages,
+            weights,
+            self.mean,
+            np.log(self.std),
+            clip=self.clip,
+            epochs=self.epochs,
+            lr=self.lr,
+        )
 
     def act(
         self, rng: np.random.Generator, score: Callable[[np.ndarray], np.ndarray] | None = None
@@ -204,3 +210,48 @@ class LowLevelAgent:
             return self.sample(rng, 1)[0]
         proposals = self.sample(rng, self.n_proposals)
         return proposals[int(np.argmax(score(proposals)))]
+
+
+# -- where a strategy's agent starts, and what it optimises ----------------------------------------
+MIN_CONTEXT_TRIALS_ALONE = 8
+"""Below this much similar data (the sum of the similarity weights) the start is mostly borrowed."""
+BORROWED_MIN_STD = 0.07
+"""The least spread of a start borrowed from other strategies' trials: borrowed knowledge is uncertain."""
+MAX_REAL_BATCH = 50
+"""The strategy's most recent real trials that join each PPO batch (bounds the cost per trial)."""
+
+
+def strategy_start(
+    x: np.ndarray, utilities: np.ndarray, similarity: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    """Mean and spread a strategy's low-level agent starts from.
+
+    The elite of all trials, each weighted by how much its strategy behaves like the chosen one
+    in the critic's eyes (its kernel on the strategy code: a head whose length scale is long,
+    because it barely changes the landscape, barely separates trials). With little similar data
+    the agent borrows more, and explores wider.
+    """
+    mean, std = elite_initialisation(x, utilities, similarity)
+    if similarity.sum() < MIN_CONTEXT_TRIALS_ALONE:
+        std = np.maximum(std, BORROWED_MIN_STD)
+    return mean, std
+
+
+def same_strategy(choices: np.ndarray, chosen: Sequence[int]) -> np.ndarray:
+    """``(n,)`` whether each trial ran the chosen strategy (a head it lacks does not disagree)."""
+    if choices.shape[1] == 0 or len(choices) == 0:
+        return np.ones(len(choices), dtype=bool)
+    return ((choices == np.array(chosen)[None, :]) | (choices < 0)).all(1)
+
+
+def optimistic_score(
+    predict: Callable[[np.ndarray], tuple[np.ndarray, np.ndarray]], strategy_code: np.ndarray, beta: float
+) -> Callable[[np.ndarray], np.ndarray]:
+    """``actions -> mean + beta * std`` of the critic at (actions, the strategy's code): what the
+    agent's PPO update and its choice among proposals maximise."""
+
+    def score(actions: np.ndarray) -> np.ndarray:
+        mu, sd = predict(np.hstack([actions, np.repeat(strategy_code[None, :], len(actions), 0)]))
+        return mu + beta * sd
+
+    return score

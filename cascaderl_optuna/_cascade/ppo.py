@@ -72,38 +72,12 @@ def normalise(advantages: np.ndarray) -> np.ndarray:
     return (advantages - advantages.mean()) / std
 
 
-# Dual-clip PPO (Ye et al., 2020, "Mastering Complex Control in MOBA Games with Deep Reinforcement
-# Learning"): the clipped surrogate bounds the ratio's pull only on the side its advantage pushes; for a
-# negative advantage the loss -A * r grows without bound in r. The low level re-scores the study's real
-# trials, taken by earlier policies, under each new policy: a trial far from the policy that took it but
-# near the current one can have an enormous ratio, and one such sample with a negative advantage
-# then decides the whole Adam step, or overflows it (and the agent keeps its last sound policy for that
-# decision). Capping the loss at -c * A (c = 3, the paper's value) removes it. Off by default: as the
-# variant `dual_clip` of benchmarks/variants.py it won on the held-out problems and lost on the published
-# ones (benchmarks/results/variants/COMPARISON.md).
-DUAL_CLIP = 3.0
-# With a dual clip, ratios beyond e^30 are past every clip whatever the advantage: exponentiating them
-# only risks inf * 0.
-_LOG_RATIO_CAP = 30.0
-
-
-def _surrogate_loss(ratio, advantages, clip: float, dual_clip: float | None, xp=torch):  # type: ignore[no-untyped-def]
-    """Per-sample clipped (and, with ``dual_clip``, dual-clipped) PPO loss: minus the surrogate.
+def surrogate_loss(ratio, advantages, clip: float, xp=torch):  # type: ignore[no-untyped-def]
+    """Per-sample clipped PPO loss: minus the clipped surrogate.
 
     ``xp`` is the array module (torch for :func:`ppo_update`, NumPy for :func:`gaussian_ppo_update`).
     """
-    loss = xp.maximum(-advantages * ratio, -advantages * ratio.clip(1.0 - clip, 1.0 + clip))
-    if dual_clip is None:
-        return loss
-    return xp.where(advantages < 0, xp.minimum(loss, -dual_clip * advantages), loss)
-
-
-def _log_ratio(log_prob, old_log_prob, dual_clip: float | None):
-    """``log_prob - old_log_prob``, capped at ``_LOG_RATIO_CAP`` under a dual clip (NumPy or torch)."""
-    log_ratio = log_prob - old_log_prob
-    if dual_clip is None:
-        return log_ratio
-    return log_ratio.clip(max=_LOG_RATIO_CAP)
+    return xp.maximum(-advantages * ratio, -advantages * ratio.clip(1.0 - clip, 1.0 + clip))
 
 
 def ppo_update(
@@ -117,7 +91,6 @@ def ppo_update(
     lr: float,
     regulariser: Callable[[], torch.Tensor] | None = None,
     weights: torch.Tensor | None = None,
-    dual_clip: float | None = None,
 ) -> PPOStats:
     """Clipped-surrogate PPO epochs over one batch; updates ``parameters`` in place.
 
@@ -128,8 +101,6 @@ def ppo_update(
         old_log_prob: log-probability of each action under the policy that took it.
         advantages: normalised advantages, fixed during the epochs.
         clip: PPO's epsilon; the ratio is clipped to ``[1 - clip, 1 + clip]``.
-        dual_clip: if given, for a negative advantage the loss is at most ``-dual_clip * advantage``
-            (dual-clip PPO), so a sample whose ratio is beyond it gives no gradient.
         regulariser: an extra loss (e.g. a pull towards the prior), added every step.
         weights: optional per-sample weights of the surrogate (default: uniform).
     """
@@ -141,8 +112,7 @@ def ppo_update(
     optimiser = torch.optim.Adam(list(parameters), lr=lr)
     for _ in range(epochs):
         log_prob, entropy = evaluate()
-        log_ratio = _log_ratio(log_prob, old_log_prob, dual_clip)
-        pg_loss = (weights * _surrogate_loss(log_ratio.exp(), advantages, clip, dual_clip)).sum()
+        pg_loss = (weights * surrogate_loss((log_prob - old_log_prob).exp(), advantages, clip)).sum()
         loss = pg_loss
         if regulariser is not None:
             loss = loss + regulariser()
@@ -151,9 +121,9 @@ def ppo_update(
         optimiser.step()
     with torch.no_grad():
         log_prob, entropy = evaluate()
-        log_ratio = _log_ratio(log_prob, old_log_prob, dual_clip)
+        log_ratio = log_prob - old_log_prob
         ratio = log_ratio.exp()
-        stats.pg_loss = float((weights * _surrogate_loss(ratio, advantages, clip, dual_clip)).sum())
+        stats.pg_loss = float((weights * surrogate_loss(ratio, advantages, clip)).sum())
         stats.entropy = float(entropy.mean())
         stats.approx_kl = float(((ratio - 1) - log_ratio).mean())
         stats.clipfrac = float(((ratio - 1.0).abs() > clip).float().mean())
@@ -164,6 +134,7 @@ _ADAM_BETAS = (0.9, 0.999)
 _ADAM_EPS = 1e-8
 
 
+@np.errstate(over="ignore", invalid="ignore")  # see the docstring's last paragraph
 def gaussian_ppo_update(
     actions: np.ndarray,
     present: np.ndarray,
@@ -176,15 +147,19 @@ def gaussian_ppo_update(
     clip: float,
     epochs: int,
     lr: float,
-    dual_clip: float | None = None,
 ) -> tuple[np.ndarray, np.ndarray, PPOStats]:
     """:func:`ppo_update` for a diagonal Gaussian policy, with the gradient in closed form.
 
     ``log pi(x) = sum_j present_j * (-(x_j - mean_j)^2 / (2 std_j^2) - log std_j - log sqrt(2 pi))``.
     The clipped surrogate's gradient flows through a sample only while its ratio is inside the
-    clipping range on the side its advantage pushes, and, for a negative advantage under a
-    ``dual_clip``, while its ratio is at most that (exactly as autograd sees ``max``, ``min`` and
+    clipping range on the side its advantage pushes (exactly as autograd sees ``max`` and
     ``clamp``). Adam, as in :func:`ppo_update`.
+
+    The low level re-scores the study's real trials, taken by earlier policies, under each new
+    policy: a trial far from the policy that took it but near the current one can have a ratio
+    beyond what a float holds. Its gradient is then not finite, and so are the updated
+    parameters; :meth:`LowLevelAgent.improve` sees that and keeps its last sound policy. That
+    overflow is expected, so NumPy is told not to warn about it.
     """
     mean, log_std = mean.astype(float).copy(), log_std.astype(float).copy()
     stats = PPOStats(n_samples=len(advantages))
@@ -205,10 +180,8 @@ def gaussian_ppo_update(
 
     for step in range(1, epochs + 1):
         log_prob, d_mean, d_log_std = log_prob_and_scores()
-        ratio = np.exp(_log_ratio(log_prob, old_log_prob, dual_clip))
+        ratio = np.exp(log_prob - old_log_prob)
         active = np.where(advantages > 0, ratio <= 1.0 + clip, ratio >= 1.0 - clip)
-        if dual_clip is not None:
-            active &= (advantages >= 0) | (ratio <= dual_clip)
         coefficient = -weights * advantages * ratio * active  # d loss / d log pi, per sample
         grads = [coefficient @ d_mean, coefficient @ d_log_std]
         for i, g in enumerate(grads):
@@ -218,9 +191,9 @@ def gaussian_ppo_update(
             v_hat = m2[i] / (1 - b2**step)
             params[i] -= lr * m_hat / (np.sqrt(v_hat) + _ADAM_EPS)
     log_prob, _, _ = log_prob_and_scores()
-    log_ratio = _log_ratio(log_prob, old_log_prob, dual_clip)
+    log_ratio = log_prob - old_log_prob
     ratio = np.exp(log_ratio)
-    stats.pg_loss = float((weights * _surrogate_loss(ratio, advantages, clip, dual_clip, np)).sum())
+    stats.pg_loss = float((weights * surrogate_loss(ratio, advantages, clip, np)).sum())
     stats.entropy = float((log_std + 0.5 + 0.5 * np.log(2 * np.pi)).sum())
     stats.approx_kl = float(((ratio - 1) - log_ratio).mean())
     stats.clipfrac = float((np.abs(ratio - 1.0) > clip).mean())

@@ -36,10 +36,9 @@ from optuna.study import Study
 from optuna.trial import FrozenTrial
 from optuna.trial import TrialState
 
-from cascaderl_optuna._cascade.records import DECISION_KEY
-from cascaderl_optuna._cascade.records import POLICY_KEY
-from cascaderl_optuna._cascade.records import read_record
 from cascaderl_optuna._cascade.coordinates import StrategicParam
+from cascaderl_optuna._cascade.records import Decision
+from cascaderl_optuna._cascade.records import PolicyDiagnostics
 
 
 def _finite_float(v: Any) -> float | None:
@@ -53,12 +52,12 @@ def _choice_label(value: Any) -> str:
     return str(value).replace("/", "_") if value is not None else "null"
 
 
-def _heads(trial: FrozenTrial, decision: dict[str, Any] | None, policy: dict[str, Any] | None) -> list[StrategicParam]:
+def _heads(trial: FrozenTrial, decision: Decision | None, policy: PolicyDiagnostics | None) -> list[StrategicParam]:
     """The trial's strategic heads: the sampler's own (from its records), else its categoricals."""
     names: list[str] = []
-    for record, key in ((decision, "strategy"), (policy, "probs")):
-        if record and isinstance(record.get(key), dict):
-            names.extend(n for n in record[key] if n not in names)
+    for recorded in (decision.strategy if decision else None, policy.probs if policy else None):
+        if recorded:
+            names.extend(n for n in recorded if n not in names)
     if not names:
         names = [n for n, d in trial.distributions.items() if isinstance(d, CategoricalDistribution)]
     heads = []
@@ -94,10 +93,10 @@ def trial_metrics(study: Study, trial: FrozenTrial) -> tuple[dict[str, float], d
     scalars["charts/pruned"] = float(trial.state == TrialState.PRUNED)
     scalars["charts/failed"] = float(trial.state == TrialState.FAIL)
 
-    decision = read_record(trial, DECISION_KEY)
-    policy = read_record(trial, POLICY_KEY)
+    decision = Decision.read(trial)
+    policy = PolicyDiagnostics.read(trial)
     heads = _heads(trial, decision, policy)
-    probs = (policy or {}).get("probs") or {}
+    probs = (policy.probs if policy else None) or {}
     joint: float | None = 1.0 if probs else None
     parts = []
     for head in heads:
@@ -121,12 +120,11 @@ def trial_metrics(study: Study, trial: FrozenTrial) -> tuple[dict[str, float], d
     if joint is not None and probs:
         scalars["charts/strategy_probability"] = joint
     if policy is not None:
-        entropy = _finite_float(policy.get("entropy"))
+        entropy = _finite_float(policy.entropy)
         if entropy is not None:
             scalars["charts/entropy"] = entropy
-        for level in ("high_level", "low_level"):
-            stats = policy.get(level)
-            if isinstance(stats, dict):
+        for level, stats in (("high_level", policy.high_level), ("low_level", policy.low_level)):
+            if stats is not None:
                 for k, value in stats.items():
                     v = _finite_float(value)
                     if v is not None:

@@ -42,9 +42,9 @@ from optuna.trial import FrozenTrial
 from optuna.trial import TrialState
 import plotly.graph_objects as go
 
-from cascaderl_optuna._cascade.records import DECISION_KEY
-from cascaderl_optuna._cascade.records import POLICY_KEY
-from cascaderl_optuna._cascade.records import read_record
+from cascaderl_optuna._cascade.records import Decision
+from cascaderl_optuna._cascade.records import PolicyDiagnostics
+from cascaderl_optuna._cascade.coordinates import parameter_order
 from cascaderl_optuna._cascade.coordinates import StrategicParam
 
 
@@ -87,20 +87,12 @@ def _latest_distributions(trials: Sequence[FrozenTrial]) -> dict[str, BaseDistri
 
 
 def _sampler_order(trials: Sequence[FrozenTrial], names: set[str]) -> list[str]:
-    """Order ``names`` as ``CascadeSampler`` orders its heads.
-
-    The sampler orders the parameters by the position each had in the first finished trial that
-    used it, then by name (see ``CascadeSampler.infer_relative_search_space``); the tree's levels
-    follow the same order, so its first level is the sampler's first decision.
-    """
-    position: dict[str, int] = {}
-    finished_first = [t for t in trials if t.state.is_finished()] + [
-        t for t in trials if not t.state.is_finished()
-    ]
-    for t in finished_first:
-        for i, name in enumerate(t.distributions):
-            position.setdefault(name, i)
-    return sorted(names, key=lambda n: (position.get(n, 1 << 30), n))
+    """Order ``names`` as ``CascadeSampler`` orders its heads (:func:`parameter_order` over its
+    finished trials), so the tree's first level is the sampler's first decision; names only
+    unfinished or failed trials have follow by the same rule."""
+    decided = (TrialState.COMPLETE, TrialState.PRUNED)
+    first = [t for t in trials if t.state in decided] + [t for t in trials if t.state not in decided]
+    return parameter_order(first, names)
 
 
 def resolve_strategic_params(
@@ -137,9 +129,9 @@ def resolve_strategic_params(
             if isinstance(dist, CategoricalDistribution) and not dist.single()
         }
         for t in trials:
-            record = read_record(t, DECISION_KEY)
-            if record and isinstance(record.get("strategy"), dict):
-                found.update(n for n in record["strategy"] if n in distributions)
+            decision = Decision.read(t)
+            if decision is not None:
+                found.update(n for n in decision.strategy if n in distributions)
         sampler = getattr(study, "sampler", None)
         if isinstance(sampler, CascadeSampler):
             found.update(n for n in sampler._strategic_names if n in distributions)
@@ -271,9 +263,9 @@ def _build_tree(
     n_recent = sum(t.number >= recent_from for t in trials)
     policies: dict[int, dict[str, Any]] = {}
     for t in trials:
-        record = read_record(t, POLICY_KEY)
-        if record and isinstance(record.get("probs"), dict):
-            policies[t.number] = record["probs"]
+        policy = PolicyDiagnostics.read(t)
+        if policy is not None and policy.probs is not None:
+            policies[t.number] = policy.probs
     tactical_names = [n for n in _latest_distributions(trials) if n not in {h.name for h in heads}]
     nodes: list[TreeNode] = []
 
@@ -578,7 +570,7 @@ def plot_strategy_history(
         window = min(50, max(10, len(trials) // 8))
     if not isinstance(window, int) or window < 1:
         raise ValueError(f"window must be an int >= 1, got {window!r}.")
-    policies = [(t.number, r["probs"]) for t in trials if (r := read_record(t, POLICY_KEY)) and isinstance(r.get("probs"), dict)]
+    policies = [(t.number, p.probs) for t in trials if (p := PolicyDiagnostics.read(t)) and p.probs is not None]
     first_agent_trial = policies[0][0] if policies else None
 
     figure = make_subplots(

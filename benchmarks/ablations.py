@@ -1,0 +1,107 @@
+"""The ablations: the shipped cascade with one part switched off, to show what each part is worth.
+
+Each is a subclass of the shipped ``CascadeSampler`` (or of one of its agents) that replaces one part, so
+nothing in ``cascaderl_optuna`` carries them. ``benchmarks.samplers`` registers them as
+``cascade_uniform_high_level``, ``cascade_no_low_level_learning`` and ``cascade_flat``; the ``ablation`` suite
+pairs each with the full cascade by seed (``docs/benchmarks.md``). They decide exactly as the ablation switch of
+earlier versions did, so the committed rows stay reproducible.
+
+* ``uniform_high_level``: strategies uniformly at random, no high-level learning; the low level as shipped.
+* ``no_low_level_learning``: tactical values uniformly at random; the high level as shipped.
+* ``flat``: one agent over all parameters: per-choice logits without the history encoding, one Gaussian over
+  the tactical values shared by every strategy, a critic that does not see the strategy.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import numpy as np
+import optuna
+
+from cascaderl_optuna import CascadeSampler
+from cascaderl_optuna._cascade.encoding import HistoryEncoder
+from cascaderl_optuna._cascade.encoding import N_FEATURES
+from cascaderl_optuna._cascade.high_level import HighLevelAgent
+from cascaderl_optuna._cascade.low_level import LowLevelAgent
+from cascaderl_optuna._cascade.ppo import PPOStats
+
+
+class UniformHighLevelAgent(HighLevelAgent):
+    """Every choice equally likely; nothing is learned."""
+
+    def fit(self, choices, utilities, behaviour_log_prob, critic_gaps=None) -> PPOStats:  # type: ignore[no-untyped-def]
+        return self.stats
+
+    def observe(self, choices: np.ndarray, utilities: np.ndarray) -> None:
+        return None
+
+    def head_probabilities(self, k: int, phi: np.ndarray) -> np.ndarray:
+        return np.full(self.n_choices[k], 1.0 / self.n_choices[k])
+
+
+class UniformLowLevelAgent(LowLevelAgent):
+    """Tactical values uniformly at random in the unit cube (density 1); nothing is learned."""
+
+    def __init__(self, mean: np.ndarray, std: np.ndarray, **kwargs) -> None:  # type: ignore[no-untyped-def]
+        super().__init__(np.full(len(mean), 0.5), std, **kwargs)
+
+    def improve(self, score, rng, real_x=None, real_utility=None, real_log_prob=None) -> PPOStats:  # type: ignore[no-untyped-def]
+        return self.stats
+
+    def act(self, rng: np.random.Generator, score=None) -> np.ndarray:  # type: ignore[no-untyped-def]
+        return rng.random(self.dim)
+
+    def log_prob(self, x: np.ndarray) -> np.ndarray:
+        return np.zeros(np.shape(x))
+
+
+class _NoFeatureEncoder(HistoryEncoder):
+    """Every history feature zero: the policy's logits are its per-choice biases alone."""
+
+    def feature_rows(self, k, prefix, pending=None):  # type: ignore[no-untyped-def]
+        return [[0.0] * N_FEATURES for _ in range(self.n_choices[k])]
+
+
+class FlatHighLevelAgent(HighLevelAgent):
+    """Per-choice logits without the history encoding."""
+
+    def __init__(self, n_choices, **kwargs) -> None:  # type: ignore[no-untyped-def]
+        super().__init__(n_choices, **kwargs)
+        self.encoder = _NoFeatureEncoder(self.n_choices)
+
+
+class UniformHighLevelCascade(CascadeSampler):
+    _high_level_agent_class = UniformHighLevelAgent
+
+
+class NoLowLevelLearningCascade(CascadeSampler):
+    _low_level_agent_class = UniformLowLevelAgent
+
+
+class FlatCascade(CascadeSampler):
+    """One agent over all parameters: the critic and the low level do not see the strategy."""
+
+    _high_level_agent_class = FlatHighLevelAgent
+
+    def _critic_gap_function(self, critic, x, onehot, utilities, strategic, rng):  # type: ignore[no-untyped-def]
+        return None
+
+    def _critic(self, study, history, heads, tactical, x, choices):  # type: ignore[no-untyped-def]
+        return super()._critic(study, history, [], tactical, x, choices[:, :0])
+
+    def _tactical(self, history, decisions, heads, choices, chosen, tactical, x, critic, rng):  # type: ignore[no-untyped-def]
+        return super()._tactical(history, decisions, [], choices[:, :0], [], tactical, x, critic, rng)
+
+
+ABLATIONS: dict[str, type[CascadeSampler]] = {
+    "uniform_high_level": UniformHighLevelCascade,
+    "no_low_level_learning": NoLowLevelLearningCascade,
+    "flat": FlatCascade,
+}
+
+
+def make_ablation_sampler(name: str) -> Callable[..., optuna.samplers.BaseSampler]:
+    """``(seed, problem) -> sampler`` of ablation ``name``."""
+    cls = ABLATIONS[name]
+    return lambda seed, problem: cls(seed=seed, strategic_params=problem.strategic_params)

@@ -1,0 +1,77 @@
+"""``COMPARISON.md``: each variant of ``benchmarks/variants.py`` against the shipped cascade, paired by seed.
+
+    python -m benchmarks.variants_comparison > benchmarks/results/variants/COMPARISON.md
+
+The comparison is the one ``compare_revisions`` makes between two revisions (wins/losses of the variant per problem,
+pooled per family with a two-sided sign test), on the held-out suite and on the published comparison's problems.
+It is valid only while the ``cascade`` rows are those of the code the variants subclass: after an adopted change
+re-runs them, re-run the variants too (delete their rows).
+"""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+import sys
+
+from benchmarks.compare_revisions import checkpoint_cells
+from benchmarks.compare_revisions import compare
+from benchmarks.compare_revisions import current_rows
+from benchmarks.compare_revisions import pooled_counts
+from benchmarks.compare_revisions import pooled_table
+from benchmarks.runner import RESULTS_DIR
+from benchmarks.variants import VARIANTS
+
+
+# (suite of the variants' rows, suite of the shipped cascade's rows they are paired with, what it is called)
+PAIRINGS = (
+    ("variants", "heldout", "held-out suite"),
+    ("variants_published", "full", "published comparison (full suite)"),
+)
+
+
+def comparison(results: Path) -> str:
+    """Markdown: each variant's rows against the shipped cascade's, paired by seed, on the held-out suite and, where
+    they were run, on the published comparison's problems (there also per problem: wins/losses/ties, Wilcoxon p,
+    medians of the shipped -> the variant's rows)."""
+    lines = ["# Variants of the cascade tried and not adopted", "",
+             "Each variant against the shipped cascade, paired by seed (noise-free value of the incumbent; studies where "
+             "the variant is better / worse; two-sided sign test), on the held-out suite (`python -m benchmarks run "
+             "--suite variants`) and on the published comparison's problems (`--suite variants_published`). Written by "
+             "`python -m benchmarks.variants_comparison`.", ""]
+    rows = {}
+    for variant_suite, shipped_suite, _ in PAIRINGS:
+        shipped = {key: r for key, r in current_rows(shipped_suite, results).items() if key[1] == "cascade"}
+        rows[variant_suite] = (shipped, current_rows(variant_suite, results))
+    for name, variant in VARIANTS.items():
+        lines += [f"## `cascade_{name}`", "", variant.summary, ""]
+        for variant_suite, _, title in PAIRINGS:
+            shipped, variant_rows = rows[variant_suite]
+            after = {(problem, "cascade"): r for (problem, sampler), r in variant_rows.items()
+                     if sampler == f"cascade_{name}"}
+            cells = [dict(c, sampler=f"cascade_{name}") for c in compare(shipped, after)]
+            pooled = pooled_counts(cells)
+            if not pooled:
+                lines += [f"On the {title}: not run.", ""]
+                continue
+            lines += [f"On the {title}: {len(cells)} problems, {sum(c['studies'] for c in cells)} studies.", ""]
+            lines += pooled_table(pooled, ("variant",)) + [""]
+            lines += pooled_table(pooled_counts(cells, by_family=True), ("variant", "family")) + [""]
+            if len(cells) <= 12:  # few problems with many seeds: each problem's own paired test
+                lines += ["| problem | studies | after 50 trials | after 100 trials | last trial |", "|---|---|---|---|---|"]
+                lines += [f"| {c['problem']} | {c['studies']} | " + " | ".join(checkpoint_cells(c)) + " |"
+                          for c in cells if c["changed"]]
+                lines += [""]
+    return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m benchmarks.variants_comparison", description=__doc__.splitlines()[0])
+    parser.add_argument("--results", type=Path, default=RESULTS_DIR)
+    args = parser.parse_args(argv)
+    sys.stdout.write(comparison(args.results))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,64 @@
+"""The ablations of the benchmarks (benchmarks/ablations.py): each switches off exactly its part of the cascade."""
+
+from __future__ import annotations
+
+import optuna
+import pytest
+
+from benchmarks.ablations import ABLATIONS
+from benchmarks.ablations import FlatCascade
+from benchmarks.samplers import make_sampler
+from benchmarks.problems import make_problem
+from cascaderl_optuna import CascadeSampler
+from cascaderl_optuna._cascade.records import Decision
+from cascaderl_optuna._cascade.records import PolicyDiagnostics
+from tests.test_sampler import planted
+
+
+@pytest.mark.parametrize("ablation", sorted(ABLATIONS))
+def test_ablations_switch_off_exactly_their_part(ablation):
+    study = optuna.create_study(sampler=ABLATIONS[ablation](seed=0, n_startup_trials=5))
+    study.optimize(planted, n_trials=20)
+    last = study.trials[-1]
+    decision, policy = Decision.read(last), PolicyDiagnostics.read(last)
+    probs = policy.probs["optimizer"]
+    if ablation == "uniform_high_level":
+        assert probs == pytest.approx([1 / 3] * 3)
+    else:
+        assert probs != pytest.approx([1 / 3] * 3)
+    if ablation == "no_low_level_learning":
+        assert all(v == 0.0 for v in decision.ll_log_prob.values())  # uniform density
+    else:
+        assert any(v != 0.0 for v in decision.ll_log_prob.values())
+    gaps = decision.critic_gap["optimizer"]
+    assert (max(abs(g) for g in gaps) == 0.0) == (ablation == "flat")
+
+
+def test_the_flat_ablation_learns_the_numbers_from_every_trial_whatever_its_strategy():
+    """One Gaussian shared by every strategy: each low-level PPO batch holds all finished trials (64 imagined
+    actions plus every real one), where the cascade's holds only the chosen strategy's real trials."""
+
+    def batch_sizes(sampler):
+        study = optuna.create_study(sampler=sampler)
+        study.optimize(planted, n_trials=25)
+        rows = []
+        for t in study.trials[5:]:
+            finished = [u for u in study.trials[: t.number] if u.state.is_finished()]
+            same = [u for u in finished if u.params["optimizer"] == t.params["optimizer"]]
+            rows.append((PolicyDiagnostics.read(t).low_level["n_samples"], len(finished), len(same)))
+        return rows
+
+    flat = batch_sizes(FlatCascade(seed=1, n_startup_trials=5))
+    assert all(n == 64 + n_finished for n, n_finished, _ in flat)
+    cascade = batch_sizes(CascadeSampler(seed=1, n_startup_trials=5))
+    assert all(n == 64 + n_same or (n_same < 2 and n == 64) for n, _, n_same in cascade)
+    assert any(n_same < n_finished for _, n_finished, n_same in cascade)
+
+
+def test_the_benchmark_names_make_the_ablation_classes_and_the_shipped_sampler_has_no_switch():
+    problem = make_problem("llm_strong")
+    for name, cls in ABLATIONS.items():
+        sampler = make_sampler(f"cascade_{name}", 0, problem)
+        assert type(sampler) is cls and isinstance(sampler, CascadeSampler)
+    with pytest.raises(TypeError):
+        CascadeSampler(ablation="flat")  # research switches are not part of the product
