@@ -1,35 +1,167 @@
-"""Write the README's performance section from the committed benchmark report.
+"""Write the benchmark tables of the README and of ``docs/`` from the committed benchmark reports.
 
-The README never carries a figure typed by hand: ``python -m benchmarks.readme`` replaces the text
-between ``<!-- benchmarks:begin -->`` and ``<!-- benchmarks:end -->`` with the overview table of
-``benchmarks/results/full/report/summary.json`` (written by ``python -m benchmarks report``) and
-the sampler-overhead table of the timing suite; ``--suite parallel`` fills the block between
-``<!-- benchmarks:parallel:begin -->`` and ``<!-- benchmarks:parallel:end -->`` with the 1-vs-4-worker table, and
-``--suite ablation`` the ablation table (the full cascade against each ablation, paired over seeds), ``--suite heldout``
-the held-out table (the cascade against each baseline, pooled over each family of held-out problems).
+No figure about how well the sampler does is typed by hand. Each table is a *block* between two markers,
+``<!-- benchmarks:NAME:begin -->`` and ``<!-- benchmarks:NAME:end -->``, in the page that needs it, and
+``python -m benchmarks.readme`` rewrites every block from its suite's ``benchmarks/results/<suite>/report/summary.json``
+(written by ``python -m benchmarks report --suite <suite>``); ``--suite S`` rewrites only the blocks of suite ``S``;
+``--check`` rewrites nothing and exits 1 naming the blocks that differ from what the summaries make.
+
+Where the blocks are (``BLOCKS``): the README carries one short table for users (``overview``: per problem, who
+leads at 50 trials and at the last trial, and the cascade's paired result against ``TPESampler()`` and
+``GPSampler()``), written so that its losses read as plainly as its wins; ``docs/benchmarks.md`` carries every full
+table (``full`` with the sampler-overhead table of the timing suite, ``heldout``, ``parallel``, ``ablation``,
+``pretraining``). A page's blocks are exactly the ones registered for it: a block that is not registered, or a
+registered one that is missing, is an error, so a table cannot quietly go stale by falling out of the registry.
 """
 
 from __future__ import annotations
 
 import argparse
+from collections.abc import Callable
+from dataclasses import dataclass
 import json
 from pathlib import Path
+import re
+import sys
 
 from benchmarks.report import _fmt
+from benchmarks.report import HAND
 from benchmarks.report import overview_table
 from benchmarks.report import problem_family
 from benchmarks.report import sign_test
 from benchmarks.runner import RESULTS_DIR
 
-BEGIN, END = "<!-- benchmarks:begin -->", "<!-- benchmarks:end -->"
+ROOT = Path(__file__).resolve().parent.parent
+MARKER = re.compile(r"<!-- benchmarks:([a-z_]+):(begin|end) -->")
 
 
-def markers(suite: str) -> tuple[str, str]:
-    """The full suite owns the plain markers; every other suite has its own block."""
-    if suite == "full":
-        return BEGIN, END
-    return f"<!-- benchmarks:{suite}:begin -->", f"<!-- benchmarks:{suite}:end -->"
-README = Path(__file__).resolve().parent.parent / "README.md"
+def markers(name: str) -> tuple[str, str]:
+    """The begin and end markers of block ``name``."""
+    return f"<!-- benchmarks:{name}:begin -->", f"<!-- benchmarks:{name}:end -->"
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# The README's table for users.
+
+# How a user would call the samplers the benchmarks name (see ``benchmarks/samplers.py``).
+SAMPLER_CALLS = {
+    "cascade": "`CascadeSampler()`",
+    "tpe_default": "`TPESampler()`",
+    "tpe_mv_group": "`TPESampler(group=True)`",
+    "tpe_independent": "`TPESampler(multivariate=False)`",
+    "gp": "`GPSampler()`",
+    "cmaes_margin": "`CmaEsSampler(with_margin=True)`",
+    "random": "`RandomSampler()`",
+}
+
+PROBLEM_KINDS = {
+    "fcnet_naval": "FCNet naval (HPOLib table, MLP)",
+    "fcnet_protein": "FCNet protein (HPOLib table, MLP)",
+    "llm_smooth": "LLM fine-tuning landscape, weak optimizer x learning-rate interaction",
+    "llm_strong": "LLM fine-tuning landscape, strong optimizer x learning-rate interaction",
+    "mixint_f10_d10": "bbob-mixint f10 (ill-conditioned, integers, no categorical)",
+    "mixint_f21_d10": "bbob-mixint f21 (multimodal, integers, no categorical)",
+    "mlp_digits": "real torch MLP training on digits (8 seeds x 100 trials)",
+    "yahpo_lcbench_167184": "YAHPO LCBench 167184 (surrogate)",
+    "yahpo_xgboost_1501": "YAHPO rbv2_xgboost 1501 (conditional space, surrogate)",
+    "yahpo_xgboost_40499": "YAHPO rbv2_xgboost 40499 (conditional, saturates)",
+}
+
+_SIGNIFICANT = 0.05
+
+
+def _leaders(entry: dict, at: str | None) -> str:
+    """The samplers with the lowest median regret at checkpoint ``at`` (``None``: the last trial), ties listed.
+
+    Only the flat samplers a user could pick compete (the hand-conditioned TPE is an expert's reference that knows
+    the answer's structure), and only those with every seed of the problem: a median over 2 seeds is not a lead.
+    """
+    most = max(info["seeds"] for info in entry["samplers"].values())
+    values = {}
+    for sampler, info in entry["samplers"].items():
+        if sampler.endswith(HAND) or sampler not in SAMPLER_CALLS or info["seeds"] < most:
+            continue
+        value = info["final_regret"] if at is None else info["median_regret"].get(at)
+        if value is not None:
+            values[sampler] = value
+    best = min(values.values())
+    tied = [s for s, v in values.items() if v <= best + 1e-12 + 1e-9 * abs(best)]
+    names = ", ".join(SAMPLER_CALLS[s] for s in tied)
+    return f"{names} ({_fmt(best)})" if len(tied) == 1 else f"tie: {names} ({_fmt(best)})"
+
+
+def _verdict(entry: dict, baseline: str) -> str:
+    """The challenger against ``baseline`` at the last checkpoint, paired by seed: ahead, behind or level."""
+    tests = entry["paired"].get(baseline)
+    if not tests:
+        return "—"
+    last = max(tests, key=lambda t: t["at"])
+    word = "level"
+    if last["p"] < _SIGNIFICANT and last["win"] != last["loss"]:
+        word = "**ahead**" if last["win"] > last["loss"] else "**behind**"
+    return f"{word} {last['win']}/{last['loss']}, p = {last['p']:.2g}"
+
+
+def user_overview_section(summary: dict) -> str:
+    """Per problem: who leads early and late, and the cascade against Optuna's default TPE and its GP sampler."""
+    lines = ["| problem | best median regret at 50 trials | best at the last trial | cascade vs `TPESampler()` "
+             "| cascade vs `GPSampler()` |", "|---|---|---|---|---|"]
+    for problem, entry in summary["problems"].items():
+        kind = PROBLEM_KINDS.get(problem)
+        name = f"`{problem}`: {kind}" if kind else f"`{problem}`"
+        lines.append(f"| {name} | {_leaders(entry, '50')} | {_leaders(entry, None)} | "
+                     f"{_verdict(entry, 'tpe_default')} | {_verdict(entry, 'gp')} |")
+    counts = sorted({(e["samplers"][summary.get("challenger", "cascade")]["seeds"],
+                      e["samplers"][summary.get("challenger", "cascade")]["trials"])
+                     for e in summary["problems"].values()})
+    lines += ["", "Median normalised regret over seeds (0 = the optimum, 1 = a typical random configuration; lower is "
+              "better); the cascade's seeds x trials: " + ", ".join(f"{n} x {t}" for n, t in counts) + ". Best: among "
+              + ", ".join(SAMPLER_CALLS.values()) + " with every seed of the problem. Last two columns: the cascade's "
+              "wins/losses against that sampler at the last trial, paired by seed, two-sided Wilcoxon p; **ahead** or "
+              "**behind** at p < 0.05, level otherwise.", ""]
+    timing = summary.get("timing") or {}
+    shown = [s for s in ("cascade", "tpe_default", "gp") if s in timing and timing[s].get("at_100") is not None]
+    if shown:
+        def cost(s: str) -> str:
+            late = timing[s].get("at_1000")
+            tail = f", {_fmt(late)} s at trial 1,000" if late is not None else ", not run to 1,000 trials"
+            return f"{SAMPLER_CALLS[s]} {_fmt(timing[s]['at_100'])} s at trial 100{tail}"
+        lines += ["Sampler time per trial (objective excluded) on `" + timing[shown[0]]["problem"] + "`: "
+                  + "; ".join(cost(s) for s in shown) + ".", ""]
+    return "\n".join(lines)
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# The tables of docs/benchmarks.md.
+
+
+def overview_section(summary: dict, suite: str, *, with_timing: bool = False) -> str:
+    """The report's overview table (every sampler's median final regret, the reach of the best TPE setting's value),
+    the seeds behind it and, for the full suite, the sampler-overhead table of the timing suite."""
+    lines = overview_table(summary)[2:]  # the page has its own heading
+    problems = summary["problems"]
+    counts = sorted({(e["seeds"], e["trials"]) for ent in problems.values() for e in ent["samplers"].values()})
+    lines += [
+        "Seeds x trials behind these medians: "
+        + ", ".join(f"{n} x {t}" for n, t in counts)
+        + f" (per problem and sampler in `benchmarks/results/{suite}/report/REPORT.md`).",
+        "",
+    ]
+    timing = summary.get("timing") or {}
+    if timing and with_timing:
+        lines += [
+            "Sampler seconds per trial (ask + suggest + tell, objective excluded) on `"
+            + next(iter(timing.values()))["problem"]
+            + "`, around trial 100 and trial 1,000 (per study the mean over trials 81-120 and 951-1,000; the median "
+            "over each sampler's studies, `studies` of them):",
+            "",
+            "| sampler | studies | s/trial @100 | s/trial @1000 |",
+            "|---|---|---|---|",
+        ]
+        for sampler, t in timing.items():
+            lines.append(f"| {sampler} | {t.get('studies', 1)} | {_fmt(t['at_100'])} | {_fmt(t['at_1000'])} |")
+        lines.append("")
+    return "\n".join(lines)
 
 
 ABLATION_COLUMNS = {
@@ -98,60 +230,140 @@ def heldout_section(summary: dict) -> str:
     return "\n".join(lines)
 
 
-def section(summary: dict, suite: str) -> str:
-    if suite == "ablation":
-        return ablation_section(summary)
-    if suite == "heldout":
-        return heldout_section(summary)
-    lines = overview_table(summary)[2:]  # the README has its own heading
-    problems = summary["problems"]
-    seeds = sorted({(p, s, e["seeds"], e["trials"]) for p, ent in problems.items() for s, e in ent["samplers"].items()})
-    counts = sorted({(n, t) for _, _, n, t in seeds})
-    lines += [
-        "Seeds x trials behind these medians: "
-        + ", ".join(f"{n} x {t}" for n, t in counts)
-        + f" (per problem and sampler in `benchmarks/results/{suite}/report/REPORT.md`).",
-        "",
-    ]
-    timing = summary.get("timing") or {}
-    if timing and suite == "full":
-        lines += [
-            "Sampler seconds per trial (ask + suggest + tell, objective excluded) on `"
-            + next(iter(timing.values()))["problem"]
-            + "`, around trial 100 and trial 1,000 (per study the mean over trials 81-120 and 951-1,000; the median "
-            "over each sampler's studies, `studies` of them):",
-            "",
-            "| sampler | studies | s/trial @100 | s/trial @1000 |",
-            "|---|---|---|---|",
-        ]
-        for sampler, t in timing.items():
-            lines.append(f"| {sampler} | {t.get('studies', 1)} | {_fmt(t['at_100'])} | {_fmt(t['at_1000'])} |")
-        lines.append("")
-    return "\n".join(lines)
+# ---------------------------------------------------------------------------------------------------------------
+# Where each block goes.
 
 
-def with_section(text: str, summary: dict, suite: str) -> str:
-    """``text`` (the README) with the suite's block between its markers rewritten from ``summary``."""
-    begin, end = markers(suite)
+@dataclass(frozen=True)
+class Block:
+    """A generated table: its marker name, the suite whose summary it is written from, the page it lives in."""
+
+    name: str
+    suite: str
+    page: str  # relative to the repository root
+    section: Callable[[dict], str]
+
+
+BLOCKS: dict[str, Block] = {b.name: b for b in (
+    Block("overview", "full", "README.md", user_overview_section),
+    Block("full", "full", "docs/benchmarks.md", lambda s: overview_section(s, "full", with_timing=True)),
+    Block("heldout", "heldout", "docs/benchmarks.md", heldout_section),
+    Block("parallel", "parallel", "docs/benchmarks.md", lambda s: overview_section(s, "parallel")),
+    Block("ablation", "ablation", "docs/benchmarks.md", ablation_section),
+    Block("pretraining", "pretraining", "docs/benchmarks.md", lambda s: overview_section(s, "pretraining")),
+)}
+
+
+def pages() -> list[str]:
+    """Every page that holds a generated block."""
+    return sorted({b.page for b in BLOCKS.values()})
+
+
+def block_names(text: str) -> list[str]:
+    """The names of the blocks ``text`` holds, in order; an unpaired or misordered marker is an error."""
+    names, open_name = [], None
+    for m in MARKER.finditer(text):
+        name, kind = m.groups()
+        if kind == "begin":
+            if open_name is not None:
+                raise ValueError(f"block {name!r} begins inside block {open_name!r}: close {open_name!r} first")
+            open_name = name
+        else:
+            if open_name != name:
+                raise ValueError(f"block {name!r} ends without its begin marker {markers(name)[0]}")
+            names.append(name)
+            open_name = None
+    if open_name is not None:
+        raise ValueError(f"block {open_name!r} has no end marker {markers(open_name)[1]}")
+    return names
+
+
+def section(summary: dict, name: str) -> str:
+    """The text of block ``name`` from its suite's summary."""
+    return BLOCKS[name].section(summary)
+
+
+def with_section(text: str, summary: dict, name: str) -> str:
+    """``text`` (a page) with block ``name`` rewritten from ``summary``."""
+    begin, end = markers(name)
+    if begin not in text or end not in text:
+        raise ValueError(f"the page has no {begin} ... {end} block to fill")
     head, rest = text.split(begin, 1)
     _, tail = rest.split(end, 1)
-    return head + begin + "\n" + section(summary, suite) + "\n" + end + tail
+    return head + begin + "\n" + section(summary, name) + "\n" + end + tail
 
 
-def main() -> None:
+def check_page(page: str, text: str) -> None:
+    """A page holds exactly the blocks registered for it, each once."""
+    found = block_names(text)
+    expected = sorted(b.name for b in BLOCKS.values() if b.page == page)
+    unknown = sorted(set(found) - set(expected))
+    if unknown:
+        raise ValueError(f"{page} holds blocks nobody generates: {unknown}; register them in benchmarks/readme.py "
+                         "BLOCKS or remove their markers")
+    if sorted(found) != expected:
+        missing = sorted(set(expected) - set(found))
+        twice = sorted({n for n in found if found.count(n) > 1})
+        raise ValueError(f"{page}: blocks missing {missing}, blocks written more than once {twice}")
+
+
+def rewrite(root: Path, summaries: dict[str, dict], names: list[str] | None = None) -> dict[str, str]:
+    """The pages under ``root`` with the blocks ``names`` (default: all) rewritten; ``summaries`` by suite."""
+    names = list(BLOCKS) if names is None else names
+    out = {}
+    for page in pages():
+        path = root / page
+        if not path.exists():
+            raise FileNotFoundError(f"{path} is missing: it should hold the blocks "
+                                    f"{[b.name for b in BLOCKS.values() if b.page == page]}")
+        text = path.read_text()
+        check_page(page, text)
+        for name in names:
+            if BLOCKS[name].page == page:
+                text = with_section(text, summaries[BLOCKS[name].suite], name)
+        out[page] = text
+    return out
+
+
+def stale_blocks(root: Path, summaries: dict[str, dict], names: list[str] | None = None) -> list[str]:
+    """The blocks (``page: name``) whose text under ``root`` is not what their summary makes."""
+    names = list(BLOCKS) if names is None else names
+    stale = []
+    for name in names:
+        block = BLOCKS[name]
+        text = (root / block.page).read_text()
+        if with_section(text, summaries[block.suite], name) != text:
+            stale.append(f"{block.page}: {name}")
+    return stale
+
+
+def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--suite", default="full")
+    parser.add_argument("--suite", help="only the blocks written from this suite (default: every block)")
     parser.add_argument("--results", type=Path, default=RESULTS_DIR)
-    parser.add_argument("--readme", type=Path, default=README)
-    args = parser.parse_args()
-    summary = json.loads((args.results / args.suite / "report" / "summary.json").read_text())
-    text = args.readme.read_text()
-    begin, end = markers(args.suite)
-    if begin not in text or end not in text:
-        raise SystemExit(f"{args.readme} has no {begin} ... {end} block to fill")
-    args.readme.write_text(with_section(text, summary, args.suite))
-    print(f"wrote the benchmark section of {args.readme}")
+    parser.add_argument("--root", type=Path, default=ROOT, help="the folder holding README.md and docs/")
+    parser.add_argument("--check", action="store_true", help="write nothing; exit 1 if a block is stale")
+    args = parser.parse_args(argv)
+    names = [n for n, b in BLOCKS.items() if args.suite is None or b.suite == args.suite]
+    if not names:
+        suites = sorted({b.suite for b in BLOCKS.values()})
+        parser.error(f"no block is written from suite {args.suite!r}; the suites with blocks are {suites}")
+    summaries = {}
+    for suite in sorted({BLOCKS[n].suite for n in names}):
+        path = args.results / suite / "report" / "summary.json"
+        if not path.exists():
+            raise SystemExit(f"{path} is missing: run python -m benchmarks report --suite {suite} first")
+        summaries[suite] = json.loads(path.read_text())
+    if args.check:
+        stale = stale_blocks(args.root, summaries, names)
+        for line in stale:
+            print(f"stale: {line}", file=sys.stderr)
+        return 1 if stale else 0
+    for page, text in rewrite(args.root, summaries, names).items():
+        (args.root / page).write_text(text)
+        print(f"wrote the benchmark blocks of {args.root / page}")
+    return 0
 
 
 if __name__ == "__main__":
-    main()
+    raise SystemExit(main())

@@ -1,4 +1,4 @@
-"""Make the README's pictures of the cascade tree and of optuna-dashboard: docs/*.png.
+"""Make the pictures of the cascade tree and of optuna-dashboard in README.md and docs/observability.md: docs/*.png.
 
 Runs a real study (``CascadeSampler(seed=0)``, 150 trials) on the benchmark's LLM fine-tuning
 landscape ``llm_strong`` (``benchmarks/problems/llm.py``), stores it in a temporary SQLite file,
@@ -93,7 +93,7 @@ def main() -> None:
                 browser.close()
     best = study.best_trial
     print(f"{args.trials} trials; best value {best.value:.4f} at trial {best.number}: {best.params}")
-    # What the README says about the pictures, as numbers.
+    # What docs/observability.md says about the pictures, as numbers.
     trials = study.trials
     half = len(trials) // 2
     for name, part in (("first half", trials[:half]), ("second half", trials[half:])):

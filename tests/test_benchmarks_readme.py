@@ -1,64 +1,139 @@
-"""The README's benchmark section is written from the report's summary, never by hand."""
+"""The benchmark tables of the README and of docs/ are written from the reports' summaries, never by hand."""
 
+import functools
 import json
-import sys
+from pathlib import Path
+import re
 
 import pytest
 
 from benchmarks import readme
 
 
-def _write_readme(*args: str) -> None:
-    """``python -m benchmarks.readme ARGS``, in this process."""
-    argv = sys.argv
-    sys.argv = ["readme", *args]
-    try:
-        readme.main()
-    finally:
-        sys.argv = argv
-
-
 def _summary():
     entry = {
         "samplers": {
-            "cascade": {"seeds": 20, "trials": 200, "final_regret": 0.01},
-            "tpe_default": {"seeds": 20, "trials": 200, "final_regret": 0.05},
+            "cascade": {"seeds": 20, "trials": 200, "final_regret": 0.01, "median_regret": {"50": 0.2, "200": 0.01}},
+            "tpe_default": {"seeds": 20, "trials": 200, "final_regret": 0.05,
+                            "median_regret": {"50": 0.1, "200": 0.05}},
+            "gp": {"seeds": 20, "trials": 200, "final_regret": 0.004, "median_regret": {"50": 0.3, "200": 0.004}},
+            "cmaes_margin": {"seeds": 2, "trials": 200, "final_regret": 0.0001,
+                             "median_regret": {"50": 0.0001, "200": 0.0001}},
         },
         "reach": {"tpe_default": {"median_trials": 87.0, "ci_low": 60.0, "ci_high": float("inf")}},
+        "paired": {"tpe_default": [{"at": 50, "win": 2, "loss": 18, "p": 0.001},
+                                   {"at": 200, "win": 17, "loss": 3, "p": 0.0012}],
+                   "gp": [{"at": 200, "win": 8, "loss": 12, "p": 0.55}]},
         "best_tpe": "tpe_default",
     }
     timing = {"cascade": {"problem": "llm_strong", "studies": 3, "at_100": 0.031, "at_1000": 0.052}}
-    return {"problems": {"llm_strong": entry}, "timing": timing}
+    return {"problems": {"llm_strong": entry}, "timing": timing, "challenger": "cascade"}
 
 
-def test_section_is_rewritten_between_the_markers(tmp_path):
-    (tmp_path / "full" / "report").mkdir(parents=True)
-    (tmp_path / "full" / "report" / "summary.json").write_text(json.dumps(_summary()))
-    target = tmp_path / "README.md"
-    target.write_text(f"intro\n{readme.BEGIN}\nstale figure 0.999\n{readme.END}\noutro\n")
-    _write_readme("--results", str(tmp_path), "--readme", str(target))
-    text = target.read_text()
-    assert "stale figure" not in text
-    assert text.startswith("intro\n") and text.endswith("outro\n")
-    assert "| llm_strong | 0.01 | 0.05 | 87 [60, not reached] vs `tpe_default` |" in text
-    assert "| cascade | 3 | 0.031 | 0.052 |" in text
-    assert "20 x 200" in text
+def _pages(root: Path, blocks: dict[str, str] | None = None) -> None:
+    """Every registered page under ``root``, each block holding ``blocks[name]`` (default: a stale figure)."""
+    for page in readme.pages():
+        parts = [f"intro of {page}\n"]
+        for name, block in readme.BLOCKS.items():
+            if block.page == page:
+                begin, end = readme.markers(name)
+                parts.append(f"{begin}\n{(blocks or {}).get(name, 'stale figure 0.999')}\n{end}\ntext after {name}\n")
+        (root / page).parent.mkdir(parents=True, exist_ok=True)
+        (root / page).write_text("".join(parts))
 
 
-def test_other_suites_fill_their_own_block_and_leave_the_full_one(tmp_path):
-    (tmp_path / "parallel" / "report").mkdir(parents=True)
-    (tmp_path / "parallel" / "report" / "summary.json").write_text(json.dumps(_summary()))
-    target = tmp_path / "README.md"
-    begin, end = readme.markers("parallel")
-    target.write_text(f"{readme.BEGIN}\nfull block\n{readme.END}\n{begin}\nstale\n{end}\n")
-    _write_readme("--suite", "parallel", "--results", str(tmp_path), "--readme", str(target))
-    text = target.read_text()
-    assert "full block" in text and "stale" not in text
-    assert "| llm_strong | 0.01 | 0.05 | 87 [60, not reached] vs `tpe_default` |" in text
-    assert "s/trial" not in text  # the overhead table belongs to the full suite's block only
+def _results(root: Path, summaries: dict[str, dict]) -> Path:
+    for suite, summary in summaries.items():
+        (root / "results" / suite / "report").mkdir(parents=True)
+        (root / "results" / suite / "report" / "summary.json").write_text(json.dumps(summary))
+    return root / "results"
 
 
-def test_ablation_block_pairs_the_full_cascade_with_each_ablation(tmp_path):
+def test_every_block_is_rewritten_between_its_markers_in_its_own_page(tmp_path):
+    suites = {b.suite for b in readme.BLOCKS.values()}
+    results = _results(tmp_path, {suite: _summary() for suite in suites})
+    _pages(tmp_path)
+    assert readme.main(["--results", str(results), "--root", str(tmp_path)]) == 0
+    text = (tmp_path / "docs" / "benchmarks.md").read_text()
+    assert "stale figure" not in text and "stale figure" not in (tmp_path / "README.md").read_text()
+    assert text.startswith("intro of docs/benchmarks.md\n") and text.endswith("text after pretraining\n")
+    assert "| llm_strong | 0.01 | 0.05 | 0.004 | 0.0001 (2 seeds) | 87 [60, not reached] vs `tpe_default` |" in text
+    # The overhead table belongs to the full suite's block only.
+    full = text.split(readme.markers("full")[1])[0]
+    assert "| cascade | 3 | 0.031 | 0.052 |" in full and text.count("| sampler | studies |") == 1
+    assert "20 x 200" in full
+
+
+def test_the_readme_table_names_the_leaders_and_the_losses():
+    text = readme.user_overview_section(_summary())
+    row = next(line for line in text.splitlines() if line.startswith("| `llm_strong`"))
+    cells = [c.strip() for c in row.strip("|").split("|")]
+    # At 50 trials TPE leads; at the last GPSampler does; CMA-ES's 2-seed median is not a lead.
+    assert cells[1] == "`TPESampler()` (0.1)"
+    assert cells[2] == "`GPSampler()` (0.004)"
+    # The last checkpoint's paired test, with its verdict: ahead of TPE, level with GP.
+    assert cells[3] == "**ahead** 17/3, p = 0.0012"
+    assert cells[4] == "level 8/12, p = 0.55"
+    assert "`CascadeSampler()` 0.031 s at trial 100, 0.052 s at trial 1,000" in text
+
+
+def test_a_significant_loss_reads_behind_and_ties_are_listed():
+    summary = _summary()
+    entry = summary["problems"]["llm_strong"]
+    entry["paired"]["gp"] = [{"at": 200, "win": 2, "loss": 18, "p": 4.8e-05}]
+    entry["samplers"]["tpe_default"]["final_regret"] = 0.004
+    text = readme.user_overview_section(summary)
+    assert "| **behind** 2/18, p = 4.8e-05 |" in text
+    assert "| tie: `TPESampler()`, `GPSampler()` (0.004) |" in text
+
+
+def test_one_suite_rewrites_only_its_own_blocks(tmp_path):
+    results = _results(tmp_path, {"parallel": _summary()})
+    _pages(tmp_path)
+    assert readme.main(["--suite", "parallel", "--results", str(results), "--root", str(tmp_path)]) == 0
+    text = (tmp_path / "docs" / "benchmarks.md").read_text()
+    parallel = text.split(readme.markers("parallel")[0])[1].split(readme.markers("parallel")[1])[0]
+    assert "stale" not in parallel and "87 [60, not reached]" in parallel
+    assert text.count("stale figure 0.999") == len([b for b in readme.BLOCKS.values()
+                                                    if b.page == "docs/benchmarks.md"]) - 1
+    assert "s/trial" not in parallel
+
+
+def test_check_reports_a_stale_block_and_writes_nothing(tmp_path, capsys):
+    results = _results(tmp_path, {"ablation": {"problems": {}}})
+    _pages(tmp_path)
+    before = (tmp_path / "docs" / "benchmarks.md").read_text()
+    assert readme.main(["--check", "--suite", "ablation", "--results", str(results), "--root", str(tmp_path)]) == 1
+    assert "docs/benchmarks.md: ablation" in capsys.readouterr().err
+    assert (tmp_path / "docs" / "benchmarks.md").read_text() == before
+
+
+def test_a_page_with_an_unregistered_or_missing_block_is_refused(tmp_path):
+    _pages(tmp_path)
+    readme_path = tmp_path / "README.md"
+    begin, end = readme.markers("hand_typed")
+    readme_path.write_text(readme_path.read_text() + f"{begin}\n| 0.5 |\n{end}\n")
+    with pytest.raises(ValueError, match="blocks nobody generates: \\['hand_typed'\\]"):
+        readme.rewrite(tmp_path, {b.suite: _summary() for b in readme.BLOCKS.values()})
+    _pages(tmp_path)
+    docs = tmp_path / "docs" / "benchmarks.md"
+    begin, end = readme.markers("heldout")
+    docs.write_text(docs.read_text().replace(begin, "").replace(end, ""))
+    with pytest.raises(ValueError, match="blocks missing \\['heldout'\\]"):
+        readme.rewrite(tmp_path, {b.suite: _summary() for b in readme.BLOCKS.values()})
+    docs.write_text(f"{begin}\nno end\n")
+    with pytest.raises(ValueError, match="has no end marker"):
+        readme.block_names(docs.read_text())
+
+
+def test_an_unknown_suite_and_a_missing_summary_say_what_to_do(tmp_path):
+    with pytest.raises(SystemExit):
+        readme.main(["--suite", "nope", "--root", str(tmp_path)])
+    with pytest.raises(SystemExit, match="python -m benchmarks report --suite ablation"):
+        readme.main(["--suite", "ablation", "--results", str(tmp_path), "--root", str(tmp_path)])
+
+
+def test_ablation_block_pairs_the_full_cascade_with_each_ablation():
     def paired(win, loss, p):
         return [{"at": 100, "win": 1, "tie": 0, "loss": 9, "p": 0.5}, {"at": 200, "win": win, "tie": 0, "loss": loss, "p": p}]
 
@@ -70,16 +145,10 @@ def test_ablation_block_pairs_the_full_cascade_with_each_ablation(tmp_path):
         },
         "paired": {"cascade_flat": paired(10, 0, 0.001953), "cascade_no_low_level_learning": paired(9, 1, 0.0039)},
     }
-    (tmp_path / "ablation" / "report").mkdir(parents=True)
-    (tmp_path / "ablation" / "report" / "summary.json").write_text(json.dumps({"problems": {"llm_strong": entry}}))
-    target = tmp_path / "README.md"
-    begin, end = readme.markers("ablation")
-    target.write_text(f"{begin}\n| llm_strong | 0.5 |\n{end}\n")
-    _write_readme("--suite", "ablation", "--results", str(tmp_path), "--readme", str(target))
-    text = target.read_text()
+    text = readme.section({"problems": {"llm_strong": entry}}, "ablation")
     # The last checkpoint's test, not the first; an ablation that was not run is a dash.
     assert "| llm_strong | 0.047 | — | 0.099 (9/1, p = 0.0039) | 0.114 (10/0, p = 0.002) |" in text
-    assert "0.5 |" not in text and "over 10 seeds" in text
+    assert "over 10 seeds" in text
 
 
 def test_heldout_block_pools_each_family_with_a_sign_test():
@@ -99,9 +168,13 @@ def test_heldout_block_pools_each_family_with_a_sign_test():
     assert "| synthetic mixed spaces: 1 x 3 seeds | `tpe_default` | 1/2, p = 1 |" in text
 
 
-@pytest.mark.parametrize("suite", ["full", "heldout", "parallel", "ablation", "pretraining"])
-def test_the_committed_report_and_readme_block_are_what_the_committed_rows_make(suite):
-    """A report written before some rows changed (the timing suite's, say) or a hand-edited figure fails here."""
+# ---------------------------------------------------------------------------------------------------------------
+# The committed pages against the committed rows.
+
+
+@functools.cache
+def _committed_summary(suite: str) -> dict:
+    """The suite's summary as its committed rows make it now, and a check that the committed report is that one."""
     from benchmarks.report import report_texts
     from benchmarks.runner import RESULTS_DIR
 
@@ -109,6 +182,35 @@ def test_the_committed_report_and_readme_block_are_what_the_committed_rows_make(
     # The formatted report, not summary.json's full-precision floats, which a newer SciPy could move in the last digits.
     committed = (RESULTS_DIR / suite / "report" / "REPORT.md").read_text()
     assert texts["REPORT.md"] == committed, f"{suite}/report/REPORT.md is stale: python -m benchmarks report --suite {suite}"
-    current = readme.README.read_text()
-    assert readme.with_section(current, json.loads(texts["summary.json"]), suite) == current, (
-        f"the README's {suite} block is stale: python -m benchmarks.readme --suite {suite}")
+    return json.loads(texts["summary.json"])
+
+
+@pytest.mark.parametrize("page", readme.pages())
+def test_each_page_holds_exactly_its_registered_blocks(page):
+    readme.check_page(page, (readme.ROOT / page).read_text())
+
+
+@pytest.mark.parametrize("name", list(readme.BLOCKS))
+def test_the_committed_block_is_what_the_committed_rows_make(name):
+    """A report written before some rows changed (the timing suite's, say) or a hand-edited figure fails here."""
+    block = readme.BLOCKS[name]
+    summary = _committed_summary(block.suite)
+    assert readme.stale_blocks(readme.ROOT, {block.suite: summary}, [name]) == [], (
+        f"{block.page}'s {name} block is stale: python -m benchmarks.readme --suite {block.suite}")
+
+
+def test_a_one_digit_hand_edit_of_a_committed_table_is_caught(tmp_path):
+    """The freshness check compares every character: change one digit of the README's table and it fails."""
+    block = readme.BLOCKS["overview"]
+    text = (readme.ROOT / block.page).read_text()
+    begin, end = readme.markers("overview")
+    head, rest = text.split(begin, 1)
+    body, tail = rest.split(end, 1)
+    table_start = body.index("|---|")
+    digit = re.search(r"\d", body[table_start:])
+    assert digit, "the README's overview block has no table figure"
+    at = table_start + digit.start()
+    edited = body[:at] + str((int(body[at]) + 1) % 10) + body[at + 1:]
+    (tmp_path / "README.md").write_text(head + begin + edited + end + tail)
+    assert readme.stale_blocks(tmp_path, {block.suite: _committed_summary(block.suite)}, ["overview"]) == [
+        "README.md: overview"]
