@@ -57,7 +57,7 @@ done
 variant_samplers=$($py -c 'from benchmarks.variants import VARIANT_SAMPLERS; print(*VARIANT_SAMPLERS)')
 rerun variants $variant_samplers
 rerun variants_published $variant_samplers
-$py -m benchmarks.variants > benchmarks/results/variants/COMPARISON.md
+$py -m benchmarks.variants_comparison > benchmarks/results/variants/COMPARISON.md
 $py -m benchmarks.high_level_allocation "${alloc_args[@]}"
 for suite in full heldout parallel ablation pretraining; do
     $py -m benchmarks.readme --suite "$suite"
