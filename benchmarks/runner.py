@@ -1,13 +1,15 @@
-"""Runs (problem, sampler, seed) studies in a process pool and appends one JSON line per finished study.
+"""Runs (problem, sampler, seed) studies in a process pool and appends one row per finished study.
 
-Results live in ``<results>/<suite>/<problem>/<sampler>.jsonl``. A run is resumable: a (problem, sampler, seed)
-whose row is already there (with at least the requested number of trials) is skipped, so an interrupted suite
-continues where it stopped, and the cascade's rows can be added to committed baseline rows later.
+Results live in ``<results>/<suite>/<problem>/<sampler>.jsonl.gz`` (the format is :mod:`benchmarks.rows`'s). A run
+is resumable: a (problem, sampler, seed) whose row is already there (with at least the requested number of trials)
+is skipped, so an interrupted suite continues where it stopped, and the cascade's rows can be added to committed
+baseline rows later.
+
+Every reader of a suite's rows goes through :func:`cell_rows` and :func:`suite_rows`.
 """
 
 from __future__ import annotations
 
-import json
 import os
 import platform
 import sys
@@ -22,6 +24,7 @@ from pathlib import Path
 
 import optuna
 
+from benchmarks import rows
 from benchmarks.problems import Problem, make_problem
 from benchmarks.samplers import make_sampler, sampler_state
 from benchmarks.suites import SUITES
@@ -48,15 +51,23 @@ def cascade_available() -> bool:
     return hasattr(cascaderl_optuna, "CascadeSampler")
 
 
-def result_path(results: Path, suite: str, problem: str, sampler: str, *, error: bool = False) -> Path:
-    """Finished studies go to ``<sampler>.jsonl``; studies in which the sampler raised, to ``<sampler>.errors.jsonl``."""
-    return results / suite / problem / (f"{sampler}.errors.jsonl" if error else f"{sampler}.jsonl")
+def cell_rows(results: Path, suite: str, problem: str, sampler: str, *, error: bool = False) -> list[dict]:
+    """The rows of one cell in file order (``error``: the studies in which the sampler raised)."""
+    return rows.read(rows.path(results, suite, problem, sampler, error=error))
 
 
-def read_rows(path: Path) -> list[dict]:
-    if not path.exists():
-        return []
-    return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
+def suite_rows(results: Path, suite: str, problems=None) -> dict[tuple[str, str, bool], list[dict]]:
+    """``(problem, sampler, error) -> rows`` of every cell of ``suite`` that holds rows, in the order of the cells'
+    file names (the order in which reports meet them)."""
+    keys = {(problem, sampler, error) for problem, sampler, error, _ in rows.cells(Path(results) / suite)}
+    out = {}
+    for problem, sampler, error in sorted(keys, key=lambda k: f"{k[0]}/{rows.file_name(k[1], error=k[2])}"):
+        if problems is not None and problem not in problems:
+            continue
+        found = cell_rows(results, suite, problem, sampler, error=error)
+        if found:
+            out[problem, sampler, error] = found
+    return out
 
 
 def plan(suite: str, results: Path, *, problems=None, samplers=None, n_seeds=None, n_trials=None,
@@ -73,10 +84,10 @@ def plan(suite: str, results: Path, *, problems=None, samplers=None, n_seeds=Non
             if samplers and sampler not in samplers:
                 continue
             trials = n_trials or e.n_trials
-            rows = read_rows(result_path(results, suite, e.problem, sampler))
+            found = cell_rows(results, suite, e.problem, sampler)
             if not retry_failed:
-                rows += read_rows(result_path(results, suite, e.problem, sampler, error=True))
-            done = {r["seed"] for r in rows if r["n_trials"] >= trials}
+                found += cell_rows(results, suite, e.problem, sampler, error=True)
+            done = {r["seed"] for r in found if r["n_trials"] >= trials}
             tasks += [Task(suite, e.problem, sampler, seed, trials, e.n_workers)
                       for seed in range(n_seeds or e.n_seeds) if seed not in done]
     return tasks
@@ -154,7 +165,7 @@ def run_study(task: Task, on_study: Callable[[optuna.Study], None] | None = None
 
 
 def _sig(x: float, digits: int) -> float:
-    """``x`` to ``digits`` significant digits: keeps the committed JSON lines small."""
+    """``x`` to ``digits`` significant digits: keeps the committed rows small."""
     return float(f"{x:.{digits}g}")
 
 
@@ -176,7 +187,7 @@ def _run_task(task: Task) -> tuple[Task, dict | None, str | None]:
 def run(suite: str, results: Path = RESULTS_DIR, *, workers: int = MAX_WORKERS, log=print, **filters) -> int:
     """Run the missing studies of ``suite``; return the number of studies the harness could not run.
 
-    A study in which the *sampler* raised is a result (recorded in ``<sampler>.errors.jsonl``), not a failure.
+    A study in which the *sampler* raised is a result (recorded in ``<sampler>.errors.jsonl.gz``), not a failure.
     """
     tasks = plan(suite, results, **filters)
     if any(t.sampler == "cascade" for t in tasks) and not cascade_available():
@@ -195,10 +206,7 @@ def run(suite: str, results: Path = RESULTS_DIR, *, workers: int = MAX_WORKERS, 
                 failures += 1
                 log(f"[{i}/{len(tasks)}] FAILED {task}:\n{error}")
                 continue
-            path = result_path(results, suite, task.problem, task.sampler, error="error" in row)
-            path.parent.mkdir(parents=True, exist_ok=True)
-            with path.open("a") as fh:
-                fh.write(json.dumps(row) + "\n")
+            rows.append(rows.path(results, task.suite, task.problem, task.sampler, error="error" in row), row)
             if "error" in row:  # a result about the sampler, not a failure of the harness
                 log(f"[{i}/{len(tasks)}] {task.problem} {task.sampler} seed {task.seed}: the sampler raised after "
                     f"{row['trials_completed']} trials: {row['error']}")

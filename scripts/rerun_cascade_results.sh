@@ -32,8 +32,8 @@ fi
 rerun() {  # rerun SUITE SAMPLER...: delete those samplers' rows of SUITE, run them, report, pair with $before
     local suite=$1; shift
     for sampler in "$@"; do
-        find "benchmarks/results/$suite" -name "$sampler.jsonl" -delete 2>/dev/null || true
-        find "benchmarks/results/$suite" -name "$sampler.errors.jsonl" -delete 2>/dev/null || true
+        find "benchmarks/results/$suite" -name "$sampler.jsonl.gz" -delete 2>/dev/null || true
+        find "benchmarks/results/$suite" -name "$sampler.errors.jsonl.gz" -delete 2>/dev/null || true
     done
     local workers=()
     [[ $suite == timing ]] && workers=(--workers 1)
