@@ -9,7 +9,9 @@ adding a sampler that beats it rescales that problem's regrets.
 
 Outputs, under ``<results>/<suite>/report/``: ``REPORT.md`` (all tables), ``curves.html`` (plotly),
 ``curves.png`` (matplotlib; plotly's PNG export needs kaleido, which needs a Chrome download and does not install
-offline), and ``summary.json`` (the tables' numbers, for the README).
+offline), and ``summary.json`` (the tables' numbers, for the README). ``REPORT.md`` and ``summary.json`` are
+committed (tests check that the committed rows still make them); the two figures are not (``results/.gitignore``):
+they hold nothing the rows do not, weigh megabytes, and this command rebuilds them.
 """
 
 from __future__ import annotations
