@@ -330,7 +330,7 @@ def write_markdown(summary: dict, timing: dict, costs: dict, suite: str) -> str:
             lines += [f"No `{challenger}` results for this problem yet.", ""]
     if summary.get("errors"):
         lines += ["## Studies in which the sampler raised", "",
-                  "Not in the tables above (a crash has no regret); the traceback is in `<sampler>.errors.jsonl`.", "",
+                  "Not in the tables above (a crash has no regret); the traceback is in `<sampler>.errors.jsonl.gz`.", "",
                   "| problem | sampler | studies | trials completed (median) | error |", "|---|---|---|---|---|"]
         for problem, by_sampler in summary["errors"].items():
             for sampler, rs in by_sampler.items():
