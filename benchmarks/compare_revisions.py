@@ -28,6 +28,7 @@ from benchmarks.report import problem_family
 from benchmarks.report import regret_curves
 from benchmarks.report import sign_test
 from benchmarks.runner import RESULTS_DIR
+from benchmarks.runner import SHARED_CELLS
 from benchmarks.runner import suite_rows
 
 
@@ -41,13 +42,20 @@ def rows_at_revision(revision: str, suite: str, results: Path = RESULTS_DIR) -> 
     root = Path(subprocess.run(["git", "rev-parse", "--show-toplevel"], cwd=results, check=True,
                                capture_output=True, text=True).stdout.strip())
     folder = Path(results).resolve().relative_to(root)
-    listing = subprocess.run(["git", "ls-tree", "--name-only", revision, f"{(folder / suite).as_posix()}/"], cwd=root,
-                             capture_output=True, text=True)
+
+    def committed(name: str) -> subprocess.CompletedProcess:
+        return subprocess.run(["git", "ls-tree", "--name-only", revision, f"{(folder / name).as_posix()}/"], cwd=root,
+                              capture_output=True, text=True)
+
+    listing = committed(suite)
     if listing.returncode != 0 or not listing.stdout.strip():
         raise SystemExit(f"git cannot read {folder / suite} at {revision!r}: "
                          f"{listing.stderr.strip() or 'no such folder at that revision'}")
-    archive = subprocess.run(["git", "archive", "--format=tar", revision, "--", (folder / suite).as_posix()],
-                             cwd=root, capture_output=True)
+    # the suite's folder, and those of the suites that hold its shared cells (benchmarks.runner.SHARED_CELLS)
+    sources = sorted({source for (s, _), source in SHARED_CELLS.items() if s == suite})
+    present = [suite, *(f for f in sources if committed(f).stdout.strip())]
+    archive = subprocess.run(["git", "archive", "--format=tar", revision, "--",
+                              *((folder / f).as_posix() for f in present)], cwd=root, capture_output=True)
     if archive.returncode != 0:
         raise SystemExit(f"git cannot read {folder} at {revision!r}: {archive.stderr.decode().strip()}")
     with tempfile.TemporaryDirectory(prefix="compare-revisions-") as tmp:

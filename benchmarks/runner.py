@@ -5,7 +5,9 @@ is resumable: a (problem, sampler, seed) whose row is already there (with at lea
 is skipped, so an interrupted suite continues where it stopped, and the cascade's rows can be added to committed
 baseline rows later.
 
-Every reader of a suite's rows goes through :func:`cell_rows` and :func:`suite_rows`.
+A cell of one suite that asks for the very studies another suite already holds (:data:`SHARED_CELLS`) keeps no
+copy: its rows are read from the other suite's folder (the seeds the suite asks for), and a study missing there is
+run into that folder. Every reader goes through :func:`cell_rows` and :func:`suite_rows`, which know this.
 """
 
 from __future__ import annotations
@@ -27,10 +29,21 @@ import optuna
 from benchmarks import rows
 from benchmarks.problems import Problem, make_problem
 from benchmarks.samplers import make_sampler, sampler_state
-from benchmarks.suites import SUITES
+from benchmarks.suites import Entry, SUITES
 
 RESULTS_DIR = Path(__file__).resolve().parent / "results"
 MAX_WORKERS = 2
+# (suite, sampler) -> the suite whose folder holds that cell's rows: the same seeded studies (same problem, sampler,
+# seeds and trial budget, and every sampler is seeded), committed once.
+# - ablation: the full cascade and independent TPE are the full suite's studies; the ablation suite reads its 10
+#   seeds of the full suite's 20.
+# - parallel: random search never reads the history, so with 4 simulated workers it draws the trials it draws with
+#   one, value for value (test_simulated_workers_keep_k_minus_one_trials_running); only the seconds differ.
+SHARED_CELLS: dict[tuple[str, str], str] = {
+    ("ablation", "cascade"): "full",
+    ("ablation", "tpe_independent"): "full",
+    ("parallel", "random"): "full",
+}
 
 
 @dataclass(frozen=True)
@@ -51,15 +64,39 @@ def cascade_available() -> bool:
     return hasattr(cascaderl_optuna, "CascadeSampler")
 
 
+def _entry(suite: str, problem: str, sampler: str) -> Entry | None:
+    return next((e for e in SUITES.get(suite, ()) if e.problem == problem and sampler in e.samplers), None)
+
+
+def _own_rows_exist(results: Path, suite: str, problem: str, sampler: str) -> bool:
+    return any(rows.existing(rows.path(results, suite, problem, sampler, error=error)) for error in (False, True))
+
+
+def home_suite(results: Path, suite: str, problem: str, sampler: str) -> str:
+    """The suite whose folder holds the cell's rows: ``suite`` itself unless the cell is shared
+    (:data:`SHARED_CELLS`) and its own folder holds no rows of it (a tree committed before the cell was shared does)."""
+    source = SHARED_CELLS.get((suite, sampler))
+    if source is None or _own_rows_exist(results, suite, problem, sampler):
+        return suite
+    return source
+
+
 def cell_rows(results: Path, suite: str, problem: str, sampler: str, *, error: bool = False) -> list[dict]:
-    """The rows of one cell in file order (``error``: the studies in which the sampler raised)."""
-    return rows.read(rows.path(results, suite, problem, sampler, error=error))
+    """The rows of one cell in file order (``error``: the studies in which the sampler raised), wherever they live."""
+    home = home_suite(results, suite, problem, sampler)
+    found = rows.read(rows.path(results, home, problem, sampler, error=error))
+    entry = _entry(suite, problem, sampler)
+    if home == suite or entry is None:
+        return found
+    return [r for r in found if r["seed"] < entry.n_seeds]  # the seeds this suite asks for
 
 
 def suite_rows(results: Path, suite: str, problems=None) -> dict[tuple[str, str, bool], list[dict]]:
-    """``(problem, sampler, error) -> rows`` of every cell of ``suite`` that holds rows, in the order of the cells'
-    file names (the order in which reports meet them)."""
+    """``(problem, sampler, error) -> rows`` of every cell of ``suite`` that holds rows, its shared cells included,
+    in the order of the cells' file names (the order in which reports meet them)."""
     keys = {(problem, sampler, error) for problem, sampler, error, _ in rows.cells(Path(results) / suite)}
+    keys |= {(e.problem, sampler, error) for e in SUITES.get(suite, ()) for sampler in e.samplers
+             if (suite, sampler) in SHARED_CELLS for error in (False, True)}
     out = {}
     for problem, sampler, error in sorted(keys, key=lambda k: f"{k[0]}/{rows.file_name(k[1], error=k[2])}"):
         if problems is not None and problem not in problems:
@@ -74,7 +111,8 @@ def plan(suite: str, results: Path, *, problems=None, samplers=None, n_seeds=Non
          retry_failed: bool = False) -> list[Task]:
     """The tasks of ``suite`` not yet in ``results``, after the optional filters and overrides.
 
-    A study that raised is recorded and not run again (its crash is deterministic) unless ``retry_failed``.
+    A study that raised is recorded and not run again (its crash is deterministic) unless ``retry_failed``. The
+    tasks of a shared cell (:data:`SHARED_CELLS`) are the holding suite's, and their rows go to its folder.
     """
     tasks = []
     for e in SUITES[suite]:
@@ -83,12 +121,15 @@ def plan(suite: str, results: Path, *, problems=None, samplers=None, n_seeds=Non
         for sampler in e.samplers:
             if samplers and sampler not in samplers:
                 continue
-            trials = n_trials or e.n_trials
-            found = cell_rows(results, suite, e.problem, sampler)
+            home = home_suite(results, suite, e.problem, sampler)
+            source = _entry(home, e.problem, sampler) if home != suite else None
+            run_as = source or e  # a shared cell's missing study is the holding suite's study
+            trials = n_trials or run_as.n_trials
+            found = rows.read(rows.path(results, home, e.problem, sampler))
             if not retry_failed:
-                found += cell_rows(results, suite, e.problem, sampler, error=True)
+                found += rows.read(rows.path(results, home, e.problem, sampler, error=True))
             done = {r["seed"] for r in found if r["n_trials"] >= trials}
-            tasks += [Task(suite, e.problem, sampler, seed, trials, e.n_workers)
+            tasks += [Task(home, e.problem, sampler, seed, trials, run_as.n_workers)
                       for seed in range(n_seeds or e.n_seeds) if seed not in done]
     return tasks
 

@@ -47,6 +47,7 @@ rerun() {  # rerun SUITE SAMPLER...: delete those samplers' rows of SUITE, run t
 rerun heldout cascade
 rerun full cascade
 rerun parallel cascade
+# the ablation suite's cascade and tpe_independent rows are the full suite's (benchmarks.runner.SHARED_CELLS)
 rerun ablation cascade $($py -c 'from benchmarks.samplers import ABLATION_SAMPLERS; print(*ABLATION_SAMPLERS)')
 $py -m benchmarks.pretraining "${pretrain_args[@]}"
 rerun pretraining cascade_pretrained

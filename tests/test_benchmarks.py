@@ -206,6 +206,33 @@ def test_the_committed_rows_are_gzipped() -> None:
     assert len(list(RESULTS_DIR.rglob("*.jsonl.gz"))) > 100
 
 
+def test_a_shared_cell_is_read_from_and_run_into_the_suite_that_holds_its_studies(tmp_path: Path) -> None:
+    from benchmarks import runner
+
+    for (suite, sampler), source in runner.SHARED_CELLS.items():  # the same studies: same budget, enough seeds
+        entries = [e for e in SUITES[suite] if sampler in e.samplers]
+        assert entries, (suite, sampler)
+        for e in entries:
+            held = runner._entry(source, e.problem, sampler)
+            assert held and held.n_trials == e.n_trials and held.n_seeds >= e.n_seeds, (suite, e.problem, sampler)
+            assert not runner._own_rows_exist(runner.RESULTS_DIR, suite, e.problem, sampler)  # committed once
+    # nothing committed yet: the 4-worker suite's random studies are the full suite's 1-worker ones
+    tasks = runner.plan("parallel", tmp_path, problems=["llm_strong"], samplers=["random"])
+    assert {(t.suite, t.n_workers, t.n_trials) for t in tasks} == {("full", 1, 200)}
+    assert sorted(t.seed for t in tasks) == list(range(20))
+    # the full suite's rows in place: nothing to run, and the ablation suite reads its 10 seeds of the 20
+    held = [{"seed": s, "n_trials": 200, "values": [float(s)]} for s in range(20)]
+    row_files.write(row_files.path(tmp_path, "full", "llm_strong", "cascade"), held)
+    assert runner.plan("ablation", tmp_path, problems=["llm_strong"], samplers=["cascade"]) == []
+    assert runner.cell_rows(tmp_path, "ablation", "llm_strong", "cascade") == held[:10]
+    assert runner.suite_rows(tmp_path, "ablation") == {("llm_strong", "cascade", False): held[:10]}
+    # a tree committed before the cell was shared (a revision compare_revisions reads) keeps its own rows
+    row_files.write(row_files.path(tmp_path, "ablation", "llm_strong", "cascade"), held[:3])
+    assert runner.cell_rows(tmp_path, "ablation", "llm_strong", "cascade") == held[:3]
+    tasks = runner.plan("ablation", tmp_path, problems=["llm_strong"], samplers=["cascade"])
+    assert {t.suite for t in tasks} == {"ablation"} and sorted(t.seed for t in tasks) == list(range(3, 10))
+
+
 def test_trials_to_reach_and_paired_test() -> None:
     incumbents = np.array([[3.0, 2.0, 1.0], [3.0, 3.0, 3.0], [0.5, 0.5, 0.5]])
     assert list(report.trials_to_reach(incumbents, 2.0)) == [2.0, math.inf, 1.0]
