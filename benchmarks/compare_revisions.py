@@ -45,7 +45,7 @@ def rows_at_revision(revision: str, suite: str, results: Path = RESULTS_DIR) -> 
 
     def committed(name: str) -> subprocess.CompletedProcess:
         return subprocess.run(["git", "ls-tree", "--name-only", revision, f"{(folder / name).as_posix()}/"], cwd=root,
-                              capture_output=True, text=True)
+                              capture_output=True, text=True, check=False)
 
     listing = committed(suite)
     if listing.returncode != 0 or not listing.stdout.strip():
@@ -55,7 +55,8 @@ def rows_at_revision(revision: str, suite: str, results: Path = RESULTS_DIR) -> 
     sources = sorted({source for (s, _), source in SHARED_CELLS.items() if s == suite})
     present = [suite, *(f for f in sources if committed(f).stdout.strip())]
     archive = subprocess.run(["git", "archive", "--format=tar", revision, "--",
-                              *((folder / f).as_posix() for f in present)], cwd=root, capture_output=True)
+                              *((folder / f).as_posix() for f in present)], cwd=root, capture_output=True,
+                             check=False)
     if archive.returncode != 0:
         raise SystemExit(f"git cannot read {folder} at {revision!r}: {archive.stderr.decode().strip()}")
     with tempfile.TemporaryDirectory(prefix="compare-revisions-") as tmp:
