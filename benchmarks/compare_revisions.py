@@ -14,10 +14,12 @@ Cells whose rows are identical at both revisions (the baselines a re-run did not
 from __future__ import annotations
 
 import argparse
-import json
+import io
 from pathlib import Path
 import subprocess
 import sys
+import tarfile
+import tempfile
 
 import numpy as np
 
@@ -26,37 +28,47 @@ from benchmarks.report import problem_family
 from benchmarks.report import regret_curves
 from benchmarks.report import sign_test
 from benchmarks.runner import RESULTS_DIR
-from benchmarks.runner import read_rows
-
+from benchmarks.runner import SHARED_CELLS
+from benchmarks.runner import suite_rows
 
 
 def rows_at_revision(revision: str, suite: str, results: Path = RESULTS_DIR) -> dict[tuple[str, str], list[dict]]:
-    """``(problem, sampler) -> rows`` of ``results/<suite>`` as committed at ``revision``."""
+    """``(problem, sampler) -> rows`` of ``results/<suite>`` as committed at ``revision``.
+
+    The results folder of that revision is unpacked (``git archive``) into a temporary folder and read there by
+    :func:`current_rows`, the reader of the working tree: one reader for both sides, whatever format the revision
+    committed its rows in (:mod:`benchmarks.rows` reads the plain JSON lines of older revisions too).
+    """
     root = Path(subprocess.run(["git", "rev-parse", "--show-toplevel"], cwd=results, check=True,
                                capture_output=True, text=True).stdout.strip())
-    folder = (results / suite).resolve().relative_to(root)
-    listing = subprocess.run(["git", "ls-tree", "-r", "--name-only", revision, str(folder)], cwd=root,
-                             capture_output=True, text=True)
-    if listing.returncode != 0:
-        raise SystemExit(f"git cannot read {folder} at {revision!r}: {listing.stderr.strip()}")
-    out: dict[tuple[str, str], list[dict]] = {}
-    for name in listing.stdout.split():
-        path = Path(name)
-        if path.suffix != ".jsonl" or path.name.endswith(".errors.jsonl") or path.parent.name == "report":
-            continue
-        text = subprocess.run(["git", "show", f"{revision}:{name}"], cwd=root, check=True,
-                              capture_output=True, text=True).stdout
-        out[(path.parent.name, path.stem)] = [json.loads(line) for line in text.splitlines() if line.strip()]
-    return out
+    folder = Path(results).resolve().relative_to(root)
+
+    def committed(name: str) -> subprocess.CompletedProcess:
+        return subprocess.run(["git", "ls-tree", "--name-only", revision, f"{(folder / name).as_posix()}/"], cwd=root,
+                              capture_output=True, text=True, check=False)
+
+    listing = committed(suite)
+    if listing.returncode != 0 or not listing.stdout.strip():
+        raise SystemExit(f"git cannot read {folder / suite} at {revision!r}: "
+                         f"{listing.stderr.strip() or 'no such folder at that revision'}")
+    # the suite's folder, and those of the suites that hold its shared cells (benchmarks.runner.SHARED_CELLS)
+    sources = sorted({source for (s, _), source in SHARED_CELLS.items() if s == suite})
+    present = [suite, *(f for f in sources if committed(f).stdout.strip())]
+    archive = subprocess.run(["git", "archive", "--format=tar", revision, "--",
+                              *((folder / f).as_posix() for f in present)], cwd=root, capture_output=True,
+                             check=False)
+    if archive.returncode != 0:
+        raise SystemExit(f"git cannot read {folder} at {revision!r}: {archive.stderr.decode().strip()}")
+    with tempfile.TemporaryDirectory(prefix="compare-revisions-") as tmp:
+        with tarfile.open(fileobj=io.BytesIO(archive.stdout)) as tar:
+            tar.extractall(tmp, filter="data")
+        return current_rows(suite, Path(tmp) / folder)
 
 
 def current_rows(suite: str, results: Path = RESULTS_DIR) -> dict[tuple[str, str], list[dict]]:
-    out: dict[tuple[str, str], list[dict]] = {}
-    for path in sorted((results / suite).glob("*/*.jsonl")):
-        if path.name.endswith(".errors.jsonl") or path.parent.name == "report":
-            continue
-        out[(path.parent.name, path.stem)] = read_rows(path)
-    return out
+    """``(problem, sampler) -> rows`` of the finished studies of ``results/<suite>``."""
+    return {(problem, sampler): found for (problem, sampler, error), found in suite_rows(results, suite).items()
+            if not error}
 
 
 def compare(before: dict[tuple[str, str], list[dict]], after: dict[tuple[str, str], list[dict]]) -> list[dict]:

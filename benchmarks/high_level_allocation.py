@@ -28,7 +28,7 @@ import numpy as np
 import optuna
 
 from benchmarks.report import sign_test
-from benchmarks.runner import init_worker, RESULTS_DIR, Task, read_rows, run_study
+from benchmarks.runner import cell_rows, init_worker, RESULTS_DIR, Task, run_study
 
 PROBLEMS = {"llm_strong": "strong", "llm_smooth": "smooth"}
 SAMPLERS = ("cascade", "cascade_uniform_high_level")
@@ -159,8 +159,7 @@ def main(argv: list[str] | None = None) -> int:
         studies = list(pool.map(_study, tasks))
     add_allocation(studies)
     for study in studies:  # the studies re-run must be the committed ones, or this explains other studies
-        committed = {r["seed"]: r for r in read_rows(args.results / "ablation" / study["problem"]
-                                                      / f"{study['sampler']}.jsonl")}
+        committed = {r["seed"]: r for r in cell_rows(args.results, "ablation", study["problem"], study["sampler"])}
         row = committed.get(study["seed"])
         if row is None or row["values"] != study["values"]:
             raise SystemExit(f"{study['problem']} {study['sampler']} seed {study['seed']}: the re-run differs from "

@@ -15,14 +15,17 @@ seconds); ``--compare BEFORE AFTER`` pairs two such files by (problem, seed). Th
     done
     python benchmarks/long_studies.py --compare before.jsonl after.jsonl
 
-(the two runs shared the machine's two cores, so read the seconds as a ratio). "After" was commit e33ee03; the
-critic's posterior has since moved to NumPy (3c58796), whose arithmetic differs in the last bits, so re-running the
-"after" side today gives other studies of the same sampler.
+(the two runs shared the machine's two cores, so read the seconds as a ratio). The two files are committed gzip'd,
+``before.jsonl.gz`` and ``after.jsonl.gz`` (``python -m benchmarks.rows convert``); ``--compare`` reads either form
+and finds ``before.jsonl.gz`` when given ``before.jsonl``. "After" was commit e33ee03; the critic's posterior has
+since moved to NumPy (3c58796), whose arithmetic differs in the last bits, so re-running the "after" side today gives
+other studies of the same sampler.
 """
 
 from __future__ import annotations
 
 import json
+from pathlib import Path
 import sys
 
 
@@ -41,10 +44,13 @@ def run(problem_name: str, first_seed: int, last_seed: int, n_trials: int) -> No
 def compare(before_path: str, after_path: str) -> None:
     import numpy as np
 
+    from benchmarks import rows as row_files
     from benchmarks.report import paired_wilcoxon
 
     def rows(path):
-        return {(r["problem"], r["seed"]): r for r in map(json.loads, open(path))}
+        if row_files.existing(Path(path)) is None:
+            raise SystemExit(f"{path}: no such file (nor {path}.gz); give the files the runs above wrote")
+        return {(r["problem"], r["seed"]): r for r in row_files.read(Path(path))}
 
     before, after = rows(before_path), rows(after_path)
     keys = sorted(set(before) & set(after))

@@ -1,4 +1,4 @@
-"""Turns the JSON lines of a suite into the report: curves, tables and tests, written by one command.
+"""Turns the rows of a suite into the report: curves, tables and tests, written by one command.
 
 Normalised regret of a study after ``t`` trials is ``(f(incumbent) - f*) / (median_random - f*)``: ``f(incumbent)``
 is the noise-free value of the trial with the best observed value so far, ``f*`` the problem's known optimum (or,
@@ -9,7 +9,9 @@ adding a sampler that beats it rescales that problem's regrets.
 
 Outputs, under ``<results>/<suite>/report/``: ``REPORT.md`` (all tables), ``curves.html`` (plotly),
 ``curves.png`` (matplotlib; plotly's PNG export needs kaleido, which needs a Chrome download and does not install
-offline), and ``summary.json`` (the tables' numbers, for the README).
+offline), and ``summary.json`` (the tables' numbers, for the README). ``REPORT.md`` and ``summary.json`` are
+committed (tests check that the committed rows still make them); the two figures are not (``results/.gitignore``):
+they hold nothing the rows do not, weigh megabytes, and this command rebuilds them.
 """
 
 from __future__ import annotations
@@ -24,7 +26,7 @@ import numpy as np
 from scipy.stats import binomtest
 from scipy.stats import wilcoxon
 
-from benchmarks.runner import RESULTS_DIR, read_rows
+from benchmarks.runner import RESULTS_DIR, cell_rows, suite_rows
 from benchmarks.samplers import BASELINES, TPE_VARIANTS
 
 CHECKPOINTS = (25, 50, 100, 200)
@@ -47,26 +49,24 @@ BORROWING_SUITES = {"pretraining": "full"}
 def load_suite(results: Path, suite: str) -> dict[str, dict[str, list[dict]]]:
     """rows[problem][sampler], with each hand-conditioned twin folded into its reference problem."""
     rows: dict[str, dict[str, list[dict]]] = defaultdict(lambda: defaultdict(list))
-    for path in sorted((results / suite).glob("*/*.jsonl")):
-        if path.name.endswith(".errors.jsonl"):
+    for (problem, sampler, error), found in suite_rows(results, suite).items():
+        if error:
             continue
-        problem, sampler = path.parent.name, path.stem
         reference = _reference_problem(problem)
         label = sampler + HAND if reference != problem else sampler
-        by_seed = {r["seed"]: r for r in read_rows(path)}  # a re-run seed replaces the older row
+        by_seed = {r["seed"]: r for r in found}  # a re-run seed replaces the older row
         rows[reference][label] += [by_seed[s] for s in sorted(by_seed)]
     if suite in BORROWING_SUITES:
         for problem, by_sampler in list(rows.items()):
-            for path in sorted((results / BORROWING_SUITES[suite] / problem).glob("*.jsonl")):
-                if path.name.endswith(".errors.jsonl") or path.stem in by_sampler:
+            for (_, sampler, error), found in suite_rows(results, BORROWING_SUITES[suite], problems={problem}).items():
+                if error or sampler in by_sampler:
                     continue
-                by_seed = {r["seed"]: r for r in read_rows(path)}
-                by_sampler[path.stem] = [by_seed[s] for s in sorted(by_seed)]
+                by_seed = {r["seed"]: r for r in found}
+                by_sampler[sampler] = [by_seed[s] for s in sorted(by_seed)]
     if suite in REFERENCE_SUITES:
         for problem, by_sampler in list(rows.items()):
             for sampler in list(by_sampler):
-                path = results / REFERENCE_SUITES[suite] / problem / f"{sampler}.jsonl"
-                by_seed = {r["seed"]: r for r in read_rows(path)}
+                by_seed = {r["seed"]: r for r in cell_rows(results, REFERENCE_SUITES[suite], problem, sampler)}
                 if by_seed:
                     by_sampler[sampler + ONE_WORKER] = [by_seed[s] for s in sorted(by_seed)]
     return {p: dict(s) for p, s in rows.items()}
@@ -80,8 +80,9 @@ def _reference_problem(problem: str) -> str:
 def load_errors(results: Path, suite: str) -> dict[str, dict[str, list[dict]]]:
     """errors[problem][sampler]: the studies in which the sampler raised."""
     errors: dict[str, dict[str, list[dict]]] = defaultdict(dict)
-    for path in sorted((results / suite).glob("*/*.errors.jsonl")):
-        errors[path.parent.name][path.name.removesuffix(".errors.jsonl")] = read_rows(path)
+    for (problem, sampler, error), found in suite_rows(results, suite).items():
+        if error:
+            errors[problem][sampler] = found
     return dict(errors)
 
 
@@ -171,8 +172,8 @@ def timing_table(results: Path) -> dict[str, dict]:
     gives the median over the studies (seeds) of each sampler, which damps the run-to-run noise of a shared machine.
     """
     per_sampler: dict[str, list[dict]] = defaultdict(list)
-    for path in sorted((results / "timing").glob("*/*.jsonl")):  # errors.jsonl too: a sampler that raised says so
-        for row in read_rows(path):
+    for found in suite_rows(results, "timing").values():  # the errors' rows too: a sampler that raised says so
+        for row in found:
             s = np.array(row["sampler_seconds"])
             study = {"problem": row["problem"], "n_trials": row.get("trials_completed", row["n_trials"]),
                      "error": row.get("error")}
@@ -256,14 +257,14 @@ def build_summary(problems: dict[str, dict[str, list[dict]]], seed: int = 0, cha
                     if (t := paired_test(rows[challenger], rows[sampler], curves[challenger], curves[sampler], at))
                 ]
         tpe = {t: entry["samplers"][t]["final_median_value"] for t in TPE_VARIANTS if t in entry["samplers"]}
-        entry["best_tpe"] = min(tpe, key=tpe.get) if tpe else None  # issue 4's reference: the best TPE setting here
+        entry["best_tpe"] = min(tpe, key=tpe.get) if tpe else None  # the reference: the best TPE setting here
         summary["problems"][problem] = entry
     return summary
 
 
 def overview_table(summary: dict) -> list[str]:
     """One row per problem: each sampler's median regret at its last trial, and the trials the challenger needs to
-    reach the best TPE setting's median final value (issue 4's figure)."""
+    reach the best TPE setting's median final value (the headline figure)."""
     challenger = summary.get("challenger", CHALLENGER)
     samplers = _sampler_order({s for e in summary["problems"].values() for s in e["samplers"]})
     lines = ["## Overview", "", "Median normalised regret at each sampler's last trial (see the trials per problem below; a sampler with "
@@ -329,7 +330,7 @@ def write_markdown(summary: dict, timing: dict, costs: dict, suite: str) -> str:
             lines += [f"No `{challenger}` results for this problem yet.", ""]
     if summary.get("errors"):
         lines += ["## Studies in which the sampler raised", "",
-                  "Not in the tables above (a crash has no regret); the traceback is in `<sampler>.errors.jsonl`.", "",
+                  "Not in the tables above (a crash has no regret); the traceback is in `<sampler>.errors.jsonl.gz`.", "",
                   "| problem | sampler | studies | trials completed (median) | error |", "|---|---|---|---|---|"]
         for problem, by_sampler in summary["errors"].items():
             for sampler, rs in by_sampler.items():

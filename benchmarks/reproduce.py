@@ -32,7 +32,7 @@ def _rows_by_seed(results: Path, suite: str, problem: str, sampler: str) -> dict
     """seed -> (the study raised, row), from the finished and the error rows."""
     out = {}
     for error in (False, True):
-        for row in runner.read_rows(runner.result_path(results, suite, problem, sampler, error=error)):
+        for row in runner.cell_rows(results, suite, problem, sampler, error=error):
             out[row["seed"]] = (error, row)
     return out
 

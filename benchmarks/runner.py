@@ -1,13 +1,17 @@
-"""Runs (problem, sampler, seed) studies in a process pool and appends one JSON line per finished study.
+"""Runs (problem, sampler, seed) studies in a process pool and appends one row per finished study.
 
-Results live in ``<results>/<suite>/<problem>/<sampler>.jsonl``. A run is resumable: a (problem, sampler, seed)
-whose row is already there (with at least the requested number of trials) is skipped, so an interrupted suite
-continues where it stopped, and the cascade's rows can be added to committed baseline rows later.
+Results live in ``<results>/<suite>/<problem>/<sampler>.jsonl.gz`` (the format is :mod:`benchmarks.rows`'s). A run
+is resumable: a (problem, sampler, seed) whose row is already there (with at least the requested number of trials)
+is skipped, so an interrupted suite continues where it stopped, and the cascade's rows can be added to committed
+baseline rows later.
+
+A cell of one suite that asks for the very studies another suite already holds (:data:`SHARED_CELLS`) keeps no
+copy: its rows are read from the other suite's folder (the seeds the suite asks for), and a study missing there is
+run into that folder. Every reader goes through :func:`cell_rows` and :func:`suite_rows`, which know this.
 """
 
 from __future__ import annotations
 
-import json
 import os
 import platform
 import sys
@@ -22,12 +26,24 @@ from pathlib import Path
 
 import optuna
 
+from benchmarks import rows
 from benchmarks.problems import Problem, make_problem
 from benchmarks.samplers import make_sampler, sampler_state
-from benchmarks.suites import SUITES
+from benchmarks.suites import Entry, SUITES
 
 RESULTS_DIR = Path(__file__).resolve().parent / "results"
 MAX_WORKERS = 2
+# (suite, sampler) -> the suite whose folder holds that cell's rows: the same seeded studies (same problem, sampler,
+# seeds and trial budget, and every sampler is seeded), committed once.
+# - ablation: the full cascade and independent TPE are the full suite's studies; the ablation suite reads its 10
+#   seeds of the full suite's 20.
+# - parallel: random search never reads the history, so with 4 simulated workers it draws the trials it draws with
+#   one, value for value (test_simulated_workers_keep_k_minus_one_trials_running); only the seconds differ.
+SHARED_CELLS: dict[tuple[str, str], str] = {
+    ("ablation", "cascade"): "full",
+    ("ablation", "tpe_independent"): "full",
+    ("parallel", "random"): "full",
+}
 
 
 @dataclass(frozen=True)
@@ -48,22 +64,55 @@ def cascade_available() -> bool:
     return hasattr(cascaderl_optuna, "CascadeSampler")
 
 
-def result_path(results: Path, suite: str, problem: str, sampler: str, *, error: bool = False) -> Path:
-    """Finished studies go to ``<sampler>.jsonl``; studies in which the sampler raised, to ``<sampler>.errors.jsonl``."""
-    return results / suite / problem / (f"{sampler}.errors.jsonl" if error else f"{sampler}.jsonl")
+def _entry(suite: str, problem: str, sampler: str) -> Entry | None:
+    return next((e for e in SUITES.get(suite, ()) if e.problem == problem and sampler in e.samplers), None)
 
 
-def read_rows(path: Path) -> list[dict]:
-    if not path.exists():
-        return []
-    return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
+def _own_rows_exist(results: Path, suite: str, problem: str, sampler: str) -> bool:
+    return any(rows.existing(rows.path(results, suite, problem, sampler, error=error)) for error in (False, True))
+
+
+def home_suite(results: Path, suite: str, problem: str, sampler: str) -> str:
+    """The suite whose folder holds the cell's rows: ``suite`` itself unless the cell is shared
+    (:data:`SHARED_CELLS`) and its own folder holds no rows of it (a tree committed before the cell was shared does)."""
+    source = SHARED_CELLS.get((suite, sampler))
+    if source is None or _own_rows_exist(results, suite, problem, sampler):
+        return suite
+    return source
+
+
+def cell_rows(results: Path, suite: str, problem: str, sampler: str, *, error: bool = False) -> list[dict]:
+    """The rows of one cell in file order (``error``: the studies in which the sampler raised), wherever they live."""
+    home = home_suite(results, suite, problem, sampler)
+    found = rows.read(rows.path(results, home, problem, sampler, error=error))
+    entry = _entry(suite, problem, sampler)
+    if home == suite or entry is None:
+        return found
+    return [r for r in found if r["seed"] < entry.n_seeds]  # the seeds this suite asks for
+
+
+def suite_rows(results: Path, suite: str, problems=None) -> dict[tuple[str, str, bool], list[dict]]:
+    """``(problem, sampler, error) -> rows`` of every cell of ``suite`` that holds rows, its shared cells included,
+    in the order of the cells' file names (the order in which reports meet them)."""
+    keys = {(problem, sampler, error) for problem, sampler, error, _ in rows.cells(Path(results) / suite)}
+    keys |= {(e.problem, sampler, error) for e in SUITES.get(suite, ()) for sampler in e.samplers
+             if (suite, sampler) in SHARED_CELLS for error in (False, True)}
+    out = {}
+    for problem, sampler, error in sorted(keys, key=lambda k: f"{k[0]}/{rows.file_name(k[1], error=k[2])}"):
+        if problems is not None and problem not in problems:
+            continue
+        found = cell_rows(results, suite, problem, sampler, error=error)
+        if found:
+            out[problem, sampler, error] = found
+    return out
 
 
 def plan(suite: str, results: Path, *, problems=None, samplers=None, n_seeds=None, n_trials=None,
          retry_failed: bool = False) -> list[Task]:
     """The tasks of ``suite`` not yet in ``results``, after the optional filters and overrides.
 
-    A study that raised is recorded and not run again (its crash is deterministic) unless ``retry_failed``.
+    A study that raised is recorded and not run again (its crash is deterministic) unless ``retry_failed``. The
+    tasks of a shared cell (:data:`SHARED_CELLS`) are the holding suite's, and their rows go to its folder.
     """
     tasks = []
     for e in SUITES[suite]:
@@ -72,12 +121,15 @@ def plan(suite: str, results: Path, *, problems=None, samplers=None, n_seeds=Non
         for sampler in e.samplers:
             if samplers and sampler not in samplers:
                 continue
-            trials = n_trials or e.n_trials
-            rows = read_rows(result_path(results, suite, e.problem, sampler))
+            home = home_suite(results, suite, e.problem, sampler)
+            source = _entry(home, e.problem, sampler) if home != suite else None
+            run_as = source or e  # a shared cell's missing study is the holding suite's study
+            trials = n_trials or run_as.n_trials
+            found = rows.read(rows.path(results, home, e.problem, sampler))
             if not retry_failed:
-                rows += read_rows(result_path(results, suite, e.problem, sampler, error=True))
-            done = {r["seed"] for r in rows if r["n_trials"] >= trials}
-            tasks += [Task(suite, e.problem, sampler, seed, trials, e.n_workers)
+                found += rows.read(rows.path(results, home, e.problem, sampler, error=True))
+            done = {r["seed"] for r in found if r["n_trials"] >= trials}
+            tasks += [Task(home, e.problem, sampler, seed, trials, run_as.n_workers)
                       for seed in range(n_seeds or e.n_seeds) if seed not in done]
     return tasks
 
@@ -154,7 +206,7 @@ def run_study(task: Task, on_study: Callable[[optuna.Study], None] | None = None
 
 
 def _sig(x: float, digits: int) -> float:
-    """``x`` to ``digits`` significant digits: keeps the committed JSON lines small."""
+    """``x`` to ``digits`` significant digits: keeps the committed rows small."""
     return float(f"{x:.{digits}g}")
 
 
@@ -176,7 +228,7 @@ def _run_task(task: Task) -> tuple[Task, dict | None, str | None]:
 def run(suite: str, results: Path = RESULTS_DIR, *, workers: int = MAX_WORKERS, log=print, **filters) -> int:
     """Run the missing studies of ``suite``; return the number of studies the harness could not run.
 
-    A study in which the *sampler* raised is a result (recorded in ``<sampler>.errors.jsonl``), not a failure.
+    A study in which the *sampler* raised is a result (recorded in ``<sampler>.errors.jsonl.gz``), not a failure.
     """
     tasks = plan(suite, results, **filters)
     if any(t.sampler == "cascade" for t in tasks) and not cascade_available():
@@ -195,10 +247,7 @@ def run(suite: str, results: Path = RESULTS_DIR, *, workers: int = MAX_WORKERS, 
                 failures += 1
                 log(f"[{i}/{len(tasks)}] FAILED {task}:\n{error}")
                 continue
-            path = result_path(results, suite, task.problem, task.sampler, error="error" in row)
-            path.parent.mkdir(parents=True, exist_ok=True)
-            with path.open("a") as fh:
-                fh.write(json.dumps(row) + "\n")
+            rows.append(rows.path(results, task.suite, task.problem, task.sampler, error="error" in row), row)
             if "error" in row:  # a result about the sampler, not a failure of the harness
                 log(f"[{i}/{len(tasks)}] {task.problem} {task.sampler} seed {task.seed}: the sampler raised after "
                     f"{row['trials_completed']} trials: {row['error']}")

@@ -32,8 +32,8 @@ fi
 rerun() {  # rerun SUITE SAMPLER...: delete those samplers' rows of SUITE, run them, report, pair with $before
     local suite=$1; shift
     for sampler in "$@"; do
-        find "benchmarks/results/$suite" -name "$sampler.jsonl" -delete 2>/dev/null || true
-        find "benchmarks/results/$suite" -name "$sampler.errors.jsonl" -delete 2>/dev/null || true
+        find "benchmarks/results/$suite" -name "$sampler.jsonl.gz" -delete 2>/dev/null || true
+        find "benchmarks/results/$suite" -name "$sampler.errors.jsonl.gz" -delete 2>/dev/null || true
     done
     local workers=()
     [[ $suite == timing ]] && workers=(--workers 1)
@@ -47,6 +47,7 @@ rerun() {  # rerun SUITE SAMPLER...: delete those samplers' rows of SUITE, run t
 rerun heldout cascade
 rerun full cascade
 rerun parallel cascade
+# the ablation suite's cascade and tpe_independent rows are the full suite's (benchmarks.runner.SHARED_CELLS)
 rerun ablation cascade $($py -c 'from benchmarks.samplers import ABLATION_SAMPLERS; print(*ABLATION_SAMPLERS)')
 $py -m benchmarks.pretraining "${pretrain_args[@]}"
 rerun pretraining cascade_pretrained

@@ -16,7 +16,8 @@ import pytest
 from benchmarks import report
 from benchmarks.problems import make_problem
 from benchmarks.problems import llm
-from benchmarks.runner import cascade_available, read_rows, run_study, Task
+from benchmarks import rows as row_files
+from benchmarks.runner import cascade_available, cell_rows, run_study, Task
 from benchmarks.suites import SUITES
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -44,7 +45,7 @@ def _expected_samplers(entry) -> list[str]:
 def test_quick_rows_record_every_trial(quick: Path) -> None:
     for entry in SUITES["quick"]:
         for sampler in _expected_samplers(entry):
-            rows = read_rows(quick / "quick" / entry.problem / f"{sampler}.jsonl")
+            rows = cell_rows(quick, "quick", entry.problem, sampler)
             assert sorted(r["seed"] for r in rows) == list(range(entry.n_seeds))
             for r in rows:
                 assert r["optuna_version"] == optuna.__version__
@@ -60,28 +61,28 @@ def test_quick_rows_record_every_trial(quick: Path) -> None:
 
 
 def test_quick_rows_differ_between_seeds_and_samplers(quick: Path) -> None:
-    rows = read_rows(quick / "quick" / "llm_strong" / "tpe_default.jsonl")
+    rows = cell_rows(quick, "quick", "llm_strong", "tpe_default")
     assert len({tuple(r["values"]) for r in rows}) == len(rows)
-    random_rows = read_rows(quick / "quick" / "llm_strong" / "random.jsonl")
+    random_rows = cell_rows(quick, "quick", "llm_strong", "random")
     assert rows[0]["values"] != random_rows[0]["values"]
     assert rows[0]["sampler_state"]["multivariate"] is True and rows[0]["sampler_state"]["constant_liar"] is True
-    indep = read_rows(quick / "quick" / "llm_strong" / "tpe_independent.jsonl")[0]
+    indep = cell_rows(quick, "quick", "llm_strong", "tpe_independent")[0]
     assert indep["sampler_state"]["multivariate"] is False
 
 
 def test_rerun_skips_finished_studies_and_resumes_missing_ones(quick: Path, tmp_path: Path) -> None:
     proc = _cli("run", "--quick", "--results", str(quick))
     assert proc.returncode == 0 and "0 studies to run" in proc.stdout, proc.stdout + proc.stderr
-    # a copy with one study removed runs exactly that study again
-    src = quick / "quick" / "fcnet_protein" / "random.jsonl"
-    (tmp_path / "quick" / "fcnet_protein").mkdir(parents=True)
-    lines = src.read_text().splitlines()
-    (tmp_path / "quick" / "fcnet_protein" / "random.jsonl").write_text("\n".join(lines[:-1]) + "\n")
+    # a copy with one study removed runs exactly that study again, and the file is what the first run wrote
+    src = row_files.path(quick, "quick", "fcnet_protein", "random")
+    committed = row_files.read(src)
+    copy = row_files.write(row_files.path(tmp_path, "quick", "fcnet_protein", "random"), committed[:-1])
     proc = _cli("run", "--quick", "--results", str(tmp_path), "--problems", "fcnet_protein", "--samplers", "random")
     assert proc.returncode == 0 and "1 studies to run" in proc.stdout, proc.stdout + proc.stderr
-    rows = read_rows(tmp_path / "quick" / "fcnet_protein" / "random.jsonl")
+    rows = cell_rows(tmp_path, "quick", "fcnet_protein", "random")
     assert sorted(r["seed"] for r in rows) == [0, 1, 2]
-    assert {json.dumps(r["values"]) for r in rows} == {json.dumps(json.loads(line)["values"]) for line in lines}
+    assert [r["values"] for r in rows] == [r["values"] for r in committed]
+    assert row_files.read(copy)[:2] == committed[:2] and copy.read_bytes()[:2] == b"\x1f\x8b"
 
 
 def test_reproduce_finds_the_committed_values_and_names_a_changed_one(quick: Path, tmp_path: Path) -> None:
@@ -96,16 +97,16 @@ def test_reproduce_finds_the_committed_values_and_names_a_changed_one(quick: Pat
     assert summary["differences"] == [] and summary["not_committed"] == []
     assert sorted((c["problem"], c["sampler"]) for c in summary["cells"]) == sorted(cells)
     rerun = {(c["problem"], c["sampler"]): c for c in summary["cells"]}
-    row = read_rows(scratch / "quick" / "llm_strong" / "random.jsonl")[0]
+    row = cell_rows(scratch, "quick", "llm_strong", "random")[0]
     assert rerun["llm_strong", "random"]["mean_study_seconds"] == round(row["wall_seconds"], 1)
     assert rerun["llm_strong", "random"]["estimated_seconds"] == round(row["wall_seconds"] * 3, 1)  # 3 seeds
     assert summary["estimated_suite_core_seconds"] == round(sum(c["estimated_seconds"] for c in summary["cells"]))
 
     # A committed value that the samplers do not give back is named, and the command fails.
-    path = committed / "quick" / "llm_strong" / "random.jsonl"
-    rows = read_rows(path)
+    path = row_files.path(committed, "quick", "llm_strong", "random")
+    rows = row_files.read(path)
     rows[0]["values"][7] += 1.0
-    path.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    row_files.write(path, rows)
     proc = _cli("reproduce", "--quick", "--seeds", "1", "--results", str(committed), "--scratch", str(scratch))
     assert proc.returncode == 1
     summary = json.loads((committed / "quick" / "reproduction.json").read_text())
@@ -125,8 +126,8 @@ def test_quick_report_matches_the_rows(quick: Path) -> None:
     assert "tpe_default [hand-conditioned]" in llm_samplers
     assert "| tpe_default [hand-conditioned] | 3 | 30 |" in md
     # the median regret at 25 trials is recomputed from the rows
-    rows = read_rows(quick / "quick" / "fcnet_protein" / "tpe_default.jsonl")
-    random_values = [v for r in read_rows(quick / "quick" / "fcnet_protein" / "random.jsonl") for v in r["true_values"]]
+    rows = cell_rows(quick, "quick", "fcnet_protein", "tpe_default")
+    random_values = [v for r in cell_rows(quick, "quick", "fcnet_protein", "random") for v in r["true_values"]]
     opt = rows[0]["optimum"]
     expected = np.median([(r["incumbent_true"][24] - opt) / (np.median(random_values) - opt) for r in rows])
     got = summary["problems"]["fcnet_protein"]["samplers"]["tpe_default"]["median_regret"]["25"]
@@ -140,6 +141,96 @@ def test_quick_report_matches_the_rows(quick: Path) -> None:
     html = (out / "curves.html").read_text()
     assert "fcnet_protein" in html and "plotly" in html.lower()
     assert (out / "curves.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_rows_files_are_deterministic_gzip_and_appending_keeps_the_earlier_rows(tmp_path: Path) -> None:
+    rows = [{"seed": s, "values": [0.1 * s, 1e-300, -2.5]} for s in range(3)]
+    first = row_files.write(row_files.path(tmp_path / "a", "s", "p", "cascade"), rows)
+    second = row_files.write(row_files.path(tmp_path / "b", "s", "p", "cascade"), rows)
+    assert first.name == "cascade.jsonl.gz" and first.read_bytes() == second.read_bytes()
+    data = first.read_bytes()
+    assert data[:2] == b"\x1f\x8b" and data[3] == 0 and data[4:8] == bytes(4)  # no file name, mtime 0
+    assert row_files.read(first) == rows
+    # appending: the file the runner writes one study at a time is the file written at once
+    step = row_files.path(tmp_path / "c", "s", "p", "cascade")
+    for row in rows:
+        row_files.append(step, row)
+    assert step.read_bytes() == data
+    assert sorted(p.name for p in step.parent.iterdir()) == ["cascade.jsonl.gz"]  # no temporary file left behind
+    # a file of several gzip members (appended by another tool) is read whole
+    (tmp_path / "m.jsonl.gz").write_bytes(row_files.encode(rows[:1]) + row_files.encode(rows[1:]))
+    assert row_files.read(tmp_path / "m.jsonl.gz") == rows
+    assert row_files.read(tmp_path / "none.jsonl.gz") == []
+
+
+def test_plain_rows_are_read_converted_on_write_and_never_silently_doubled(tmp_path: Path) -> None:
+    rows = [{"seed": 0, "values": [1.0]}, {"seed": 1, "values": [2.0]}]
+    folder = tmp_path / "s" / "p"
+    folder.mkdir(parents=True)
+    plain = folder / "tpe.jsonl"
+    plain.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    (folder / "notes.txt").write_text("not rows")
+    assert row_files.read(row_files.path(tmp_path, "s", "p", "tpe")) == rows  # the .jsonl.gz path finds its twin
+    assert [c[:3] for c in row_files.cells(tmp_path / "s")] == [("p", "tpe", False)]
+    row_files.append(row_files.path(tmp_path, "s", "p", "tpe"), {"seed": 2, "values": [3.0]})
+    assert not plain.exists() and [r["seed"] for r in row_files.read(folder / "tpe.jsonl.gz")] == [0, 1, 2]
+    plain.write_text(json.dumps(rows[0]) + "\n")  # a cell in both formats is an error that says what to do
+    with pytest.raises(ValueError, match="keep one"):
+        row_files.read(folder / "tpe.jsonl.gz")
+    with pytest.raises(ValueError, match="keep one"):
+        list(row_files.cells(tmp_path / "s"))
+    plain.unlink()
+    (folder / "gp.jsonl.gz").write_bytes(row_files.encode(rows)[:-9])  # a truncated file
+    with pytest.raises(ValueError, match=r"gp.jsonl.gz is not a readable rows file .*git checkout"):
+        row_files.read(folder / "gp.jsonl.gz")
+
+
+def test_convert_turns_a_tree_of_plain_rows_into_the_same_rows_gzipped(tmp_path: Path) -> None:
+    rows = {"s/p/cascade": [{"seed": 0, "values": [1.5]}], "s/q/gp.errors": [{"seed": 3, "error": "E"}]}
+    for name, rs in rows.items():
+        (tmp_path / name).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / f"{name}.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rs))
+    assert row_files.main(["convert", str(tmp_path)]) == 0
+    assert sorted(str(p.relative_to(tmp_path)) for p in tmp_path.rglob("*.jsonl*")) == [
+        "s/p/cascade.jsonl.gz", "s/q/gp.errors.jsonl.gz"]
+    assert row_files.read(tmp_path / "s/q/gp.errors.jsonl.gz") == rows["s/q/gp.errors"]
+    assert list(row_files.cells(tmp_path / "s")) == [("p", "cascade", False, tmp_path / "s/p/cascade.jsonl.gz"),
+                                                     ("q", "gp", True, tmp_path / "s/q/gp.errors.jsonl.gz")]
+    assert row_files.convert(tmp_path) == []  # nothing left to convert
+
+
+def test_the_committed_rows_are_gzipped() -> None:
+    from benchmarks.runner import RESULTS_DIR
+
+    assert not list(RESULTS_DIR.rglob("*.jsonl")), "plain rows committed: python -m benchmarks.rows convert"
+    assert len(list(RESULTS_DIR.rglob("*.jsonl.gz"))) > 100
+
+
+def test_a_shared_cell_is_read_from_and_run_into_the_suite_that_holds_its_studies(tmp_path: Path) -> None:
+    from benchmarks import runner
+
+    for (suite, sampler), source in runner.SHARED_CELLS.items():  # the same studies: same budget, enough seeds
+        entries = [e for e in SUITES[suite] if sampler in e.samplers]
+        assert entries, (suite, sampler)
+        for e in entries:
+            held = runner._entry(source, e.problem, sampler)
+            assert held and held.n_trials == e.n_trials and held.n_seeds >= e.n_seeds, (suite, e.problem, sampler)
+            assert not runner._own_rows_exist(runner.RESULTS_DIR, suite, e.problem, sampler)  # committed once
+    # nothing committed yet: the 4-worker suite's random studies are the full suite's 1-worker ones
+    tasks = runner.plan("parallel", tmp_path, problems=["llm_strong"], samplers=["random"])
+    assert {(t.suite, t.n_workers, t.n_trials) for t in tasks} == {("full", 1, 200)}
+    assert sorted(t.seed for t in tasks) == list(range(20))
+    # the full suite's rows in place: nothing to run, and the ablation suite reads its 10 seeds of the 20
+    held = [{"seed": s, "n_trials": 200, "values": [float(s)]} for s in range(20)]
+    row_files.write(row_files.path(tmp_path, "full", "llm_strong", "cascade"), held)
+    assert runner.plan("ablation", tmp_path, problems=["llm_strong"], samplers=["cascade"]) == []
+    assert runner.cell_rows(tmp_path, "ablation", "llm_strong", "cascade") == held[:10]
+    assert runner.suite_rows(tmp_path, "ablation") == {("llm_strong", "cascade", False): held[:10]}
+    # a tree committed before the cell was shared (a revision compare_revisions reads) keeps its own rows
+    row_files.write(row_files.path(tmp_path, "ablation", "llm_strong", "cascade"), held[:3])
+    assert runner.cell_rows(tmp_path, "ablation", "llm_strong", "cascade") == held[:3]
+    tasks = runner.plan("ablation", tmp_path, problems=["llm_strong"], samplers=["cascade"])
+    assert {t.suite for t in tasks} == {"ablation"} and sorted(t.seed for t in tasks) == list(range(3, 10))
 
 
 def test_trials_to_reach_and_paired_test() -> None:
@@ -208,9 +299,9 @@ def test_timing_is_the_median_over_studies_of_windows_that_hold_whole_refit_cycl
         s[79] = s[120] = 9.0  # trials 80 and 121 are outside the 81-120 window
         rows.append({"problem": "llm_strong", "sampler": "cascade", "seed": seed, "n_trials": 1000,
                      "sampler_seconds": s})
-    (folder / "cascade.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
+    row_files.write(folder / "cascade.jsonl.gz", rows)
     (folder / "gp.jsonl").write_text(json.dumps({"problem": "llm_strong", "sampler": "gp", "seed": 0, "n_trials": 300,
-                                                 "sampler_seconds": [0.2] * 300}) + "\n")
+                                                 "sampler_seconds": [0.2] * 300}) + "\n")  # plain rows are read too
     table = report.timing_table(tmp_path)
     assert table["cascade"]["studies"] == 3
     assert table["cascade"]["at_100"] == pytest.approx(0.02)
@@ -313,10 +404,10 @@ def test_a_sampler_that_raises_is_recorded_not_retried(tmp_path: Path, monkeypat
     monkeypatch.setitem(runner.SUITES, "t", (Entry("llm_strong", ("raises",), 2, 20),))
     logs: list[str] = []
     assert runner.run("t", tmp_path, workers=1, log=logs.append) == 0
-    errors = read_rows(tmp_path / "t" / "llm_strong" / "raises.errors.jsonl")
+    errors = cell_rows(tmp_path, "t", "llm_strong", "raises", error=True)
     assert sorted(r["seed"] for r in errors) == [0, 1]
     assert all(r["trials_completed"] == 12 and r["error"] == "ValueError: broken sampler" for r in errors)
-    assert not (tmp_path / "t" / "llm_strong" / "raises.jsonl").exists()
+    assert [p.name for p in (tmp_path / "t" / "llm_strong").iterdir()] == ["raises.errors.jsonl.gz"]
     assert runner.plan("t", tmp_path) == [] and len(runner.plan("t", tmp_path, retry_failed=True)) == 2
 
 

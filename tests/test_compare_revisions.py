@@ -5,6 +5,7 @@ import subprocess
 
 import pytest
 
+from benchmarks import rows as row_files
 from benchmarks.compare_revisions import compare
 from benchmarks.compare_revisions import current_rows
 from benchmarks.compare_revisions import markdown
@@ -16,7 +17,8 @@ def _row(seed, curve):
     return {"seed": seed, "values": curve, "true_values": curve, "incumbent_true": curve, "optimum": None}
 
 
-def _write(path, rows):
+def _write_plain(path, rows):
+    """Rows as the revisions before the gzip'd format committed them."""
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text("".join(json.dumps(r) + "\n" for r in rows))
 
@@ -32,17 +34,19 @@ def repo(tmp_path):
     _git(tmp_path, "config", "user.name", "t")
     results = tmp_path / "results"
     flat = [1.0] * 120
-    _write(results / "s" / "p" / "cascade.jsonl", [_row(seed, [2.0] * 60 + [1.0 + seed] * 60) for seed in range(6)])
-    _write(results / "s" / "p" / "tpe.jsonl", [_row(seed, flat) for seed in range(6)])
+    _write_plain(results / "s" / "p" / "cascade.jsonl", [_row(seed, [2.0] * 60 + [1.0 + seed] * 60) for seed in range(6)])
+    _write_plain(results / "s" / "p" / "tpe.jsonl", [_row(seed, flat) for seed in range(6)])
     _git(tmp_path, "add", ".")
     _git(tmp_path, "commit", "-q", "-m", "before")
-    # the re-run: five seeds better at the end, one worse; the baseline untouched
-    _write(results / "s" / "p" / "cascade.jsonl",
-           [_row(seed, [2.0] * 60 + [0.5 + seed if seed < 5 else 9.0] * 60) for seed in range(6)])
+    # the re-run, in the harness's format (the plain file goes): five seeds better at the end, one worse
+    row_files.write(row_files.path(results, "s", "p", "cascade"),
+                    [_row(seed, [2.0] * 60 + [0.5 + seed if seed < 5 else 9.0] * 60) for seed in range(6)])
+    row_files.write(row_files.path(results, "s", "p", "tpe"), [_row(seed, flat) for seed in range(6)])
     return results
 
 
 def test_changed_cells_are_paired_by_seed_and_unchanged_ones_only_counted(repo):
+    assert sorted(p.name for p in (repo / "s" / "p").iterdir()) == ["cascade.jsonl.gz", "tpe.jsonl.gz"]
     cells = compare(rows_at_revision("HEAD", "s", repo), current_rows("s", repo))
     by_sampler = {c["sampler"]: c for c in cells}
     assert by_sampler["tpe"]["changed"] is False
@@ -86,3 +90,11 @@ def test_pooled_counts_by_family_split_a_sampler_by_the_first_word_of_the_proble
     assert pooled[("cascade", "yahpo")]["last"]["worse"] == 4
     text = markdown(cells, "HEAD", "s")
     assert "| cascade | mixint | 2 | 5/1, p = 0.22 |" in text and "| cascade | 3 | 5/5, p = 1 |" in text
+
+
+def test_a_revision_that_committed_gzipped_rows_reads_as_the_working_tree(repo):
+    _git(repo.parent, "add", "-A")
+    _git(repo.parent, "commit", "-q", "-m", "the re-run, gzipped")
+    at_head = rows_at_revision("HEAD", "s", repo)
+    assert at_head == current_rows("s", repo) and len(at_head[("p", "cascade")]) == 6
+    assert not any(c["changed"] for c in compare(at_head, current_rows("s", repo)))
