@@ -99,6 +99,7 @@ def test_heldout_block_pools_each_family_with_a_sign_test():
     assert "| synthetic mixed spaces: 1 x 3 seeds | `tpe_default` | 1/2, p = 1 |" in text
 
 
+@pytest.mark.slow  # re-makes every committed report from its rows
 @pytest.mark.parametrize("suite", ["full", "heldout", "parallel", "ablation", "pretraining"])
 def test_the_committed_report_and_readme_block_are_what_the_committed_rows_make(suite):
     """A report written before some rows changed (the timing suite's, say) or a hand-edited figure fails here."""

@@ -19,6 +19,9 @@ from cascaderl_optuna._cascade.records import DECISION_KEY
 from cascaderl_optuna._cascade.records import read_record
 
 
+pytestmark = pytest.mark.slow  # a local Ray cluster
+
+
 try:
     import ray
     from ray import tune
