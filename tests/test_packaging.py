@@ -25,6 +25,7 @@ from pathlib import Path
 import re
 import subprocess
 import sys
+import tarfile
 import textwrap
 import zipfile
 
@@ -146,6 +147,14 @@ def test_wheel_holds_the_package_and_its_data_files_only(dist):
     assert {t for t in top_level if not t.endswith(".dist-info")} == {"cascaderl_optuna"}, (
         f"the wheel ships more than the package (benchmarks, tests?): {sorted(top_level)}"
     )
+
+
+def test_sdist_holds_the_package_and_the_changelog_not_the_tests(dist):
+    with tarfile.open(dist["sdist"]) as sdist:
+        names = {n.split("/", 1)[1] for n in sdist.getnames() if "/" in n}
+    assert {"README.md", "LICENSE", "CHANGELOG.md", "pyproject.toml"} <= names
+    assert _package_data_files() <= names, sorted(_package_data_files() - names)
+    assert not [n for n in names if n.startswith("tests/")], "a partial test suite in the sdist"
 
 
 def test_core_only_install_runs_a_mixed_study(core_venv, tmp_path):
