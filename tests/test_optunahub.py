@@ -87,7 +87,7 @@ def test_readme_documents_the_sampler_signature():
     text = (FOLDER / "README.md").read_text()
     (signature,) = re.findall(r"^- `CascadeSampler(\(.*\))`$", text, flags=re.M)
     args = ast.parse(f"def f{signature}: pass").body[0].args
-    documented = {a.arg: ast.literal_eval(d) for a, d in zip(args.kwonlyargs, args.kw_defaults)}
+    documented = {a.arg: ast.literal_eval(d) for a, d in zip(args.kwonlyargs, args.kw_defaults, strict=True)}
     actual = {
         name: p.default
         for name, p in inspect.signature(CascadeSampler).parameters.items()

@@ -40,8 +40,9 @@ N_TRIALS = 30
 N_STARTUP = 10  # CascadeSampler's default n_startup_trials
 
 # Runs inside the fresh venv; prints one JSON document on stdout for the test to judge.
-STUDY_SCRIPT = textwrap.dedent(
-    """
+STUDY_SCRIPT = (
+    textwrap.dedent(
+        """
     import json
     import math
     from importlib import resources
@@ -89,7 +90,10 @@ STUDY_SCRIPT = textwrap.dedent(
         "task_yaml": sorted(p.name for p in tasks.iterdir() if p.name.endswith(".yaml")),
     }))
     """
-).replace("N_TRIALS", str(N_TRIALS)).replace("N_STARTUP", str(N_STARTUP))
+    )
+    .replace("N_TRIALS", str(N_TRIALS))
+    .replace("N_STARTUP", str(N_STARTUP))
+)
 
 
 def _run(cmd: list[str | Path], **kwargs) -> subprocess.CompletedProcess[str]:
