@@ -42,6 +42,7 @@ def _expected_samplers(entry) -> list[str]:
     return [s for s in entry.samplers if s != "cascade" or cascade_available()]
 
 
+@pytest.mark.slow  # runs the benchmark harness's quick suite
 def test_quick_rows_record_every_trial(quick: Path) -> None:
     for entry in SUITES["quick"]:
         for sampler in _expected_samplers(entry):
@@ -60,6 +61,7 @@ def test_quick_rows_record_every_trial(quick: Path) -> None:
                 assert r["optimum"] is not None and min(r["true_values"]) >= r["optimum"] - 1e-9
 
 
+@pytest.mark.slow  # runs the benchmark harness's quick suite
 def test_quick_rows_differ_between_seeds_and_samplers(quick: Path) -> None:
     rows = cell_rows(quick, "quick", "llm_strong", "tpe_default")
     assert len({tuple(r["values"]) for r in rows}) == len(rows)
@@ -70,6 +72,7 @@ def test_quick_rows_differ_between_seeds_and_samplers(quick: Path) -> None:
     assert indep["sampler_state"]["multivariate"] is False
 
 
+@pytest.mark.slow  # runs the benchmark harness's quick suite
 def test_rerun_skips_finished_studies_and_resumes_missing_ones(quick: Path, tmp_path: Path) -> None:
     proc = _cli("run", "--quick", "--results", str(quick))
     assert proc.returncode == 0 and "0 studies to run" in proc.stdout, proc.stdout + proc.stderr
@@ -85,6 +88,7 @@ def test_rerun_skips_finished_studies_and_resumes_missing_ones(quick: Path, tmp_
     assert row_files.read(copy)[:2] == committed[:2] and copy.read_bytes()[:2] == b"\x1f\x8b"
 
 
+@pytest.mark.slow  # runs the benchmark harness's quick suite
 def test_reproduce_finds_the_committed_values_and_names_a_changed_one(quick: Path, tmp_path: Path) -> None:
     committed = tmp_path / "committed"
     shutil.copytree(quick, committed)
@@ -117,6 +121,7 @@ def test_reproduce_finds_the_committed_values_and_names_a_changed_one(quick: Pat
     assert proc.returncode == 2 and "--seeds must be between 1 and 3" in proc.stderr
 
 
+@pytest.mark.slow  # runs the benchmark harness's quick suite
 def test_quick_report_matches_the_rows(quick: Path) -> None:
     out = quick / "quick" / "report"
     md = (out / "REPORT.md").read_text()
@@ -275,6 +280,7 @@ def _fake_rows(rng: np.random.Generator, n_seeds: int = 20, n_trials: int = 60) 
     return rows
 
 
+@pytest.mark.slow  # bootstraps the report's intervals
 def test_a_problem_s_intervals_do_not_change_when_other_rows_are_added() -> None:
     rng = np.random.default_rng(0)
     a = {s: _fake_rows(rng) for s in ("cascade", "tpe_default", "tpe_independent", "random")}
@@ -334,6 +340,7 @@ def test_llm_landscape_encodes_the_published_facts() -> None:
     assert best_wd[0] / best_wd[1] == pytest.approx(3, rel=0.1)
 
 
+@pytest.mark.slow  # searches the LLM landscapes' optima
 def test_llm_optimum_is_a_lower_bound_and_shared_by_the_hand_conditioned_twin() -> None:
     for variant in ("strong", "smooth"):
         problem, twin = make_problem(f"llm_{variant}"), make_problem(f"llm_{variant}_hand")
@@ -358,6 +365,7 @@ def test_shared_learning_rate_and_real_conditions() -> None:
         assert ("warmup_ratio" in trial.params) == (p["scheduler"] != "cosine")
 
 
+@pytest.mark.slow  # loads the FCNet tables
 def test_fcnet_noise_free_value_is_the_mean_of_the_four_runs() -> None:
     problem = make_problem("fcnet_protein")
     study = optuna.create_study(sampler=optuna.samplers.RandomSampler(seed=0))
@@ -377,6 +385,7 @@ def test_mixint_regret_is_measured_against_cocos_optimum() -> None:
     assert min(row["true_values"]) > row["optimum"]
 
 
+@pytest.mark.slow  # trains the digits MLP
 def test_training_task_trains_for_real() -> None:
     pytest.importorskip("sklearn")
     problem = make_problem("mlp_digits")
@@ -396,6 +405,7 @@ class _RaisesAfter(optuna.samplers.RandomSampler):
         return super().sample_independent(study, trial, param_name, param_distribution)
 
 
+@pytest.mark.slow  # runs the benchmark harness's studies
 def test_a_sampler_that_raises_is_recorded_not_retried(tmp_path: Path, monkeypatch) -> None:
     from benchmarks import runner, samplers
     from benchmarks.suites import Entry
@@ -425,6 +435,7 @@ class _CountsRunning(optuna.samplers.RandomSampler):
         return super().sample_independent(study, trial, param_name, param_distribution)
 
 
+@pytest.mark.slow  # runs the benchmark harness's studies
 def test_simulated_workers_keep_k_minus_one_trials_running(monkeypatch) -> None:
     from benchmarks import runner, samplers
 

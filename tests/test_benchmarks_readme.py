@@ -190,6 +190,7 @@ def test_each_page_holds_exactly_its_registered_blocks(page):
     readme.check_page(page, (readme.ROOT / page).read_text())
 
 
+@pytest.mark.slow  # re-makes the committed reports from their rows
 @pytest.mark.parametrize("name", list(readme.BLOCKS))
 def test_the_committed_block_is_what_the_committed_rows_make(name):
     """A report written before some rows changed (the timing suite's, say) or a hand-edited figure fails here."""
@@ -199,6 +200,7 @@ def test_the_committed_block_is_what_the_committed_rows_make(name):
         f"{block.page}'s {name} block is stale: python -m benchmarks.readme --suite {block.suite}")
 
 
+@pytest.mark.slow
 def test_a_one_digit_hand_edit_of_a_committed_table_is_caught(tmp_path):
     """The freshness check compares every character: change one digit of the README's table and it fails."""
     block = readme.BLOCKS["overview"]

@@ -54,6 +54,7 @@ def first_run(tmp_path_factory):  # type: ignore[no-untyped-def]
             "trials": optuna.load_study(study_name="s", storage=storage).trials}
 
 
+@pytest.mark.slow  # real training runs of the command
 def test_optimize_stores_the_trials_and_shows_the_live_table(first_run) -> None:
     assert first_run["rc"] == 0, first_run["text"]
     trials = first_run["trials"]
@@ -91,6 +92,7 @@ def test_optimize_stores_the_trials_and_shows_the_live_table(first_run) -> None:
     assert rows[trials[-1].number][index["best"]] == f"{best:.3g}"
 
 
+@pytest.mark.slow  # real training runs of the command
 def test_optimize_writes_the_before_after_report(first_run) -> None:
     reports = first_run["tmp"] / "reports"
     study = optuna.load_study(study_name="s", storage=first_run["storage"])
@@ -124,6 +126,7 @@ def test_optimize_writes_the_before_after_report(first_run) -> None:
     assert "default (seed 0)" in curves and "best (seed 0)" in curves
 
 
+@pytest.mark.slow  # real training runs of the command
 def test_optimize_saves_the_cascade_figures_for_optuna_dashboard(first_run) -> None:
     from cascaderl_optuna.integrations.dashboard import CASCADE_TREE_ID, STRATEGY_HISTORY_ID
 
@@ -133,6 +136,7 @@ def test_optimize_saves_the_cascade_figures_for_optuna_dashboard(first_run) -> N
         assert any(graph_id in key for key in attrs), sorted(attrs)
 
 
+@pytest.mark.slow  # real training runs of the command
 def test_optimize_logs_to_tensorboard_when_asked(first_run) -> None:
     from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 
@@ -143,6 +147,7 @@ def test_optimize_logs_to_tensorboard_when_asked(first_run) -> None:
     assert [e.step for e in acc.Scalars("charts/entropy")] == [3, 4, 5]
 
 
+@pytest.mark.slow  # real training runs of the command
 def test_optimize_again_resumes_the_stored_study(first_run) -> None:
     before = first_run["trials"]
     rc, text = _run([*first_run["args"], "--trials", "2", "--reports", "none"])
@@ -156,6 +161,7 @@ def test_optimize_again_resumes_the_stored_study(first_run) -> None:
     assert sorted(_rows(text)) == [6, 7]
 
 
+@pytest.mark.slow  # real training runs of the command
 def test_diverging_trials_fail_with_a_reason_and_the_study_goes_on(tmp_path) -> None:
     space = tmp_path / "explode.yaml"
     space.write_text(
@@ -179,6 +185,7 @@ def test_diverging_trials_fail_with_a_reason_and_the_study_goes_on(tmp_path) -> 
     assert "No trial completed" in (tmp_path / "r" / "summary.md").read_text()
 
 
+@pytest.mark.slow  # real training runs of the command
 def test_other_samplers_and_the_default_storage(tmp_path, monkeypatch) -> None:
     monkeypatch.chdir(tmp_path)
     rc, text = _run(["optimize", "--trials", "2", "--sampler", "gp", "--seed", "0", "--reports", "none"])
@@ -234,6 +241,7 @@ def test_bad_space_files_are_refused_before_anything_runs(tmp_path, monkeypatch)
     assert not (tmp_path / "cascaderl.db").exists() or not optuna.get_all_study_names("sqlite:///cascaderl.db")
 
 
+@pytest.mark.slow  # real training runs of the command
 def test_a_study_not_made_by_the_command_is_left_alone(tmp_path) -> None:
     storage = f"sqlite:///{tmp_path / 'other.db'}"
     other = optuna.create_study(study_name="mine", storage=storage)
@@ -249,6 +257,7 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
+@pytest.mark.slow  # starts an optuna-dashboard server
 def test_dashboard_serves_the_storage(tmp_path) -> None:
     storage = f"sqlite:///{tmp_path / 'dash.db'}"
     optuna.create_study(study_name="shown-here", storage=storage).optimize(lambda t: t.suggest_float("x", 0, 1), n_trials=2)
@@ -282,6 +291,7 @@ def test_dashboard_without_optuna_dashboard_prints_the_command(monkeypatch) -> N
     assert "optuna-dashboard sqlite:///my.db --host 127.0.0.1 --port 8081" in text
 
 
+@pytest.mark.slow  # a fresh process for the console script
 def test_console_script_is_installed() -> None:
     from importlib.metadata import entry_points
 
@@ -292,6 +302,7 @@ def test_console_script_is_installed() -> None:
     assert "digits_mlp" in out.stdout
 
 
+@pytest.mark.slow  # real training runs of the command
 def test_ctrl_c_keeps_the_finished_trials_and_still_reports(tmp_path, monkeypatch) -> None:
     import cascaderl_optuna.cli.tasks as tasks
     from cascaderl_optuna.cli.tasks.digits_mlp import DigitsMLPTask

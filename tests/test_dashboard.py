@@ -100,6 +100,7 @@ def test_dashboard_arguments_are_checked(monkeypatch) -> None:
         DashboardCallback()
 
 
+@pytest.mark.slow  # headless Chromium
 def test_real_dashboard_in_headless_chromium_shows_the_trials_and_the_tree(published_study) -> None:
     reason = browser_unavailable()
     if reason is not None:

@@ -21,6 +21,9 @@ from cascaderl_optuna._cascade.records import POLICY_KEY
 from postgres_server import postgres_server
 
 
+pytestmark = pytest.mark.slow  # a real PostgreSQL server and worker processes
+
+
 WORKER = str(Path(__file__).with_name("distributed_worker.py"))
 N_WORKERS = 4
 TRIALS_PER_WORKER = 20

@@ -15,6 +15,9 @@ from scipy.stats import wilcoxon
 from cascaderl_optuna import CascadeSampler
 
 
+pytestmark = pytest.mark.slow  # 20 seeds of 60-trial studies
+
+
 BEST_LR = {"adamw": 1e-3, "sgd": 1e-1, "adafactor": 1e-2}
 FLOOR = {"adamw": 0.0, "sgd": 1.0, "adafactor": 0.6}
 N_TRIALS = 60

@@ -147,6 +147,7 @@ def _wandb_records(path: str):  # type: ignore[no-untyped-def]
             pending += chunk
 
 
+@pytest.mark.slow  # a real W&B offline run
 def test_wandb_offline_run_holds_each_trial_at_its_number(tmp_path, monkeypatch) -> None:
     pytest.importorskip("wandb")
     from cascaderl_optuna.integrations.loggers import WandbCallback

@@ -19,6 +19,9 @@ from cascaderl_optuna._cascade.records import Decision
 from cascaderl_optuna._cascade.records import DECISION_KEY
 
 
+pytestmark = pytest.mark.slow  # a local Ray cluster
+
+
 try:
     import ray
     from ray import tune

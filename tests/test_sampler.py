@@ -67,6 +67,7 @@ def test_decision_and_behaviour_log_probs_are_stored_with_each_trial():
         assert Decision.read(t) is None  # the space-filling start decides nothing
 
 
+@pytest.mark.slow  # fresh Python processes
 def test_new_process_on_same_storage_continues_the_same_learning(tmp_path):
     """Storage is the source of truth: a fresh sampler on a copy of the storage decides exactly
     what the sampler that wrote the history decides (its in-process caches change nothing)."""
@@ -280,6 +281,7 @@ print(json.dumps([t.params for t in study.trials]))
 """
 
 
+@pytest.mark.slow  # fresh Python processes
 def test_suggestions_do_not_depend_on_the_process_hash_seed():
     """Two processes with different PYTHONHASHSEED (set iteration order) suggest the same."""
     import os

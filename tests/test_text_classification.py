@@ -58,6 +58,7 @@ def task(sst2: Path):  # type: ignore[no-untyped-def]
 
 
 # -- a real trial, end to end -----------------------------------------------------------------
+@pytest.mark.slow  # LoRA fine-tuning of MiniLM
 def test_one_trial_reports_every_evaluation_and_returns_the_validation_loss(task) -> None:  # type: ignore[no-untyped-def]
     from cascaderl_optuna import CascadeSampler
 
@@ -75,6 +76,7 @@ def test_one_trial_reports_every_evaluation_and_returns_the_validation_loss(task
     assert {"optimizer", "lora_rank", "lora_targets", "learning_rate", "batch_size"} <= set(trial.params)
 
 
+@pytest.mark.slow  # LoRA fine-tuning of MiniLM
 def test_evaluate_measures_the_held_out_test_split(task) -> None:  # type: ignore[no-untyped-def]
     assert task.test_source == "the labelled test split"
     assert len(task.splits["test"][0]) == 32 and len(task.splits["train"][0]) == 64
@@ -85,6 +87,7 @@ def test_evaluate_measures_the_held_out_test_split(task) -> None:  # type: ignor
     assert ev.curves["step"] == [2, 4] and len(ev.curves["val_loss"]) == 2
 
 
+@pytest.mark.slow  # LoRA fine-tuning of MiniLM
 def test_a_pruner_stops_the_run_at_its_first_report(task) -> None:  # type: ignore[no-untyped-def]
     space = task.load_space()
     # Any positive validation loss is above 0: the pruner stops the trial at its first report.
@@ -95,6 +98,7 @@ def test_a_pruner_stops_the_run_at_its_first_report(task) -> None:  # type: igno
     assert list(trial.intermediate_values) == [2]  # step 4 was never trained
 
 
+@pytest.mark.slow  # LoRA fine-tuning of MiniLM
 def test_nan_loss_fails_the_trial_with_its_reason_and_the_study_goes_on(task) -> None:  # type: ignore[no-untyped-def]
     # An infinite learning rate turns the weights into NaN at the first step (inf * 0 = nan),
     # so the loss of step 2 is NaN: a real divergence, not a mocked one.
@@ -111,6 +115,7 @@ def test_nan_loss_fails_the_trial_with_its_reason_and_the_study_goes_on(task) ->
     assert study.trials[0].intermediate_values == {}
 
 
+@pytest.mark.slow  # LoRA fine-tuning of MiniLM
 def test_the_builtin_space_fits_the_task_and_a_foreign_parameter_is_refused(task) -> None:  # type: ignore[no-untyped-def]
     from cascaderl_optuna.search_space import SearchSpaceError
 

@@ -10,6 +10,7 @@ import pickle
 
 import optuna
 from optuna.trial import TrialState
+import pytest
 
 from cascaderl_optuna import CascadeSampler
 from cascaderl_optuna import sampler as sampler_module
@@ -98,6 +99,7 @@ def test_refit_points_keep_the_fixed_interval_early_and_then_every_five_percent(
     assert refit_point(7, 3) == 6  # a user's own interval is kept while it is longer than 5%
 
 
+@pytest.mark.slow  # a long study (the schedule itself is tested fast above)
 def test_a_long_study_refits_the_critic_only_at_the_refit_points(monkeypatch):
     fitted_on = []
     real_fit = sampler_module.fit_kernel
@@ -117,6 +119,7 @@ def test_a_long_study_refits_the_critic_only_at_the_refit_points(monkeypatch):
     assert len(fitted_on) < 5 + 29  # a fixed 10-trial interval would refit 29 times from 10 to 299
 
 
+@pytest.mark.slow  # a long study (the schedule itself is tested fast above)
 def test_a_long_study_refits_the_high_level_only_at_its_refit_points(monkeypatch):
     from cascaderl_optuna._cascade.high_level import HighLevelAgent
 
