@@ -59,13 +59,15 @@ def test_optimize_stores_the_trials_and_shows_the_live_table(first_run) -> None:
     trials = first_run["trials"]
     assert len(trials) == 6
     text = first_run["text"]
-    header = next(line for line in text.splitlines() if "strategy" in line and "p(strategy)" in line)
+    header = next(line for line in text.splitlines() if "┃" in line and "p(strategy)" in line)
     for column in COLUMNS:
         assert column in header
     assert "strategy = optimizer / scheduler / dropout" in text
     assert "6/6" in text  # the progress bar
     rows = _rows(text)
     assert sorted(rows) == [t.number for t in trials]
+    # Off a terminal each trial is also one log line, printed when it finishes, in that order.
+    assert [x.split(" | ")[0] for x in text.splitlines() if x.startswith("trial ")] == [f"trial {t.number}" for t in trials]
     index = {c: i for i, c in enumerate(COLUMNS)}
     for t in trials:
         cells = rows[t.number]
@@ -292,6 +294,27 @@ def test_console_script_is_installed() -> None:
     assert "digits_mlp" in out.stdout
 
 
+def test_tasks_lists_each_task_with_its_description_and_extra(monkeypatch) -> None:
+    from cascaderl_optuna.cli.tasks.digits_mlp import DigitsMLPTask
+    from cascaderl_optuna.cli.tasks.text_classification import TextClassificationTask
+
+    rc, text = _run(["tasks"])
+    assert rc == 0
+    lines = text.splitlines()
+    (digits,) = [x for x in lines if x.startswith("digits_mlp ")]
+    assert DigitsMLPTask.description in digits and "extra" not in digits
+    (text_line,) = [x for x in lines if x.startswith("text_classification ")]
+    assert TextClassificationTask.description in text_line and "[needs the llm extra" in text_line
+    assert "cascaderl-optuna optimize --task digits_mlp" in text
+    # Without the extra installed, the line says what to install.
+    import importlib.util
+
+    real = importlib.util.find_spec
+    monkeypatch.setattr(importlib.util, "find_spec", lambda name, *a: None if name == "peft" else real(name, *a))
+    rc, text = _run(["tasks"])
+    assert "not installed: pip install 'cascaderl-optuna[llm]'" in text
+
+
 def test_ctrl_c_keeps_the_finished_trials_and_still_reports(tmp_path, monkeypatch) -> None:
     import cascaderl_optuna.cli.tasks as tasks
     from cascaderl_optuna.cli.tasks.digits_mlp import DigitsMLPTask
@@ -314,3 +337,52 @@ def test_ctrl_c_keeps_the_finished_trials_and_still_reports(tmp_path, monkeypatc
     assert [t.state for t in trials] == [TrialState.COMPLETE, TrialState.COMPLETE, TrialState.FAIL]
     report = json.loads((tmp_path / "r" / "evaluation.json").read_text())
     assert report["n_trials"] == 3 and report["best"]["trial"] in (0, 1)
+
+
+def test_console_off_a_terminal_takes_columns_or_does_not_wrap() -> None:
+    import io
+
+    from cascaderl_optuna.cli.app import NON_TERMINAL_WIDTH
+    from cascaderl_optuna.cli.app import make_console
+
+    piped = make_console(file=io.StringIO(), environ={"COLUMNS": "123"})
+    assert not piped.is_terminal and piped.width == 123 and piped.soft_wrap
+    assert make_console(file=io.StringIO(), environ={}).width == NON_TERMINAL_WIDTH
+    assert make_console(file=io.StringIO(), environ={"COLUMNS": "wide"}).width == NON_TERMINAL_WIDTH
+    out = io.StringIO()
+    make_console(file=out, environ={"COLUMNS": "40"}).print("error: " + "word " * 30, markup=False)
+    assert out.getvalue().count("\n") == 1  # a message stays one line
+
+
+@pytest.mark.parametrize("columns", [None, "80"])
+def test_piped_output_never_splits_a_parameter_assignment(tmp_path, columns: str | None) -> None:
+    import os
+
+    env = {k: v for k, v in os.environ.items() if k != "COLUMNS"}
+    if columns is not None:
+        env["COLUMNS"] = columns
+    storage = f"sqlite:///{tmp_path / 'p.db'}"
+    out = subprocess.run(
+        [sys.executable, "-m", "cascaderl_optuna.cli", "optimize", "--trials", "3", "--storage", storage,
+         "--sampler", "random", "--seed", "3", "--reports", "none"],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, timeout=300, env=env, cwd=tmp_path,
+    )
+    assert out.returncode == 0, out.stderr
+    lines = out.stdout.splitlines()
+    study = optuna.load_study(study_name="digits_mlp-random", storage=storage)
+    assert len(study.trials) == 3
+    strategic = ("optimizer", "scheduler", "dropout")
+    table_words = {w for x in lines if "│" in x for w in x.replace("│", " ").split()}
+    assert sorted(_rows(out.stdout)) == [0, 1, 2]
+    for t in study.trials:
+        (line,) = [x for x in lines if x.startswith(f"trial {t.number} | ")]  # one log line per trial
+        assert f"value {t.value:.3g}" in line
+        for name, value in t.params.items():
+            text = f"{value:.3g}" if isinstance(value, float) else str(value)
+            word = text if name in strategic else f"{name}={text}"
+            assert word in line.replace("|", " ").split()
+            assert word in table_words, (word, out.stdout)  # whole in the table too, never folded
+    best = study.best_trial
+    assert any(x.startswith(f"Best: trial {best.number},") and x.endswith(f"{best.params}") for x in lines)
+    if columns == "80":  # the table keeps to COLUMNS as far as whole words allow: cells wrap at spaces
+        assert max(len(x) for x in lines if "│" in x) < 140

@@ -15,6 +15,7 @@ from cascaderl_optuna.cli.tasks import Task
 from cascaderl_optuna.cli.tasks import TrainingDiverged
 from cascaderl_optuna.cli.tasks import UnknownTaskError
 from cascaderl_optuna.cli.tasks import available_tasks
+from cascaderl_optuna.cli.tasks import describe_tasks
 from cascaderl_optuna.cli.tasks import get_task
 from cascaderl_optuna.cli.tasks import register_task
 from cascaderl_optuna.cli.tasks.digits_mlp import DigitsMLPTask
@@ -39,6 +40,32 @@ def test_registry_knows_digits_and_takes_new_tasks(monkeypatch) -> None:
 
     register_task("tiny", lambda **kw: Tiny(epochs=1, **kw))
     assert "tiny" in available_tasks() and get_task("tiny").epochs == 1
+
+
+def test_tasks_are_described_from_their_class_without_building_one(monkeypatch) -> None:
+    import cascaderl_optuna.cli.tasks as tasks
+    from cascaderl_optuna.cli.tasks.text_classification import TextClassificationTask
+
+    class NeedsSomething(DigitsMLPTask):
+        description = "a task whose extra is not installed"
+        extra = "exotic"
+        extra_modules = ("json", "no_such_module_for_this_test")
+
+        def __init__(self) -> None:
+            raise AssertionError("describing a task must not build it")
+
+    monkeypatch.setattr(tasks, "_REGISTRY", {})
+    monkeypatch.setattr(tasks, "_DESCRIPTIONS", {})
+    register_task("needs", NeedsSomething)
+    register_task("lambda_made", lambda **kw: DigitsMLPTask(epochs=1, **kw), description="built by a lambda")
+    infos = {i.name: i for i in describe_tasks()}
+    assert sorted(infos) == ["digits_mlp", "lambda_made", "needs", "text_classification"]
+    assert infos["digits_mlp"].description == DigitsMLPTask.description != ""
+    assert infos["digits_mlp"].extra is None and infos["digits_mlp"].missing == ()
+    assert infos["text_classification"].description == TextClassificationTask.description
+    assert infos["text_classification"].extra == "llm"
+    assert infos["needs"].missing == ("no_such_module_for_this_test",)
+    assert infos["lambda_made"].description == "built by a lambda"
 
 
 def test_builtin_space_matches_the_task(task: DigitsMLPTask) -> None:

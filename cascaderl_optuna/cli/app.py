@@ -26,6 +26,7 @@ from collections.abc import Sequence
 import hashlib
 import json
 import math
+import os
 import shlex
 import sys
 import time
@@ -46,6 +47,8 @@ PRUNERS = ("median", "none")
 ATTR_PREFIX = "cascaderl_cli:"
 """Study user attrs with which ``optimize`` checks that a resumed study is the same experiment."""
 LIVE_ROWS = 15
+NON_TERMINAL_WIDTH = 1000
+"""Line width of output that goes to a pipe, a file or a CI log when ``COLUMNS`` is not set."""
 
 
 class CliError(Exception):
@@ -195,8 +198,57 @@ def trial_row(study: Study, trial: FrozenTrial, strategic: Sequence[str], best: 
 COLUMNS = ("trial", "state", "strategy", "values", "value", "best", "p(strategy)", "entropy")
 
 
+def make_console(*, stderr: bool = False, file: Any = None, environ: Any = None) -> Any:
+    """The Rich console of the command: the terminal's width on a terminal, no wrapping elsewhere.
+
+    Written to a pipe, a file or a CI log, Rich would format for 80 columns and break long lines
+    (a path, a parameter assignment, the best configuration) into fragments. There the console
+    takes ``COLUMNS`` when it is set (tables are laid out to fit it, see :class:`LiveTable`),
+    else ``NON_TERMINAL_WIDTH``, and ``soft_wrap``: a message is one line however long, as a log
+    line should be.
+    """
+    from rich.console import Console
+
+    environ = os.environ if environ is None else environ
+    probe = Console(stderr=stderr, file=file, _environ=environ)
+    if probe.is_terminal:
+        return probe
+    columns = str(environ.get("COLUMNS", ""))
+    width = int(columns) if columns.isdigit() and int(columns) > 0 else NON_TERMINAL_WIDTH
+    return Console(stderr=stderr, file=file, width=width, soft_wrap=True, _environ=environ)
+
+
+def trial_line(cells: dict[str, str]) -> str:
+    """One finished trial as one log line (the non-terminal form of a live table row)."""
+    parts = [f"trial {cells['trial']}", cells["state"]]
+    if cells["value"]:
+        parts.append(f"value {cells['value']}")
+    if cells["best"]:
+        parts.append(f"best {cells['best']}")
+    parts.append(f"strategy {cells['strategy']}")
+    if cells["values"]:
+        parts.append(cells["values"])
+    if cells["p(strategy)"]:
+        parts.append(f"p(strategy) {cells['p(strategy)']} entropy {cells['entropy']}")
+    return " | ".join(parts)
+
+
 class LiveTable:
-    """A Rich ``Live`` table of the finished trials plus a progress bar, as a study callback."""
+    """The finished trials as a study callback: a live Rich table and progress bar on a terminal.
+
+    On a terminal the table redraws in place after every trial (its last ``max_rows`` trials).
+    Anywhere else (a pipe, a file, a CI log) nothing can redraw, and Rich's ``Live`` would print
+    only once, at the end: there each trial is printed as one line (:func:`trial_line`) the
+    moment it finishes, so a long study shows its progress in the log, and the final table is
+    printed at the end.
+
+    Rich fits a table into the console width by wrapping cells at spaces and, where a column is
+    still too narrow, by folding a word across lines (``learning_`` / ``rate=0.03`` / ``9``). A
+    terminal's live table must fit the screen (``Live`` redraws by counting lines), so there a
+    narrow window still folds. Off a terminal there is no screen to fit: every column is at
+    least as wide as its longest word, so the table keeps to ``COLUMNS`` when that is enough
+    and grows past it when not, and no value is ever cut in two.
+    """
 
     def __init__(self, console: Any, n_trials: int, strategic: Sequence[str], title: str, max_rows: int = LIVE_ROWS) -> None:
         from rich.console import Group
@@ -219,16 +271,26 @@ class LiveTable:
         )
         self.task_id = self.progress.add_task("trials", total=n_trials)
         self._group = Group
-        self.live = Live(self.render(), console=console, refresh_per_second=4, transient=False)
+        self.on_terminal = bool(console.is_terminal)
+        self.live = (
+            Live(self.render(), console=console, refresh_per_second=4, transient=False)
+            if self.on_terminal
+            else None
+        )
 
     def render(self) -> Any:
+        from rich.cells import cell_len
         from rich.table import Table
 
         table = Table(title=self.title, caption=f"strategy = {' / '.join(self.strategic)}", expand=False)
+        shown = self.rows[-self.max_rows :]
         for c in COLUMNS:
             right = c in ("trial", "value", "best", "p(strategy)", "entropy")
-            table.add_column(c, justify="right" if right else "left", overflow="fold")
-        for cells, new_best in self.rows[-self.max_rows :]:
+            min_width = None
+            if not self.on_terminal:  # off a terminal: never fold a word (see the class docstring)
+                min_width = max(cell_len(w) for text in (c, *(cells[c] for cells, _ in shown)) for w in [*text.split(), ""])
+            table.add_column(c, justify="right" if right else "left", overflow="fold", min_width=min_width)
+        for cells, new_best in shown:
             table.add_row(*(cells[c] for c in COLUMNS), style="bold green" if new_best else None)
         return self._group(table, self.progress)
 
@@ -241,17 +303,22 @@ class LiveTable:
         new_best = trial.state == TrialState.COMPLETE and best is not None and trial.value == best
         self.rows.append((cells, new_best))
         self.progress.advance(self.task_id)
-        self.live.update(self.render(), refresh=True)
+        if self.live is not None:
+            self.live.update(self.render(), refresh=True)
+        else:
+            self.console.print(trial_line(cells), markup=False, highlight=False, soft_wrap=True)
 
     def __enter__(self) -> LiveTable:
-        self.live.start(refresh=True)
+        if self.live is not None:
+            self.live.start(refresh=True)
         return self
 
     def __exit__(self, *exc: object) -> None:
-        self.live.update(self.render(), refresh=True)
-        self.live.stop()
-        if not self.console.is_terminal:
-            self.console.line()  # Live leaves the cursor after the progress bar
+        if self.live is not None:
+            self.live.update(self.render(), refresh=True)
+            self.live.stop()
+        else:
+            self.console.print(self.render(), crop=False)  # lines may be longer than COLUMNS
 
 
 # -- commands --------------------------------------------------------------------------------------
@@ -401,11 +468,20 @@ def cmd_dashboard(args: argparse.Namespace, console: Any) -> int:
 
 
 def cmd_tasks(args: argparse.Namespace, console: Any) -> int:
-    from cascaderl_optuna.cli.tasks import _BUILTIN
-    from cascaderl_optuna.cli.tasks import available_tasks
+    from cascaderl_optuna.cli.tasks import describe_tasks
 
-    for name in available_tasks():
-        console.print(name + (" (built in)" if name in _BUILTIN else ""))
+    infos = describe_tasks()
+    width = max(len(i.name) for i in infos)
+    for info in infos:
+        line = f"{info.name:<{width}}  {info.description}"
+        if info.extra:
+            line += f"  [needs the {info.extra} extra"
+            if info.missing:
+                line += f", not installed: pip install 'cascaderl-optuna[{info.extra}]'"
+            line += "]"
+        console.print(line, markup=False, highlight=False)
+    example = "digits_mlp" if any(i.name == "digits_mlp" for i in infos) else infos[0].name
+    console.print(f"\nRun one: cascaderl-optuna optimize --task {example} --trials 30", markup=False, highlight=False)
     return 0
 
 
@@ -443,12 +519,12 @@ def main(argv: Sequence[str] | None = None, console: Any = None) -> int:
     """Entry point of ``cascaderl-optuna``; returns the exit status."""
     args = build_parser().parse_args(argv)
     try:
-        from rich.console import Console
+        import rich  # noqa: F401
     except ImportError:
         print("cascaderl-optuna needs the cli extra: pip install 'cascaderl-optuna[cli]'", file=sys.stderr)
         return 2
-    err_console = None if console is not None else Console(stderr=True)
-    console = console or Console()
+    err_console = None if console is not None else make_console(stderr=True)
+    console = console or make_console()
     commands = {"optimize": cmd_optimize, "dashboard": cmd_dashboard, "tasks": cmd_tasks}
     verbosity = optuna.logging.get_verbosity()
     try:

