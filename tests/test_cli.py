@@ -386,3 +386,48 @@ def test_piped_output_never_splits_a_parameter_assignment(tmp_path, columns: str
     assert any(x.startswith(f"Best: trial {best.number},") and x.endswith(f"{best.params}") for x in lines)
     if columns == "80":  # the table keeps to COLUMNS as far as whole words allow: cells wrap at spaces
         assert max(len(x) for x in lines if "│" in x) < 140
+
+
+@pytest.mark.parametrize(
+    "storage,needles",
+    [
+        ("sqlite:///missing.db", ["missing.db does not exist", "cascaderl-optuna optimize --storage sqlite:///missing.db"]),
+        ("missing.db", ["not a storage URL", "--storage sqlite:///missing.db"]),
+        ("sqlite:///no_folder/x.db", ["no_folder does not exist"]),
+        ("sqlite:///:memory:", ["in-memory", "Name a file"]),
+    ],
+)
+def test_dashboard_on_a_missing_or_wrong_storage_says_what_to_do_and_creates_nothing(
+    tmp_path, monkeypatch, storage: str, needles: list[str]
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    rc, text = _run(["dashboard", "--storage", storage])
+    assert rc == 2 and text.startswith("error: ")
+    for needle in needles:
+        assert needle in text, text
+    assert list(tmp_path.iterdir()) == []  # no empty database left behind
+    rc, text = _run(["dashboard", "--port", "70000"])
+    assert rc == 2 and "--port must be between 1 and 65535" in text
+
+
+def test_files_that_are_not_optuna_storages_are_left_as_they_are(tmp_path, monkeypatch) -> None:
+    import sqlite3
+
+    monkeypatch.chdir(tmp_path)
+    other = tmp_path / "other.db"
+    with sqlite3.connect(other) as db:
+        db.execute("CREATE TABLE notes (x TEXT)")
+        db.execute("INSERT INTO notes VALUES ('mine')")
+    before = other.read_bytes()
+    for command in (["optimize", "--trials", "1", "--reports", "none"], ["dashboard"]):
+        rc, text = _run([*command, "--storage", "sqlite:///other.db"])
+        assert rc == 2 and "not an Optuna storage" in text and "left as it is" in text, text
+    (tmp_path / "text.db").write_text("not a database\n")
+    rc, text = _run(["optimize", "--trials", "1", "--reports", "none", "--storage", "sqlite:///text.db"])
+    assert rc == 2 and "is not an SQLite database" in text
+    assert other.read_bytes() == before and (tmp_path / "text.db").read_text() == "not a database\n"
+    # A report folder that is a file is refused before any trial runs.
+    (tmp_path / "reports").write_text("a file\n")
+    rc, text = _run(["optimize", "--trials", "1", "--storage", "sqlite:///new.db"])
+    assert rc == 2 and "--reports reports: a file of that name exists" in text
+    assert not (tmp_path / "new.db").exists()

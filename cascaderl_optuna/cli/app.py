@@ -85,6 +85,75 @@ def space_fingerprint(space: Any) -> str:
     return hashlib.sha256(text.encode()).hexdigest()[:16]
 
 
+def check_storage(storage: str, *, must_exist: bool) -> None:
+    """Refuse a storage URL that cannot be what the user meant, before anything opens it.
+
+    Opening an SQLite URL creates the file (and Optuna's tables in it) when it is missing, so a
+    mistyped path would leave an empty database behind and a read-only command would show
+    nothing. Checked here, with what to do instead: a bare file name (``cascaderl.db``) is not a
+    URL; a missing folder cannot hold a file; a missing file is an error where it must exist
+    (``dashboard``); an SQLite file that exists but holds no Optuna tables is somebody else's
+    data, which neither command writes into.
+
+    Raises:
+        CliError: with the fix, nothing created or changed.
+    """
+    from pathlib import Path
+
+    if "://" not in storage:
+        hint = f" For the SQLite file {storage}, write --storage sqlite:///{storage}." if storage else ""
+        raise CliError(
+            f"--storage {storage!r} is not a storage URL.{hint} Optuna storage URLs look like "
+            "sqlite:///cascaderl.db (a file in this folder) or postgresql://user:pw@host/db."
+        )
+    if not storage.startswith("sqlite:"):
+        return
+    from sqlalchemy.engine import make_url
+    from sqlalchemy.exc import ArgumentError
+
+    try:
+        database = make_url(storage).database
+    except ArgumentError as exc:
+        raise CliError(f"--storage {storage!r} is not a valid URL ({exc}); write e.g. sqlite:///cascaderl.db.") from None
+    if not database or database == ":memory:" or database.startswith("file::memory:"):
+        raise CliError(
+            f"--storage {storage!r} is an in-memory SQLite database: nothing in it outlives the "
+            "command. Name a file: sqlite:///cascaderl.db."
+        )
+    path = Path(database)
+    if not path.parent.is_dir():
+        raise CliError(
+            f"--storage {storage}: the folder {path.parent.resolve()} does not exist. Create it, or fix the "
+            "path (sqlite:///name.db is relative to the current folder, sqlite:////abs/name.db absolute)."
+        )
+    if not path.exists() or (path.is_file() and path.stat().st_size == 0):
+        if must_exist:
+            what = "does not exist" if not path.exists() else "is empty (it holds no studies)"
+            raise CliError(
+                f"--storage {storage}: {path.resolve()} {what}. Check the path (sqlite:///name.db "
+                "is relative to the current folder), or create a study first: "
+                f"cascaderl-optuna optimize --storage {shlex.quote(storage)} --trials 10"
+            )
+        return
+    if path.is_dir():
+        raise CliError(f"--storage {storage}: {path} is a folder; name a database file inside it.")
+    import sqlite3
+
+    try:
+        with sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True) as db:
+            tables = {r[0] for r in db.execute("SELECT name FROM sqlite_master WHERE type='table'")}
+    except sqlite3.DatabaseError as exc:
+        raise CliError(
+            f"--storage {storage}: {path} is not an SQLite database ({exc}). Give an Optuna "
+            "SQLite file, or a new file name to create one."
+        ) from None
+    if not {"studies", "trials"} <= tables:
+        raise CliError(
+            f"--storage {storage}: {path} is an SQLite database but not an Optuna storage (it has "
+            f"no studies/trials tables). It is left as it is; give another file name."
+        )
+
+
 def open_study(
     *,
     storage: str,
@@ -102,6 +171,7 @@ def open_study(
         CliError: the storage cannot be opened, or the stored study was made by something else
             or with another task, sampler or search space.
     """
+    check_storage(storage, must_exist=False)
     try:
         names = optuna.get_all_study_names(storage=storage)
     except Exception as exc:  # noqa: BLE001 - every storage error gets the same advice
@@ -335,6 +405,15 @@ def cmd_optimize(args: argparse.Namespace, console: Any) -> int:
         raise CliError(f"--eval-seeds must be at least 1, got {args.eval_seeds}.")
     if args.startup_trials is not None and args.startup_trials < 1:
         raise CliError(f"--startup-trials must be at least 1, got {args.startup_trials}.")
+    if args.reports.lower() != "none":
+        from pathlib import Path
+
+        reports = Path(args.reports)
+        if reports.exists() and not reports.is_dir():
+            raise CliError(
+                f"--reports {args.reports}: a file of that name exists, and the report is a folder. "
+                "Give a folder name, or --reports none."
+            )
     options = {"data": args.data} if args.data else {}
     if args.device:
         options["device"] = args.device
@@ -456,14 +535,31 @@ def cmd_dashboard(args: argparse.Namespace, console: Any) -> int:
             markup=False,
         )
         return 1
+    if not 0 < args.port < 65536:
+        raise CliError(f"--port must be between 1 and 65535, got {args.port}.")
+    check_storage(args.storage, must_exist=True)
+    try:
+        names = optuna.get_all_study_names(storage=args.storage)
+    except Exception as exc:  # noqa: BLE001 - every storage error gets the same advice
+        raise CliError(
+            f"cannot open storage {args.storage!r} ({type(exc).__name__}: {exc}). Give the Optuna "
+            "storage URL the studies were created in, such as sqlite:///cascaderl.db."
+        ) from None
+    studies = f"{len(names)} {'study' if len(names) == 1 else 'studies'}"
     console.print(
-        f"Serving {args.storage} on http://{args.host}:{args.port} (Ctrl+C to stop); the same as: {command}",
+        f"Serving {args.storage} ({studies}) on http://{args.host}:{args.port} (Ctrl+C to stop); "
+        f"the same as: {command}",
         markup=False,
     )
     try:
         run_server(args.storage, host=args.host, port=args.port)
     except KeyboardInterrupt:
         pass
+    except OSError as exc:  # the port is taken, or the host is not this machine's
+        raise CliError(
+            f"cannot serve on {args.host}:{args.port} ({exc.strerror or exc}); pass another --port "
+            "(or --host)."
+        ) from None
     return 0
 
 
