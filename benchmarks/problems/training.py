@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import math
 
-import numpy as np
 import optuna
 import torch
 from sklearn.datasets import load_digits

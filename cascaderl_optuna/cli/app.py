@@ -9,8 +9,10 @@
 ``optimize`` runs the study in a storage (an embedded SQLite file by default, so optuna-dashboard
 can open it), shows a live table of the trials (strategy, key values, value, best so far, the
 policy's probability of the strategy it chose, its entropy) with a progress bar, and writes the
-report folder (:mod:`cascaderl_optuna.cli.reports`). Running it again with the same study name adds
-trials to the stored study; it never overwrites one. The study remembers the task, the sampler and
+report folder (:mod:`cascaderl_optuna.cli.reports`). Through a pipe or into a CI log, where nothing
+can redraw, each trial is instead printed as one line when it finishes and the table once at the
+end, never wrapped mid-word (``COLUMNS`` sets the width; see :func:`make_console`). Running it
+again with the same study name adds trials to the stored study; it never overwrites one. The study remembers the task, the sampler and
 the search space it was created with, and refuses to continue with different ones (their trials
 would not be comparable): pick another ``--study-name`` for that.
 
@@ -34,7 +36,6 @@ import warnings
 from typing import Any
 
 import optuna
-from optuna.distributions import CategoricalDistribution
 from optuna.study import Study
 from optuna.trial import FrozenTrial
 from optuna.trial import TrialState

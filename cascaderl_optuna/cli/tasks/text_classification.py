@@ -342,7 +342,7 @@ class TextClassificationTask(Task):
         opt = make_optimizer(p["optimizer"], trainable, lr, wd, p.get("momentum"))
         schedule = make_schedule(opt, p["scheduler"], self.max_steps, float(p["warmup_ratio"]))
         ids, labels = self.splits["train"]
-        n, batch = len(ids), min(int(p["batch_size"]), len(ids))
+        batch = min(int(p["batch_size"]), len(ids))
         curves: dict[str, list[float]] = {"step": [], "train_loss": [], "val_loss": [], "val_accuracy": []}
         batches = self._length_grouped_batches(ids, batch, gen)
         window_loss, window_n = 0.0, 0
