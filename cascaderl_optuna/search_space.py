@@ -12,7 +12,11 @@ A search space file names every parameter once, in the order the objective sugge
         type: int
         low: 32
         high: 256
-        log: true                # levels 32, 64, 128, 256
+        log: true                # levels 32, 64, 128, 256: the only values ever suggested
+      lora_rank:
+        role: strategic
+        type: int
+        levels: [4, 8, 16, 24]   # exactly these values
       learning_rate:
         role: tactical           # tuned by the low-level agent of the chosen strategy
         type: float
@@ -34,9 +38,23 @@ A search space file names every parameter once, in the order the objective sugge
 
 Fields of a parameter: ``role`` (``strategic`` or ``tactical``, required), ``type`` (``float``,
 ``int`` or ``categorical``, required), ``low``/``high`` (numbers), ``log`` (default false),
-``step`` (grid spacing), ``choices`` (categorical only), ``when`` (conditions: a mapping from an
-*earlier* parameter to one allowed value or a list of them; several entries must all hold; a
-parameter whose parent was itself skipped is skipped too) and ``description`` (free text).
+``step`` (grid spacing), ``levels`` (a strategic int or float: the list of its values, instead of
+low/high), ``choices`` (categorical only), ``when`` (conditions: a mapping from an *earlier*
+parameter to one allowed value or a list of them; several entries must all hold; a parameter
+whose parent was itself skipped is skipped too) and ``description`` (free text).
+
+The levels of a strategic number are the values the high-level agent chooses among: every value
+of an int range (``low``..``high`` by ``step``), every point of a stepped float, the doubling
+levels ``low, 2 low, 4 low, ...`` (and ``high``) of a ``log: true`` int, or the ``levels`` list.
+A strategic number is suggested so that *only* its levels are ever drawn, by every sampler,
+including the space-filling trials CascadeSampler starts with: an int range or a stepped float
+through its own optuna distribution (whose values are the levels), a log int or a ``levels``
+list as a categorical of the numbers. Why: optuna's log-scale ``IntDistribution(32, 256,
+log=True)`` holds every integer in between, so the start-up design (optuna's ``QMCSampler`` over
+the raw distribution) drew values such as 53, 15, 17, 26 while the high level only ever picks
+32, 64, 128, 256; a start-up trial off the levels tells the high level nothing about that
+parameter, so most of the start-up was lost to it. The price: samplers other than the cascade
+see such a parameter as unordered choices.
 
 Why the roles matter: :class:`~cascaderl_optuna.CascadeSampler` makes every categorical parameter
 a strategic choice of its high-level agent, and any integer or stepped float whose name it gets in
@@ -69,12 +87,13 @@ from optuna.distributions import FloatDistribution
 from optuna.distributions import IntDistribution
 from optuna.trial import BaseTrial
 
+from cascaderl_optuna._cascade.coordinates import MAX_STRATEGIC_LEVELS
 from cascaderl_optuna._cascade.coordinates import strategic_choices
 
 
 ROLES = ("strategic", "tactical")
 TYPES = ("float", "int", "categorical")
-FIELDS = ("role", "type", "low", "high", "log", "step", "choices", "when", "description")
+FIELDS = ("role", "type", "low", "high", "log", "step", "levels", "choices", "when", "description")
 _TOP_LEVEL_FIELDS = ("parameters", "description")
 _EXPONENT_FLOAT = re.compile(r"[-+]?(\d+\.?\d*|\.\d+)[eE][-+]?\d+")
 _PLAIN_TAGS = frozenset(
@@ -95,6 +114,9 @@ class Parameter:
     distribution: BaseDistribution
     when: Mapping[str, tuple[Any, ...]] = field(default_factory=dict)
     description: str = ""
+    value_type: str = ""
+    """The file's ``type``. A strategic number suggested as its levels (``log: true`` int,
+    ``levels:``) has a categorical ``distribution`` but keeps ``int`` or ``float`` here."""
 
     def active(self, values: Mapping[str, Any]) -> bool:
         """Whether the condition holds for the values suggested so far (absent parent: no)."""
@@ -210,12 +232,15 @@ class SearchSpace:
         """Numeric (int or stepped float) parameters labelled strategic.
 
         Pass them to ``CascadeSampler(strategic_params=...)``; categorical parameters need no
-        naming, the sampler makes every one of them strategic.
+        naming, the sampler makes every one of them strategic. A number suggested as its levels
+        (a categorical distribution of numbers) is named too: the sampler would treat it as
+        strategic anyway, and the list stays what the file says.
         """
         return tuple(
             p.name
             for p in self.parameters
-            if p.role == "strategic" and not isinstance(p.distribution, CategoricalDistribution)
+            if p.role == "strategic"
+            and (p.value_type in ("int", "float") or not isinstance(p.distribution, CategoricalDistribution))
         )
 
     @property
@@ -406,6 +431,14 @@ class _Reader:
                     "ordered numbers the low level should tune, make it an int or float with "
                     "low/high.",
                 )
+        elif "levels" in fields:
+            distribution = self.levels(type_, fields, where)
+            if role == "tactical":
+                raise self.fail(
+                    fields["levels"][0], where,
+                    "'levels' is for a strategic parameter (the high-level agent picks one of them); "
+                    "write role: strategic, or give a tactical parameter low/high.",
+                )
         else:
             distribution = self.numeric(type_, fields, where, node)
             if role == "strategic":
@@ -416,15 +449,18 @@ class _Reader:
                         "a finite set of values): give it a 'step', or write role: tactical.",
                     )
                 try:
-                    strategic_choices(name, distribution)
+                    levels = strategic_choices(name, distribution)
                 except ValueError as exc:
                     message = str(exc).replace("from `strategic_params`", "from the strategic role")
                     raise self.fail(get("role"), f"{where}, field 'role'", message) from None
+                if isinstance(distribution, IntDistribution) and distribution.log:
+                    # The doubling levels, and nothing in between (see the module docstring).
+                    distribution = CategoricalDistribution(levels)
         when = self.condition(get("when"), where, earlier) if "when" in fields else {}
-        return Parameter(name, role, distribution, when, description)
+        return Parameter(name, role, distribution, when, description, value_type=type_)
 
     def categorical(self, name: str, fields: dict[str, tuple[Any, Any]], where: str, node: Any) -> BaseDistribution:
-        for key in ("low", "high", "log", "step"):
+        for key in ("low", "high", "log", "step", "levels"):
             if key in fields:
                 raise self.fail(
                     fields[key][0], where,
@@ -448,6 +484,36 @@ class _Reader:
             raise self.fail(cnode, cwhere, "the list of choices is empty; give at least one value.")
         return CategoricalDistribution(choices)
 
+    def levels(self, type_: str, fields: dict[str, tuple[Any, Any]], where: str) -> BaseDistribution:
+        """``levels: [4, 8, 16]``: a strategic number suggested as exactly these values."""
+        integer = type_ == "int"
+        for key in ("low", "high", "log", "step", "choices"):
+            if key in fields:
+                raise self.fail(
+                    fields[key][0], where,
+                    f"'{key}' cannot be combined with 'levels': the levels are the values; remove "
+                    f"'{key}', or remove 'levels' and give low/high.",
+                )
+        lnode = fields["levels"][1]
+        lwhere = f"{where}, field 'levels'"
+        if not isinstance(lnode, self.yaml.SequenceNode):
+            raise self.fail(lnode, lwhere, f"expected a list such as [4, 8, 16], got {self.kind(lnode)}.")
+        values: list[int | float] = []
+        for item in lnode.value:
+            v = self.number(item, lwhere, integer)
+            if any(v == u for u in values):
+                raise self.fail(item, lwhere, f"{_describe(v)} is listed twice; list each level once.")
+            values.append(v if integer else float(v))
+        if not values:
+            raise self.fail(lnode, lwhere, "the list of levels is empty; give at least one value.")
+        if len(values) > MAX_STRATEGIC_LEVELS:
+            raise self.fail(
+                lnode, lwhere,
+                f"{len(values)} levels; the high-level agent takes at most {MAX_STRATEGIC_LEVELS}. "
+                "Keep the ones that matter, or make the parameter tactical with low/high.",
+            )
+        return CategoricalDistribution(values)
+
     def numeric(self, type_: str, fields: dict[str, tuple[Any, Any]], where: str, node: Any) -> BaseDistribution:
         integer = type_ == "int"
         if "choices" in fields:
@@ -458,7 +524,11 @@ class _Reader:
             )
         for key in ("low", "high"):
             if key not in fields:
-                raise self.fail(node, where, f"missing '{key}:' (the {'lower' if key == 'low' else 'upper'} bound).")
+                raise self.fail(
+                    node, where,
+                    f"missing '{key}:' (the {'lower' if key == 'low' else 'upper'} bound; a strategic "
+                    "parameter may list its values with 'levels:' instead).",
+                )
         low = self.number(fields["low"][1], f"{where}, field 'low'", integer)
         high = self.number(fields["high"][1], f"{where}, field 'high'", integer)
         if low >= high:

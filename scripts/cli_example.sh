@@ -6,7 +6,8 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 out="$PWD/docs/cli_example"
-exe="$PWD/.venv/bin/cascaderl-optuna"
+# VENV: the virtual environment to run (default .venv of this checkout; a git worktree may use another's).
+exe="${VENV:-$PWD/.venv}/bin/cascaderl-optuna"
 mkdir -p "$out"
 # The command runs in a temporary folder: make it import this checkout's package (a git worktree shares the
 # .venv of another checkout, whose editable install points there).

@@ -8,9 +8,13 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 out="$PWD/docs/lora_cli_example"
-exe="$PWD/.venv/bin/cascaderl-optuna"
+# VENV: the virtual environment to run (default .venv of this checkout; a git worktree may use another's).
+exe="${VENV:-$PWD/.venv}/bin/cascaderl-optuna"
 data="$(cd .. && pwd)/shared/data/sst2"
 mkdir -p "$out"
+# The command runs in a temporary folder: make it import this checkout's package (a git worktree shares the
+# .venv of another checkout, whose editable install points there).
+export PYTHONPATH="$PWD${PYTHONPATH:+:$PYTHONPATH}"
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
 cd "$tmp"

