@@ -24,8 +24,7 @@ import optunahub
 import pytest
 
 from cascaderl_optuna import CascadeSampler
-from cascaderl_optuna._cascade.records import DECISION_KEY
-from cascaderl_optuna._cascade.records import read_record
+from cascaderl_optuna._cascade.records import Decision
 
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -53,7 +52,7 @@ def test_load_local_module_runs_a_study():
     study = optuna.create_study(sampler=module.CascadeSampler(seed=0, n_startup_trials=5))
     study.optimize(objective, n_trials=12)
     assert all(t.state == optuna.trial.TrialState.COMPLETE for t in study.trials)
-    decided = [t.number for t in study.trials if read_record(t, DECISION_KEY) is not None]
+    decided = [t.number for t in study.trials if Decision.read(t) is not None]
     assert decided == list(range(5, 12))  # the cascade itself chose after the start-up
 
 
@@ -88,11 +87,7 @@ def test_readme_documents_the_sampler_signature():
     (signature,) = re.findall(r"^- `CascadeSampler(\(.*\))`$", text, flags=re.M)
     args = ast.parse(f"def f{signature}: pass").body[0].args
     documented = {a.arg: ast.literal_eval(d) for a, d in zip(args.kwonlyargs, args.kw_defaults, strict=True)}
-    actual = {
-        name: p.default
-        for name, p in inspect.signature(CascadeSampler).parameters.items()
-        if name != "ablation"  # benchmark-only, leaving the public sampler
-    }
+    actual = {name: p.default for name, p in inspect.signature(CascadeSampler).parameters.items()}
     assert documented == actual
     for name in actual:
         assert f"  - `{name}`:" in text, f"{name} has no line under APIs"

@@ -52,8 +52,7 @@ STUDY_SCRIPT = (
 
     import cascaderl_optuna
     from cascaderl_optuna import CascadeSampler
-    from cascaderl_optuna._cascade.records import DECISION_KEY
-    from cascaderl_optuna._cascade.records import read_record
+    from cascaderl_optuna._cascade.records import Decision
 
     optuna.logging.set_verbosity(optuna.logging.WARNING)
 
@@ -81,12 +80,12 @@ STUDY_SCRIPT = (
                 "state": t.state.name,
                 "params": t.params,
                 "distributions": {k: distribution_to_json(d) for k, d in t.distributions.items()},
-                "decision": read_record(t, DECISION_KEY),
+                "decision": (d := Decision.read(t)) and d.to_json(),
             }
             for t in study.trials
         ],
         "pretrained_states": [t.state.name for t in pretrained.trials],
-        "pretrained_decisions": sum(read_record(t, DECISION_KEY) is not None for t in pretrained.trials),
+        "pretrained_decisions": sum(Decision.read(t) is not None for t in pretrained.trials),
         "task_yaml": sorted(p.name for p in tasks.iterdir() if p.name.endswith(".yaml")),
     }))
     """
