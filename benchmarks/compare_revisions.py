@@ -39,24 +39,37 @@ def rows_at_revision(revision: str, suite: str, results: Path = RESULTS_DIR) -> 
     :func:`current_rows`, the reader of the working tree: one reader for both sides, whatever format the revision
     committed its rows in (:mod:`benchmarks.rows` reads the plain JSON lines of older revisions too).
     """
-    root = Path(subprocess.run(["git", "rev-parse", "--show-toplevel"], cwd=results, check=True,
-                               capture_output=True, text=True).stdout.strip())
+    root = Path(
+        subprocess.run(
+            ["git", "rev-parse", "--show-toplevel"], cwd=results, check=True, capture_output=True, text=True
+        ).stdout.strip()
+    )
     folder = Path(results).resolve().relative_to(root)
 
     def committed(name: str) -> subprocess.CompletedProcess:
-        return subprocess.run(["git", "ls-tree", "--name-only", revision, f"{(folder / name).as_posix()}/"], cwd=root,
-                              capture_output=True, text=True, check=False)
+        return subprocess.run(
+            ["git", "ls-tree", "--name-only", revision, f"{(folder / name).as_posix()}/"],
+            cwd=root,
+            capture_output=True,
+            text=True,
+            check=False,
+        )
 
     listing = committed(suite)
     if listing.returncode != 0 or not listing.stdout.strip():
-        raise SystemExit(f"git cannot read {folder / suite} at {revision!r}: "
-                         f"{listing.stderr.strip() or 'no such folder at that revision'}")
+        raise SystemExit(
+            f"git cannot read {folder / suite} at {revision!r}: "
+            f"{listing.stderr.strip() or 'no such folder at that revision'}"
+        )
     # the suite's folder, and those of the suites that hold its shared cells (benchmarks.runner.SHARED_CELLS)
     sources = sorted({source for (s, _), source in SHARED_CELLS.items() if s == suite})
     present = [suite, *(f for f in sources if committed(f).stdout.strip())]
-    archive = subprocess.run(["git", "archive", "--format=tar", revision, "--",
-                              *((folder / f).as_posix() for f in present)], cwd=root, capture_output=True,
-                             check=False)
+    archive = subprocess.run(
+        ["git", "archive", "--format=tar", revision, "--", *((folder / f).as_posix() for f in present)],
+        cwd=root,
+        capture_output=True,
+        check=False,
+    )
     if archive.returncode != 0:
         raise SystemExit(f"git cannot read {folder} at {revision!r}: {archive.stderr.decode().strip()}")
     with tempfile.TemporaryDirectory(prefix="compare-revisions-") as tmp:
@@ -67,8 +80,11 @@ def rows_at_revision(revision: str, suite: str, results: Path = RESULTS_DIR) -> 
 
 def current_rows(suite: str, results: Path = RESULTS_DIR) -> dict[tuple[str, str], list[dict]]:
     """``(problem, sampler) -> rows`` of the finished studies of ``results/<suite>``."""
-    return {(problem, sampler): found for (problem, sampler, error), found in suite_rows(results, suite).items()
-            if not error}
+    return {
+        (problem, sampler): found
+        for (problem, sampler, error), found in suite_rows(results, suite).items()
+        if not error
+    }
 
 
 def compare(before: dict[tuple[str, str], list[dict]], after: dict[tuple[str, str], list[dict]]) -> list[dict]:
@@ -93,7 +109,10 @@ def compare(before: dict[tuple[str, str], list[dict]], after: dict[tuple[str, st
             test = paired_test(new_rows, old_rows, curves["after"], curves["before"], min(at, last))
             assert test is not None  # same seeds on both sides
             cell[name] = {
-                "better": test["win"], "worse": test["loss"], "tied": test["tie"], "p": test["p"],
+                "better": test["win"],
+                "worse": test["loss"],
+                "tied": test["tie"],
+                "p": test["p"],
                 "median_before": float(np.median([r["incumbent_true"][min(at, last) - 1] for r in old_rows])),
                 "median_after": float(np.median([r["incumbent_true"][min(at, last) - 1] for r in new_rows])),
             }
@@ -102,10 +121,15 @@ def compare(before: dict[tuple[str, str], list[dict]], after: dict[tuple[str, st
 
 
 def markdown(cells: list[dict], revision: str, suite: str) -> str:
-    lines = [f"# Suite `{suite}`: rows now against the rows at `{revision}`", "",
-             "Paired by seed; noise-free value of the incumbent (lower is better); current rows' wins/losses/ties and "
-             "the two-sided paired Wilcoxon p; medians before -> after.", "",
-             "| problem | sampler | studies | after 50 trials | after 100 trials | last trial |", "|---|---|---|---|---|---|"]
+    lines = [
+        f"# Suite `{suite}`: rows now against the rows at `{revision}`",
+        "",
+        "Paired by seed; noise-free value of the incumbent (lower is better); current rows' wins/losses/ties and "
+        "the two-sided paired Wilcoxon p; medians before -> after.",
+        "",
+        "| problem | sampler | studies | after 50 trials | after 100 trials | last trial |",
+        "|---|---|---|---|---|---|",
+    ]
     wins = losses = 0
     for c in cells:
         if not c["changed"]:
@@ -113,12 +137,19 @@ def markdown(cells: list[dict], revision: str, suite: str) -> str:
         wins, losses = wins + c["last"]["better"], losses + c["last"]["worse"]
         lines.append(f"| {c['problem']} | {c['sampler']} | {c['studies']} | " + " | ".join(checkpoint_cells(c)) + " |")
     same = [c for c in cells if not c["changed"]]
-    lines += ["", f"At the last trial over every changed cell: {wins} studies better now, {losses} worse.",
-              f"Unchanged cells (identical rows at both revisions): {len(same)}."]
+    lines += [
+        "",
+        f"At the last trial over every changed cell: {wins} studies better now, {losses} worse.",
+        f"Unchanged cells (identical rows at both revisions): {len(same)}.",
+    ]
     pooled = pooled_counts(cells)
     if pooled:
-        lines += ["", "Pooled over the problems, per sampler (studies better/worse now, two-sided sign test; a suite of "
-                  "many problems with few seeds each is read here, not per problem):", ""]
+        lines += [
+            "",
+            "Pooled over the problems, per sampler (studies better/worse now, two-sided sign test; a suite of "
+            "many problems with few seeds each is read here, not per problem):",
+            "",
+        ]
         lines += pooled_table(pooled, ("sampler",))
         by_family = pooled_counts(cells, by_family=True)
         if len({family for _, family in by_family}) > 1:
@@ -130,13 +161,18 @@ def markdown(cells: list[dict], revision: str, suite: str) -> str:
 def checkpoint_cells(cell: dict) -> list[str]:
     """A changed cell's paired result after 50 and 100 trials and at the last trial, one table cell each:
     better/worse/tied, the Wilcoxon p and the medians before -> after."""
-    return [f"{cell[k]['better']}/{cell[k]['worse']}/{cell[k]['tied']}, p = {cell[k]['p']:.2g} "
-            f"({cell[k]['median_before']:.4g} -> {cell[k]['median_after']:.4g})" for k in ("50", "100", "last")]
+    return [
+        f"{cell[k]['better']}/{cell[k]['worse']}/{cell[k]['tied']}, p = {cell[k]['p']:.2g} "
+        f"({cell[k]['median_before']:.4g} -> {cell[k]['median_after']:.4g})"
+        for k in ("50", "100", "last")
+    ]
 
 
 def pooled_table(pooled: dict, key_columns: tuple[str, ...]) -> list[str]:
-    lines = ["| " + " | ".join(key_columns) + " | problems | after 50 trials | after 100 trials | last trial |",
-             "|" + "---|" * (len(key_columns) + 4)]
+    lines = [
+        "| " + " | ".join(key_columns) + " | problems | after 50 trials | after 100 trials | last trial |",
+        "|" + "---|" * (len(key_columns) + 4),
+    ]
     for key, entry in pooled.items():
         name = " | ".join(key) if isinstance(key, tuple) else key
         parts = [f"{entry[k]['better']}/{entry[k]['worse']}, p = {entry[k]['p']:.2g}" for k in ("50", "100", "last")]

@@ -28,7 +28,12 @@ import numpy as np
 import optuna
 
 from benchmarks.report import sign_test
-from benchmarks.runner import cell_rows, init_worker, RESULTS_DIR, Task, run_study
+from benchmarks.runner import cell_rows
+from benchmarks.runner import init_worker
+from benchmarks.runner import RESULTS_DIR
+from benchmarks.runner import run_study
+from benchmarks.runner import Task
+
 
 PROBLEMS = {"llm_strong": "strong", "llm_smooth": "smooth"}
 SAMPLERS = ("cascade", "cascade_uniform_high_level")
@@ -72,8 +77,7 @@ def allocation(gaps_of_trials: list[float]) -> dict:
     out = {}
     for lo, hi in WINDOWS:
         window = np.asarray(gaps_of_trials[lo:hi], dtype=float)
-        out[f"{lo}-{hi}"] = {"good_share": float(np.mean(window <= GOOD_GAP)),
-                             "median_gap": float(np.median(window))}
+        out[f"{lo}-{hi}"] = {"good_share": float(np.mean(window <= GOOD_GAP)), "median_gap": float(np.median(window))}
     return out
 
 
@@ -84,9 +88,16 @@ def _study(task: Task) -> dict:
         strategies.extend(strategy_key(t.params) for t in study.trials)
 
     row = run_study(task, on_study=read)
-    return {"problem": task.problem, "sampler": task.sampler, "seed": task.seed, "values": row["values"],
-            "true_values": row["true_values"], "strategies": strategies,
-            "incumbent_strategy": strategy_key(row["best_params"]), "final_true": row["incumbent_true"][-1]}
+    return {
+        "problem": task.problem,
+        "sampler": task.sampler,
+        "seed": task.seed,
+        "values": row["values"],
+        "true_values": row["true_values"],
+        "strategies": strategies,
+        "incumbent_strategy": strategy_key(row["best_params"]),
+        "final_true": row["incumbent_true"][-1],
+    }
 
 
 def add_allocation(studies: list[dict]) -> None:
@@ -104,8 +115,10 @@ def add_allocation(studies: list[dict]) -> None:
 
 
 def _table(studies: list[dict], metric: str, fmt: str, higher_is_better: bool) -> list[str]:
-    lines = ["| problem | sampler | " + " | ".join(f"trials {lo}-{hi - 1}" for lo, hi in WINDOWS) + " |",
-             "|" + "---|" * (len(WINDOWS) + 2)]
+    lines = [
+        "| problem | sampler | " + " | ".join(f"trials {lo}-{hi - 1}" for lo, hi in WINDOWS) + " |",
+        "|" + "---|" * (len(WINDOWS) + 2),
+    ]
     for problem in PROBLEMS:
         by = {s: {r["seed"]: r for r in studies if r["problem"] == problem and r["sampler"] == s} for s in SAMPLERS}
         seeds = sorted(set(by[SAMPLERS[0]]) & set(by[SAMPLERS[1]]))
@@ -115,8 +128,10 @@ def _table(studies: list[dict], metric: str, fmt: str, higher_is_better: bool) -
                 w = f"{lo}-{hi}"
                 cell = format(float(np.median([r["allocation"][w][metric] for r in by[sampler].values()])), fmt)
                 if sampler == SAMPLERS[0]:
-                    d = [by[SAMPLERS[0]][s]["allocation"][w][metric] - by[SAMPLERS[1]][s]["allocation"][w][metric]
-                         for s in seeds]
+                    d = [
+                        by[SAMPLERS[0]][s]["allocation"][w][metric] - by[SAMPLERS[1]][s]["allocation"][w][metric]
+                        for s in seeds
+                    ]
                     better = sum(x > 0 if higher_is_better else x < 0 for x in d)
                     worse = sum(x < 0 if higher_is_better else x > 0 for x in d)
                     cell += f" ({better}/{worse}, p = {sign_test(better, worse):.2g})"
@@ -126,35 +141,45 @@ def _table(studies: list[dict], metric: str, fmt: str, higher_is_better: bool) -
 
 
 def markdown(studies: list[dict]) -> str:
-    lines = ["# Where the high level spends its trials (LLM landscapes, the ablation suite's studies)", "",
-             "Written by `python -m benchmarks.high_level_allocation`. A strategy's gap: the best noise-free loss it can "
-             "reach minus the best any strategy can reach (nats). Medians over seeds; in brackets, the seeds where "
-             "the learned high level (`cascade`) does better / worse than the uniform choice with the same seed "
-             "(two-sided sign test).", "",
-             f"Share of trials on a good strategy (gap at most {GOOD_GAP} nats; "
-             + ", ".join(f"{p}: {next(r['n_good'] for r in studies if r['problem'] == p)} of 72 strategies"
-                         for p in PROBLEMS) + "):", ""]
+    lines = [
+        "# Where the high level spends its trials (LLM landscapes, the ablation suite's studies)",
+        "",
+        "Written by `python -m benchmarks.high_level_allocation`. A strategy's gap: the best noise-free loss it can "
+        "reach minus the best any strategy can reach (nats). Medians over seeds; in brackets, the seeds where "
+        "the learned high level (`cascade`) does better / worse than the uniform choice with the same seed "
+        "(two-sided sign test).",
+        "",
+        f"Share of trials on a good strategy (gap at most {GOOD_GAP} nats; "
+        + ", ".join(
+            f"{p}: {next(r['n_good'] for r in studies if r['problem'] == p)} of 72 strategies" for p in PROBLEMS
+        )
+        + "):",
+        "",
+    ]
     lines += _table(studies, "good_share", ".0%", higher_is_better=True)
     lines += ["", "Median strategy gap of the trials (nats):", ""]
     lines += _table(studies, "median_gap", ".3f", higher_is_better=False)
     lines += ["", "The incumbent's strategy gap at the last trial, per seed:", ""]
     for problem in PROBLEMS:
         for sampler in SAMPLERS:
-            gaps = sorted(round(r["incumbent_gap"], 3) for r in studies
-                          if r["problem"] == problem and r["sampler"] == sampler)
+            gaps = sorted(
+                round(r["incumbent_gap"], 3) for r in studies if r["problem"] == problem and r["sampler"] == sampler
+            )
             lines.append(f"- {problem}, {sampler}: {gaps}")
     return "\n".join(lines) + "\n"
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m benchmarks.high_level_allocation",
-                                     description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(
+        prog="python -m benchmarks.high_level_allocation", description=__doc__.splitlines()[0]
+    )
     parser.add_argument("--results", type=Path, default=RESULTS_DIR)
     parser.add_argument("--seeds", type=int, default=N_SEEDS)
     parser.add_argument("--trials", type=int, default=N_TRIALS, help="as many as the ablation rows hold")
     args = parser.parse_args(argv)
-    tasks = [Task("ablation", p, s, seed, args.trials)
-             for p in PROBLEMS for s in SAMPLERS for seed in range(args.seeds)]
+    tasks = [
+        Task("ablation", p, s, seed, args.trials) for p in PROBLEMS for s in SAMPLERS for seed in range(args.seeds)
+    ]
     with ProcessPoolExecutor(2, initializer=init_worker) as pool:  # one thread per worker, as the suites run
         studies = list(pool.map(_study, tasks))
     add_allocation(studies)
@@ -162,12 +187,15 @@ def main(argv: list[str] | None = None) -> int:
         committed = {r["seed"]: r for r in cell_rows(args.results, "ablation", study["problem"], study["sampler"])}
         row = committed.get(study["seed"])
         if row is None or row["values"] != study["values"]:
-            raise SystemExit(f"{study['problem']} {study['sampler']} seed {study['seed']}: the re-run differs from "
-                             "the committed ablation row; re-run the ablation suite first")
+            raise SystemExit(
+                f"{study['problem']} {study['sampler']} seed {study['seed']}: the re-run differs from "
+                "the committed ablation row; re-run the ablation suite first"
+            )
     out = args.results / "ablation"
     (out / "high_level_allocation.json").write_text(
-        json.dumps([{k: v for k, v in s.items() if k not in ("values", "true_values", "strategies")}
-                    for s in studies]) + "\n")
+        json.dumps([{k: v for k, v in s.items() if k not in ("values", "true_values", "strategies")} for s in studies])
+        + "\n"
+    )
     (out / "high_level_allocation.md").write_text(markdown(studies))
     print(markdown(studies))
     return 0

@@ -30,15 +30,28 @@ import sys
 
 
 def run(problem_name: str, first_seed: int, last_seed: int, n_trials: int) -> None:
+    from benchmarks.runner import run_study
+    from benchmarks.runner import Task
     import cascaderl_optuna
-    from benchmarks.runner import Task, run_study
 
     for seed in range(first_seed, last_seed):
         row = run_study(Task("long_studies", problem_name, "cascade", seed, n_trials))
         curve = row["incumbent_true"]
-        print(json.dumps({"code": cascaderl_optuna.__file__, "problem": problem_name, "seed": seed,
-                          "at200": curve[199], "at400": curve[399], "final": curve[-1],
-                          "optimum": row["optimum"], "sampler_s": sum(row["sampler_seconds"])}), flush=True)
+        print(
+            json.dumps(
+                {
+                    "code": cascaderl_optuna.__file__,
+                    "problem": problem_name,
+                    "seed": seed,
+                    "at200": curve[199],
+                    "at400": curve[399],
+                    "final": curve[-1],
+                    "optimum": row["optimum"],
+                    "sampler_s": sum(row["sampler_seconds"]),
+                }
+            ),
+            flush=True,
+        )
 
 
 def compare(before_path: str, after_path: str) -> None:
@@ -58,10 +71,14 @@ def compare(before_path: str, after_path: str) -> None:
         a = np.array([after[k][at] for k in keys])
         b = np.array([before[k][at] for k in keys])
         p = paired_wilcoxon(a - b)  # the report's test: ties split between the signs
-        print(f"{at}: {len(keys)} studies; after better {(a < b).sum()}, worse {(a > b).sum()}, tied {(a == b).sum()}; "
-              f"paired Wilcoxon p = {p:.2g}")
-    print(f"sampler seconds per study: before {np.mean([before[k]['sampler_s'] for k in keys]):.1f}, "
-          f"after {np.mean([after[k]['sampler_s'] for k in keys]):.1f}")
+        print(
+            f"{at}: {len(keys)} studies; after better {(a < b).sum()}, worse {(a > b).sum()}, tied {(a == b).sum()}; "
+            f"paired Wilcoxon p = {p:.2g}"
+        )
+    print(
+        f"sampler seconds per study: before {np.mean([before[k]['sampler_s'] for k in keys]):.1f}, "
+        f"after {np.mean([after[k]['sampler_s'] for k in keys]):.1f}"
+    )
 
 
 if __name__ == "__main__":

@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import os
 
+
 for _var in ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS"):
     os.environ.setdefault(_var, "1")
 
@@ -32,16 +33,16 @@ import math  # noqa: E402
 from pathlib import Path  # noqa: E402
 import platform  # noqa: E402
 import time  # noqa: E402
-import warnings  # noqa: E402
 from typing import Any  # noqa: E402
+import warnings  # noqa: E402
 
 import optuna  # noqa: E402
 from optuna.trial import TrialState  # noqa: E402
 
 from cascaderl_optuna import CascadeSampler  # noqa: E402
 from cascaderl_optuna.cli.app import make_objective  # noqa: E402
-from cascaderl_optuna.cli.tasks import TrainingDiverged  # noqa: E402
 from cascaderl_optuna.cli.tasks import get_task  # noqa: E402
+from cascaderl_optuna.cli.tasks import TrainingDiverged  # noqa: E402
 
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -65,7 +66,9 @@ def trial_record(t: optuna.trial.FrozenTrial) -> dict[str, Any]:
         "intermediate": {str(k): v for k, v in sorted(t.intermediate_values.items())},
         "val_accuracy": t.user_attrs.get("val_accuracy"),
         "fail_reason": t.user_attrs.get("fail_reason"),
-        "seconds": (t.datetime_complete - t.datetime_start).total_seconds() if t.datetime_complete and t.datetime_start else None,
+        "seconds": (t.datetime_complete - t.datetime_start).total_seconds()
+        if t.datetime_complete and t.datetime_start
+        else None,
     }
 
 
@@ -118,12 +121,14 @@ def report_markdown(results: dict[str, Any]) -> str:
         f"MedianPruner(n_startup_trials=5, n_warmup_steps=2). Test: {b['test_size']} sentences of test.tsv, "
         "default and best configurations retrained with seed 0.",
         "",
-        "| configuration | seed | best val. cross-entropy | trials complete / pruned / failed | test accuracy | test cross-entropy |",
+        "| configuration | seed | best val. cross-entropy | trials complete / pruned / failed | test accuracy "
+        "| test cross-entropy |",
         "| --- | --- | --- | --- | --- | --- |",
     ]
     d = results["default"]
     lines.append(
-        f"| default (AdamW 5e-4, warmup+cosine, LoRA r8/a16 query+value) | - | {d['val_loss']:.4f} (its retraining) | - | "
+        "| default (AdamW 5e-4, warmup+cosine, LoRA r8/a16 query+value) | - | "
+        f"{d['val_loss']:.4f} (its retraining) | - | "
         f"{d['test']['test_accuracy']:.4f} | {d['test']['test_loss']:.4f} |"
     )
     for run in results["runs"]:
@@ -132,7 +137,8 @@ def report_markdown(results: dict[str, Any]) -> str:
         test = best.get("test") if best else None
         lines.append(
             f"| best of {run['sampler']} (trial {best['trial'] if best else '-'}) | {run['seed']} | "
-            f"{run['best_value']:.4f} | {states.get('COMPLETE', 0)} / {states.get('PRUNED', 0)} / {states.get('FAIL', 0)} | "
+            f"{run['best_value']:.4f} | "
+            f"{states.get('COMPLETE', 0)} / {states.get('PRUNED', 0)} / {states.get('FAIL', 0)} | "
             + (f"{test['test_accuracy']:.4f} | {test['test_loss']:.4f} |" if test else "diverged | - |")
         )
     lines += ["", "Best configurations:", ""]
@@ -141,9 +147,13 @@ def report_markdown(results: dict[str, Any]) -> str:
             lines.append(f"- {run['sampler']} seed {run['seed']}: `{json.dumps(run['best']['trial_params'])}`")
     lines += _paired_lines(results["runs"])
     trial_seconds = sum(t.get("seconds") or 0.0 for run in results["runs"] for t in run["trials"])
-    lines += ["", f"Wall time of the invocation that wrote this: {results['seconds']:.0f} s on {results['machine']} "
-              "(an invocation continues the studies stored in OUT/studies.db, then retrains the default and every "
-              f"best); the trials of these studies took {trial_seconds:.0f} s in all.", ""]
+    lines += [
+        "",
+        f"Wall time of the invocation that wrote this: {results['seconds']:.0f} s on {results['machine']} "
+        "(an invocation continues the studies stored in OUT/studies.db, then retrains the default and every "
+        f"best); the trials of these studies took {trial_seconds:.0f} s in all.",
+        "",
+    ]
     return "\n".join(lines)
 
 
@@ -163,9 +173,12 @@ def _paired_lines(runs: list[dict[str, Any]]) -> list[str]:
     acc = sum((accuracy(c) or 0.0) > (accuracy(t) or 0.0) for _, c, t in pairs)
     mean_cascade = sum(accuracy(c) or 0.0 for _, c, _ in pairs) / len(pairs)
     mean_tpe = sum(accuracy(t) or 0.0 for _, _, t in pairs) / len(pairs)
-    return ["", f"Seed by seed ({len(pairs)} seeds): the cascade's best validation cross-entropy is lower than TPE's in "
-            f"{val} of {len(pairs)}; its best configuration's test accuracy is higher in {acc} of {len(pairs)}. Mean test "
-            f"accuracy of the best configurations: cascade {mean_cascade:.4f}, TPE {mean_tpe:.4f}."]
+    return [
+        "",
+        f"Seed by seed ({len(pairs)} seeds): the cascade's best validation cross-entropy is lower than TPE's in "
+        f"{val} of {len(pairs)}; its best configuration's test accuracy is higher in {acc} of {len(pairs)}. Mean test "
+        f"accuracy of the best configurations: cascade {mean_cascade:.4f}, TPE {mean_tpe:.4f}.",
+    ]
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -191,12 +204,20 @@ def main(argv: list[str] | None = None) -> int:
     storage = f"sqlite:///{out / 'studies.db'}"
     results: dict[str, Any] = {
         "budget": {
-            "trials": args.trials, "seeds": args.seeds, "max_steps": task.max_steps, "eval_every": task.eval_every,
-            "max_length": task.max_length, "val_size": len(task.splits["val"][0]),
-            "train_size": len(task.splits["train"][0]), "test_size": len(task.splits["test"][0]),
+            "trials": args.trials,
+            "seeds": args.seeds,
+            "max_steps": task.max_steps,
+            "eval_every": task.eval_every,
+            "max_length": task.max_length,
+            "val_size": len(task.splits["val"][0]),
+            "train_size": len(task.splits["train"][0]),
+            "test_size": len(task.splits["test"][0]),
         },
-        "samplers": {"cascade": "CascadeSampler(seed=seed, strategic_params=space.strategic_params)",
-                     "tpe": "optuna.samplers.TPESampler(seed=seed) (Optuna 5 defaults: multivariate TPE for one objective, group=False, 10 startup trials)"},
+        "samplers": {
+            "cascade": "CascadeSampler(seed=seed, strategic_params=space.strategic_params)",
+            "tpe": "optuna.samplers.TPESampler(seed=seed) (Optuna 5 defaults: multivariate TPE for one objective, "
+            "group=False, 10 startup trials)",
+        },
         "optuna": optuna.__version__,
         "machine": f"{platform.machine()} {os.cpu_count()} cores (shared), torch threads 1, device {args.device}",
         "test_source": task.test_source,
@@ -216,17 +237,30 @@ def main(argv: list[str] | None = None) -> int:
         best = None
         if complete:
             bt = study.best_trial
-            best = measure(task, dict(bt.params), seed=0) | {"trial": bt.number, "trial_params": bt.params, "value": bt.value}
-        results["runs"].append({
-            "sampler": sampler,
-            "seed": seed,
-            "best_value": study.best_value if complete else None,
-            "best_so_far": best_so_far(study),
-            "states": {s.name: sum(t.state == s for t in study.trials) for s in TrialState if any(t.state == s for t in study.trials)},
-            "best": best,
-            "trials": [trial_record(t) for t in study.trials],
-        })
-        print(f"{sampler} seed {seed}: best val {results['runs'][-1]['best_value']}, test {best and best.get('test')}", flush=True)
+            best = measure(task, dict(bt.params), seed=0) | {
+                "trial": bt.number,
+                "trial_params": bt.params,
+                "value": bt.value,
+            }
+        results["runs"].append(
+            {
+                "sampler": sampler,
+                "seed": seed,
+                "best_value": study.best_value if complete else None,
+                "best_so_far": best_so_far(study),
+                "states": {
+                    s.name: sum(t.state == s for t in study.trials)
+                    for s in TrialState
+                    if any(t.state == s for t in study.trials)
+                },
+                "best": best,
+                "trials": [trial_record(t) for t in study.trials],
+            }
+        )
+        print(
+            f"{sampler} seed {seed}: best val {results['runs'][-1]['best_value']}, test {best and best.get('test')}",
+            flush=True,
+        )
     results["seconds"] = time.monotonic() - start
     (out / "results.json").write_text(json.dumps(results, indent=1, default=str) + "\n")
     (out / "REPORT.md").write_text(report_markdown(results))

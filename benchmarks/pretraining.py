@@ -49,12 +49,11 @@ from cascaderl_optuna._cascade.encoding import FEATURE_NAMES
 from cascaderl_optuna._cascade.high_level import DEFAULT_THETA
 from cascaderl_optuna._cascade.high_level import floored_softmax
 from cascaderl_optuna._cascade.high_level import HighLevelAgent
-from cascaderl_optuna.sampler import CascadeSampler
 from cascaderl_optuna._cascade.history import discounted_returns
 from cascaderl_optuna._cascade.ppo import normalise
 from cascaderl_optuna._cascade.ppo import ppo_update
-from cascaderl_optuna._cascade.pretrained import load_pretrained_theta
 from cascaderl_optuna._cascade.pretrained import WEIGHTS_PATH
+from cascaderl_optuna.sampler import CascadeSampler
 
 
 # -------------------------------------------------------------------------------------------
@@ -75,7 +74,7 @@ class SyntheticProblem:
     scale: float  # median value of a random configuration minus the optimum
 
     @classmethod
-    def draw(cls, rng: np.random.Generator) -> "SyntheticProblem":
+    def draw(cls, rng: np.random.Generator) -> SyntheticProblem:
         n_heads = int(rng.integers(1, 4))
         n_choices = [int(rng.integers(2, 5)) for _ in range(n_heads)]
         spread = rng.uniform(0.05, 2.0, size=n_heads)
@@ -108,9 +107,7 @@ class SyntheticProblem:
         return value
 
     def suggest(self, trial: optuna.Trial) -> tuple[list[int], np.ndarray]:
-        choices = [
-            trial.suggest_categorical(f"h{k}", list(range(c))) for k, c in enumerate(self.n_choices)
-        ]
+        choices = [trial.suggest_categorical(f"h{k}", list(range(c))) for k, c in enumerate(self.n_choices)]
         u = []
         for j, log in enumerate(self.log_dims):
             if log:  # the sampler sees a log-scaled range; the landscape is defined on its log
@@ -209,8 +206,9 @@ def _returns(regret: np.ndarray, gamma: float) -> np.ndarray:
 # The PPO update of the prior.
 
 
-def ppo_round(episodes: list[Episode], *, gamma: float, clip: float, epochs: int, lr: float,
-              l2: float) -> tuple[np.ndarray, dict[str, float]]:
+def ppo_round(
+    episodes: list[Episode], *, gamma: float, clip: float, epochs: int, lr: float, l2: float
+) -> tuple[np.ndarray, dict[str, float]]:
     """The shift of ``theta`` that one PPO update over the episodes' decisions makes."""
     feats, biases, thetas, chosen, sampled, old, adv = [], [], [], [], [], [], []
     floor = None
@@ -262,8 +260,16 @@ def ppo_round(episodes: list[Episode], *, gamma: float, clip: float, epochs: int
         entropy = -torch.where(valid_t, p * p.log(), 0.0).sum((-1, -2))
         return log_prob, entropy
 
-    stats = ppo_update(evaluate, [delta], old_lp, advantages, clip=clip, epochs=epochs, lr=lr,
-                       regulariser=lambda: l2 * (delta**2).sum())
+    stats = ppo_update(
+        evaluate,
+        [delta],
+        old_lp,
+        advantages,
+        clip=clip,
+        epochs=epochs,
+        lr=lr,
+        regulariser=lambda: l2 * (delta**2).sum(),
+    )
     return delta.detach().numpy(), {"decisions": len(adv), **stats.as_dict()}
 
 
@@ -275,12 +281,28 @@ def evaluate_theta(theta: np.ndarray, seeds: list[int], n_trials: int) -> dict[s
     """Mean over held-out synthetic studies of the normalised regret at 25%, 50% and 100% of the budget,
     and of its area under the curve (mean over trials)."""
     curves = np.array([run_episode(theta, s, n_trials, sampler_seed=s).regret for s in seeds])
-    return {"auc": float(curves.mean()), "at_quarter": float(curves[:, n_trials // 4 - 1].mean()),
-            "at_half": float(curves[:, n_trials // 2 - 1].mean()), "final": float(curves[:, -1].mean())}
+    return {
+        "auc": float(curves.mean()),
+        "at_quarter": float(curves[:, n_trials // 4 - 1].mean()),
+        "at_half": float(curves[:, n_trials // 2 - 1].mean()),
+        "final": float(curves[:, -1].mean()),
+    }
 
 
-def train(*, rounds: int, studies_per_round: int, held_out: int, n_trials: int, gamma: float,
-          clip: float, epochs: int, lr: float, l2: float, seed: int, log=print) -> dict[str, Any]:
+def train(
+    *,
+    rounds: int,
+    studies_per_round: int,
+    held_out: int,
+    n_trials: int,
+    gamma: float,
+    clip: float,
+    epochs: int,
+    lr: float,
+    l2: float,
+    seed: int,
+    log=print,
+) -> dict[str, Any]:
     theta = DEFAULT_THETA.copy()
     held_out_seeds = [10_000_000 + seed * 1000 + i for i in range(held_out)]  # never trained on
     history = [{"round": 0, "theta": theta.tolist(), "held_out": evaluate_theta(theta, held_out_seeds, n_trials)}]
@@ -292,16 +314,40 @@ def train(*, rounds: int, studies_per_round: int, held_out: int, n_trials: int, 
         delta, stats = ppo_round(episodes, gamma=gamma, clip=clip, epochs=epochs, lr=lr, l2=l2)
         theta = theta + delta
         held = evaluate_theta(theta, held_out_seeds, n_trials)
-        history.append({"round": r, "theta": theta.tolist(), "ppo": stats, "held_out": held,
-                        "train_auc": float(np.mean([ep.regret.mean() for ep in episodes]))})
-        log(f"round {r}: {time.perf_counter() - start:.0f} s, theta {np.round(theta, 3).tolist()}, "
-            f"ppo {stats}, held-out {held}")
+        history.append(
+            {
+                "round": r,
+                "theta": theta.tolist(),
+                "ppo": stats,
+                "held_out": held,
+                "train_auc": float(np.mean([ep.regret.mean() for ep in episodes])),
+            }
+        )
+        log(
+            f"round {r}: {time.perf_counter() - start:.0f} s, theta {np.round(theta, 3).tolist()}, "
+            f"ppo {stats}, held-out {held}"
+        )
     best = min(history, key=lambda h: h["held_out"]["auc"])  # the round whose prior did best on held-out studies
-    return {"features": list(FEATURE_NAMES), "theta": best["theta"], "chosen_round": best["round"],
-            "rounds": history,
-            "settings": {"rounds": rounds, "studies_per_round": studies_per_round, "held_out": held_out,
-                         "n_trials": n_trials, "gamma": gamma, "clip": clip, "epochs": epochs, "lr": lr,
-                         "l2": l2, "seed": seed, "optuna": optuna.__version__, "torch": torch.__version__}}
+    return {
+        "features": list(FEATURE_NAMES),
+        "theta": best["theta"],
+        "chosen_round": best["round"],
+        "rounds": history,
+        "settings": {
+            "rounds": rounds,
+            "studies_per_round": studies_per_round,
+            "held_out": held_out,
+            "n_trials": n_trials,
+            "gamma": gamma,
+            "clip": clip,
+            "epochs": epochs,
+            "lr": lr,
+            "l2": l2,
+            "seed": seed,
+            "optuna": optuna.__version__,
+            "torch": torch.__version__,
+        },
+    }
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -321,9 +367,18 @@ def main(argv: list[str] | None = None) -> int:
     warnings.filterwarnings("ignore")
     optuna.logging.set_verbosity(optuna.logging.ERROR)
     torch.set_num_threads(1)
-    result = train(rounds=args.rounds, studies_per_round=args.studies_per_round, held_out=args.held_out,
-                   n_trials=args.trials, gamma=args.gamma, clip=args.clip, epochs=args.epochs, lr=args.lr,
-                   l2=args.l2, seed=args.seed)
+    result = train(
+        rounds=args.rounds,
+        studies_per_round=args.studies_per_round,
+        held_out=args.held_out,
+        n_trials=args.trials,
+        gamma=args.gamma,
+        clip=args.clip,
+        epochs=args.epochs,
+        lr=args.lr,
+        l2=args.l2,
+        seed=args.seed,
+    )
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(result, indent=1) + "\n")
     print(f"wrote {args.out} (round {result['chosen_round']}: theta {np.round(result['theta'], 3).tolist()})")

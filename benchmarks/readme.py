@@ -31,6 +31,7 @@ from benchmarks.report import problem_family
 from benchmarks.report import sign_test
 from benchmarks.runner import RESULTS_DIR
 
+
 ROOT = Path(__file__).resolve().parent.parent
 MARKER = re.compile(r"<!-- benchmarks:([a-z_]+):(begin|end) -->")
 
@@ -104,30 +105,56 @@ def _verdict(entry: dict, baseline: str) -> str:
 
 def user_overview_section(summary: dict) -> str:
     """Per problem: who leads early and late, and the cascade against Optuna's default TPE and its GP sampler."""
-    lines = ["| problem | best median regret at 50 trials | best at the last trial | cascade vs `TPESampler()` "
-             "| cascade vs `GPSampler()` |", "|---|---|---|---|---|"]
+    lines = [
+        "| problem | best median regret at 50 trials | best at the last trial | cascade vs `TPESampler()` "
+        "| cascade vs `GPSampler()` |",
+        "|---|---|---|---|---|",
+    ]
     for problem, entry in summary["problems"].items():
         kind = PROBLEM_KINDS.get(problem)
         name = f"`{problem}`: {kind}" if kind else f"`{problem}`"
-        lines.append(f"| {name} | {_leaders(entry, '50')} | {_leaders(entry, None)} | "
-                     f"{_verdict(entry, 'tpe_default')} | {_verdict(entry, 'gp')} |")
-    counts = sorted({(e["samplers"][summary.get("challenger", "cascade")]["seeds"],
-                      e["samplers"][summary.get("challenger", "cascade")]["trials"])
-                     for e in summary["problems"].values()})
-    lines += ["", "Median normalised regret over seeds (0 = the optimum, 1 = a typical random configuration; lower is "
-              "better); the cascade's seeds x trials: " + ", ".join(f"{n} x {t}" for n, t in counts) + ". Best: among "
-              + ", ".join(SAMPLER_CALLS.values()) + " with every seed of the problem. Last two columns: the cascade's "
-              "wins/losses against that sampler at the last trial, paired by seed, two-sided Wilcoxon p; **ahead** or "
-              "**behind** at p < 0.05, level otherwise.", ""]
+        lines.append(
+            f"| {name} | {_leaders(entry, '50')} | {_leaders(entry, None)} | "
+            f"{_verdict(entry, 'tpe_default')} | {_verdict(entry, 'gp')} |"
+        )
+    counts = sorted(
+        {
+            (
+                e["samplers"][summary.get("challenger", "cascade")]["seeds"],
+                e["samplers"][summary.get("challenger", "cascade")]["trials"],
+            )
+            for e in summary["problems"].values()
+        }
+    )
+    lines += [
+        "",
+        "Median normalised regret over seeds (0 = the optimum, 1 = a typical random configuration; lower is "
+        "better); the cascade's seeds x trials: "
+        + ", ".join(f"{n} x {t}" for n, t in counts)
+        + ". Best: among "
+        + ", ".join(SAMPLER_CALLS.values())
+        + " with every seed of the problem. Last two columns: the cascade's "
+        "wins/losses against that sampler at the last trial, paired by seed, two-sided Wilcoxon p; **ahead** or "
+        "**behind** at p < 0.05, level otherwise.",
+        "",
+    ]
     timing = summary.get("timing") or {}
     shown = [s for s in ("cascade", "tpe_default", "gp") if s in timing and timing[s].get("at_100") is not None]
     if shown:
+
         def cost(s: str) -> str:
             late = timing[s].get("at_1000")
             tail = f", {_fmt(late)} s at trial 1,000" if late is not None else ", not run to 1,000 trials"
             return f"{SAMPLER_CALLS[s]} {_fmt(timing[s]['at_100'])} s at trial 100{tail}"
-        lines += ["Sampler time per trial (objective excluded) on `" + timing[shown[0]]["problem"] + "`: "
-                  + "; ".join(cost(s) for s in shown) + ".", ""]
+
+        lines += [
+            "Sampler time per trial (objective excluded) on `"
+            + timing[shown[0]]["problem"]
+            + "`: "
+            + "; ".join(cost(s) for s in shown)
+            + ".",
+            "",
+        ]
     return "\n".join(lines)
 
 
@@ -173,8 +200,10 @@ ABLATION_COLUMNS = {
 
 def ablation_section(summary: dict) -> str:
     """Median regret at the last trial of the full cascade and of each ablation, with the paired test against it."""
-    lines = ["| problem | full cascade | " + " | ".join(ABLATION_COLUMNS.values()) + " |",
-             "|---|---|" + "---|" * len(ABLATION_COLUMNS)]
+    lines = [
+        "| problem | full cascade | " + " | ".join(ABLATION_COLUMNS.values()) + " |",
+        "|---|---|" + "---|" * len(ABLATION_COLUMNS),
+    ]
     seeds = set()
     for problem, entry in summary["problems"].items():
         full = entry["samplers"]["cascade"]
@@ -188,13 +217,20 @@ def ablation_section(summary: dict) -> str:
             last = max(entry["paired"][sampler], key=lambda t: t["at"])
             cells.append(f"{_fmt(info['final_regret'])} ({last['win']}/{last['loss']}, p = {last['p']:.2g})")
         lines.append(f"| {problem} | " + " | ".join(cells) + " |")
-    lines += ["", f"(median normalised regret at the last trial over {', '.join(map(str, sorted(seeds)))} seeds; in "
-              "brackets the full cascade's wins/losses against that ablation and the two-sided paired Wilcoxon p.)", ""]
+    lines += [
+        "",
+        f"(median normalised regret at the last trial over {', '.join(map(str, sorted(seeds)))} seeds; in "
+        "brackets the full cascade's wins/losses against that ablation and the two-sided paired Wilcoxon p.)",
+        "",
+    ]
     return "\n".join(lines)
 
 
-HELDOUT_FAMILIES = {"mixint": "bbob-mixint (22 functions, d = 10)", "yahpo": "YAHPO-SO instances",
-                    "synthetic": "synthetic mixed spaces"}
+HELDOUT_FAMILIES = {
+    "mixint": "bbob-mixint (22 functions, d = 10)",
+    "yahpo": "YAHPO-SO instances",
+    "synthetic": "synthetic mixed spaces",
+}
 
 
 def heldout_section(summary: dict) -> str:
@@ -209,8 +245,11 @@ def heldout_section(summary: dict) -> str:
     for problem, entry in summary["problems"].items():
         families.setdefault(problem_family(problem), []).append(entry)
     baselines = sorted({s for entries in families.values() for e in entries for s in e["paired"]})
-    lines = [f"| problems | baseline | {challenger} W/L @50 | @100 | @200 | problems with lower / higher median final "
-             "regret |", "|---|---|---|---|---|---|"]
+    lines = [
+        f"| problems | baseline | {challenger} W/L @50 | @100 | @200 | problems with lower / higher median final "
+        "regret |",
+        "|---|---|---|---|---|---|",
+    ]
     for family, entries in families.items():
         seeds = sorted({e["samplers"][challenger]["seeds"] for e in entries})
         for baseline in baselines:
@@ -225,8 +264,12 @@ def heldout_section(summary: dict) -> str:
             higher = sum(a > b + 1e-12 for a, b in zip(mine, theirs))
             name = f"{HELDOUT_FAMILIES.get(family, family)}: {len(entries)} x {'/'.join(map(str, seeds))} seeds"
             lines.append(f"| {name} | `{baseline}` | " + " | ".join(cells) + f" | {lower} / {higher} |")
-    lines += ["", "(W/L: studies where the cascade's incumbent is better / worse than the baseline's with the same "
-              "seed, added up over the family's problems; p: two-sided sign test of those counts.)", ""]
+    lines += [
+        "",
+        "(W/L: studies where the cascade's incumbent is better / worse than the baseline's with the same "
+        "seed, added up over the family's problems; p: two-sided sign test of those counts.)",
+        "",
+    ]
     return "\n".join(lines)
 
 
@@ -244,14 +287,17 @@ class Block:
     section: Callable[[dict], str]
 
 
-BLOCKS: dict[str, Block] = {b.name: b for b in (
-    Block("overview", "full", "README.md", user_overview_section),
-    Block("full", "full", "docs/benchmarks.md", lambda s: overview_section(s, "full", with_timing=True)),
-    Block("heldout", "heldout", "docs/benchmarks.md", heldout_section),
-    Block("parallel", "parallel", "docs/benchmarks.md", lambda s: overview_section(s, "parallel")),
-    Block("ablation", "ablation", "docs/benchmarks.md", ablation_section),
-    Block("pretraining", "pretraining", "docs/benchmarks.md", lambda s: overview_section(s, "pretraining")),
-)}
+BLOCKS: dict[str, Block] = {
+    b.name: b
+    for b in (
+        Block("overview", "full", "README.md", user_overview_section),
+        Block("full", "full", "docs/benchmarks.md", lambda s: overview_section(s, "full", with_timing=True)),
+        Block("heldout", "heldout", "docs/benchmarks.md", heldout_section),
+        Block("parallel", "parallel", "docs/benchmarks.md", lambda s: overview_section(s, "parallel")),
+        Block("ablation", "ablation", "docs/benchmarks.md", ablation_section),
+        Block("pretraining", "pretraining", "docs/benchmarks.md", lambda s: overview_section(s, "pretraining")),
+    )
+}
 
 
 def pages() -> list[str]:
@@ -299,8 +345,10 @@ def check_page(page: str, text: str) -> None:
     expected = sorted(b.name for b in BLOCKS.values() if b.page == page)
     unknown = sorted(set(found) - set(expected))
     if unknown:
-        raise ValueError(f"{page} holds blocks nobody generates: {unknown}; register them in benchmarks/readme.py "
-                         "BLOCKS or remove their markers")
+        raise ValueError(
+            f"{page} holds blocks nobody generates: {unknown}; register them in benchmarks/readme.py "
+            "BLOCKS or remove their markers"
+        )
     if sorted(found) != expected:
         missing = sorted(set(expected) - set(found))
         twice = sorted({n for n in found if found.count(n) > 1})
@@ -314,8 +362,9 @@ def rewrite(root: Path, summaries: dict[str, dict], names: list[str] | None = No
     for page in pages():
         path = root / page
         if not path.exists():
-            raise FileNotFoundError(f"{path} is missing: it should hold the blocks "
-                                    f"{[b.name for b in BLOCKS.values() if b.page == page]}")
+            raise FileNotFoundError(
+                f"{path} is missing: it should hold the blocks {[b.name for b in BLOCKS.values() if b.page == page]}"
+            )
         text = path.read_text()
         check_page(page, text)
         for name in names:

@@ -16,18 +16,22 @@ they hold nothing the rows do not, weigh megabytes, and this command rebuilds th
 
 from __future__ import annotations
 
+from collections import defaultdict
 import json
 import math
-import zlib
-from collections import defaultdict
 from pathlib import Path
+import zlib
 
 import numpy as np
 from scipy.stats import binomtest
 from scipy.stats import wilcoxon
 
-from benchmarks.runner import RESULTS_DIR, cell_rows, suite_rows
-from benchmarks.samplers import BASELINES, TPE_VARIANTS
+from benchmarks.runner import cell_rows
+from benchmarks.runner import RESULTS_DIR
+from benchmarks.runner import suite_rows
+from benchmarks.samplers import BASELINES
+from benchmarks.samplers import TPE_VARIANTS
+
 
 CHECKPOINTS = (25, 50, 100, 200)
 CHALLENGER = "cascade"
@@ -101,8 +105,13 @@ def regret_curves(problem_rows: dict[str, list[dict]]) -> tuple[dict[str, np.nda
     for sampler, rs in problem_rows.items():
         n = min(len(r["incumbent_true"]) for r in rs)
         curves[sampler] = (np.array([r["incumbent_true"][:n] for r in rs]) - optimum) / scale
-    info = {"optimum": optimum, "optimum_source": "known" if known else "best observed",
-            "median_random": optimum + scale, "scale_source": source, "best_observed": best_seen}
+    info = {
+        "optimum": optimum,
+        "optimum_source": "known" if known else "best observed",
+        "median_random": optimum + scale,
+        "scale_source": source,
+        "best_observed": best_seen,
+    }
     return curves, info
 
 
@@ -127,14 +136,24 @@ def reach_figure(challenger: np.ndarray, baseline: np.ndarray, rng: np.random.Ge
     for b in range(BOOTSTRAP):
         t = np.median(baseline[rng.integers(len(baseline), size=len(baseline)), -1])
         boot[b] = np.median(trials_to_reach(challenger[rng.integers(len(challenger), size=len(challenger))], t))
-    return {"target": target, "median_trials": float(np.median(reach)), "share_reached": float(np.isfinite(reach).mean()),
-            "ci_low": float(np.quantile(boot, 0.025, method="inverted_cdf")),  # order statistics: inf-safe
-            "ci_high": float(np.quantile(boot, 0.975, method="inverted_cdf")),
-            "budget": int(challenger.shape[1])}
+    return {
+        "target": target,
+        "median_trials": float(np.median(reach)),
+        "share_reached": float(np.isfinite(reach).mean()),
+        "ci_low": float(np.quantile(boot, 0.025, method="inverted_cdf")),  # order statistics: inf-safe
+        "ci_high": float(np.quantile(boot, 0.975, method="inverted_cdf")),
+        "budget": int(challenger.shape[1]),
+    }
 
 
-def paired_test(challenger_rows: list[dict], baseline_rows: list[dict], curves_c: np.ndarray, curves_b: np.ndarray,
-                at: int, tol: float = 1e-9) -> dict | None:
+def paired_test(
+    challenger_rows: list[dict],
+    baseline_rows: list[dict],
+    curves_c: np.ndarray,
+    curves_b: np.ndarray,
+    at: int,
+    tol: float = 1e-9,
+) -> dict | None:
     """Win/tie/loss of the challenger over seeds both ran, and a two-sided paired Wilcoxon signed-rank test."""
     seeds_c = {r["seed"]: i for i, r in enumerate(challenger_rows)}
     pairs = [(seeds_c[r["seed"]], j) for j, r in enumerate(baseline_rows) if r["seed"] in seeds_c]
@@ -142,8 +161,15 @@ def paired_test(challenger_rows: list[dict], baseline_rows: list[dict], curves_c
         return None
     diff = np.array([curves_c[i, at - 1] - curves_b[j, at - 1] for i, j in pairs])
     wins, losses = int((diff < -tol).sum()), int((diff > tol).sum())
-    return {"at": at, "n": len(pairs), "win": wins, "tie": len(pairs) - wins - losses, "loss": losses,
-            "p": paired_wilcoxon(diff, tol), "median_diff": float(np.median(diff))}
+    return {
+        "at": at,
+        "n": len(pairs),
+        "win": wins,
+        "tie": len(pairs) - wins - losses,
+        "loss": losses,
+        "p": paired_wilcoxon(diff, tol),
+        "median_diff": float(np.median(diff)),
+    }
 
 
 def paired_wilcoxon(diff: np.ndarray, tol: float = 1e-9) -> float:
@@ -175,16 +201,22 @@ def timing_table(results: Path) -> dict[str, dict]:
     for found in suite_rows(results, "timing").values():  # the errors' rows too: a sampler that raised says so
         for row in found:
             s = np.array(row["sampler_seconds"])
-            study = {"problem": row["problem"], "n_trials": row.get("trials_completed", row["n_trials"]),
-                     "error": row.get("error")}
+            study = {
+                "problem": row["problem"],
+                "n_trials": row.get("trials_completed", row["n_trials"]),
+                "error": row.get("error"),
+            }
             for key, (first, last) in TIMING_WINDOWS.items():
-                study[key] = float(s[first - 1:last].mean()) if len(s) >= last else None
+                study[key] = float(s[first - 1 : last].mean()) if len(s) >= last else None
             per_sampler[row["sampler"]].append(study)
     out = {}
     for sampler, studies in per_sampler.items():
-        entry = {"problem": studies[0]["problem"], "studies": len(studies),
-                 "n_trials": min(st["n_trials"] for st in studies),
-                 "error": next((st["error"] for st in studies if st["error"]), None)}
+        entry = {
+            "problem": studies[0]["problem"],
+            "studies": len(studies),
+            "n_trials": min(st["n_trials"] for st in studies),
+            "error": next((st["error"] for st in studies if st["error"]), None),
+        }
         for key in TIMING_WINDOWS:
             values = [st[key] for st in studies if st[key] is not None]
             entry[key] = float(np.median(values)) if values else None
@@ -240,7 +272,8 @@ def build_summary(problems: dict[str, dict[str, list[dict]]], seed: int = 0, cha
         for sampler in _sampler_order(curves):
             c = curves[sampler]
             entry["samplers"][sampler] = {
-                "seeds": len(c), "trials": int(c.shape[1]),
+                "seeds": len(c),
+                "trials": int(c.shape[1]),
                 "optuna": sorted({r["optuna_version"] for r in rows[sampler]}),
                 "median_regret": {str(t): float(np.median(c[:, t - 1])) for t in CHECKPOINTS if t <= c.shape[1]},
                 "final_regret": float(np.median(c[:, -1])),
@@ -250,10 +283,12 @@ def build_summary(problems: dict[str, dict[str, list[dict]]], seed: int = 0, cha
             for sampler in _sampler_order(curves):
                 if sampler == challenger:
                     continue
-                entry["reach"][sampler] = reach_figure(curves[challenger], curves[sampler],
-                                                       _bootstrap_rng(seed, problem, sampler))
+                entry["reach"][sampler] = reach_figure(
+                    curves[challenger], curves[sampler], _bootstrap_rng(seed, problem, sampler)
+                )
                 entry["paired"][sampler] = [
-                    t for at in CHECKPOINTS
+                    t
+                    for at in CHECKPOINTS
                     if (t := paired_test(rows[challenger], rows[sampler], curves[challenger], curves[sampler], at))
                 ]
         tpe = {t: entry["samplers"][t]["final_median_value"] for t in TPE_VARIANTS if t in entry["samplers"]}
@@ -267,11 +302,16 @@ def overview_table(summary: dict) -> list[str]:
     reach the best TPE setting's median final value (the headline figure)."""
     challenger = summary.get("challenger", CHALLENGER)
     samplers = _sampler_order({s for e in summary["problems"].values() for s in e["samplers"]})
-    lines = ["## Overview", "", "Median normalised regret at each sampler's last trial (see the trials per problem below; a sampler with "
-             "fewer seeds than the others on a problem says how many). Last column: "
-             f"trials `{challenger}` needs to reach the best TPE setting's median final value (bootstrap 95% interval).",
-             "", "| problem | " + " | ".join(samplers) + f" | {challenger} trials to best TPE |",
-             "|---|" + "---|" * (len(samplers) + 1)]
+    lines = [
+        "## Overview",
+        "",
+        "Median normalised regret at each sampler's last trial (see the trials per problem below; a sampler with "
+        "fewer seeds than the others on a problem says how many). Last column: "
+        f"trials `{challenger}` needs to reach the best TPE setting's median final value (bootstrap 95% interval).",
+        "",
+        "| problem | " + " | ".join(samplers) + f" | {challenger} trials to best TPE |",
+        "|---|" + "---|" * (len(samplers) + 1),
+    ]
     for problem, entry in summary["problems"].items():
         cells = []
         most = max(info["seeds"] for info in entry["samplers"].values())
@@ -280,74 +320,117 @@ def overview_table(summary: dict) -> list[str]:
             fewer = f" ({info['seeds']} seeds)" if info and info["seeds"] < most else ""
             cells.append(_fmt(info["final_regret"]) + fewer if info else "—")
         reach = entry["reach"].get(entry["best_tpe"])
-        cells.append(f"{_fmt(reach['median_trials'])} [{_fmt(reach['ci_low'])}, {_fmt(reach['ci_high'])}] "
-                     f"vs `{entry['best_tpe']}`" if reach else "—")
+        cells.append(
+            f"{_fmt(reach['median_trials'])} [{_fmt(reach['ci_low'])}, {_fmt(reach['ci_high'])}] "
+            f"vs `{entry['best_tpe']}`"
+            if reach
+            else "—"
+        )
         lines.append(f"| {problem} | " + " | ".join(cells) + " |")
     return lines + [""]
 
 
-def write_markdown(summary: dict, timing: dict, costs: dict, suite: str) -> str:  # noqa: C901
+def write_markdown(summary: dict, timing: dict, costs: dict, suite: str) -> str:
     challenger = summary.get("challenger", CHALLENGER)
-    lines = [f"# Benchmark report: suite `{suite}`", "",
-             "Normalised regret: 0 = the optimum, 1 = the median random configuration (see `benchmarks/report.py`). "
-             "Medians over seeds; regenerate with `python -m benchmarks report --suite " + suite + "`.", ""]
+    lines = [
+        f"# Benchmark report: suite `{suite}`",
+        "",
+        "Normalised regret: 0 = the optimum, 1 = the median random configuration (see `benchmarks/report.py`). "
+        "Medians over seeds; regenerate with `python -m benchmarks report --suite " + suite + "`.",
+        "",
+    ]
     versions = sorted({v for e in summary["problems"].values() for s in e["samplers"].values() for v in s["optuna"]})
     lines += [f"optuna version(s) in these results: {', '.join(versions)}", ""]
     if suite in REFERENCE_SUITES:
-        lines += [f"Samplers marked `{ONE_WORKER.strip()}` are the same samplers' studies in suite "
-                  f"`{REFERENCE_SUITES[suite]}` (one worker, same seeds and budget); the others ran with several "
-                  "simulated asynchronous workers (see `benchmarks.runner.run_study`). Trial counts are trials "
-                  "finished, so the curves compare sample efficiency, not wall-clock time.", ""]
+        lines += [
+            f"Samplers marked `{ONE_WORKER.strip()}` are the same samplers' studies in suite "
+            f"`{REFERENCE_SUITES[suite]}` (one worker, same seeds and budget); the others ran with several "
+            "simulated asynchronous workers (see `benchmarks.runner.run_study`). Trial counts are trials "
+            "finished, so the curves compare sample efficiency, not wall-clock time.",
+            "",
+        ]
     lines += overview_table(summary)
     for problem, entry in summary["problems"].items():
         info = entry["normalisation"]
-        lines += [f"## {problem}", "",
-                  f"f* = {info['optimum']:.6g} ({info['optimum_source']}); median random value = "
-                  f"{info['median_random']:.6g} (from {info['scale_source']}); best value any study reached = "
-                  f"{info['best_observed']:.6g}. Best TPE setting here (lowest median final value): "
-                  f"`{entry['best_tpe']}`.", "",
-                  "| sampler | seeds | trials | " + " | ".join(f"regret @{t}" for t in CHECKPOINTS) + " |",
-                  "|---|---|---|" + "---|" * len(CHECKPOINTS)]
+        lines += [
+            f"## {problem}",
+            "",
+            f"f* = {info['optimum']:.6g} ({info['optimum_source']}); median random value = "
+            f"{info['median_random']:.6g} (from {info['scale_source']}); best value any study reached = "
+            f"{info['best_observed']:.6g}. Best TPE setting here (lowest median final value): "
+            f"`{entry['best_tpe']}`.",
+            "",
+            "| sampler | seeds | trials | " + " | ".join(f"regret @{t}" for t in CHECKPOINTS) + " |",
+            "|---|---|---|" + "---|" * len(CHECKPOINTS),
+        ]
         for sampler, s in entry["samplers"].items():
             cells = [_fmt(s["median_regret"].get(str(t))) for t in CHECKPOINTS]
             lines.append(f"| {sampler} | {s['seeds']} | {s['trials']} | " + " | ".join(cells) + " |")
         lines.append("")
         if entry["reach"]:
-            lines += [f"Trials `{challenger}` needs to reach each sampler's median final value "
-                      "(median over its seeds, bootstrap 95% interval; share of its seeds that reach it):", "",
-                      "| baseline | target (regret) | trials needed | 95% interval | seeds reaching | "
-                      + " | ".join(f"W/T/L @{t} (p)" for t in CHECKPOINTS) + " |",
-                      "|---|---|---|---|---|" + "---|" * len(CHECKPOINTS)]
+            lines += [
+                f"Trials `{challenger}` needs to reach each sampler's median final value "
+                "(median over its seeds, bootstrap 95% interval; share of its seeds that reach it):",
+                "",
+                "| baseline | target (regret) | trials needed | 95% interval | seeds reaching | "
+                + " | ".join(f"W/T/L @{t} (p)" for t in CHECKPOINTS)
+                + " |",
+                "|---|---|---|---|---|" + "---|" * len(CHECKPOINTS),
+            ]
             for sampler, r in entry["reach"].items():
                 tests = {t["at"]: t for t in entry["paired"][sampler]}
-                cells = [f"{t['win']}/{t['tie']}/{t['loss']} ({t['p']:.2g})" if (t := tests.get(at)) else "—"
-                         for at in CHECKPOINTS]
-                lines.append(f"| {sampler} | {r['target']:.3g} | {_fmt(r['median_trials'])} of {r['budget']} | "
-                             f"[{_fmt(r['ci_low'])}, {_fmt(r['ci_high'])}] | {r['share_reached']:.0%} | "
-                             + " | ".join(cells) + " |")
+                cells = [
+                    f"{t['win']}/{t['tie']}/{t['loss']} ({t['p']:.2g})" if (t := tests.get(at)) else "—"
+                    for at in CHECKPOINTS
+                ]
+                lines.append(
+                    f"| {sampler} | {r['target']:.3g} | {_fmt(r['median_trials'])} of {r['budget']} | "
+                    f"[{_fmt(r['ci_low'])}, {_fmt(r['ci_high'])}] | {r['share_reached']:.0%} | "
+                    + " | ".join(cells)
+                    + " |"
+                )
             lines.append("")
         else:
             lines += [f"No `{challenger}` results for this problem yet.", ""]
     if summary.get("errors"):
-        lines += ["## Studies in which the sampler raised", "",
-                  "Not in the tables above (a crash has no regret); the traceback is in `<sampler>.errors.jsonl.gz`.", "",
-                  "| problem | sampler | studies | trials completed (median) | error |", "|---|---|---|---|---|"]
+        lines += [
+            "## Studies in which the sampler raised",
+            "",
+            "Not in the tables above (a crash has no regret); the traceback is in `<sampler>.errors.jsonl.gz`.",
+            "",
+            "| problem | sampler | studies | trials completed (median) | error |",
+            "|---|---|---|---|---|",
+        ]
         for problem, by_sampler in summary["errors"].items():
             for sampler, rs in by_sampler.items():
-                lines.append(f"| {problem} | {sampler} | {len(rs)} | {np.median([r['trials_completed'] for r in rs]):.0f} "
-                             f"| {rs[0]['error'][:120]} |")
+                lines.append(
+                    f"| {problem} | {sampler} | {len(rs)} | {np.median([r['trials_completed'] for r in rs]):.0f} "
+                    f"| {rs[0]['error'][:120]} |"
+                )
         lines.append("")
-    lines += ["## Cost", "", "Sampler seconds per trial (timing suite on `llm_strong`, GPSampler to 300 trials only; "
-              "per study the mean over trials 81-120 and 951-1,000, then the median over the sampler's studies):", "", "| sampler | trials run | s/trial @100 | s/trial @1000 |", "|---|---|---|---|"]
+    lines += [
+        "## Cost",
+        "",
+        "Sampler seconds per trial (timing suite on `llm_strong`, GPSampler to 300 trials only; "
+        "per study the mean over trials 81-120 and 951-1,000, then the median over the sampler's studies):",
+        "",
+        "| sampler | trials run | s/trial @100 | s/trial @1000 |",
+        "|---|---|---|---|",
+    ]
     for sampler in _sampler_order(timing):
         t = timing[sampler]
         raised = " (the sampler raised)" if t.get("error") else ""
         lines.append(f"| {sampler} | {t['n_trials']}{raised} | {_fmt(t['at_100'])} | {_fmt(t['at_1000'])} |")
     if not timing:
         lines.append("| (no timing results: `python -m benchmarks run --suite timing`) | | | |")
-    lines += ["", f"Whole suite `{suite}`, per sampler: studies, summed study seconds (one core each; the suite runs "
-              "two at a time) and the sampler's own share:", "",
-              "| sampler | studies | study seconds | sampler seconds |", "|---|---|---|---|"]
+    lines += [
+        "",
+        f"Whole suite `{suite}`, per sampler: studies, summed study seconds (one core each; the suite runs "
+        "two at a time) and the sampler's own share:",
+        "",
+        "| sampler | studies | study seconds | sampler seconds |",
+        "|---|---|---|---|",
+    ]
     for sampler in _sampler_order(costs):
         c = costs[sampler]
         lines.append(f"| {sampler} | {c['studies']} | {c['study_seconds']:.0f} | {c['sampler_seconds']:.0f} |")
@@ -359,8 +442,8 @@ def _band(c: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
 
 
 def write_curves(problems: dict[str, dict[str, list[dict]]], out: Path) -> None:
-    import plotly.graph_objects as go
     from plotly.colors import qualitative
+    import plotly.graph_objects as go
     from plotly.subplots import make_subplots
 
     names = sorted(problems)
@@ -385,14 +468,41 @@ def write_curves(problems: dict[str, dict[str, list[dict]]], out: Path) -> None:
             med, lo, hi = _band(np.maximum(curves[sampler], 1e-12))
             x = np.arange(1, len(med) + 1)
             dash = "dash" if HAND in sampler else "dot" if ONE_WORKER in sampler else "solid"
-            fig.add_trace(go.Scatter(x=np.r_[x, x[::-1]], y=np.r_[hi, lo[::-1]], fill="toself", line_width=0,
-                                     fillcolor=colour[sampler], opacity=0.15, hoverinfo="skip", showlegend=False,
-                                     legendgroup=sampler), row=r + 1, col=c + 1)
-            fig.add_trace(go.Scatter(x=x, y=med, name=sampler, legendgroup=sampler, showlegend=sampler not in shown,
-                                     line=dict(color=colour[sampler], dash=dash)), row=r + 1, col=c + 1)
+            fig.add_trace(
+                go.Scatter(
+                    x=np.r_[x, x[::-1]],
+                    y=np.r_[hi, lo[::-1]],
+                    fill="toself",
+                    line_width=0,
+                    fillcolor=colour[sampler],
+                    opacity=0.15,
+                    hoverinfo="skip",
+                    showlegend=False,
+                    legendgroup=sampler,
+                ),
+                row=r + 1,
+                col=c + 1,
+            )
+            fig.add_trace(
+                go.Scatter(
+                    x=x,
+                    y=med,
+                    name=sampler,
+                    legendgroup=sampler,
+                    showlegend=sampler not in shown,
+                    line={"color": colour[sampler], "dash": dash},
+                ),
+                row=r + 1,
+                col=c + 1,
+            )
             shown.add(sampler)
-            ax.plot(x, med, label=sampler, color=colour[sampler],
-                    linestyle="--" if HAND in sampler else ":" if ONE_WORKER in sampler else "-")
+            ax.plot(
+                x,
+                med,
+                label=sampler,
+                color=colour[sampler],
+                linestyle="--" if HAND in sampler else ":" if ONE_WORKER in sampler else "-",
+            )
             ax.fill_between(x, lo, hi, color=colour[sampler], alpha=0.15, linewidth=0)
         ax.set_yscale("log")
         ax.set_title(problem, fontsize=10)
@@ -411,8 +521,11 @@ def write_curves(problems: dict[str, dict[str, list[dict]]], out: Path) -> None:
     plt.close(mfig)
     fig.update_yaxes(type="log", title_text="normalised regret")
     fig.update_xaxes(title_text="trial")
-    fig.update_layout(height=320 * rows, width=460 * cols,
-                      title="Median normalised regret of the incumbent (band: interquartile range over seeds)")
+    fig.update_layout(
+        height=320 * rows,
+        width=460 * cols,
+        title="Median normalised regret of the incumbent (band: interquartile range over seeds)",
+    )
     fig.write_html(out / "curves.html", include_plotlyjs="cdn")
 
 
@@ -425,9 +538,14 @@ def report_texts(suite: str, results: Path = RESULTS_DIR, problems: dict | None 
     timing = timing_table(results)
     costs = cost_table(problems)
     summary["timing"], summary["cost"] = timing, costs
-    summary["errors"] = {p: {s: [{k: r[k] for k in ("seed", "trials_completed", "error")} for r in rs]
-                             for s, rs in by_sampler.items()} for p, by_sampler in load_errors(results, suite).items()}
-    return {"summary.json": json.dumps(summary, indent=1) + "\n", "REPORT.md": write_markdown(summary, timing, costs, suite)}
+    summary["errors"] = {
+        p: {s: [{k: r[k] for k in ("seed", "trials_completed", "error")} for r in rs] for s, rs in by_sampler.items()}
+        for p, by_sampler in load_errors(results, suite).items()
+    }
+    return {
+        "summary.json": json.dumps(summary, indent=1) + "\n",
+        "REPORT.md": write_markdown(summary, timing, costs, suite),
+    }
 
 
 def report(suite: str, results: Path = RESULTS_DIR, out: Path | None = None) -> Path:

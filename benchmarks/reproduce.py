@@ -16,11 +16,11 @@ from __future__ import annotations
 from collections import defaultdict
 import json
 import os
+from pathlib import Path
 import platform
 import shutil
 import tempfile
 import time
-from pathlib import Path
 
 import optuna
 
@@ -37,14 +37,14 @@ def _rows_by_seed(results: Path, suite: str, problem: str, sampler: str) -> dict
     return out
 
 
-def reproduce(suite: str, results: Path, *, n_seeds: int, workers: int, scratch: Path | None = None,
-              log=print) -> dict:
+def reproduce(suite: str, results: Path, *, n_seeds: int, workers: int, scratch: Path | None = None, log=print) -> dict:
     """Re-run ``n_seeds`` seeds of every cell of ``suite``, compare with ``results``, estimate the suite's cost."""
     entries = SUITES[suite]
     fewest = min(e.n_seeds for e in entries)
     if not 1 <= n_seeds <= fewest:
-        raise ValueError(f"--seeds must be between 1 and {fewest} (the fewest seeds of any cell of suite {suite!r}), "
-                         f"got {n_seeds}")
+        raise ValueError(
+            f"--seeds must be between 1 and {fewest} (the fewest seeds of any cell of suite {suite!r}), got {n_seeds}"
+        )
     own_scratch = scratch is None
     scratch = Path(tempfile.mkdtemp(prefix="benchmarks-reproduce-")) if own_scratch else scratch
     try:
@@ -66,15 +66,24 @@ def reproduce(suite: str, results: Path, *, n_seeds: int, workers: int, scratch:
                     if raised == old_raised and row["values"] == old_row["values"]:
                         identical += 1
                     else:
-                        first = next((i for i, (a, b) in enumerate(zip(row["values"], old_row["values"])) if a != b),
-                                     min(len(row["values"]), len(old_row["values"])))
+                        first = next(
+                            (i for i, (a, b) in enumerate(zip(row["values"], old_row["values"])) if a != b),
+                            min(len(row["values"]), len(old_row["values"])),
+                        )
                         differences.append(f"{e.problem}/{sampler}/seed {seed}: first differs at trial {first}")
                 seconds = [row["wall_seconds"] for _, row in new.values()]
                 if seconds:
                     per_study = sum(seconds) / len(seconds)
-                    cells.append({"problem": e.problem, "sampler": sampler, "n_seeds": e.n_seeds,
-                                  "n_trials": e.n_trials, "mean_study_seconds": round(per_study, 1),
-                                  "estimated_seconds": round(per_study * e.n_seeds, 1)})
+                    cells.append(
+                        {
+                            "problem": e.problem,
+                            "sampler": sampler,
+                            "n_seeds": e.n_seeds,
+                            "n_trials": e.n_trials,
+                            "mean_study_seconds": round(per_study, 1),
+                            "estimated_seconds": round(per_study * e.n_seeds, 1),
+                        }
+                    )
         core_seconds = sum(c["estimated_seconds"] for c in cells)
         n_workers = min(workers, runner.MAX_WORKERS)
         by_sampler: dict[str, float] = defaultdict(float)
@@ -97,8 +106,9 @@ def reproduce(suite: str, results: Path, *, n_seeds: int, workers: int, scratch:
             "estimated_suite_core_seconds": round(core_seconds),
             "estimated_suite_hours_on_workers": round(core_seconds / n_workers / 3600, 2),
             "workers": n_workers,
-            "estimated_core_seconds_by_sampler": {k: round(v) for k, v in sorted(by_sampler.items(),
-                                                                              key=lambda kv: -kv[1])},
+            "estimated_core_seconds_by_sampler": {
+                k: round(v) for k, v in sorted(by_sampler.items(), key=lambda kv: -kv[1])
+            },
             "cells": cells,
         }
     finally:
@@ -107,10 +117,14 @@ def reproduce(suite: str, results: Path, *, n_seeds: int, workers: int, scratch:
     out = results / suite / "reproduction.json"
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps(summary, indent=1) + "\n")
-    log(f"{identical} of {compared} re-run studies identical to the committed rows"
+    log(
+        f"{identical} of {compared} re-run studies identical to the committed rows"
         + (f"; DIFFERENT: {differences}" if differences else "")
-        + (f"; not committed: {len(not_committed)}" if not_committed else ""))
-    log(f"sample of {n_seeds} seed(s) per cell: {sample_wall:.0f} s on {n_workers} workers; the whole suite "
+        + (f"; not committed: {len(not_committed)}" if not_committed else "")
+    )
+    log(
+        f"sample of {n_seeds} seed(s) per cell: {sample_wall:.0f} s on {n_workers} workers; the whole suite "
         f"from scratch: about {core_seconds:.0f} core-seconds = {summary['estimated_suite_hours_on_workers']} h "
-        f"on {n_workers} workers -> {out}")
+        f"on {n_workers} workers -> {out}"
+    )
     return summary

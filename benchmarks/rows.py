@@ -20,13 +20,15 @@ into ``.jsonl.gz`` and removes the plain file; ``python -m benchmarks.rows conve
 from __future__ import annotations
 
 import argparse
+from collections.abc import Iterable
+from collections.abc import Iterator
 import gzip
 import json
 import os
+from pathlib import Path
 import sys
 import zlib
-from collections.abc import Iterable, Iterator
-from pathlib import Path
+
 
 SUFFIX = ".jsonl.gz"
 PLAIN_SUFFIX = ".jsonl"
@@ -63,8 +65,10 @@ def existing(p: Path) -> Path | None:
     gz = p if p.name.endswith(SUFFIX) else p.with_name(p.name + ".gz")
     plain = _plain(gz)
     if gz.exists() and plain.exists():
-        raise ValueError(f"both {gz} and {plain} hold rows of one cell: keep one (python -m benchmarks.rows convert "
-                         f"{gz.parent} folds a plain file into its .jsonl.gz only where no .jsonl.gz exists yet)")
+        raise ValueError(
+            f"both {gz} and {plain} hold rows of one cell: keep one (python -m benchmarks.rows convert "
+            f"{gz.parent} folds a plain file into its .jsonl.gz only where no .jsonl.gz exists yet)"
+        )
     return gz if gz.exists() else plain if plain.exists() else None
 
 
@@ -75,8 +79,10 @@ def parse(data: bytes, source: str = "rows") -> list[dict]:
             data = gzip.decompress(data)
         return [json.loads(line) for line in data.decode("utf-8").splitlines() if line.strip()]
     except (OSError, EOFError, zlib.error, UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise ValueError(f"{source} is not a readable rows file ({type(exc).__name__}: {exc}); restore it "
-                         "(git checkout -- FILE) or delete it to run its studies again") from exc
+        raise ValueError(
+            f"{source} is not a readable rows file ({type(exc).__name__}: {exc}); restore it "
+            "(git checkout -- FILE) or delete it to run its studies again"
+        ) from exc
 
 
 def read(p: Path) -> list[dict]:

@@ -12,24 +12,29 @@ run into that folder. Every reader goes through :func:`cell_rows` and :func:`sui
 
 from __future__ import annotations
 
+from collections import deque
+from collections.abc import Callable
+from concurrent.futures import as_completed
+from concurrent.futures import ProcessPoolExecutor
+from dataclasses import dataclass
 import os
+from pathlib import Path
 import platform
 import sys
 import time
 import traceback
 import warnings
-from collections import deque
-from collections.abc import Callable
-from concurrent.futures import ProcessPoolExecutor, as_completed
-from dataclasses import dataclass
-from pathlib import Path
 
 import optuna
 
 from benchmarks import rows
-from benchmarks.problems import Problem, make_problem
-from benchmarks.samplers import make_sampler, sampler_state
-from benchmarks.suites import Entry, SUITES
+from benchmarks.problems import make_problem
+from benchmarks.problems import Problem
+from benchmarks.samplers import make_sampler
+from benchmarks.samplers import sampler_state
+from benchmarks.suites import Entry
+from benchmarks.suites import SUITES
+
 
 RESULTS_DIR = Path(__file__).resolve().parent / "results"
 MAX_WORKERS = 2
@@ -95,8 +100,13 @@ def suite_rows(results: Path, suite: str, problems=None) -> dict[tuple[str, str,
     """``(problem, sampler, error) -> rows`` of every cell of ``suite`` that holds rows, its shared cells included,
     in the order of the cells' file names (the order in which reports meet them)."""
     keys = {(problem, sampler, error) for problem, sampler, error, _ in rows.cells(Path(results) / suite)}
-    keys |= {(e.problem, sampler, error) for e in SUITES.get(suite, ()) for sampler in e.samplers
-             if (suite, sampler) in SHARED_CELLS for error in (False, True)}
+    keys |= {
+        (e.problem, sampler, error)
+        for e in SUITES.get(suite, ())
+        for sampler in e.samplers
+        if (suite, sampler) in SHARED_CELLS
+        for error in (False, True)
+    }
     out = {}
     for problem, sampler, error in sorted(keys, key=lambda k: f"{k[0]}/{rows.file_name(k[1], error=k[2])}"):
         if problems is not None and problem not in problems:
@@ -107,8 +117,9 @@ def suite_rows(results: Path, suite: str, problems=None) -> dict[tuple[str, str,
     return out
 
 
-def plan(suite: str, results: Path, *, problems=None, samplers=None, n_seeds=None, n_trials=None,
-         retry_failed: bool = False) -> list[Task]:
+def plan(
+    suite: str, results: Path, *, problems=None, samplers=None, n_seeds=None, n_trials=None, retry_failed: bool = False
+) -> list[Task]:
     """The tasks of ``suite`` not yet in ``results``, after the optional filters and overrides.
 
     A study that raised is recorded and not run again (its crash is deterministic) unless ``retry_failed``. The
@@ -129,8 +140,11 @@ def plan(suite: str, results: Path, *, problems=None, samplers=None, n_seeds=Non
             if not retry_failed:
                 found += rows.read(rows.path(results, home, e.problem, sampler, error=True))
             done = {r["seed"] for r in found if r["n_trials"] >= trials}
-            tasks += [Task(home, e.problem, sampler, seed, trials, run_as.n_workers)
-                      for seed in range(n_seeds or e.n_seeds) if seed not in done]
+            tasks += [
+                Task(home, e.problem, sampler, seed, trials, run_as.n_workers)
+                for seed in range(n_seeds or e.n_seeds)
+                if seed not in done
+            ]
     return tasks
 
 
@@ -189,13 +203,24 @@ def run_study(task: Task, on_study: Callable[[optuna.Study], None] | None = None
             best_so_far.append(best_so_far[-1])
             incumbent_true.append(incumbent_true[-1])
     row = {
-        "suite": task.suite, "problem": task.problem, "sampler": task.sampler, "seed": task.seed,
-        "n_trials": task.n_trials, "n_workers": task.n_workers, "optuna_version": optuna.__version__, "python": platform.python_version(),
-        "sampler_state": sampler_state(sampler, study), "optimum": problem.optimum(),
-        "values": values, "true_values": true_values,
-        "best_so_far": best_so_far, "incumbent_true": incumbent_true,
-        "sampler_seconds": sampler_s, "objective_seconds_total": objective_s,
-        "wall_seconds": wall, "best_params": study.best_params if values else None,
+        "suite": task.suite,
+        "problem": task.problem,
+        "sampler": task.sampler,
+        "seed": task.seed,
+        "n_trials": task.n_trials,
+        "n_workers": task.n_workers,
+        "optuna_version": optuna.__version__,
+        "python": platform.python_version(),
+        "sampler_state": sampler_state(sampler, study),
+        "optimum": problem.optimum(),
+        "values": values,
+        "true_values": true_values,
+        "best_so_far": best_so_far,
+        "incumbent_true": incumbent_true,
+        "sampler_seconds": sampler_s,
+        "objective_seconds_total": objective_s,
+        "wall_seconds": wall,
+        "best_params": study.best_params if values else None,
         "finished_at": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
     }
     if error:
@@ -234,8 +259,10 @@ def run(suite: str, results: Path = RESULTS_DIR, *, workers: int = MAX_WORKERS, 
     if any(t.sampler == "cascade" for t in tasks) and not cascade_available():
         log("cascade: cascaderl_optuna.CascadeSampler is not importable yet; its studies are skipped")
         tasks = [t for t in tasks if t.sampler != "cascade"]
-    log(f"optuna {optuna.__version__}; suite {suite!r}: {len(tasks)} studies to run on "
-        f"{min(workers, MAX_WORKERS)} workers -> {results / suite}")
+    log(
+        f"optuna {optuna.__version__}; suite {suite!r}: {len(tasks)} studies to run on "
+        f"{min(workers, MAX_WORKERS)} workers -> {results / suite}"
+    )
     failures = 0
     # Cheap studies first would leave the GP studies to one worker at the end; start the slowest ones first.
     tasks.sort(key=lambda t: (t.sampler != "gp", t.problem != "mlp_digits"))
@@ -249,14 +276,17 @@ def run(suite: str, results: Path = RESULTS_DIR, *, workers: int = MAX_WORKERS, 
                 continue
             rows.append(rows.path(results, task.suite, task.problem, task.sampler, error="error" in row), row)
             if "error" in row:  # a result about the sampler, not a failure of the harness
-                log(f"[{i}/{len(tasks)}] {task.problem} {task.sampler} seed {task.seed}: the sampler raised after "
-                    f"{row['trials_completed']} trials: {row['error']}")
+                log(
+                    f"[{i}/{len(tasks)}] {task.problem} {task.sampler} seed {task.seed}: the sampler raised after "
+                    f"{row['trials_completed']} trials: {row['error']}"
+                )
             else:
-                log(f"[{i}/{len(tasks)}] {task.problem} {task.sampler} seed {task.seed}: "
-                    f"best {row['best_so_far'][-1]:.6g} in {row['wall_seconds']:.1f} s")
+                log(
+                    f"[{i}/{len(tasks)}] {task.problem} {task.sampler} seed {task.seed}: "
+                    f"best {row['best_so_far'][-1]:.6g} in {row['wall_seconds']:.1f} s"
+                )
     return failures
 
 
 def workers_default() -> int:
     return min(MAX_WORKERS, os.cpu_count() or 1)
-

@@ -74,6 +74,8 @@ def sampler_state(sampler: optuna.samplers.BaseSampler, study: optuna.Study) -> 
     """The flags that decide how a sampler behaves in ``study``, recorded in every result row."""
     keys = ("_group", "_constant_liar", "_n_startup_trials", "_with_margin")
     state = {k.lstrip("_"): getattr(sampler, k) for k in keys if hasattr(sampler, k)}
-    if isinstance(sampler, optuna.samplers.TPESampler):  # multivariate=None resolves per study (True if single-objective)
+    if isinstance(
+        sampler, optuna.samplers.TPESampler
+    ):  # multivariate=None resolves per study (True if single-objective)
         state["multivariate"] = sampler._is_multivariate(study)
     return state

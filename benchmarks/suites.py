@@ -9,7 +9,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from benchmarks.problems import HELDOUT_PROBLEMS
-from benchmarks.samplers import ABLATION_SAMPLERS, BASELINES, TPE_VARIANTS
+from benchmarks.samplers import ABLATION_SAMPLERS
+from benchmarks.samplers import BASELINES
+from benchmarks.samplers import TPE_VARIANTS
 from benchmarks.variants import VARIANT_SAMPLERS
 
 
@@ -77,9 +79,7 @@ SUITES: dict[str, tuple[Entry, ...]] = {
     "heldout": _HELDOUT,
     # Variants of the cascade tried and not adopted (benchmarks/variants.py), on the held-out problems with the held-out
     # suite's seeds, so that `python -m benchmarks.variants` pairs them by seed with the shipped cascade's rows there.
-    "variants": tuple(
-        Entry(e.problem, VARIANT_SAMPLERS, e.n_seeds, e.n_trials) for e in _HELDOUT
-    ),
+    "variants": tuple(Entry(e.problem, VARIANT_SAMPLERS, e.n_seeds, e.n_trials) for e in _HELDOUT),
     # The same variants on the published comparison's problems with the full suite's seeds and budget (paired with the
     # full suite's cascade rows): a variant that wins on the held-out problems must not lose here.
     "variants_published": tuple(

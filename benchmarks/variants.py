@@ -71,8 +71,9 @@ def _dual_clip() -> type:
     from cascaderl_optuna._cascade.low_level import LowLevelAgent
     from cascaderl_optuna._cascade.ppo import PPOStats
 
-    def dual_clip_gaussian_update(actions, present, old_log_prob, advantages, weights, mean, log_std, *, clip,
-                                  epochs, lr):  # type: ignore[no-untyped-def]
+    def dual_clip_gaussian_update(
+        actions, present, old_log_prob, advantages, weights, mean, log_std, *, clip, epochs, lr
+    ):  # type: ignore[no-untyped-def]
         """``gaussian_ppo_update`` with dual-clip PPO (Ye et al., 2020): for a negative advantage the loss is at
         most ``-DUAL_CLIP * advantage``, so a sample whose ratio is beyond ``DUAL_CLIP`` gives no gradient."""
         mean, log_std = mean.astype(float).copy(), log_std.astype(float).copy()
@@ -119,8 +120,18 @@ def _dual_clip() -> type:
         """PPO's loss for a negative advantage capped at ``-DUAL_CLIP * advantage`` (dual-clip PPO)."""
 
         def update(self, actions, present, old_log_prob, advantages, weights):  # type: ignore[no-untyped-def]
-            return dual_clip_gaussian_update(actions, present, old_log_prob, advantages, weights, self.mean,
-                                             np.log(self.std), clip=self.clip, epochs=self.epochs, lr=self.lr)
+            return dual_clip_gaussian_update(
+                actions,
+                present,
+                old_log_prob,
+                advantages,
+                weights,
+                self.mean,
+                np.log(self.std),
+                clip=self.clip,
+                epochs=self.epochs,
+                lr=self.lr,
+            )
 
     return DualClipAgent
 
@@ -180,8 +191,9 @@ def _strategy_score_cascade() -> type:
 
             def strategy_score(strategies: np.ndarray) -> np.ndarray:
                 codes = one_hot(strategies, strategic)
-                batch = np.vstack([np.hstack([candidates[:, :n_tac], np.repeat(c[None, :], len(candidates), 0)])
-                                   for c in codes])
+                batch = np.vstack(
+                    [np.hstack([candidates[:, :n_tac], np.repeat(c[None, :], len(candidates), 0)]) for c in codes]
+                )
                 mu, sd = critic.predict(batch)
                 return (mu + self._beta * sd).reshape(len(strategies), len(candidates)).max(1)
 
@@ -207,9 +219,13 @@ def _floor_shared_by_heads() -> type:
 def _elite_frame() -> type:
     import numpy as np
 
-    from cascaderl_optuna._cascade.low_level import LowLevelAgent, MAX_STD, MIN_LOG_PROB, MIN_STD
     from cascaderl_optuna._cascade.low_level import gaussian_log_prob
-    from cascaderl_optuna._cascade.ppo import gaussian_ppo_update, normalise
+    from cascaderl_optuna._cascade.low_level import LowLevelAgent
+    from cascaderl_optuna._cascade.low_level import MAX_STD
+    from cascaderl_optuna._cascade.low_level import MIN_LOG_PROB
+    from cascaderl_optuna._cascade.low_level import MIN_STD
+    from cascaderl_optuna._cascade.ppo import gaussian_ppo_update
+    from cascaderl_optuna._cascade.ppo import normalise
 
     class EliteFrameAgent(LowLevelAgent):
         """The diagonal Gaussian in the principal axes of the strategy's better real trials (CMA-ES's idea).
@@ -274,13 +290,22 @@ def _elite_frame() -> type:
                 advantages = normalise(returns - returns.mean())
                 old = gaussian_log_prob(zs, self._zmean, self._zstd).sum(1)
                 n_img = len(zs)
-                weights = np.concatenate([np.full(n_img, (1.0 - self.real_weight) / n_img),
-                                          np.full(len(rz), self.real_weight / len(rz))])
+                weights = np.concatenate(
+                    [np.full(n_img, (1.0 - self.real_weight) / n_img), np.full(len(rz), self.real_weight / len(rz))]
+                )
                 actions = np.vstack([zs, rz])
                 new_mean, new_log_std, self.stats = gaussian_ppo_update(
-                    actions, np.ones_like(actions, dtype=bool), np.concatenate([old, real_old]),
-                    np.concatenate([advantages, real_adv]), weights, self._zmean, np.log(self._zstd),
-                    clip=self.clip, epochs=self.epochs, lr=self.lr)
+                    actions,
+                    np.ones_like(actions, dtype=bool),
+                    np.concatenate([old, real_old]),
+                    np.concatenate([advantages, real_adv]),
+                    weights,
+                    self._zmean,
+                    np.log(self._zstd),
+                    clip=self.clip,
+                    epochs=self.epochs,
+                    lr=self.lr,
+                )
                 self.stats.v_loss = float(np.mean((returns - returns.mean()) ** 2))
                 new_std = np.exp(new_log_std)
                 if not (np.all(np.isfinite(new_mean)) and np.all(np.isfinite(new_std))):
@@ -301,8 +326,12 @@ def _warped_value_critic() -> type:
     from scipy.stats import yeojohnson
 
     from cascaderl_optuna import CascadeSampler
-    from cascaderl_optuna._cascade.coordinates import choice_matrix, heads_key, one_hot, unit_matrix
-    from cascaderl_optuna._cascade.critic import build_critic, fit_kernel
+    from cascaderl_optuna._cascade.coordinates import choice_matrix
+    from cascaderl_optuna._cascade.coordinates import heads_key
+    from cascaderl_optuna._cascade.coordinates import one_hot
+    from cascaderl_optuna._cascade.coordinates import unit_matrix
+    from cascaderl_optuna._cascade.critic import build_critic
+    from cascaderl_optuna._cascade.critic import fit_kernel
     from cascaderl_optuna._cascade.history import rank_utilities
     from cascaderl_optuna._cascade.refit import critic_fit_range
 
@@ -317,8 +346,14 @@ def _warped_value_critic() -> type:
         @staticmethod
         def _warped(trials, utilities, direction):  # type: ignore[no-untyped-def]
             sign = 1.0 if direction == StudyDirection.MINIMIZE else -1.0
-            value = np.array([-sign * t.value if t.state == TrialState.COMPLETE and t.value is not None
-                              and np.isfinite(t.value) else np.nan for t in trials])
+            value = np.array(
+                [
+                    -sign * t.value
+                    if t.state == TrialState.COMPLETE and t.value is not None and np.isfinite(t.value)
+                    else np.nan
+                    for t in trials
+                ]
+            )
             ok = np.isfinite(value)
             if ok.sum() < 5 or np.ptp(value[ok]) <= 0:
                 return utilities
@@ -329,8 +364,12 @@ def _warped_value_critic() -> type:
             return out
 
         def _critic(self, study, history, heads, tactical, x, choices):  # type: ignore[no-untyped-def]
-            running = np.hstack([np.nan_to_num(unit_matrix(history.running, tactical), nan=0.5),
-                                 one_hot(choice_matrix(history.running, heads), heads)])
+            running = np.hstack(
+                [
+                    np.nan_to_num(unit_matrix(history.running, tactical), nan=0.5),
+                    one_hot(choice_matrix(history.running, heads), heads),
+                ]
+            )
             inputs = np.hstack([np.nan_to_num(x, nan=0.5), one_hot(choices, heads)])
             params = self._kernel_params(study, history, heads, tactical)
             targets = self._warped(history.finished, history.utilities, study.direction)
@@ -342,8 +381,12 @@ def _warped_value_critic() -> type:
             fit_trials = done[start:stop]
 
             def fit():  # type: ignore[no-untyped-def]
-                fit_x = np.hstack([np.nan_to_num(unit_matrix(fit_trials, tactical), nan=0.5),
-                                   one_hot(choice_matrix(fit_trials, heads), heads)])
+                fit_x = np.hstack(
+                    [
+                        np.nan_to_num(unit_matrix(fit_trials, tactical), nan=0.5),
+                        one_hot(choice_matrix(fit_trials, heads), heads),
+                    ]
+                )
                 utilities = rank_utilities(fit_trials, study.direction)
                 return fit_kernel(fit_x, self._warped(fit_trials, utilities, study.direction))
 

@@ -34,11 +34,15 @@ def comparison(results: Path) -> str:
     """Markdown: each variant's rows against the shipped cascade's, paired by seed, on the held-out suite and, where
     they were run, on the published comparison's problems (there also per problem: wins/losses/ties, Wilcoxon p,
     medians of the shipped -> the variant's rows)."""
-    lines = ["# Variants of the cascade tried and not adopted", "",
-             "Each variant against the shipped cascade, paired by seed (noise-free value of the incumbent; studies where "
-             "the variant is better / worse; two-sided sign test), on the held-out suite (`python -m benchmarks run "
-             "--suite variants`) and on the published comparison's problems (`--suite variants_published`). Written by "
-             "`python -m benchmarks.variants_comparison`.", ""]
+    lines = [
+        "# Variants of the cascade tried and not adopted",
+        "",
+        "Each variant against the shipped cascade, paired by seed (noise-free value of the incumbent; studies where "
+        "the variant is better / worse; two-sided sign test), on the held-out suite (`python -m benchmarks run "
+        "--suite variants`) and on the published comparison's problems (`--suite variants_published`). Written by "
+        "`python -m benchmarks.variants_comparison`.",
+        "",
+    ]
     rows = {}
     for variant_suite, shipped_suite, _ in PAIRINGS:
         shipped = {key: r for key, r in current_rows(shipped_suite, results).items() if key[1] == "cascade"}
@@ -47,8 +51,11 @@ def comparison(results: Path) -> str:
         lines += [f"## `cascade_{name}`", "", variant.summary, ""]
         for variant_suite, _, title in PAIRINGS:
             shipped, variant_rows = rows[variant_suite]
-            after = {(problem, "cascade"): r for (problem, sampler), r in variant_rows.items()
-                     if sampler == f"cascade_{name}"}
+            after = {
+                (problem, "cascade"): r
+                for (problem, sampler), r in variant_rows.items()
+                if sampler == f"cascade_{name}"
+            }
             cells = [dict(c, sampler=f"cascade_{name}") for c in compare(shipped, after)]
             pooled = pooled_counts(cells)
             if not pooled:
@@ -58,15 +65,23 @@ def comparison(results: Path) -> str:
             lines += pooled_table(pooled, ("variant",)) + [""]
             lines += pooled_table(pooled_counts(cells, by_family=True), ("variant", "family")) + [""]
             if len(cells) <= 12:  # few problems with many seeds: each problem's own paired test
-                lines += ["| problem | studies | after 50 trials | after 100 trials | last trial |", "|---|---|---|---|---|"]
-                lines += [f"| {c['problem']} | {c['studies']} | " + " | ".join(checkpoint_cells(c)) + " |"
-                          for c in cells if c["changed"]]
+                lines += [
+                    "| problem | studies | after 50 trials | after 100 trials | last trial |",
+                    "|---|---|---|---|---|",
+                ]
+                lines += [
+                    f"| {c['problem']} | {c['studies']} | " + " | ".join(checkpoint_cells(c)) + " |"
+                    for c in cells
+                    if c["changed"]
+                ]
                 lines += [""]
     return "\n".join(lines)
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m benchmarks.variants_comparison", description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(
+        prog="python -m benchmarks.variants_comparison", description=__doc__.splitlines()[0]
+    )
     parser.add_argument("--results", type=Path, default=RESULTS_DIR)
     args = parser.parse_args(argv)
     sys.stdout.write(comparison(args.results))

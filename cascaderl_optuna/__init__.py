@@ -14,10 +14,10 @@ from cascaderl_optuna.integrations.dashboard import DashboardCallback
 from cascaderl_optuna.integrations.dashboard import publish_to_dashboard
 from cascaderl_optuna.integrations.loggers import TensorBoardCallback
 from cascaderl_optuna.integrations.loggers import WandbCallback
-from cascaderl_optuna.sampler import CascadeSampler
-from cascaderl_optuna.search_space import SearchSpace
 from cascaderl_optuna.integrations.visualization import plot_cascade_tree
 from cascaderl_optuna.integrations.visualization import plot_strategy_history
+from cascaderl_optuna.sampler import CascadeSampler
+from cascaderl_optuna.search_space import SearchSpace
 
 
 __version__ = "0.1.0"

@@ -97,6 +97,13 @@ def _single_threaded_torch() -> Iterator[None]:
             torch.set_num_threads(previous)
 
 
+def _entropy(seed: int | None) -> int:
+    """The root of every random draw: the seed's, or fresh entropy from the OS without one."""
+    entropy = np.random.SeedSequence(seed).entropy
+    assert isinstance(entropy, int)
+    return entropy
+
+
 def _check(condition: bool, message: str) -> None:
     if not condition:
         raise ValueError(message)
@@ -245,7 +252,7 @@ class CascadeSampler(BaseSampler):
         self._clip = clip
         self._beta = exploration
         self._seed = seed
-        self._entropy = int(np.random.SeedSequence(seed).entropy)
+        self._entropy = _entropy(seed)
         # Without a seed, QMCSampler warns that every worker must share one; the cascade's
         # workers need not (each scrambles its own Sobol sequence), so it gets a random one.
         qmc_seed = seed if seed is not None else int(np.random.SeedSequence(self._entropy).generate_state(1)[0])
@@ -274,7 +281,7 @@ class CascadeSampler(BaseSampler):
 
     # -- the BaseSampler contract -----------------------------------------------------------
     def reseed_rng(self) -> None:
-        self._entropy = int(np.random.SeedSequence().entropy)
+        self._entropy = _entropy(None)
         self._startup.reseed_rng()
         self._independent.reseed_rng()
 
@@ -342,9 +349,7 @@ class CascadeSampler(BaseSampler):
         decisions = self._finished_cache.values(study, finished, DECISION_KEY, Decision.read)
         choices = self._finished_choices(study, finished, strategic)
         x = self._finished_units(study, finished, tactical)
-        critic = (
-            self._critic(study, history, strategic, tactical, x, choices) if tactical else None
-        )
+        critic = self._critic(study, history, strategic, tactical, x, choices) if tactical else None
         params: dict[str, Any] = {}
         chosen: list[int] = []
         hl_log_prob: dict[str, float] = {}
@@ -360,7 +365,9 @@ class CascadeSampler(BaseSampler):
             }
             gap_fn = None
             if critic is not None and len(finished):
-                gap_fn = self._critic_gap_function(critic, x, one_hot(choices, strategic), history.utilities, strategic, rng)
+                gap_fn = self._critic_gap_function(
+                    critic, x, one_hot(choices, strategic), history.utilities, strategic, rng
+                )
             pending = choice_matrix(history.running, strategic)
             chosen, log_probs, probs, head_gaps = agent.act(rng, pending, fixed_idx, gap_fn)
             gaps = {}
@@ -426,7 +433,9 @@ class CascadeSampler(BaseSampler):
 
         def fit() -> tuple[torch.Tensor, torch.Tensor, PPOStats]:
             fitted = self._high_level_agent(strategic)
-            fit_decisions = self._finished_cache.values(study, fit_trials, ("high_level_fit", DECISION_KEY), Decision.read)
+            fit_decisions = self._finished_cache.values(
+                study, fit_trials, ("high_level_fit", DECISION_KEY), Decision.read
+            )
             stats = fitted.fit(
                 choice_matrix(fit_trials, strategic),
                 rank_utilities(fit_trials, study.direction),

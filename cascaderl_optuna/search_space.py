@@ -77,8 +77,8 @@ from dataclasses import dataclass
 from dataclasses import field
 import math
 import os
-import re
 from pathlib import Path
+import re
 from typing import Any
 
 from optuna.distributions import BaseDistribution
@@ -96,9 +96,7 @@ TYPES = ("float", "int", "categorical")
 FIELDS = ("role", "type", "low", "high", "log", "step", "levels", "choices", "when", "description")
 _TOP_LEVEL_FIELDS = ("parameters", "description")
 _EXPONENT_FLOAT = re.compile(r"[-+]?(\d+\.?\d*|\.\d+)[eE][-+]?\d+")
-_PLAIN_TAGS = frozenset(
-    f"tag:yaml.org,2002:{t}" for t in ("map", "seq", "str", "int", "float", "bool", "null")
-)
+_PLAIN_TAGS = frozenset(f"tag:yaml.org,2002:{t}" for t in ("map", "seq", "str", "int", "float", "bool", "null"))
 
 
 class SearchSpaceError(ValueError):
@@ -121,8 +119,7 @@ class Parameter:
     def active(self, values: Mapping[str, Any]) -> bool:
         """Whether the condition holds for the values suggested so far (absent parent: no)."""
         return all(
-            name in values and any(_same(values[name], v) for v in allowed)
-            for name, allowed in self.when.items()
+            name in values and any(_same(values[name], v) for v in allowed) for name, allowed in self.when.items()
         )
 
 
@@ -171,9 +168,7 @@ class SearchSpace:
         try:
             import yaml
         except ImportError as exc:  # pragma: no cover - the cli extra brings it
-            raise ImportError(
-                "Reading YAML search spaces needs PyYAML: pip install cascaderl-optuna[cli]"
-            ) from exc
+            raise ImportError("Reading YAML search spaces needs PyYAML: pip install cascaderl-optuna[cli]") from exc
         if isinstance(path_or_text, os.PathLike) or "\n" not in str(path_or_text):
             path = Path(path_or_text)
             source = str(path)
@@ -258,7 +253,7 @@ class SearchSpace:
     def __contains__(self, name: object) -> bool:
         return name in self._by_name
 
-    def __iter__(self):  # type: ignore[no-untyped-def]
+    def __iter__(self):
         return iter(self.parameters)
 
     def __len__(self) -> int:
@@ -350,7 +345,9 @@ class _Reader:
             seen.add(id(node))
             if node.tag not in _PLAIN_TAGS:
                 raise self.fail(
-                    node, "tag", f"the YAML tag {node.tag!r} is not allowed; a search space holds plain "
+                    node,
+                    "tag",
+                    f"the YAML tag {node.tag!r} is not allowed; a search space holds plain "
                     "values (text, numbers, true/false, lists, mappings) only.",
                 )
             if isinstance(node, self.yaml.MappingNode):
@@ -390,9 +387,7 @@ class _Reader:
         fields: dict[str, tuple[Any, Any]] = {}
         for key, knode, vnode in self.mapping(node, where):
             if key not in FIELDS:
-                raise self.fail(
-                    knode, where, f"unknown field {key!r}; the fields are {', '.join(FIELDS)}."
-                )
+                raise self.fail(knode, where, f"unknown field {key!r}; the fields are {', '.join(FIELDS)}.")
             fields[key] = (knode, vnode)
 
         def get(key: str) -> Any:
@@ -400,20 +395,20 @@ class _Reader:
 
         for required, allowed in (("role", ROLES), ("type", TYPES)):
             if required not in fields:
-                raise self.fail(
-                    node, where, f"missing '{required}:'; write one of {', '.join(allowed)}."
-                )
+                raise self.fail(node, where, f"missing '{required}:'; write one of {', '.join(allowed)}.")
         role = self.scalar(get("role"), f"{where}, field 'role'")
         if role not in ROLES:
             raise self.fail(
-                get("role"), f"{where}, field 'role'",
+                get("role"),
+                f"{where}, field 'role'",
                 f"unknown role {_describe(role)}; write strategic (picked by the high-level agent) "
                 "or tactical (tuned by the low-level agents).",
             )
         type_ = self.scalar(get("type"), f"{where}, field 'type'")
         if type_ not in TYPES:
             raise self.fail(
-                get("type"), f"{where}, field 'type'",
+                get("type"),
+                f"{where}, field 'type'",
                 f"unknown type {_describe(type_)}; write float, int or categorical.",
             )
         description = ""
@@ -425,7 +420,8 @@ class _Reader:
             distribution = self.categorical(name, fields, where, node)
             if role == "tactical":
                 raise self.fail(
-                    get("role"), f"{where}, field 'role'",
+                    get("role"),
+                    f"{where}, field 'role'",
                     "a categorical parameter cannot be tactical: CascadeSampler's high-level agent "
                     "picks every categorical value. Write role: strategic, or, if the choices are "
                     "ordered numbers the low level should tune, make it an int or float with "
@@ -435,7 +431,8 @@ class _Reader:
             distribution = self.levels(type_, fields, where)
             if role == "tactical":
                 raise self.fail(
-                    fields["levels"][0], where,
+                    fields["levels"][0],
+                    where,
                     "'levels' is for a strategic parameter (the high-level agent picks one of them); "
                     "write role: strategic, or give a tactical parameter low/high.",
                 )
@@ -444,7 +441,8 @@ class _Reader:
             if role == "strategic":
                 if isinstance(distribution, FloatDistribution) and distribution.step is None:
                     raise self.fail(
-                        get("role"), f"{where}, field 'role'",
+                        get("role"),
+                        f"{where}, field 'role'",
                         "a continuous float cannot be strategic (the high-level agent picks among "
                         "a finite set of values): give it a 'step', or write role: tactical.",
                     )
@@ -463,7 +461,8 @@ class _Reader:
         for key in ("low", "high", "log", "step", "levels"):
             if key in fields:
                 raise self.fail(
-                    fields[key][0], where,
+                    fields[key][0],
+                    where,
                     f"'{key}' does not apply to a categorical parameter; list its values in 'choices:'.",
                 )
         if "choices" not in fields:
@@ -490,7 +489,8 @@ class _Reader:
         for key in ("low", "high", "log", "step", "choices"):
             if key in fields:
                 raise self.fail(
-                    fields[key][0], where,
+                    fields[key][0],
+                    where,
                     f"'{key}' cannot be combined with 'levels': the levels are the values; remove "
                     f"'{key}', or remove 'levels' and give low/high.",
                 )
@@ -508,7 +508,8 @@ class _Reader:
             raise self.fail(lnode, lwhere, "the list of levels is empty; give at least one value.")
         if len(values) > MAX_STRATEGIC_LEVELS:
             raise self.fail(
-                lnode, lwhere,
+                lnode,
+                lwhere,
                 f"{len(values)} levels; the high-level agent takes at most {MAX_STRATEGIC_LEVELS}. "
                 "Keep the ones that matter, or make the parameter tactical with low/high.",
             )
@@ -518,14 +519,15 @@ class _Reader:
         integer = type_ == "int"
         if "choices" in fields:
             raise self.fail(
-                fields["choices"][0], where,
-                f"'choices' does not apply to a {type_} parameter: give low/high, or make it "
-                "type: categorical.",
+                fields["choices"][0],
+                where,
+                f"'choices' does not apply to a {type_} parameter: give low/high, or make it type: categorical.",
             )
         for key in ("low", "high"):
             if key not in fields:
                 raise self.fail(
-                    node, where,
+                    node,
+                    where,
                     f"missing '{key}:' (the {'lower' if key == 'low' else 'upper'} bound; a strategic "
                     "parameter may list its values with 'levels:' instead).",
                 )
@@ -533,7 +535,8 @@ class _Reader:
         high = self.number(fields["high"][1], f"{where}, field 'high'", integer)
         if low >= high:
             raise self.fail(
-                fields["high"][1], f"{where}, field 'high'",
+                fields["high"][1],
+                f"{where}, field 'high'",
                 f"high ({high}) must be greater than low ({low}); swap them, or, for a fixed "
                 "value, leave the parameter out of the space.",
             )
@@ -541,10 +544,13 @@ class _Reader:
         if "log" in fields:
             log = self.scalar(fields["log"][1], f"{where}, field 'log'")
             if not isinstance(log, bool):
-                raise self.fail(fields["log"][1], f"{where}, field 'log'", f"expected true or false, got {_describe(log)}.")
+                raise self.fail(
+                    fields["log"][1], f"{where}, field 'log'", f"expected true or false, got {_describe(log)}."
+                )
         if log and low <= 0:
             raise self.fail(
-                fields["low"][1], f"{where}, field 'low'",
+                fields["low"][1],
+                f"{where}, field 'low'",
                 f"a log-scale range needs low > 0, got {low}; raise low (e.g. 1.0e-6) or set log: false.",
             )
         step = None
@@ -554,16 +560,17 @@ class _Reader:
             step = self.number(snode, swhere, integer)
             if log:
                 raise self.fail(
-                    snode, swhere,
-                    "step cannot be combined with log: true (optuna's log scale has no grid); "
-                    "remove one of them.",
+                    snode,
+                    swhere,
+                    "step cannot be combined with log: true (optuna's log scale has no grid); remove one of them.",
                 )
             if step <= 0:
                 raise self.fail(snode, swhere, f"step must be positive, got {step}.")
             n = (high - low) / step
             if abs(n - round(n)) > 1e-8 * max(1.0, abs(n)):
                 raise self.fail(
-                    snode, swhere,
+                    snode,
+                    swhere,
                     f"high - low ({high - low:g}) is not a multiple of step ({step:g}); change high "
                     "or step so the grid ends on high.",
                 )
@@ -580,7 +587,8 @@ class _Reader:
         for parent, knode, vnode in entries:
             if parent not in earlier:
                 raise self.fail(
-                    knode, cwhere,
+                    knode,
+                    cwhere,
                     f"condition on {parent!r}, which is not declared before {where.split()[1]}. "
                     "A condition can only use a parameter declared earlier in the file: move "
                     f"{parent!r} above it, or fix the name"
@@ -598,7 +606,8 @@ class _Reader:
                 v = self.scalar(item, cwhere)
                 if not self.possible(dist, v):
                     raise self.fail(
-                        item, cwhere,
+                        item,
+                        cwhere,
                         f"{parent!r} can never be {_describe(v)} ({self.domain(dist)}), so this "
                         "parameter would never be suggested; use one of its values.",
                     )
@@ -628,4 +637,7 @@ class _Reader:
             return "its choices are " + ", ".join(_describe(c) for c in dist.choices)
         if isinstance(dist, FloatDistribution) and dist.step is None:
             return "it is a continuous float; conditions need a categorical, int or stepped float"
-        return f"its range is {dist.low}..{dist.high}" + (f" step {dist.step}" if getattr(dist, 'step', None) not in (None, 1) else "")
+        assert isinstance(dist, (IntDistribution, FloatDistribution))
+        return f"its range is {dist.low}..{dist.high}" + (
+            f" step {dist.step}" if getattr(dist, "step", None) not in (None, 1) else ""
+        )

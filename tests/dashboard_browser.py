@@ -64,9 +64,7 @@ def _dashboard_command() -> list[str]:
     beside = Path(sys.executable).with_name("optuna-dashboard")
     found = str(beside) if beside.exists() else shutil.which("optuna-dashboard")
     if found is None:
-        raise RuntimeError(
-            "The optuna-dashboard command is not installed: pip install 'cascaderl-optuna[dashboard]'"
-        )
+        raise RuntimeError("The optuna-dashboard command is not installed: pip install 'cascaderl-optuna[dashboard]'")
     return [found]
 
 
@@ -87,8 +85,7 @@ def running_dashboard(storage_url: str) -> Iterator[str]:
             if process.poll() is not None:
                 log.seek(0)
                 raise RuntimeError(
-                    f"optuna-dashboard exited with code {process.returncode}:\n"
-                    + log.read().decode(errors="replace")
+                    f"optuna-dashboard exited with code {process.returncode}:\n" + log.read().decode(errors="replace")
                 )
             try:
                 with urllib.request.urlopen(f"{base}/api/studies", timeout=2) as response:

@@ -65,8 +65,16 @@ def postgres_server() -> Iterator[str]:
         run([f"{bin_dir}/initdb", "-D", data, "-U", "postgres", "--auth=trust", "-E", "UTF8"])
         run(
             [
-                f"{bin_dir}/pg_ctl", "-D", data, "-w", "-t", "60", "-l", os.path.join(root, "log"),
-                "-o", f"-h 127.0.0.1 -p {port} -k {sock} -c max_connections=60 -c fsync=off",
+                f"{bin_dir}/pg_ctl",
+                "-D",
+                data,
+                "-w",
+                "-t",
+                "60",
+                "-l",
+                os.path.join(root, "log"),
+                "-o",
+                f"-h 127.0.0.1 -p {port} -k {sock} -c max_connections=60 -c fsync=off",
                 "start",
             ]
         )

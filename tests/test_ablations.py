@@ -7,8 +7,8 @@ import pytest
 
 from benchmarks.ablations import ABLATIONS
 from benchmarks.ablations import FlatCascade
-from benchmarks.samplers import make_sampler
 from benchmarks.problems import make_problem
+from benchmarks.samplers import make_sampler
 from cascaderl_optuna import CascadeSampler
 from cascaderl_optuna._cascade.records import Decision
 from cascaderl_optuna._cascade.records import PolicyDiagnostics

@@ -156,8 +156,9 @@ def test_critic_learns_which_strategy_shifts_the_optimum():
 def test_critic_posterior_is_the_textbook_gaussian_process_posterior():
     """The fast posterior (scaled inputs, squared distances by matrix products, an inverted
     Cholesky factor) against the Matern-5/2 GP posterior written out with pairwise differences."""
+    from cascaderl_optuna._cascade.critic import _JITTER
+    from cascaderl_optuna._cascade.critic import _NOISE_FLOOR
     from cascaderl_optuna._cascade.critic import KernelParams
-    from cascaderl_optuna._cascade.critic import _NOISE_FLOOR, _JITTER
 
     rng = np.random.default_rng(3)
     x, xq = rng.random((40, 5)), rng.random((17, 5))
@@ -205,8 +206,16 @@ def test_closed_form_gaussian_ppo_matches_autograd_ppo():
         lp = -0.5 * ((xt - mean) / log_std.exp()) ** 2 - log_std - 0.5 * np.log(2 * np.pi)
         return torch.where(pt, lp, 0.0).sum(1), log_std.sum().expand(n)
 
-    ppo_update(evaluate, [mean, log_std], torch.tensor(old), torch.tensor(adv), clip=0.2, epochs=15,
-               lr=0.05, weights=torch.tensor(w))
+    ppo_update(
+        evaluate,
+        [mean, log_std],
+        torch.tensor(old),
+        torch.tensor(adv),
+        clip=0.2,
+        epochs=15,
+        lr=0.05,
+        weights=torch.tensor(w),
+    )
     np.testing.assert_allclose(m_np, mean.detach().numpy(), atol=1e-6)
     np.testing.assert_allclose(s_np, log_std.detach().numpy(), atol=1e-6)
     assert not np.allclose(m_np, mean0)  # it did move
@@ -226,12 +235,16 @@ def test_a_stale_real_trial_whose_ratio_overflows_leaves_the_last_sound_policy_a
     adv = np.concatenate([np.ones(20), [-1.0]])
     with warnings.catch_warnings():
         warnings.simplefilter("error")
-        mean, log_std, _ = gaussian_ppo_update(x, np.ones_like(x, dtype=bool), old, adv, np.full(21, 1 / 21),
-                                               mean0, log_std0, clip=0.2, epochs=5, lr=0.05)
+        mean, log_std, _ = gaussian_ppo_update(
+            x, np.ones_like(x, dtype=bool), old, adv, np.full(21, 1 / 21), mean0, log_std0, clip=0.2, epochs=5, lr=0.05
+        )
         assert not np.isfinite(mean).all() or not np.isfinite(log_std).all()  # the overflow happened
         agent = LowLevelAgent(mean0, np.exp(log_std0), generations=1)
-        agent.improve(lambda a: -np.abs(a[:, 0] - 0.7), np.random.default_rng(0), x, np.linspace(1, 0, 21), old[:, None])
+        agent.improve(
+            lambda a: -np.abs(a[:, 0] - 0.7), np.random.default_rng(0), x, np.linspace(1, 0, 21), old[:, None]
+        )
     assert agent.mean[0] == 0.5 and agent.std[0] == pytest.approx(0.1)  # kept: the batch was degenerate
+
 
 def test_a_kernel_fit_that_diverges_to_nan_falls_back_to_the_prior(monkeypatch):
     """L-BFGS stepped into NaN on finite data in a real study (YAHPO rbv2_xgboost 1501): NaN hyperparameters made

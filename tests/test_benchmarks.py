@@ -4,28 +4,33 @@ from __future__ import annotations
 
 import json
 import math
+from pathlib import Path
 import shutil
 import subprocess
 import sys
-from pathlib import Path
 
 import numpy as np
 import optuna
 import pytest
 
 from benchmarks import report
-from benchmarks.problems import make_problem
-from benchmarks.problems import llm
 from benchmarks import rows as row_files
-from benchmarks.runner import cascade_available, cell_rows, run_study, Task
+from benchmarks.problems import llm
+from benchmarks.problems import make_problem
+from benchmarks.runner import cascade_available
+from benchmarks.runner import cell_rows
+from benchmarks.runner import run_study
+from benchmarks.runner import Task
 from benchmarks.suites import SUITES
+
 
 ROOT = Path(__file__).resolve().parents[1]
 
 
 def _cli(*args: str) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "benchmarks", *args], cwd=ROOT, capture_output=True, text=True,
-                          timeout=600)
+    return subprocess.run(
+        [sys.executable, "-m", "benchmarks", *args], cwd=ROOT, capture_output=True, text=True, timeout=600
+    )
 
 
 @pytest.fixture(scope="module")
@@ -197,10 +202,14 @@ def test_convert_turns_a_tree_of_plain_rows_into_the_same_rows_gzipped(tmp_path:
         (tmp_path / f"{name}.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rs))
     assert row_files.main(["convert", str(tmp_path)]) == 0
     assert sorted(str(p.relative_to(tmp_path)) for p in tmp_path.rglob("*.jsonl*")) == [
-        "s/p/cascade.jsonl.gz", "s/q/gp.errors.jsonl.gz"]
+        "s/p/cascade.jsonl.gz",
+        "s/q/gp.errors.jsonl.gz",
+    ]
     assert row_files.read(tmp_path / "s/q/gp.errors.jsonl.gz") == rows["s/q/gp.errors"]
-    assert list(row_files.cells(tmp_path / "s")) == [("p", "cascade", False, tmp_path / "s/p/cascade.jsonl.gz"),
-                                                     ("q", "gp", True, tmp_path / "s/q/gp.errors.jsonl.gz")]
+    assert list(row_files.cells(tmp_path / "s")) == [
+        ("p", "cascade", False, tmp_path / "s/p/cascade.jsonl.gz"),
+        ("q", "gp", True, tmp_path / "s/q/gp.errors.jsonl.gz"),
+    ]
     assert row_files.convert(tmp_path) == []  # nothing left to convert
 
 
@@ -262,8 +271,12 @@ def test_long_studies_compare_uses_the_report_s_paired_test(tmp_path, capsys) ->
     before, after = tmp_path / "before.jsonl", tmp_path / "after.jsonl"
     finals_b, finals_a = [1.0, 1.0, 2.0, 3.0, 5.0, 4.0], [0.5, 1.0, 1.0, 2.0, 6.0, 1.0]
     for path, finals in ((before, finals_b), (after, finals_a)):
-        path.write_text("".join(json.dumps({"problem": "p", "seed": s, "at200": 1.0, "at400": f, "final": f,
-                                            "sampler_s": 1.0}) + "\n" for s, f in enumerate(finals)))
+        path.write_text(
+            "".join(
+                json.dumps({"problem": "p", "seed": s, "at200": 1.0, "at400": f, "final": f, "sampler_s": 1.0}) + "\n"
+                for s, f in enumerate(finals)
+            )
+        )
     long_studies.compare(str(before), str(after))
     out = capsys.readouterr().out
     p = report.paired_wilcoxon(np.array(finals_a) - np.array(finals_b))
@@ -275,8 +288,15 @@ def _fake_rows(rng: np.random.Generator, n_seeds: int = 20, n_trials: int = 60) 
     rows = []
     for seed in range(n_seeds):
         true = rng.exponential(1.0, n_trials).tolist()
-        rows.append({"seed": seed, "optimum": 0.0, "optuna_version": optuna.__version__, "true_values": true,
-                     "incumbent_true": np.minimum.accumulate(true).tolist()})
+        rows.append(
+            {
+                "seed": seed,
+                "optimum": 0.0,
+                "optuna_version": optuna.__version__,
+                "true_values": true,
+                "incumbent_true": np.minimum.accumulate(true).tolist(),
+            }
+        )
     return rows
 
 
@@ -303,11 +323,16 @@ def test_timing_is_the_median_over_studies_of_windows_that_hold_whole_refit_cycl
         s = [base] * 1000
         s[963] = base + 0.5  # a periodic re-fit at trial 964 is inside the 951-1,000 window, and counted
         s[79] = s[120] = 9.0  # trials 80 and 121 are outside the 81-120 window
-        rows.append({"problem": "llm_strong", "sampler": "cascade", "seed": seed, "n_trials": 1000,
-                     "sampler_seconds": s})
+        rows.append(
+            {"problem": "llm_strong", "sampler": "cascade", "seed": seed, "n_trials": 1000, "sampler_seconds": s}
+        )
     row_files.write(folder / "cascade.jsonl.gz", rows)
-    (folder / "gp.jsonl").write_text(json.dumps({"problem": "llm_strong", "sampler": "gp", "seed": 0, "n_trials": 300,
-                                                 "sampler_seconds": [0.2] * 300}) + "\n")  # plain rows are read too
+    (folder / "gp.jsonl").write_text(
+        json.dumps(
+            {"problem": "llm_strong", "sampler": "gp", "seed": 0, "n_trials": 300, "sampler_seconds": [0.2] * 300}
+        )
+        + "\n"
+    )  # plain rows are read too
     table = report.timing_table(tmp_path)
     assert table["cascade"]["studies"] == 3
     assert table["cascade"]["at_100"] == pytest.approx(0.02)
@@ -317,8 +342,16 @@ def test_timing_is_the_median_over_studies_of_windows_that_hold_whole_refit_cycl
 
 def test_llm_landscape_encodes_the_published_facts() -> None:
     v = llm.VARIANTS["strong"]
-    base = {"scheduler": "warmup_cosine", "adapter": "full", "regularization": "none", "weight_decay": 1e-3,
-            "grad_clip": 1.0, "batch_size": 32, "warmup_ratio": 0.0, "momentum": 0.9}
+    base = {
+        "scheduler": "warmup_cosine",
+        "adapter": "full",
+        "regularization": "none",
+        "weight_decay": 1e-3,
+        "grad_clip": 1.0,
+        "batch_size": 32,
+        "warmup_ratio": 0.0,
+        "momentum": 0.9,
+    }
 
     def best_lr(**kw) -> float:
         grid = np.logspace(-6, 0, 1201)
@@ -335,8 +368,10 @@ def test_llm_landscape_encodes_the_published_facts() -> None:
     assert llm.loss({**p, "learning_rate": adamw * 20, "warmup_ratio": 0.1}, v) < 2.5
     # AdamW's weight decay couples with the rate: the best wd moves inversely with lr
     wds = np.logspace(-6, math.log10(0.3), 400)
-    best_wd = [wds[np.argmin([llm.loss({**p, "learning_rate": lr, "weight_decay": w}, v) for w in wds])]
-               for lr in (adamw, adamw * 3)]
+    best_wd = [
+        wds[np.argmin([llm.loss({**p, "learning_rate": lr, "weight_decay": w}, v) for w in wds])]
+        for lr in (adamw, adamw * 3)
+    ]
     assert best_wd[0] / best_wd[1] == pytest.approx(3, rel=0.1)
 
 
@@ -346,7 +381,7 @@ def test_llm_optimum_is_a_lower_bound_and_shared_by_the_hand_conditioned_twin() 
         problem, twin = make_problem(f"llm_{variant}"), make_problem(f"llm_{variant}_hand")
         assert twin.optimum() == problem.optimum() and twin.reference_problem == problem.name
         study = optuna.create_study(sampler=optuna.samplers.TPESampler(seed=0))
-        study.optimize(lambda t: problem.evaluate(problem.suggest(t), t.number).true_value, 80)
+        study.optimize(lambda t, problem=problem: problem.evaluate(problem.suggest(t), t.number).true_value, 80)
         assert problem.optimum() <= study.best_value < problem.optimum() + 0.3
     smooth, strong = llm.VARIANTS["smooth"], llm.VARIANTS["strong"]
     assert smooth.family_spread < strong.family_spread and smooth.cliff_decades > strong.cliff_decades
@@ -407,7 +442,8 @@ class _RaisesAfter(optuna.samplers.RandomSampler):
 
 @pytest.mark.slow  # runs the benchmark harness's studies
 def test_a_sampler_that_raises_is_recorded_not_retried(tmp_path: Path, monkeypatch) -> None:
-    from benchmarks import runner, samplers
+    from benchmarks import runner
+    from benchmarks import samplers
     from benchmarks.suites import Entry
 
     monkeypatch.setitem(samplers.SAMPLERS, "raises", lambda seed, problem: _RaisesAfter(seed=seed))
@@ -437,10 +473,12 @@ class _CountsRunning(optuna.samplers.RandomSampler):
 
 @pytest.mark.slow  # runs the benchmark harness's studies
 def test_simulated_workers_keep_k_minus_one_trials_running(monkeypatch) -> None:
-    from benchmarks import runner, samplers
+    from benchmarks import samplers
 
     made: list[_CountsRunning] = []
-    monkeypatch.setitem(samplers.SAMPLERS, "counts", lambda seed, problem: made.append(_CountsRunning(seed)) or made[-1])
+    monkeypatch.setitem(
+        samplers.SAMPLERS, "counts", lambda seed, problem: made.append(_CountsRunning(seed)) or made[-1]
+    )
     row = run_study(Task("t", "llm_strong", "counts", 0, 12, n_workers=4))
     assert row["n_workers"] == 4 and len(row["values"]) == 12
     # 0, 1, 2 running while the first workers start, then always 3 (each suggestion waits for one result).
@@ -489,8 +527,12 @@ def test_lora_report_pairs_the_samplers_seed_by_seed() -> None:
     def run(sampler, seed, val, acc):
         return {"sampler": sampler, "seed": seed, "best_value": val, "best": {"test": {"test_accuracy": acc}}}
 
-    runs = [run("cascade", 0, 0.40, 0.80), run("tpe", 0, 0.45, 0.82),
-            run("cascade", 1, 0.50, 0.81), run("tpe", 1, 0.45, 0.79)]
+    runs = [
+        run("cascade", 0, 0.40, 0.80),
+        run("tpe", 0, 0.45, 0.82),
+        run("cascade", 1, 0.50, 0.81),
+        run("tpe", 1, 0.45, 0.79),
+    ]
     text = " ".join(_paired_lines(runs))
     assert "lower than TPE's in 1 of 2" in text and "higher in 1 of 2" in text
     assert "cascade 0.8050, TPE 0.8050" in text

@@ -14,16 +14,28 @@ def _summary():
     entry = {
         "samplers": {
             "cascade": {"seeds": 20, "trials": 200, "final_regret": 0.01, "median_regret": {"50": 0.2, "200": 0.01}},
-            "tpe_default": {"seeds": 20, "trials": 200, "final_regret": 0.05,
-                            "median_regret": {"50": 0.1, "200": 0.05}},
+            "tpe_default": {
+                "seeds": 20,
+                "trials": 200,
+                "final_regret": 0.05,
+                "median_regret": {"50": 0.1, "200": 0.05},
+            },
             "gp": {"seeds": 20, "trials": 200, "final_regret": 0.004, "median_regret": {"50": 0.3, "200": 0.004}},
-            "cmaes_margin": {"seeds": 2, "trials": 200, "final_regret": 0.0001,
-                             "median_regret": {"50": 0.0001, "200": 0.0001}},
+            "cmaes_margin": {
+                "seeds": 2,
+                "trials": 200,
+                "final_regret": 0.0001,
+                "median_regret": {"50": 0.0001, "200": 0.0001},
+            },
         },
         "reach": {"tpe_default": {"median_trials": 87.0, "ci_low": 60.0, "ci_high": float("inf")}},
-        "paired": {"tpe_default": [{"at": 50, "win": 2, "loss": 18, "p": 0.001},
-                                   {"at": 200, "win": 17, "loss": 3, "p": 0.0012}],
-                   "gp": [{"at": 200, "win": 8, "loss": 12, "p": 0.55}]},
+        "paired": {
+            "tpe_default": [
+                {"at": 50, "win": 2, "loss": 18, "p": 0.001},
+                {"at": 200, "win": 17, "loss": 3, "p": 0.0012},
+            ],
+            "gp": [{"at": 200, "win": 8, "loss": 12, "p": 0.55}],
+        },
         "best_tpe": "tpe_default",
     }
     timing = {"cascade": {"problem": "llm_strong", "studies": 3, "at_100": 0.031, "at_1000": 0.052}}
@@ -94,8 +106,10 @@ def test_one_suite_rewrites_only_its_own_blocks(tmp_path):
     text = (tmp_path / "docs" / "benchmarks.md").read_text()
     parallel = text.split(readme.markers("parallel")[0])[1].split(readme.markers("parallel")[1])[0]
     assert "stale" not in parallel and "87 [60, not reached]" in parallel
-    assert text.count("stale figure 0.999") == len([b for b in readme.BLOCKS.values()
-                                                    if b.page == "docs/benchmarks.md"]) - 1
+    assert (
+        text.count("stale figure 0.999")
+        == len([b for b in readme.BLOCKS.values() if b.page == "docs/benchmarks.md"]) - 1
+    )
     assert "s/trial" not in parallel
 
 
@@ -135,7 +149,10 @@ def test_an_unknown_suite_and_a_missing_summary_say_what_to_do(tmp_path):
 
 def test_ablation_block_pairs_the_full_cascade_with_each_ablation():
     def paired(win, loss, p):
-        return [{"at": 100, "win": 1, "tie": 0, "loss": 9, "p": 0.5}, {"at": 200, "win": win, "tie": 0, "loss": loss, "p": p}]
+        return [
+            {"at": 100, "win": 1, "tie": 0, "loss": 9, "p": 0.5},
+            {"at": 200, "win": win, "tie": 0, "loss": loss, "p": p},
+        ]
 
     entry = {
         "samplers": {
@@ -154,13 +171,22 @@ def test_ablation_block_pairs_the_full_cascade_with_each_ablation():
 def test_heldout_block_pools_each_family_with_a_sign_test():
     def entry(win, loss, mine, theirs):
         paired = [{"at": at, "win": win, "loss": loss} for at in (50, 100, 200)]
-        return {"samplers": {"cascade": {"seeds": 3, "final_regret": mine},
-                             "tpe_default": {"seeds": 3, "final_regret": theirs}},
-                "paired": {"tpe_default": paired}}
+        return {
+            "samplers": {
+                "cascade": {"seeds": 3, "final_regret": mine},
+                "tpe_default": {"seeds": 3, "final_regret": theirs},
+            },
+            "paired": {"tpe_default": paired},
+        }
 
-    summary = {"challenger": "cascade", "problems": {
-        "mixint_f1_d10": entry(3, 0, 0.1, 0.2), "mixint_f2_d10": entry(3, 0, 0.1, 0.3),
-        "synthetic_7": entry(1, 2, 0.5, 0.4)}}
+    summary = {
+        "challenger": "cascade",
+        "problems": {
+            "mixint_f1_d10": entry(3, 0, 0.1, 0.2),
+            "mixint_f2_d10": entry(3, 0, 0.1, 0.3),
+            "synthetic_7": entry(1, 2, 0.5, 0.4),
+        },
+    }
     text = readme.section(summary, "heldout")
     # 6 of 6 pooled over the two mixint problems: p = 2 * 0.5**6
     assert "| bbob-mixint (22 functions, d = 10): 2 x 3 seeds | `tpe_default` | 6/0, p = 0.031 |" in text
@@ -181,7 +207,9 @@ def _committed_summary(suite: str) -> dict:
     texts = report_texts(suite)
     # The formatted report, not summary.json's full-precision floats, which a newer SciPy could move in the last digits.
     committed = (RESULTS_DIR / suite / "report" / "REPORT.md").read_text()
-    assert texts["REPORT.md"] == committed, f"{suite}/report/REPORT.md is stale: python -m benchmarks report --suite {suite}"
+    assert texts["REPORT.md"] == committed, (
+        f"{suite}/report/REPORT.md is stale: python -m benchmarks report --suite {suite}"
+    )
     return json.loads(texts["summary.json"])
 
 
@@ -197,7 +225,8 @@ def test_the_committed_block_is_what_the_committed_rows_make(name):
     block = readme.BLOCKS[name]
     summary = _committed_summary(block.suite)
     assert readme.stale_blocks(readme.ROOT, {block.suite: summary}, [name]) == [], (
-        f"{block.page}'s {name} block is stale: python -m benchmarks.readme --suite {block.suite}")
+        f"{block.page}'s {name} block is stale: python -m benchmarks.readme --suite {block.suite}"
+    )
 
 
 @pytest.mark.slow
@@ -212,7 +241,8 @@ def test_a_one_digit_hand_edit_of_a_committed_table_is_caught(tmp_path):
     digit = re.search(r"\d", body[table_start:])
     assert digit, "the README's overview block has no table figure"
     at = table_start + digit.start()
-    edited = body[:at] + str((int(body[at]) + 1) % 10) + body[at + 1:]
+    edited = body[:at] + str((int(body[at]) + 1) % 10) + body[at + 1 :]
     (tmp_path / "README.md").write_text(head + begin + edited + end + tail)
     assert readme.stale_blocks(tmp_path, {block.suite: _committed_summary(block.suite)}, ["overview"]) == [
-        "README.md: overview"]
+        "README.md: overview"
+    ]

@@ -46,11 +46,32 @@ def first_run(tmp_path_factory):  # type: ignore[no-untyped-def]
     """One real run: 6 trials of the cascade (3 space-filling), report with one evaluation seed."""
     tmp = tmp_path_factory.mktemp("cli")
     storage = f"sqlite:///{tmp / 'study.db'}"
-    args = ["optimize", "--task", "digits_mlp", "--storage", storage, "--study-name", "s", "--seed", "0",
-            "--startup-trials", "3", "--eval-seeds", "1", "--reports", str(tmp / "reports")]
+    args = [
+        "optimize",
+        "--task",
+        "digits_mlp",
+        "--storage",
+        storage,
+        "--study-name",
+        "s",
+        "--seed",
+        "0",
+        "--startup-trials",
+        "3",
+        "--eval-seeds",
+        "1",
+        "--reports",
+        str(tmp / "reports"),
+    ]
     rc, text = _run([*args, "--trials", "6", "--tensorboard", str(tmp / "tb")])
-    return {"tmp": tmp, "storage": storage, "args": args, "rc": rc, "text": text,
-            "trials": optuna.load_study(study_name="s", storage=storage).trials}
+    return {
+        "tmp": tmp,
+        "storage": storage,
+        "args": args,
+        "rc": rc,
+        "text": text,
+        "trials": optuna.load_study(study_name="s", storage=storage).trials,
+    }
 
 
 @pytest.mark.slow  # real training runs of the command
@@ -67,7 +88,9 @@ def test_optimize_stores_the_trials_and_shows_the_live_table(first_run) -> None:
     rows = _rows(text)
     assert sorted(rows) == [t.number for t in trials]
     # Off a terminal each trial is also one log line, printed when it finishes, in that order.
-    assert [x.split(" | ")[0] for x in text.splitlines() if x.startswith("trial ")] == [f"trial {t.number}" for t in trials]
+    assert [x.split(" | ")[0] for x in text.splitlines() if x.startswith("trial ")] == [
+        f"trial {t.number}" for t in trials
+    ]
     index = {c: i for i, c in enumerate(COLUMNS)}
     for t in trials:
         cells = rows[t.number]
@@ -84,7 +107,8 @@ def test_optimize_stores_the_trials_and_shows_the_live_table(first_run) -> None:
         else:
             p = math.prod(
                 policy.probs[n][list(t.distributions[n].choices).index(t.params[n])]
-                if n != "dropout" else policy.probs[n][round(t.params[n] / 0.15)]
+                if n != "dropout"
+                else policy.probs[n][round(t.params[n] / 0.15)]
                 for n in ("optimizer", "scheduler", "dropout")
             )
             assert cells[index["p(strategy)"]] == f"{p:.3f}"
@@ -129,7 +153,8 @@ def test_optimize_writes_the_before_after_report(first_run) -> None:
 
 @pytest.mark.slow  # real training runs of the command
 def test_optimize_saves_the_cascade_figures_for_optuna_dashboard(first_run) -> None:
-    from cascaderl_optuna.integrations.dashboard import CASCADE_TREE_ID, STRATEGY_HISTORY_ID
+    from cascaderl_optuna.integrations.dashboard import CASCADE_TREE_ID
+    from cascaderl_optuna.integrations.dashboard import STRATEGY_HISTORY_ID
 
     study = optuna.load_study(study_name="s", storage=first_run["storage"])
     attrs = study._storage.get_study_system_attrs(study._study_id)
@@ -173,8 +198,25 @@ def test_diverging_trials_fail_with_a_reason_and_the_study_goes_on(tmp_path) -> 
         "  clip_norm: {role: tactical, type: float, low: 1.0e+5, high: 1.0e+6}\n"
     )
     storage = f"sqlite:///{tmp_path / 'x.db'}"
-    rc, text = _run(["optimize", "--trials", "2", "--storage", storage, "--space", str(space),
-                     "--sampler", "random", "--seed", "1", "--eval-seeds", "1", "--reports", str(tmp_path / "r")])
+    rc, text = _run(
+        [
+            "optimize",
+            "--trials",
+            "2",
+            "--storage",
+            storage,
+            "--space",
+            str(space),
+            "--sampler",
+            "random",
+            "--seed",
+            "1",
+            "--eval-seeds",
+            "1",
+            "--reports",
+            str(tmp_path / "r"),
+        ]
+    )
     assert rc == 0, text
     trials = optuna.load_study(study_name="digits_mlp-random", storage=storage).trials
     assert [t.state for t in trials] == [TrialState.FAIL, TrialState.FAIL]
@@ -195,13 +237,17 @@ def test_other_samplers_and_the_default_storage(tmp_path, monkeypatch) -> None:
     study = optuna.load_study(study_name="digits_mlp-gp", storage="sqlite:///cascaderl.db")
     assert len(study.trials) == 2
     # The same study name with another sampler is refused; nothing stored changes.
-    rc, text = _run(["optimize", "--trials", "1", "--study-name", "digits_mlp-gp", "--sampler", "tpe", "--reports", "none"])
+    rc, text = _run(
+        ["optimize", "--trials", "1", "--study-name", "digits_mlp-gp", "--sampler", "tpe", "--reports", "none"]
+    )
     assert rc == 2
     assert "created with sampler 'gp', not 'tpe'" in text and "--sampler gp" in text and "--study-name" in text
     assert len(optuna.load_study(study_name="digits_mlp-gp", storage="sqlite:///cascaderl.db").trials) == 2
     # ... and so is another search space.
     space = tmp_path / "small.yaml"
-    space.write_text("parameters:\n  learning_rate: {role: tactical, type: float, low: 1.0e-3, high: 1.0e-1, log: true}\n")
+    space.write_text(
+        "parameters:\n  learning_rate: {role: tactical, type: float, low: 1.0e-3, high: 1.0e-1, log: true}\n"
+    )
     rc, text = _run(["optimize", "--trials", "1", "--sampler", "gp", "--space", str(space), "--reports", "none"])
     assert rc == 2 and "created with space" in text
 
@@ -236,7 +282,9 @@ def test_bad_space_files_are_refused_before_anything_runs(tmp_path, monkeypatch)
     rc, text = _run(["optimize", "--trials", "1", "--space", str(alien)])
     assert rc == 2 and "'lora_rank' is not used by task 'digits_mlp'" in text
     unknown_choice = tmp_path / "lion.yaml"
-    unknown_choice.write_text("parameters:\n  optimizer: {role: strategic, type: categorical, choices: [adamw, lion]}\n")
+    unknown_choice.write_text(
+        "parameters:\n  optimizer: {role: strategic, type: categorical, choices: [adamw, lion]}\n"
+    )
     rc, text = _run(["optimize", "--trials", "1", "--space", str(unknown_choice)])
     assert rc == 2 and "does not know the choices ['lion']" in text
     assert not (tmp_path / "cascaderl.db").exists() or not optuna.get_all_study_names("sqlite:///cascaderl.db")
@@ -261,11 +309,14 @@ def _free_port() -> int:
 @pytest.mark.slow  # starts an optuna-dashboard server
 def test_dashboard_serves_the_storage(tmp_path) -> None:
     storage = f"sqlite:///{tmp_path / 'dash.db'}"
-    optuna.create_study(study_name="shown-here", storage=storage).optimize(lambda t: t.suggest_float("x", 0, 1), n_trials=2)
+    optuna.create_study(study_name="shown-here", storage=storage).optimize(
+        lambda t: t.suggest_float("x", 0, 1), n_trials=2
+    )
     port = _free_port()
     proc = subprocess.Popen(
         [sys.executable, "-m", "cascaderl_optuna.cli", "dashboard", "--storage", storage, "--port", str(port)],
-        stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
     )
     try:
         deadline = time.monotonic() + 60
@@ -339,8 +390,21 @@ def test_ctrl_c_keeps_the_finished_trials_and_still_reports(tmp_path, monkeypatc
 
     monkeypatch.setattr(tasks, "_REGISTRY", {"interrupted": lambda **kw: Interrupted(epochs=2, **kw)})
     storage = f"sqlite:///{tmp_path / 'i.db'}"
-    rc, text = _run(["optimize", "--task", "interrupted", "--trials", "5", "--storage", storage,
-                     "--eval-seeds", "1", "--reports", str(tmp_path / "r")])
+    rc, text = _run(
+        [
+            "optimize",
+            "--task",
+            "interrupted",
+            "--trials",
+            "5",
+            "--storage",
+            storage,
+            "--eval-seeds",
+            "1",
+            "--reports",
+            str(tmp_path / "r"),
+        ]
+    )
     assert rc == 130
     assert "Interrupted: writing the report" in text
     trials = optuna.load_study(study_name="interrupted-cascade", storage=storage).trials
@@ -352,8 +416,8 @@ def test_ctrl_c_keeps_the_finished_trials_and_still_reports(tmp_path, monkeypatc
 def test_console_off_a_terminal_takes_columns_or_does_not_wrap() -> None:
     import io
 
-    from cascaderl_optuna.cli.app import NON_TERMINAL_WIDTH
     from cascaderl_optuna.cli.app import make_console
+    from cascaderl_optuna.cli.app import NON_TERMINAL_WIDTH
 
     piped = make_console(file=io.StringIO(), environ={"COLUMNS": "123"})
     assert not piped.is_terminal and piped.width == 123 and piped.soft_wrap
@@ -373,9 +437,27 @@ def test_piped_output_never_splits_a_parameter_assignment(tmp_path, columns: str
         env["COLUMNS"] = columns
     storage = f"sqlite:///{tmp_path / 'p.db'}"
     out = subprocess.run(
-        [sys.executable, "-m", "cascaderl_optuna.cli", "optimize", "--trials", "3", "--storage", storage,
-         "--sampler", "random", "--seed", "3", "--reports", "none"],
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, timeout=300, env=env, cwd=tmp_path,
+        [
+            sys.executable,
+            "-m",
+            "cascaderl_optuna.cli",
+            "optimize",
+            "--trials",
+            "3",
+            "--storage",
+            storage,
+            "--sampler",
+            "random",
+            "--seed",
+            "3",
+            "--reports",
+            "none",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        env=env,
+        cwd=tmp_path,
     )
     assert out.returncode == 0, out.stderr
     lines = out.stdout.splitlines()
@@ -401,7 +483,10 @@ def test_piped_output_never_splits_a_parameter_assignment(tmp_path, columns: str
 @pytest.mark.parametrize(
     "storage,needles",
     [
-        ("sqlite:///missing.db", ["missing.db does not exist", "cascaderl-optuna optimize --storage sqlite:///missing.db"]),
+        (
+            "sqlite:///missing.db",
+            ["missing.db does not exist", "cascaderl-optuna optimize --storage sqlite:///missing.db"],
+        ),
         ("missing.db", ["not a storage URL", "--storage sqlite:///missing.db"]),
         ("sqlite:///no_folder/x.db", ["no_folder does not exist"]),
         ("sqlite:///:memory:", ["in-memory", "Name a file"]),

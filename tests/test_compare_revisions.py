@@ -34,13 +34,17 @@ def repo(tmp_path):
     _git(tmp_path, "config", "user.name", "t")
     results = tmp_path / "results"
     flat = [1.0] * 120
-    _write_plain(results / "s" / "p" / "cascade.jsonl", [_row(seed, [2.0] * 60 + [1.0 + seed] * 60) for seed in range(6)])
+    _write_plain(
+        results / "s" / "p" / "cascade.jsonl", [_row(seed, [2.0] * 60 + [1.0 + seed] * 60) for seed in range(6)]
+    )
     _write_plain(results / "s" / "p" / "tpe.jsonl", [_row(seed, flat) for seed in range(6)])
     _git(tmp_path, "add", ".")
     _git(tmp_path, "commit", "-q", "-m", "before")
     # the re-run, in the harness's format (the plain file goes): five seeds better at the end, one worse
-    row_files.write(row_files.path(results, "s", "p", "cascade"),
-                    [_row(seed, [2.0] * 60 + [0.5 + seed if seed < 5 else 9.0] * 60) for seed in range(6)])
+    row_files.write(
+        row_files.path(results, "s", "p", "cascade"),
+        [_row(seed, [2.0] * 60 + [0.5 + seed if seed < 5 else 9.0] * 60) for seed in range(6)],
+    )
     row_files.write(row_files.path(results, "s", "p", "tpe"), [_row(seed, flat) for seed in range(6)])
     return results
 
@@ -68,8 +72,12 @@ def test_pooled_counts_add_the_problems_of_each_sampler_and_sign_test_them():
         counts = {"better": better, "worse": worse, "tied": 0}
         return {"problem": problem, "sampler": sampler, "changed": True, "50": counts, "100": counts, "last": counts}
 
-    cells = [cell("a", "cascade", 3, 0), cell("b", "cascade", 5, 0), cell("a", "flat", 1, 1),
-             {"problem": "a", "sampler": "tpe", "changed": False}]
+    cells = [
+        cell("a", "cascade", 3, 0),
+        cell("b", "cascade", 5, 0),
+        cell("a", "flat", 1, 1),
+        {"problem": "a", "sampler": "tpe", "changed": False},
+    ]
     pooled = pooled_counts(cells)
     assert set(pooled) == {"cascade", "flat"}  # unchanged cells are not pooled
     assert pooled["cascade"]["problems"] == 2
@@ -81,8 +89,15 @@ def test_pooled_counts_add_the_problems_of_each_sampler_and_sign_test_them():
 def test_pooled_counts_by_family_split_a_sampler_by_the_first_word_of_the_problem():
     def cell(problem, better, worse):
         counts = {"better": better, "worse": worse, "tied": 0, "p": 1.0, "median_before": 1.0, "median_after": 1.0}
-        return {"problem": problem, "sampler": "cascade", "changed": True, "studies": better + worse,
-                "50": counts, "100": counts, "last": counts}
+        return {
+            "problem": problem,
+            "sampler": "cascade",
+            "changed": True,
+            "studies": better + worse,
+            "50": counts,
+            "100": counts,
+            "last": counts,
+        }
 
     cells = [cell("mixint_f1_d10", 3, 0), cell("mixint_f2_d10", 2, 1), cell("yahpo_xgboost_12", 0, 4)]
     pooled = pooled_counts(cells, by_family=True)

@@ -4,10 +4,10 @@ Two configurations: the default one (space-filling start, as users get it) and o
 act from the second trial, so the suite exercises the cascade itself and not only the start-up.
 """
 
-import pytest
 from optuna.testing.pytest_samplers import BasicSamplerTestCase
 from optuna.testing.pytest_samplers import RelativeSamplerTestCase
 from optuna.testing.pytest_samplers import SingleOnlySamplerTestCase
+import pytest
 
 from cascaderl_optuna import CascadeSampler
 

@@ -27,9 +27,9 @@ from cascaderl_optuna.integrations.dashboard import STRATEGY_HISTORY_ID
 
 
 sys.path.insert(0, str(Path(__file__).parent))
-from dashboard_browser import browser_unavailable  # noqa: E402
-from dashboard_browser import launch_chromium  # noqa: E402
-from dashboard_browser import running_dashboard  # noqa: E402
+from dashboard_browser import browser_unavailable
+from dashboard_browser import launch_chromium
+from dashboard_browser import running_dashboard
 
 
 optuna_dashboard = pytest.importorskip("optuna_dashboard")

@@ -6,19 +6,18 @@ Every worker is its own process with its own CascadeSampler; all learning goes t
 from __future__ import annotations
 
 import os
+from pathlib import Path
 import signal
 import subprocess
 import sys
 import time
-from pathlib import Path
 
 import optuna
 from optuna.trial import TrialState
+from postgres_server import postgres_server
 import pytest
 
 from cascaderl_optuna._cascade.records import PolicyDiagnostics
-from cascaderl_optuna._cascade.records import POLICY_KEY
-from postgres_server import postgres_server
 
 
 pytestmark = pytest.mark.slow  # a real PostgreSQL server and worker processes
@@ -55,7 +54,10 @@ def _start_worker(spec, name, n_trials, worker, *extra):
     env = dict(os.environ, PYTHONPATH=os.pathsep.join(sys.path))
     return subprocess.Popen(
         [sys.executable, WORKER, spec, name, str(n_trials), str(worker), *extra],
-        env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
     )
 
 
@@ -90,9 +92,7 @@ def test_four_workers_share_one_study_and_all_learn(storage_spec):
         assert late[w].count("adamw") >= 3, (w, late[w])
     assert sum(v.count("adamw") for v in late.values()) >= 21, late
     # Decisions made while other workers' trials were running saw them as pending.
-    assert any(
-        (p := PolicyDiagnostics.read(t)) is not None and p.high_level is not None for t in trials
-    )
+    assert any((p := PolicyDiagnostics.read(t)) is not None and p.high_level is not None for t in trials)
 
 
 def test_killed_worker_is_failed_by_heartbeat_and_a_fresh_process_resumes(postgres_url, tmp_path):
@@ -104,7 +104,9 @@ def test_killed_worker_is_failed_by_heartbeat_and_a_fresh_process_resumes(postgr
     victim = _start_worker(postgres_url, name, 5, 1, "--hang-on-trial", "2", str(flag))
     deadline = time.time() + 300
     while not flag.exists():
-        assert time.time() < deadline and victim.poll() is None, victim.stderr.read() if victim.poll() is not None else "timeout"
+        assert time.time() < deadline and victim.poll() is None, (
+            victim.stderr.read() if victim.poll() is not None else "timeout"
+        )
         time.sleep(0.2)
     victim.send_signal(signal.SIGKILL)
     victim.wait(timeout=60)

@@ -10,7 +10,6 @@ from optuna.distributions import CategoricalDistribution
 from optuna.distributions import FloatDistribution
 from optuna.search_space.group_decomposed import _GroupDecomposedSearchSpace
 from optuna.trial import TrialState
-import pytest
 
 from cascaderl_optuna._cascade.group_decomposition import IncrementalGroupDecomposedSearchSpace
 

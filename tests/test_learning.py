@@ -35,7 +35,9 @@ def planted(trial):
     if opt == "sgd":
         penalty = (trial.suggest_float("momentum", 0.0, 0.99) - 0.9) ** 2
     gap = math.log10(lr) - math.log10(BEST_LR[opt])
-    return FLOOR[opt] + 0.5 * gap**2 + 2.0 * (gap > 1.0) + (warmup - 0.1) ** 2 + 0.01 * (math.log10(wd) + 3) ** 2 + penalty
+    return (
+        FLOOR[opt] + 0.5 * gap**2 + 2.0 * (gap > 1.0) + (warmup - 0.1) ** 2 + 0.01 * (math.log10(wd) + 3) ** 2 + penalty
+    )
 
 
 def _run(sampler):
@@ -50,9 +52,7 @@ def cascade_studies():
 
 
 def test_high_level_concentrates_on_the_best_family(cascade_studies):
-    shares = [
-        sum(t.params["optimizer"] == "adamw" for t in s.trials[-20:]) / 20 for s in cascade_studies
-    ]
+    shares = [sum(t.params["optimizer"] == "adamw" for t in s.trials[-20:]) / 20 for s in cascade_studies]
     assert np.median(shares) > 0.5
     assert sum(share > 0.5 for share in shares) >= 0.7 * N_SEEDS
 

@@ -21,7 +21,6 @@ import pytest
 
 from cascaderl_optuna import CascadeSampler
 from cascaderl_optuna._cascade.records import PolicyDiagnostics
-from cascaderl_optuna._cascade.records import POLICY_KEY
 
 
 CHOICES = ("adamw", "sgd", "adafactor")
@@ -88,8 +87,14 @@ def _check(written: dict[str, dict[int, float]], study: optuna.Study) -> None:
     states = {t.state for t in study.trials}
     assert {TrialState.COMPLETE, TrialState.PRUNED, TrialState.FAIL} <= states
     assert set(expected["charts/entropy"]) == {t.number for t in study.trials if t.number >= 4}
-    for tag in ("losses/high_level/pg_loss", "losses/high_level/approx_kl", "losses/low_level/pg_loss",
-                "losses/low_level/clipfrac", "losses/low_level/mean_std", "charts/probs/optimizer/sgd"):
+    for tag in (
+        "losses/high_level/pg_loss",
+        "losses/high_level/approx_kl",
+        "losses/low_level/pg_loss",
+        "losses/low_level/clipfrac",
+        "losses/low_level/mean_std",
+        "charts/probs/optimizer/sgd",
+    ):
         assert tag in expected
     assert set(written) == set(expected), set(written) ^ set(expected)
     for tag, points in expected.items():
@@ -107,9 +112,7 @@ def test_tensorboard_event_file_holds_each_trial_at_its_number(tmp_path) -> None
         study = _run(tb)
     acc = EventAccumulator(str(tmp_path / "tb"), size_guidance={"scalars": 0, "tensors": 0})
     acc.Reload()
-    written = {
-        tag: {e.step: e.value for e in acc.Scalars(tag)} for tag in acc.Tags()["scalars"]
-    }
+    written = {tag: {e.step: e.value for e in acc.Scalars(tag)} for tag in acc.Tags()["scalars"]}
     _check(written, study)
     texts = {e.step: e.tensor_proto.string_val[0].decode() for e in acc.Tensors("strategy/text_summary")}
     assert texts == {t.number: f"optimizer={t.params['optimizer']}" for t in study.trials}
@@ -196,7 +199,8 @@ def test_wandb_offline_run_holds_each_trial_at_its_number(tmp_path, monkeypatch)
 
 
 def test_missing_extras_say_what_to_install(monkeypatch, tmp_path) -> None:
-    from cascaderl_optuna.integrations.loggers import TensorBoardCallback, WandbCallback
+    from cascaderl_optuna.integrations.loggers import TensorBoardCallback
+    from cascaderl_optuna.integrations.loggers import WandbCallback
 
     monkeypatch.setitem(sys.modules, "torch.utils.tensorboard", None)
     monkeypatch.setitem(sys.modules, "wandb", None)
@@ -209,7 +213,8 @@ def test_missing_extras_say_what_to_install(monkeypatch, tmp_path) -> None:
 def test_importing_the_package_needs_no_optional_extra() -> None:
     code = (
         "import sys, cascaderl_optuna; "
-        "print(sorted(m for m in ('yaml', 'wandb', 'tensorboard', 'rich', 'sklearn', 'optuna_dashboard') if m in sys.modules))"
+        "print(sorted(m for m in ('yaml', 'wandb', 'tensorboard', 'rich', 'sklearn', 'optuna_dashboard') "
+        "if m in sys.modules))"
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120, check=True)
     assert out.stdout.strip() == "[]"

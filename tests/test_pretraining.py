@@ -7,12 +7,12 @@ import json
 import numpy as np
 import pytest
 
-from cascaderl_optuna import CascadeSampler
 from benchmarks import pretraining
-from cascaderl_optuna._cascade.encoding import FEATURE_NAMES
 from benchmarks.pretraining import Episode
 from benchmarks.pretraining import ppo_round
 from benchmarks.pretraining import SyntheticProblem
+from cascaderl_optuna import CascadeSampler
+from cascaderl_optuna._cascade.encoding import FEATURE_NAMES
 
 
 def test_synthetic_problem_optimum_is_zero_and_reached_at_the_best_strategy():
@@ -26,8 +26,16 @@ def test_synthetic_problem_optimum_is_zero_and_reached_at_the_best_strategy():
 
 
 def _decision(t, phi, chosen, log_prob):
-    return {"t": t, "features": [phi], "bias": np.zeros((1, phi.shape[0])), "theta": np.zeros(len(FEATURE_NAMES)),
-            "chosen": [chosen], "sampled": [True], "log_prob": log_prob, "floor": 0.15}
+    return {
+        "t": t,
+        "features": [phi],
+        "bias": np.zeros((1, phi.shape[0])),
+        "theta": np.zeros(len(FEATURE_NAMES)),
+        "chosen": [chosen],
+        "sampled": [True],
+        "log_prob": log_prob,
+        "floor": 0.15,
+    }
 
 
 def test_ppo_round_shifts_the_prior_towards_the_feature_that_paid_off():

@@ -16,7 +16,6 @@ import pytest
 
 from cascaderl_optuna import CascadeSampler
 from cascaderl_optuna._cascade.records import Decision
-from cascaderl_optuna._cascade.records import DECISION_KEY
 
 
 pytestmark = pytest.mark.slow  # a local Ray cluster
@@ -28,9 +27,7 @@ try:
     from ray.tune.search.optuna import OptunaSearch
 except ImportError as exc:  # pragma: no cover - depends on the environment
     if os.environ.get("CI") == "true":
-        raise RuntimeError(
-            "ray[tune] is missing in CI: scripts/test.sh installs the 'ray' extra"
-        ) from exc
+        raise RuntimeError("ray[tune] is missing in CI: scripts/test.sh installs the 'ray' extra") from exc
     pytest.skip(f"ray[tune] is not installed ({exc}): pip install 'cascaderl-optuna[ray]'", allow_module_level=True)
 
 
@@ -58,9 +55,7 @@ def ray_local():
 
 
 def test_ray_tune_optuna_search_with_cascade_learns_and_checkpoints(ray_local, tmp_path):
-    search = OptunaSearch(
-        metric="loss", mode="min", sampler=CascadeSampler(seed=0, n_startup_trials=N_STARTUP)
-    )
+    search = OptunaSearch(metric="loss", mode="min", sampler=CascadeSampler(seed=0, n_startup_trials=N_STARTUP))
     tuner = tune.Tuner(
         planted_objective,
         param_space={

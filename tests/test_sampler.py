@@ -11,12 +11,12 @@ from optuna.trial import TrialState
 import pytest
 
 from cascaderl_optuna import CascadeSampler
-from cascaderl_optuna._cascade.records import PolicyDiagnostics
 from cascaderl_optuna._cascade.records import Decision
 from cascaderl_optuna._cascade.records import DECISION_KEY
+from cascaderl_optuna._cascade.records import FORMAT_VERSION
 from cascaderl_optuna._cascade.records import MAX_CHUNK
 from cascaderl_optuna._cascade.records import POLICY_KEY
-from cascaderl_optuna._cascade.records import FORMAT_VERSION
+from cascaderl_optuna._cascade.records import PolicyDiagnostics
 
 
 def planted(trial):
@@ -81,7 +81,8 @@ def test_new_process_on_same_storage_continues_the_same_learning(tmp_path):
 
     study.optimize(planted, n_trials=3)
     resumed = optuna.load_study(
-        study_name="s", storage=f"sqlite:///{tmp_path / 'copy.db'}",
+        study_name="s",
+        storage=f"sqlite:///{tmp_path / 'copy.db'}",
         sampler=CascadeSampler(seed=3, n_startup_trials=6),
     )
     resumed.optimize(planted, n_trials=3)
@@ -153,7 +154,10 @@ def test_pruned_trials_rank_below_complete_ones_and_failures_at_the_bottom():
     ]:
         study.add_trial(
             optuna.trial.create_trial(
-                params={"x": 0.5}, distributions=dist, value=value, state=state,
+                params={"x": 0.5},
+                distributions=dist,
+                value=value,
+                state=state,
                 intermediate_values=inter or {},
             )
         )
@@ -211,13 +215,19 @@ def test_long_records_are_chunked_for_rdb_storage(tmp_path):
 
 def test_records_round_trip_and_unreadable_ones_read_as_absent():
     decision = Decision(
-        strategy={"optimizer": 2}, hl_log_prob={}, critic_gap={"optimizer": [0.0, -0.5, -1.0]},
-        ll_log_prob={"learning_rate": -1.25}, ll_mean={"learning_rate": 0.4}, ll_std={"learning_rate": 0.1},
+        strategy={"optimizer": 2},
+        hl_log_prob={},
+        critic_gap={"optimizer": [0.0, -0.5, -1.0]},
+        ll_log_prob={"learning_rate": -1.25},
+        ll_mean={"learning_rate": 0.4},
+        ll_std={"learning_rate": 0.1},
     )
     assert Decision.from_json(json.loads(json.dumps(decision.to_json()))) == decision
     assert decision.to_json()["version"] == FORMAT_VERSION
     trial = optuna.trial.create_trial(
-        params={}, distributions={}, value=1.0,
+        params={},
+        distributions={},
+        value=1.0,
         system_attrs={DECISION_KEY: json.dumps({**decision.to_json(), "version": FORMAT_VERSION + 1})},
     )
     assert Decision.read(trial) is None  # a newer format: its fields may mean something else

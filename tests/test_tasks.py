@@ -9,16 +9,16 @@ import optuna
 from optuna.trial import TrialState
 import pytest
 
-from cascaderl_optuna.search_space import SearchSpaceError
+from cascaderl_optuna.cli.tasks import available_tasks
+from cascaderl_optuna.cli.tasks import describe_tasks
 from cascaderl_optuna.cli.tasks import Evaluation
+from cascaderl_optuna.cli.tasks import get_task
+from cascaderl_optuna.cli.tasks import register_task
 from cascaderl_optuna.cli.tasks import Task
 from cascaderl_optuna.cli.tasks import TrainingDiverged
 from cascaderl_optuna.cli.tasks import UnknownTaskError
-from cascaderl_optuna.cli.tasks import available_tasks
-from cascaderl_optuna.cli.tasks import describe_tasks
-from cascaderl_optuna.cli.tasks import get_task
-from cascaderl_optuna.cli.tasks import register_task
 from cascaderl_optuna.cli.tasks.digits_mlp import DigitsMLPTask
+from cascaderl_optuna.search_space import SearchSpaceError
 
 
 @pytest.fixture(scope="module")
@@ -141,7 +141,9 @@ def test_own_data_from_csv_and_npz(tmp_path) -> None:
 def test_space_checks_against_the_task(task: DigitsMLPTask, tmp_path) -> None:
     path = tmp_path / "s.yaml"
     path.write_text("parameters:\n  dropout: {role: strategic, type: float, low: 0.0, high: 1.0, step: 0.5}\n")
-    with pytest.raises(SearchSpaceError, match=r"'dropout' does not fit task 'digits_mlp': 1.0 is above .*\[0.0, 1.0\)"):
+    with pytest.raises(
+        SearchSpaceError, match=r"'dropout' does not fit task 'digits_mlp': 1.0 is above .*\[0.0, 1.0\)"
+    ):
         task.load_space(str(path))
     path.write_text("parameters:\n  batch_size: {role: tactical, type: float, low: 16.5, high: 64.0}\n")
     with pytest.raises(SearchSpaceError, match="it takes integers"):
@@ -155,13 +157,24 @@ def test_report_survives_a_configuration_that_diverges_at_evaluation(tmp_path) -
     from cascaderl_optuna.cli.reports import write_reports
 
     class ExplodingDefault(DigitsMLPTask):
-        default_params = dict(DigitsMLPTask.default_params, optimizer="sgd", learning_rate=80.0, clip_norm=1e6, momentum=0.99)
+        default_params = dict(
+            DigitsMLPTask.default_params, optimizer="sgd", learning_rate=80.0, clip_norm=1e6, momentum=0.99
+        )
 
     task = ExplodingDefault(epochs=2)
     space = task.load_space()
     study = optuna.create_study()
-    study.enqueue_trial({"optimizer": "adamw", "scheduler": "cosine", "dropout": 0.0, "learning_rate": 3e-3,
-                         "weight_decay": 1e-4, "clip_norm": 1.0, "batch_size": 64})
+    study.enqueue_trial(
+        {
+            "optimizer": "adamw",
+            "scheduler": "cosine",
+            "dropout": 0.0,
+            "learning_rate": 3e-3,
+            "weight_decay": 1e-4,
+            "clip_norm": 1.0,
+            "batch_size": 64,
+        }
+    )
     study.optimize(lambda t: task.objective(t, space.suggest(t)), n_trials=1)
     written = write_reports(study, task, space, tmp_path, seeds=(0,))
     report = json.loads(written["evaluation.json"].read_text())
@@ -177,8 +190,9 @@ def test_training_curves_use_the_steps_a_task_records():
     per_epoch = Evaluation({"loss": 1.0}, {"train_loss": [1.0, 0.5], "val_loss": [1.1, 0.6]})
     fig = _training_curves_figure({"default": [per_epoch]})
     assert list(fig.data[0].x) == [1, 2] and fig.layout.xaxis.title.text == "epoch"
-    per_step = Evaluation({"loss": 1.0}, {"step": [50, 100, 150], "train_loss": [0.7, 0.5, 0.4],
-                                          "val_loss": [0.6, 0.5, 0.45]})
+    per_step = Evaluation(
+        {"loss": 1.0}, {"step": [50, 100, 150], "train_loss": [0.7, 0.5, 0.4], "val_loss": [0.6, 0.5, 0.45]}
+    )
     fig = _training_curves_figure({"default": [per_epoch], "best": [per_step]})
     assert list(fig.data[2].x) == [50, 100, 150] and list(fig.data[3].x) == [50, 100, 150]
     assert fig.layout.xaxis.title.text == "optimizer step"
@@ -187,28 +201,56 @@ def test_training_curves_use_the_steps_a_task_records():
 def test_the_mlp_parts_switch_whole_operations_on_and_off() -> None:
     import torch
 
-    from cascaderl_optuna.cli.tasks.digits_mlp import make_mlp, seeded, train_epochs
+    from cascaderl_optuna.cli.tasks.digits_mlp import make_mlp
+    from cascaderl_optuna.cli.tasks.digits_mlp import seeded
+    from cascaderl_optuna.cli.tasks.digits_mlp import train_epochs
 
     plain = make_mlp(8, (5,), 3)
     assert [type(m).__name__ for m in plain] == ["Linear", "ReLU", "Linear"]
     with_dropout = make_mlp(8, (5, 4), 3, dropout=0.0)
-    assert [type(m).__name__ for m in with_dropout] == ["Linear", "ReLU", "Dropout", "Linear", "ReLU", "Dropout", "Linear"]
+    assert [type(m).__name__ for m in with_dropout] == [
+        "Linear",
+        "ReLU",
+        "Dropout",
+        "Linear",
+        "ReLU",
+        "Dropout",
+        "Linear",
+    ]
     x, y = torch.randn(20, 8), torch.arange(20) % 3
     epochs: list[tuple[int, float]] = []
     gen = seeded(0)
     model = make_mlp(8, (5,), 3)
-    train_epochs(model, torch.optim.SGD(model.parameters(), lr=0.1), x, y, epochs=2, batch_size=8,
-                 generator=gen, on_epoch=lambda e, loss: epochs.append((e, loss)))
+    train_epochs(
+        model,
+        torch.optim.SGD(model.parameters(), lr=0.1),
+        x,
+        y,
+        epochs=2,
+        batch_size=8,
+        generator=gen,
+        on_epoch=lambda e, loss: epochs.append((e, loss)),
+    )
     assert [e for e, _ in epochs] == [0, 1] and all(math.isfinite(v) for _, v in epochs)
     # A NaN loss: with `diverged` the run stops before the update; without it, it trains on.
     x_nan = x.clone()
     x_nan[0, 0] = float("nan")
     model = make_mlp(8, (5,), 3)
     with pytest.raises(TrainingDiverged, match="loss nan at epoch 0"):
-        train_epochs(model, torch.optim.SGD(model.parameters(), lr=0.1), x_nan, y, epochs=1, batch_size=20,
-                     generator=seeded(0), diverged=lambda loss, e, s: TrainingDiverged(f"loss {loss} at epoch {e}"))
+        train_epochs(
+            model,
+            torch.optim.SGD(model.parameters(), lr=0.1),
+            x_nan,
+            y,
+            epochs=1,
+            batch_size=20,
+            generator=seeded(0),
+            diverged=lambda loss, e, s: TrainingDiverged(f"loss {loss} at epoch {e}"),
+        )
     assert all(torch.isfinite(p).all() for p in model.parameters())
-    train_epochs(model, torch.optim.SGD(model.parameters(), lr=0.1), x_nan, y, epochs=1, batch_size=20, generator=seeded(0))
+    train_epochs(
+        model, torch.optim.SGD(model.parameters(), lr=0.1), x_nan, y, epochs=1, batch_size=20, generator=seeded(0)
+    )
     assert not all(torch.isfinite(p).all() for p in model.parameters())
 
 

@@ -19,11 +19,11 @@ import pytest
 
 from cascaderl_optuna.cli.app import main
 from cascaderl_optuna.cli.app import make_objective
-from cascaderl_optuna.search_space import SearchSpace
-from cascaderl_optuna.cli.tasks import TrainingDiverged
 from cascaderl_optuna.cli.tasks import available_tasks
-from cascaderl_optuna.cli.tasks.text_data import TextDataError
+from cascaderl_optuna.cli.tasks import TrainingDiverged
 from cascaderl_optuna.cli.tasks.text_data import load_text_splits
+from cascaderl_optuna.cli.tasks.text_data import TextDataError
+from cascaderl_optuna.search_space import SearchSpace
 
 
 SST2 = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "sst2"
@@ -52,8 +52,15 @@ def task(sst2: Path):  # type: ignore[no-untyped-def]
     from cascaderl_optuna.cli.tasks import get_task
 
     return get_task(
-        "text_classification", data=str(sst2), device="cpu",
-        train_size=64, val_size=32, test_size=32, max_length=32, max_steps=4, eval_every=2,
+        "text_classification",
+        data=str(sst2),
+        device="cpu",
+        train_size=64,
+        val_size=32,
+        test_size=32,
+        max_length=32,
+        max_steps=4,
+        eval_every=2,
     )
 
 
@@ -63,7 +70,14 @@ def test_one_trial_reports_every_evaluation_and_returns_the_validation_loss(task
     from cascaderl_optuna import CascadeSampler
 
     space = task.load_space()
-    assert set(space.strategic_names) == {"optimizer", "scheduler", "dropout", "lora_rank", "lora_alpha", "lora_targets"}
+    assert set(space.strategic_names) == {
+        "optimizer",
+        "scheduler",
+        "dropout",
+        "lora_rank",
+        "lora_alpha",
+        "lora_targets",
+    }
     study = optuna.create_study(sampler=CascadeSampler(seed=0, strategic_params=space.strategic_params))
     study.optimize(make_objective(task, space), n_trials=1, catch=(TrainingDiverged,))
     trial = study.trials[0]
@@ -91,7 +105,9 @@ def test_evaluate_measures_the_held_out_test_split(task) -> None:  # type: ignor
 def test_a_pruner_stops_the_run_at_its_first_report(task) -> None:  # type: ignore[no-untyped-def]
     space = task.load_space()
     # Any positive validation loss is above 0: the pruner stops the trial at its first report.
-    study = optuna.create_study(sampler=optuna.samplers.RandomSampler(seed=1), pruner=optuna.pruners.ThresholdPruner(upper=0.0))
+    study = optuna.create_study(
+        sampler=optuna.samplers.RandomSampler(seed=1), pruner=optuna.pruners.ThresholdPruner(upper=0.0)
+    )
     study.optimize(make_objective(task, space), n_trials=1, catch=(TrainingDiverged,))
     trial = study.trials[0]
     assert trial.state == TrialState.PRUNED
@@ -121,7 +137,9 @@ def test_the_builtin_space_fits_the_task_and_a_foreign_parameter_is_refused(task
 
     space = task.load_space()
     assert set(space.names) <= set(task.param_rules) and set(task.default_params) == set(task.param_rules)
-    bad = SearchSpace.from_yaml("parameters:\n  lora_targets: {role: strategic, type: categorical, choices: [everything]}\n")
+    bad = SearchSpace.from_yaml(
+        "parameters:\n  lora_targets: {role: strategic, type: categorical, choices: [everything]}\n"
+    )
     with pytest.raises(SearchSpaceError, match="does not know the choices"):
         task.check_space(bad)
 
@@ -138,16 +156,42 @@ def test_a_missing_llm_extra_is_a_clear_error(capsys, monkeypatch, sst2: Path) -
     import sys
 
     monkeypatch.setitem(sys.modules, "peft", None)  # what `import peft` sees when peft is not installed
-    status = main(["optimize", "--task", "text_classification", "--data", str(sst2), "--trials", "1",
-                   "--storage", "sqlite:///:memory:", "--reports", "none"])
+    status = main(
+        [
+            "optimize",
+            "--task",
+            "text_classification",
+            "--data",
+            str(sst2),
+            "--trials",
+            "1",
+            "--storage",
+            "sqlite:///:memory:",
+            "--reports",
+            "none",
+        ]
+    )
     assert status == 2
     err = " ".join(capsys.readouterr().err.split())  # rich wraps long lines
     assert 'needs peft: pip install "cascaderl-optuna[llm]"' in err
 
 
 def test_device_is_refused_by_a_task_that_does_not_take_it(capsys, tmp_path) -> None:
-    status = main(["optimize", "--task", "digits_mlp", "--trials", "1", "--device", "cuda",
-                   "--storage", f"sqlite:///{tmp_path / 's.db'}", "--reports", "none"])
+    status = main(
+        [
+            "optimize",
+            "--task",
+            "digits_mlp",
+            "--trials",
+            "1",
+            "--device",
+            "cuda",
+            "--storage",
+            f"sqlite:///{tmp_path / 's.db'}",
+            "--reports",
+            "none",
+        ]
+    )
     assert status == 2
     assert "does not take --device" in capsys.readouterr().err
 
@@ -162,7 +206,9 @@ def test_sst2_folder_has_a_labelled_test_split(sst2: Path) -> None:
 
 def test_an_unlabelled_test_file_is_replaced_by_half_of_dev(tmp_path: Path) -> None:
     (tmp_path / "train.csv").write_text('text,label\n"good, really",pos\nbad,neg\nfine,pos\n', encoding="utf-8")
-    (tmp_path / "dev.csv").write_text("text,label\n" + "".join(f"s{i},{'pos' if i % 2 else 'neg'}\n" for i in range(10)))
+    (tmp_path / "dev.csv").write_text(
+        "text,label\n" + "".join(f"s{i},{'pos' if i % 2 else 'neg'}\n" for i in range(10))
+    )
     (tmp_path / "test.tsv").write_text('index\tsentence\n0\ta "quoted" one\n')  # GLUE style: no labels
     splits = load_text_splits(str(tmp_path))
     assert splits.label_names == ["neg", "pos"] and splits.train == (["good, really", "bad", "fine"], [1, 0, 1])

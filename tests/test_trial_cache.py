@@ -14,8 +14,8 @@ import pytest
 
 from cascaderl_optuna import CascadeSampler
 from cascaderl_optuna import sampler as sampler_module
-from cascaderl_optuna._cascade.trial_cache import FinishedTrialCache
 from cascaderl_optuna._cascade.refit import refit_point
+from cascaderl_optuna._cascade.trial_cache import FinishedTrialCache
 
 
 def _study_with_values(values, storage=None):
@@ -89,7 +89,7 @@ def test_a_sampler_reused_on_another_study_decides_as_a_fresh_one():
 
 
 def test_refit_points_keep_the_fixed_interval_early_and_then_every_five_percent():
-    points = sorted({refit_point(n, 10) for n in range(0, 1200)})
+    points = sorted({refit_point(n, 10) for n in range(1200)})
     assert points[:23] == list(range(0, 230, 10))  # the first 220 trials: every 10, as before
     gaps = [b - a for a, b in zip(points[1:], points[2:])]
     assert all(g == max(10, a // 20) for g, a in zip(gaps, points[1:]))

@@ -3,14 +3,14 @@
 import json
 
 import numpy as np
-import pytest
 import optuna
+import pytest
 
 from benchmarks.problems import make_problem
 from benchmarks.samplers import make_sampler
 from benchmarks.suites import SUITES
-from benchmarks.variants_comparison import comparison
 from benchmarks.variants import VARIANTS
+from benchmarks.variants_comparison import comparison
 from cascaderl_optuna import CascadeSampler
 from cascaderl_optuna._cascade.low_level import LowLevelAgent
 
@@ -55,16 +55,22 @@ def test_truncated_proposals_put_no_mass_on_a_face_where_clipping_puts_half():
 
 def _rows(path, curves):
     path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text("".join(json.dumps({"seed": s, "values": c, "true_values": c, "incumbent_true": c,
-                                        "optimum": 0.0}) + "\n" for s, c in enumerate(curves)))
+    path.write_text(
+        "".join(
+            json.dumps({"seed": s, "values": c, "true_values": c, "incumbent_true": c, "optimum": 0.0}) + "\n"
+            for s, c in enumerate(curves)
+        )
+    )
 
 
 def test_comparison_pairs_each_variant_with_the_shipped_heldout_rows_by_seed(tmp_path):
     shipped = [[1.0] * 200, [2.0] * 200, [3.0] * 200]
     _rows(tmp_path / "heldout" / "mixint_f1_d10" / "cascade.jsonl", shipped)
     _rows(tmp_path / "heldout" / "mixint_f1_d10" / "tpe_default.jsonl", [[0.1] * 200] * 3)  # not the cascade: ignored
-    _rows(tmp_path / "variants" / "mixint_f1_d10" / "cascade_truncated_proposals.jsonl",
-          [[0.5] * 200, [2.5] * 200, [2.0] * 200])  # better, worse, better
+    _rows(
+        tmp_path / "variants" / "mixint_f1_d10" / "cascade_truncated_proposals.jsonl",
+        [[0.5] * 200, [2.5] * 200, [2.0] * 200],
+    )  # better, worse, better
     text = comparison(tmp_path)
     assert "## `cascade_truncated_proposals`" in text and "On the held-out suite: 1 problems, 3 studies." in text
     assert "On the published comparison (full suite): not run." in text
@@ -72,11 +78,16 @@ def test_comparison_pairs_each_variant_with_the_shipped_heldout_rows_by_seed(tmp
     assert "| cascade_truncated_proposals | mixint | 1 |" in text
     # and on the published problems, each problem's own line
     _rows(tmp_path / "full" / "llm_strong" / "cascade.jsonl", shipped)
-    _rows(tmp_path / "variants_published" / "llm_strong" / "cascade_truncated_proposals.jsonl",
-          [[0.5] * 200, [1.5] * 200, [2.0] * 200])  # better, better, better
+    _rows(
+        tmp_path / "variants_published" / "llm_strong" / "cascade_truncated_proposals.jsonl",
+        [[0.5] * 200, [1.5] * 200, [2.0] * 200],
+    )  # better, better, better
     text = comparison(tmp_path)
     assert "On the published comparison (full suite): 1 problems, 3 studies." in text
-    assert "| llm_strong | 3 | 3/0/0, p = 0.25 (2 -> 1.5) | 3/0/0, p = 0.25 (2 -> 1.5) | 3/0/0, p = 0.25 (2 -> 1.5) |" in text
+    assert (
+        "| llm_strong | 3 | 3/0/0, p = 0.25 (2 -> 1.5) | 3/0/0, p = 0.25 (2 -> 1.5) | 3/0/0, p = 0.25 (2 -> 1.5) |"
+        in text
+    )
 
 
 def test_allocation_windows_count_trials_after_the_start_on_good_strategies():
@@ -87,8 +98,16 @@ def test_allocation_windows_count_trials_after_the_start_on_good_strategies():
     assert out["10-50"] == {"good_share": 0.5, "median_gap": 0.25}
     assert out["50-100"] == {"good_share": 0.8, "median_gap": 0.01}  # trials 50-59 at 0.5, 60-99 at 0.01
     assert out["100-200"] == {"good_share": 1.0, "median_gap": 0.01}
-    assert hla.strategy_key({"optimizer": "sgd", "scheduler": "cosine", "regularization": "none", "adapter": "lora",
-                             "lora_targets": "qv", "learning_rate": 0.1}) == ("sgd", "cosine", "none", "lora", "qv")
+    assert hla.strategy_key(
+        {
+            "optimizer": "sgd",
+            "scheduler": "cosine",
+            "regularization": "none",
+            "adapter": "lora",
+            "lora_targets": "qv",
+            "learning_rate": 0.1,
+        }
+    ) == ("sgd", "cosine", "none", "lora", "qv")
 
 
 def test_an_observed_trial_bounds_its_strategy_s_best_reachable_loss(monkeypatch):
@@ -98,7 +117,8 @@ def test_an_observed_trial_bounds_its_strategy_s_best_reachable_loss(monkeypatch
     assert hla.strategy_gaps("strong", []) == {("a",): 0.0, ("b",): 8.0, ("c",): 0.5}
     # the local optimiser stalled on b (a real trial reached 1.2) and c's trials are no better than its minimum
     assert hla.strategy_gaps("strong", [(("b",), 1.2), (("c",), 2.0)]) == pytest.approx(
-        {("a",): 0.0, ("b",): 0.2, ("c",): 0.5})
+        {("a",): 0.0, ("b",): 0.2, ("c",): 0.5}
+    )
 
 
 def test_best_strategy_of_8_acts_with_the_proposal_the_critic_scores_best_and_stores_its_policy_log_prob():
@@ -158,7 +178,8 @@ def test_the_committed_comparison_is_what_the_committed_rows_make():
     from benchmarks.runner import RESULTS_DIR
 
     assert comparison(RESULTS_DIR) == (RESULTS_DIR / "variants" / "COMPARISON.md").read_text(), (
-        "stale: python -m benchmarks.variants_comparison > benchmarks/results/variants/COMPARISON.md")
+        "stale: python -m benchmarks.variants_comparison > benchmarks/results/variants/COMPARISON.md"
+    )
 
 
 def test_the_committed_allocation_table_is_what_its_committed_per_study_file_makes():
@@ -178,7 +199,10 @@ def test_elite_frame_aligns_the_policy_with_a_rotated_valley_of_the_real_trials(
     real_x = np.column_stack([t, t + 0.01 * rng.standard_normal(40)]).clip(0, 1)
     utility = -np.abs(t - 0.5)
     behaviour = np.full((40, 2), np.nan)
-    flat = lambda a: np.zeros(len(a))  # a critic with no opinion: the frame alone shapes the policy
+
+    def flat(a):  # a critic with no opinion: the frame alone shapes the policy
+        return np.zeros(len(a))
+
     agent = agent_class(np.array([0.5, 0.5]), np.array([0.1, 0.1]), generations=1)
     agent.improve(flat, rng, real_x, utility, behaviour)
     draws = agent.sample(rng, 4000)
@@ -203,7 +227,8 @@ def test_elite_frame_aligns_the_policy_with_a_rotated_valley_of_the_real_trials(
 def test_the_warped_value_critic_keeps_the_order_and_the_magnitudes_of_the_values():
     from optuna.distributions import FloatDistribution
     from optuna.study import StudyDirection
-    from optuna.trial import create_trial, TrialState
+    from optuna.trial import create_trial
+    from optuna.trial import TrialState
 
     sampler = make_sampler("cascade_warped_value_critic", 0, make_problem("llm_strong"))
     dist = {"x": FloatDistribution(0, 1)}

@@ -17,9 +17,9 @@ import pytest
 from cascaderl_optuna import CascadeSampler
 from cascaderl_optuna import plot_cascade_tree
 from cascaderl_optuna import plot_strategy_history
-from cascaderl_optuna._cascade.records import PolicyDiagnostics
 from cascaderl_optuna._cascade.records import DECISION_KEY
 from cascaderl_optuna._cascade.records import POLICY_KEY
+from cascaderl_optuna._cascade.records import PolicyDiagnostics
 from cascaderl_optuna.integrations.visualization import cascade_tree_nodes
 from cascaderl_optuna.integrations.visualization import MAX_POINTS_PER_CURVE
 from cascaderl_optuna.integrations.visualization import NOT_SET
@@ -96,9 +96,7 @@ def test_planted_tree_has_exactly_the_expected_boxes_sizes_and_findings() -> Non
         assert node.policy_probability == p
         assert node.policy_trial == p_trial
     ids = {n.id: n for n in nodes}
-    assert ids[f"{S}/scheduler=constant"].state_counts == {
-        "COMPLETE": 1, "PRUNED": 0, "FAIL": 1, "RUNNING": 0
-    }
+    assert ids[f"{S}/scheduler=constant"].state_counts == {"COMPLETE": 1, "PRUNED": 0, "FAIL": 1, "RUNNING": 0}
     assert ids["all trials"].state_counts == {"COMPLETE": 4, "PRUNED": 1, "FAIL": 1, "RUNNING": 1}
     # The last quarter of the 7 trials is trials 5 and 6: one SGD, one AdamW.
     assert ids[A].recent_share == 0.5 and ids[f"{S}/scheduler=cosine"].recent_share == 0.0
@@ -146,9 +144,7 @@ def test_best_values_and_colours_follow_the_direction(direction: str) -> None:
     worst_leaf = max(leaves, key=lambda i: leaves[i] * (1 if direction == "minimize" else -1))
     assert best_leaf == (min if direction == "minimize" else max)(leaves, key=leaves.get)
     assert _darkness(colors[best_leaf]) > _darkness(colors[worst_leaf])
-    assert ("lower is better" if direction == "minimize" else "higher is better") in (
-        figure.layout.title.text
-    )
+    assert ("lower is better" if direction == "minimize" else "higher is better") in (figure.layout.title.text)
     # Boxes are ranked within their column: SGD's best beats AdamW's in both directions here.
     assert _darkness(colors[S]) > _darkness(colors[A])
     # No complete trial: grey, whatever the direction.

@@ -159,37 +159,122 @@ def test_a_strategic_number_is_only_ever_suggested_at_its_levels() -> None:
 
 # Each broken file: (text, line, what the message must say).
 BROKEN = [
-    ("parameters:\n  a: {role: tactical, type: floot, low: 0, high: 1}\n", 2, ["'a'", "'type'", "floot", "float, int or categorical"]),
-    ("parameters:\n  a:\n    role: tactical\n    type: float\n    low: 1\n    high: 0\n", 6, ["'high'", "must be greater than low"]),
-    ("parameters:\n  a:\n    role: tactical\n    type: float\n    low: 0\n    high: 1\n    log: true\n", 5, ["'low'", "log-scale", "low > 0"]),
-    ("parameters:\n  a:\n    role: tactical\n    type: float\n    low: 0.1\n    high: 1\n    log: true\n    step: 0.1\n", 8, ["'step'", "log"]),
+    (
+        "parameters:\n  a: {role: tactical, type: floot, low: 0, high: 1}\n",
+        2,
+        ["'a'", "'type'", "floot", "float, int or categorical"],
+    ),
+    (
+        "parameters:\n  a:\n    role: tactical\n    type: float\n    low: 1\n    high: 0\n",
+        6,
+        ["'high'", "must be greater than low"],
+    ),
+    (
+        "parameters:\n  a:\n    role: tactical\n    type: float\n    low: 0\n    high: 1\n    log: true\n",
+        5,
+        ["'low'", "log-scale", "low > 0"],
+    ),
+    (
+        "parameters:\n  a:\n    role: tactical\n    type: float\n    low: 0.1\n    high: 1\n    log: true\n"
+        "    step: 0.1\n",
+        8,
+        ["'step'", "log"],
+    ),
     ("parameters:\n  a: {role: tactical, type: int, low: 0, high: 10, step: 3}\n", 2, ["multiple of step"]),
     ("parameters:\n  a:\n    role: strategic\n    type: categorical\n    choices: []\n", 5, ["'choices'", "empty"]),
     ("parameters:\n  a: {role: strategic, type: categorical, choices: [x, x]}\n", 2, ["listed twice"]),
-    ("parameters:\n  a: {role: tactical, type: float, low: 0, high: 1, when: {b: x}}\n  b: {role: strategic, type: categorical, choices: [x]}\n", 2, ["'b'", "not declared before", "move"]),
+    (
+        "parameters:\n  a: {role: tactical, type: float, low: 0, high: 1, when: {b: x}}\n"
+        "  b: {role: strategic, type: categorical, choices: [x]}\n",
+        2,
+        ["'b'", "not declared before", "move"],
+    ),
     ("parameters:\n  a: {role: tactical, type: float, low: 0, high: 1, when: {zz: x}}\n", 2, ["'zz'", "not declared"]),
-    ("parameters:\n  b: {role: strategic, type: categorical, choices: [x, y]}\n  a:\n    role: tactical\n    type: float\n    low: 0\n    high: 1\n    when: {b: [x, w]}\n", 8, ["'b' can never be 'w'", "choices are 'x', 'y'"]),
-    ("parameters:\n  b: {role: tactical, type: float, low: 0, high: 1}\n  a: {role: tactical, type: float, low: 0, high: 1, when: {b: 0.5}}\n", 3, ["continuous float"]),
-    ("parameters:\n  a: {role: tactical, type: float, low: 0, high: 1}\n  b: {role: tactical, type: float, low: 0, high: 1}\n  a: {role: tactical, type: float, low: 0, high: 2}\n", 4, ["duplicate key 'a'", "first on line 2"]),
-    ("parameters:\n  a:\n    role: tactical\n    type: float\n    type: int\n    low: 0\n    high: 1\n", 5, ["duplicate key 'type'"]),
-    ("parameters:\n  a:\n    role: tactical\n    type: float\n    low: 0\n    high: 1\n    lowe: 0\n", 7, ["unknown field 'lowe'", "role, type, low"]),
-    ("parameters:\n  a: {role: tactical, type: categorical, choices: [1, 2]}\n", 2, ["cannot be tactical", "role: strategic"]),
-    ("parameters:\n  a: {role: strategic, type: float, low: 0, high: 1}\n", 2, ["continuous float cannot be strategic", "step"]),
+    (
+        "parameters:\n  b: {role: strategic, type: categorical, choices: [x, y]}\n  a:\n    role: tactical\n"
+        "    type: float\n    low: 0\n    high: 1\n    when: {b: [x, w]}\n",
+        8,
+        ["'b' can never be 'w'", "choices are 'x', 'y'"],
+    ),
+    (
+        "parameters:\n  b: {role: tactical, type: float, low: 0, high: 1}\n"
+        "  a: {role: tactical, type: float, low: 0, high: 1, when: {b: 0.5}}\n",
+        3,
+        ["continuous float"],
+    ),
+    (
+        "parameters:\n  a: {role: tactical, type: float, low: 0, high: 1}\n"
+        "  b: {role: tactical, type: float, low: 0, high: 1}\n  a: {role: tactical, type: float, low: 0, high: 2}\n",
+        4,
+        ["duplicate key 'a'", "first on line 2"],
+    ),
+    (
+        "parameters:\n  a:\n    role: tactical\n    type: float\n    type: int\n    low: 0\n    high: 1\n",
+        5,
+        ["duplicate key 'type'"],
+    ),
+    (
+        "parameters:\n  a:\n    role: tactical\n    type: float\n    low: 0\n    high: 1\n    lowe: 0\n",
+        7,
+        ["unknown field 'lowe'", "role, type, low"],
+    ),
+    (
+        "parameters:\n  a: {role: tactical, type: categorical, choices: [1, 2]}\n",
+        2,
+        ["cannot be tactical", "role: strategic"],
+    ),
+    (
+        "parameters:\n  a: {role: strategic, type: float, low: 0, high: 1}\n",
+        2,
+        ["continuous float cannot be strategic", "step"],
+    ),
     ("parameters:\n  a: {role: strategic, type: int, low: 0, high: 1000}\n", 2, ["1001 levels", "at most 64"]),
-    ("parameters:\n  a: {role: manager, type: float, low: 0, high: 1}\n", 2, ["unknown role 'manager'", "strategic", "tactical"]),
-    ("parameters:\n  a:\n    role: tactical\n    type: int\n    levels: [1, 2]\n", 5, ["'levels' is for a strategic parameter"]),
-    ("parameters:\n  a:\n    role: strategic\n    type: int\n    low: 1\n    levels: [1, 2]\n", 5, ["'low' cannot be combined with 'levels'"]),
-    ("parameters:\n  a:\n    role: strategic\n    type: int\n    levels: [1, 2.5]\n", 5, ["'levels'", "expected an integer", "2.5"]),
+    (
+        "parameters:\n  a: {role: manager, type: float, low: 0, high: 1}\n",
+        2,
+        ["unknown role 'manager'", "strategic", "tactical"],
+    ),
+    (
+        "parameters:\n  a:\n    role: tactical\n    type: int\n    levels: [1, 2]\n",
+        5,
+        ["'levels' is for a strategic parameter"],
+    ),
+    (
+        "parameters:\n  a:\n    role: strategic\n    type: int\n    low: 1\n    levels: [1, 2]\n",
+        5,
+        ["'low' cannot be combined with 'levels'"],
+    ),
+    (
+        "parameters:\n  a:\n    role: strategic\n    type: int\n    levels: [1, 2.5]\n",
+        5,
+        ["'levels'", "expected an integer", "2.5"],
+    ),
     ("parameters:\n  a:\n    role: strategic\n    type: int\n    levels: [4, 8, 4]\n", 5, ["4 is listed twice"]),
     ("parameters:\n  a:\n    role: strategic\n    type: float\n    levels: []\n", 5, ["list of levels is empty"]),
-    ("parameters:\n  a:\n    role: strategic\n    type: float\n    levels: 0.5\n", 5, ["expected a list such as [4, 8, 16]"]),
-    ("parameters:\n  a: {role: strategic, type: categorical, choices: [x], levels: [1]}\n", 2, ["'levels' does not apply to a categorical"]),
-    ("parameters:\n  a: {role: strategic, type: int, levels: [" + ", ".join(map(str, range(65))) + "]}\n", 2, ["65 levels", "at most 64"]),
+    (
+        "parameters:\n  a:\n    role: strategic\n    type: float\n    levels: 0.5\n",
+        5,
+        ["expected a list such as [4, 8, 16]"],
+    ),
+    (
+        "parameters:\n  a: {role: strategic, type: categorical, choices: [x], levels: [1]}\n",
+        2,
+        ["'levels' does not apply to a categorical"],
+    ),
+    (
+        "parameters:\n  a: {role: strategic, type: int, levels: [" + ", ".join(map(str, range(65))) + "]}\n",
+        2,
+        ["65 levels", "at most 64"],
+    ),
     ("parameters:\n  a: {type: float, low: 0, high: 1}\n", 2, ["missing 'role:'"]),
     ("parameters:\n  a: {role: tactical, type: float, high: 1}\n", 2, ["missing 'low:'"]),
     ("parameters:\n  a: {role: tactical, type: float, low: '01e-5', high: 1}\n", 2, ["expected a number", "'01e-5'"]),
     ("parameters:\n  a: {role: tactical, type: int, low: 0.5, high: 3}\n", 2, ["expected an integer"]),
-    ("parameters:\n  a: {role: tactical, type: float, low: 0, high: 1, choices: [1]}\n", 2, ["'choices' does not apply"]),
+    (
+        "parameters:\n  a: {role: tactical, type: float, low: 0, high: 1, choices: [1]}\n",
+        2,
+        ["'choices' does not apply"],
+    ),
     ("parameters:\n  a: {role: strategic, type: categorical, choices: [x], low: 0}\n", 2, ["'low' does not apply"]),
     ("parameters:\n  a: {role: tactical, type: float, low: 0, high: 1, log: maybe}\n", 2, ["true or false"]),
     ("params:\n  a: {role: tactical, type: float, low: 0, high: 1}\n", 1, ["unknown key 'params'", "parameters"]),
@@ -214,7 +299,9 @@ def test_broken_files_name_the_file_line_and_key(tmp_path, text: str, line: int,
 
 def test_unquoted_exponent_is_a_number_but_quoted_text_is_not() -> None:
     # YAML 1.1 (PyYAML) reads 1e-5 as the text "1e-5"; users mean the number.
-    space = SearchSpace.from_yaml("parameters:\n  lr: {role: tactical, type: float, low: 1e-5, high: 2E-1, log: true}\n")
+    space = SearchSpace.from_yaml(
+        "parameters:\n  lr: {role: tactical, type: float, low: 1e-5, high: 2E-1, log: true}\n"
+    )
     assert space["lr"].distribution == FloatDistribution(1e-5, 0.2, log=True)
     space = SearchSpace.from_yaml("parameters:\n  tag: {role: strategic, type: categorical, choices: ['1e-5', 1e-5]}\n")
     assert space["tag"].distribution.choices == ("1e-5", 1e-5)
@@ -267,7 +354,13 @@ def schemas(draw):  # type: ignore[no-untyped-def]
             log = draw(st.booleans())
             low = draw(st.floats(1e-6, 10.0)) if log else draw(st.floats(-100.0, 100.0))
             high = low * draw(st.floats(1.5, 1e4)) if log else low + draw(st.floats(0.01, 100.0))
-            lines += ["    role: tactical", "    type: float", f"    low: {low!r}", f"    high: {high!r}", f"    log: {str(log).lower()}"]
+            lines += [
+                "    role: tactical",
+                "    type: float",
+                f"    low: {low!r}",
+                f"    high: {high!r}",
+                f"    log: {str(log).lower()}",
+            ]
             values = []
         conditional = [d for d in declared if d[2]]
         if conditional and draw(st.booleans()):
@@ -293,9 +386,7 @@ def test_any_valid_schema_suggests_in_range_values_that_satisfy_the_conditions(t
         params = space.suggest(trial)
         assert params == trial.params
         for p in space.parameters:
-            expected_active = all(
-                parent in params and params[parent] in allowed for parent, allowed in p.when.items()
-            )
+            expected_active = all(parent in params and params[parent] in allowed for parent, allowed in p.when.items())
             assert (p.name in params) == expected_active, (p.name, params, text)
             if p.name in params:
                 assert p.distribution._contains(p.distribution.to_internal_repr(params[p.name]))

@@ -8,7 +8,9 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from benchmarks.problems.base import Evaluation, Params, Problem
+from benchmarks.problems.base import Evaluation
+from benchmarks.problems.base import Params
+from benchmarks.problems.base import Problem
 
 
 def _llm(variant: str, hand_conditioned: bool = False) -> Callable[[], Problem]:
@@ -84,8 +86,13 @@ PROBLEMS: dict[str, Callable[[], Problem]] = {
 # YAHPO-SO instances the full suite does not use, and synthetic mixed spaces drawn from seeds the pre-training never
 # draws.
 HELDOUT_MIXINT = tuple(f for f in range(1, 25) if f not in (10, 21))
-HELDOUT_YAHPO = (("rbv2_xgboost", "12"), ("rbv2_xgboost", "16"), ("lcbench", "167168"), ("lcbench", "189873"),
-                 ("rbv2_rpart", "14"))
+HELDOUT_YAHPO = (
+    ("rbv2_xgboost", "12"),
+    ("rbv2_xgboost", "16"),
+    ("lcbench", "167168"),
+    ("lcbench", "189873"),
+    ("rbv2_rpart", "14"),
+)
 HELDOUT_SYNTHETIC = tuple(range(20_000_000, 20_000_030))
 _HELDOUT: dict[str, Callable[[], Problem]] = {
     **{f"mixint_f{f}_d10": _mixint(f) for f in HELDOUT_MIXINT},
@@ -94,6 +101,7 @@ _HELDOUT: dict[str, Callable[[], Problem]] = {
 }
 PROBLEMS.update(_HELDOUT)
 HELDOUT_PROBLEMS = tuple(_HELDOUT)
+
 
 def make_problem(name: str) -> Problem:
     try:

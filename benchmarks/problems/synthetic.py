@@ -12,7 +12,8 @@ from __future__ import annotations
 import numpy as np
 import optuna
 
-from benchmarks.problems.base import Evaluation, Params
+from benchmarks.problems.base import Evaluation
+from benchmarks.problems.base import Params
 
 
 class SyntheticMixedProblem:

@@ -12,7 +12,8 @@ The model and training loop are the command line's ``digits_mlp`` task's
 defined before they were shared: one hidden layer, no dropout, no schedule, no gradient clipping, no divergence
 check (the capped final loss scores a diverged run). The committed rows fix every number it returns.
 
-The training costs 0.15-1 s per trial on one core (small batches cost most, and the samplers favour them), so this problem runs with fewer seeds and trials
+The training costs 0.15-1 s per trial on one core (small batches cost most, and the samplers favour them), so this
+problem runs with fewer seeds and trials
 than the others (see ``benchmarks/suites.py``).
 """
 
@@ -21,13 +22,17 @@ from __future__ import annotations
 import math
 
 import optuna
-import torch
 from sklearn.datasets import load_digits
 from sklearn.model_selection import train_test_split
 from sklearn.preprocessing import StandardScaler
+import torch
 
-from benchmarks.problems.base import Evaluation, Params
-from cascaderl_optuna.cli.tasks.digits_mlp import make_mlp, seeded, train_epochs
+from benchmarks.problems.base import Evaluation
+from benchmarks.problems.base import Params
+from cascaderl_optuna.cli.tasks.digits_mlp import make_mlp
+from cascaderl_optuna.cli.tasks.digits_mlp import seeded
+from cascaderl_optuna.cli.tasks.digits_mlp import train_epochs
+
 
 EPOCHS = 10
 MAX_LOSS = 10.0

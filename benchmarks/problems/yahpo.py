@@ -23,13 +23,15 @@ from __future__ import annotations
 import atexit
 import json
 import os
+from pathlib import Path
 import subprocess
 import sys
-from pathlib import Path
 
 import optuna
 
-from benchmarks.problems.base import Evaluation, Params
+from benchmarks.problems.base import Evaluation
+from benchmarks.problems.base import Params
+
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 VENV_PYTHON = REPO_ROOT / "benchmarks" / ".venv-yahpo" / "bin" / "python"
@@ -67,8 +69,9 @@ class YahpoProblem:
         path = data_path()
         if not (path / scenario / "model.onnx").exists():
             raise FileNotFoundError(f"no YAHPO surrogate for {scenario} under {path} (set YAHPO_DATA)")
-        self._proc = subprocess.Popen([worker_python(), str(WORKER)], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-                                      text=True, bufsize=1)
+        self._proc = subprocess.Popen(
+            [worker_python(), str(WORKER)], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True, bufsize=1
+        )
         atexit.register(self.close)
         space = self._call({"scenario": scenario, "instance": instance, "data_path": str(path)})
         self.params, self.fidelity = space["params"], space["fidelity"]

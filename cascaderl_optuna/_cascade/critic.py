@@ -49,9 +49,7 @@ def fit_kernel(x: np.ndarray, y: np.ndarray) -> KernelParams:
     log_ls = torch.tensor(start.log_lengthscale, dtype=torch.float64, requires_grad=True)
     log_sig = torch.tensor(start.log_signal, dtype=torch.float64, requires_grad=True)
     log_noise = torch.tensor(start.log_noise, dtype=torch.float64, requires_grad=True)
-    optimiser = torch.optim.LBFGS(
-        [log_ls, log_sig, log_noise], max_iter=_FIT_ITERATIONS, line_search_fn="strong_wolfe"
-    )
+    optimiser = torch.optim.LBFGS([log_ls, log_sig, log_noise], max_iter=_FIT_ITERATIONS, line_search_fn="strong_wolfe")
 
     def closure() -> torch.Tensor:
         optimiser.zero_grad()
@@ -89,7 +87,7 @@ def prior_kernel(dim: int) -> KernelParams:
     return KernelParams(np.full(dim, _LENGTHSCALE_PRIOR_MEAN), 0.0, math.log(0.05))
 
 
-def _matern52_of_squared_distance(r2, sqrt, exp):  # type: ignore[no-untyped-def]
+def _matern52_of_squared_distance(r2, sqrt, exp):
     """Matern-5/2 correlation from squared scaled distances (numpy or torch, by ``sqrt``/``exp``).
 
     Distances come from ``|a|^2 + |b|^2 - 2 a.b`` on inputs divided by their length scales: one
@@ -152,7 +150,6 @@ class GaussianProcessCritic:
         v = ks @ self._chol_inv.T
         var = np.maximum(self._signal - np.einsum("ij,ij->i", v, v), 1e-12)
         return mean * self._scale + self._mean, np.sqrt(var) * self._scale
-
 
 
 def build_critic(

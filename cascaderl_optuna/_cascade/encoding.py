@@ -110,15 +110,11 @@ class HistoryEncoder:
                     summary = self._conditional[k][prefix] = _Summary(self.n_choices[k])
                 summary.add(c, utility)
 
-    def features(
-        self, k: int, prefix: Sequence[int], pending: np.ndarray | None = None
-    ) -> np.ndarray:
+    def features(self, k: int, prefix: Sequence[int], pending: np.ndarray | None = None) -> np.ndarray:
         """Feature matrix ``(n_choices[k], N_FEATURES)`` of head ``k`` given earlier choices."""
         return np.array(self.feature_rows(k, prefix, pending))
 
-    def feature_rows(
-        self, k: int, prefix: Sequence[int], pending: np.ndarray | None = None
-    ) -> list[list[float]]:
+    def feature_rows(self, k: int, prefix: Sequence[int], pending: np.ndarray | None = None) -> list[list[float]]:
         """``features`` as nested lists (one row per choice), for the replay's inner loop."""
         n_c = self.n_choices[k]
         summary = self._marginal[k]

@@ -6,7 +6,8 @@ Policy. For head ``k`` (one strategic parameter) and choice ``c``::
     pi[k, c]    = (1 - floor) * softmax(logit[k])[c] + floor / n_choices[k]
 
 ``phi`` is the state encoding of :mod:`cascaderl_optuna._cascade.encoding` (per-choice best, mean, budget
-share, uncertainty, stagnation, pending share, recent share, and the critic's optimistic gap), computed on the trials that agree
+share, uncertainty, stagnation, pending share, recent share, and the critic's optimistic gap), computed on the trials
+that agree
 with the choices already made for heads ``< k``, so the joint distribution over strategies is a
 product of conditionals instead of an enumeration of all combinations. ``theta`` is shared by
 every head and choice (8 numbers), ``b`` is one bias per choice: few parameters, as small-data
@@ -79,9 +80,7 @@ class HighLevelAgent:
         self.epochs = epochs
         self.lr = lr
         self.prior_strength = prior_strength
-        self._theta_prior = torch.tensor(
-            DEFAULT_THETA if theta_prior is None else theta_prior, dtype=torch.float64
-        )
+        self._theta_prior = torch.tensor(DEFAULT_THETA if theta_prior is None else theta_prior, dtype=torch.float64)
         self._c_max = max(self.n_choices) if self.n_choices else 1
         mask = torch.zeros(len(self.n_choices), self._c_max, dtype=torch.bool)
         for k, c in enumerate(self.n_choices):
@@ -124,9 +123,7 @@ class HighLevelAgent:
         padding = [[[0.0] * N_FEATURES for _ in range(self._c_max - c)] for c in self.n_choices]
         feature_list, state_list = [], []
         for t, row in enumerate(rows):
-            feature_list.append(
-                [encoder.feature_rows(k, row[:k]) + padding[k] for k in range(n_heads)]
-            )
+            feature_list.append([encoder.feature_rows(k, row[:k]) + padding[k] for k in range(n_heads)])
             state_list.append(encoder.value_state())
             encoder.add(row, float(utilities[t]))
         features = np.array(feature_list, dtype=float).reshape(n, n_heads, self._c_max, N_FEATURES)
@@ -157,9 +154,7 @@ class HighLevelAgent:
             return log_prob, entropy
 
         def regulariser() -> torch.Tensor:
-            return self.prior_strength * (
-                (bias**2).sum() + ((theta - self._theta_prior) ** 2).sum()
-            )
+            return self.prior_strength * ((bias**2).sum() + ((theta - self._theta_prior) ** 2).sum())
 
         self.stats = ppo_update(
             evaluate,

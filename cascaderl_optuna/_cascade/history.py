@@ -58,11 +58,7 @@ def read_history(
     """Select the last ``window`` finished trials and the running ones, and score them."""
     all_finished = [t for t in trials if t.state in FINISHED_STATES and t.params]
     finished = all_finished[-window:] if window > 0 else all_finished
-    running = [
-        t
-        for t in trials
-        if t.state == TrialState.RUNNING and t.number != current_number and t.params
-    ]
+    running = [t for t in trials if t.state == TrialState.RUNNING and t.number != current_number and t.params]
     return History(finished, running, rank_utilities(finished, direction), all_finished)
 
 

@@ -36,8 +36,8 @@ import math
 
 import numpy as np
 
-from cascaderl_optuna._cascade.ppo import normalise
 from cascaderl_optuna._cascade.ppo import gaussian_ppo_update
+from cascaderl_optuna._cascade.ppo import normalise
 from cascaderl_optuna._cascade.ppo import PPOStats
 
 
@@ -199,9 +199,7 @@ class LowLevelAgent:
             lr=self.lr,
         )
 
-    def act(
-        self, rng: np.random.Generator, score: Callable[[np.ndarray], np.ndarray] | None = None
-    ) -> np.ndarray:
+    def act(self, rng: np.random.Generator, score: Callable[[np.ndarray], np.ndarray] | None = None) -> np.ndarray:
         """One action in the unit cube: the best of ``n_proposals`` policy samples by ``score``.
 
         Without a score (or with one proposal) it is a plain sample of the policy.
@@ -221,9 +219,7 @@ MAX_REAL_BATCH = 50
 """The strategy's most recent real trials that join each PPO batch (bounds the cost per trial)."""
 
 
-def strategy_start(
-    x: np.ndarray, utilities: np.ndarray, similarity: np.ndarray
-) -> tuple[np.ndarray, np.ndarray]:
+def strategy_start(x: np.ndarray, utilities: np.ndarray, similarity: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Mean and spread a strategy's low-level agent starts from.
 
     The elite of all trials, each weighted by how much its strategy behaves like the chosen one

@@ -43,9 +43,7 @@ class PPOStats:
         return {k: float(v) for k, v in self.__dict__.items()}
 
 
-def value_baseline(
-    states: np.ndarray, returns: np.ndarray, ridge: float = 1.0
-) -> tuple[np.ndarray, float, float]:
+def value_baseline(states: np.ndarray, returns: np.ndarray, ridge: float = 1.0) -> tuple[np.ndarray, float, float]:
     """Fit ``V(s) = w . s`` to the returns by ridge regression.
 
     Returns the fitted values, the value loss (mean squared error) and the explained variance.
@@ -72,7 +70,7 @@ def normalise(advantages: np.ndarray) -> np.ndarray:
     return (advantages - advantages.mean()) / std
 
 
-def surrogate_loss(ratio, advantages, clip: float, xp=torch):  # type: ignore[no-untyped-def]
+def surrogate_loss(ratio, advantages, clip: float, xp=torch):
     """Per-sample clipped PPO loss: minus the clipped surrogate.
 
     ``xp`` is the array module (torch for :func:`ppo_update`, NumPy for :func:`gaussian_ppo_update`).

@@ -136,9 +136,7 @@ class PolicyDiagnostics:
         if not _readable(data):
             return None
         probs = data.get("probs")
-        if probs is not None and not (
-            isinstance(probs, dict) and all(isinstance(p, list) for p in probs.values())
-        ):
+        if probs is not None and not (isinstance(probs, dict) and all(isinstance(p, list) for p in probs.values())):
             return None
         entropy = data.get("entropy")
         return cls(

@@ -14,8 +14,11 @@ one storage: handed another study, it starts over.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Hashable, Sequence
-from typing import Any, TypeVar
+from collections.abc import Callable
+from collections.abc import Hashable
+from collections.abc import Sequence
+from typing import Any
+from typing import TypeVar
 import weakref
 
 from optuna.study import Study

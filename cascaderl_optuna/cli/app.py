@@ -12,7 +12,8 @@ policy's probability of the strategy it chose, its entropy) with a progress bar,
 report folder (:mod:`cascaderl_optuna.cli.reports`). Through a pipe or into a CI log, where nothing
 can redraw, each trial is instead printed as one line when it finishes and the table once at the
 end, never wrapped mid-word (``COLUMNS`` sets the width; see :func:`make_console`). Running it
-again with the same study name adds trials to the stored study; it never overwrites one. The study remembers the task, the sampler and
+again with the same study name adds trials to the stored study; it never overwrites one. The study remembers the
+task, the sampler and
 the search space it was created with, and refuses to continue with different ones (their trials
 would not be comparable): pick another ``--study-name`` for that.
 
@@ -32,14 +33,13 @@ import os
 import shlex
 import sys
 import time
-import warnings
 from typing import Any
+import warnings
 
 import optuna
 from optuna.study import Study
 from optuna.trial import FrozenTrial
 from optuna.trial import TrialState
-
 
 
 DEFAULT_STORAGE = "sqlite:///cascaderl.db"
@@ -61,7 +61,7 @@ def make_sampler(
     name: str, seed: int | None, strategic_params: Sequence[str], n_startup_trials: int | None = None
 ) -> optuna.samplers.BaseSampler:
     """The sampler named on the command line (``--sampler``), with the library's defaults."""
-    startup = {} if n_startup_trials is None else {"n_startup_trials": n_startup_trials}
+    startup: dict[str, Any] = {} if n_startup_trials is None else {"n_startup_trials": n_startup_trials}
     if name == "cascade":
         from cascaderl_optuna.sampler import CascadeSampler
 
@@ -115,7 +115,9 @@ def check_storage(storage: str, *, must_exist: bool) -> None:
     try:
         database = make_url(storage).database
     except ArgumentError as exc:
-        raise CliError(f"--storage {storage!r} is not a valid URL ({exc}); write e.g. sqlite:///cascaderl.db.") from None
+        raise CliError(
+            f"--storage {storage!r} is not a valid URL ({exc}); write e.g. sqlite:///cascaderl.db."
+        ) from None
     if not database or database == ":memory:" or database.startswith("file::memory:"):
         raise CliError(
             f"--storage {storage!r} is an in-memory SQLite database: nothing in it outlives the "
@@ -175,7 +177,7 @@ def open_study(
     check_storage(storage, must_exist=False)
     try:
         names = optuna.get_all_study_names(storage=storage)
-    except Exception as exc:  # noqa: BLE001 - every storage error gets the same advice
+    except Exception as exc:
         raise CliError(
             f"cannot open storage {storage!r} ({type(exc).__name__}: {exc}). Give an Optuna "
             "storage URL such as sqlite:///cascaderl.db or postgresql://user:pw@host/db."
@@ -188,7 +190,7 @@ def open_study(
     }
     if study_name in names:
         study = optuna.load_study(study_name=study_name, storage=storage, sampler=sampler, pruner=pruner)
-        stored = {k[len(ATTR_PREFIX):]: v for k, v in study.user_attrs.items() if k.startswith(ATTR_PREFIX)}
+        stored = {k[len(ATTR_PREFIX) :]: v for k, v in study.user_attrs.items() if k.startswith(ATTR_PREFIX)}
         if not stored:
             raise CliError(
                 f"study {study_name!r} already exists in {storage} but was not created by "
@@ -208,7 +210,10 @@ def open_study(
                     "Nothing was changed."
                 )
         if study.direction.name.lower() != task.direction:
-            raise CliError(f"study {study_name!r} is a {study.direction.name.lower()} study; task {task.name!r} needs {task.direction}.")
+            raise CliError(
+                f"study {study_name!r} is a {study.direction.name.lower()} study; "
+                f"task {task.name!r} needs {task.direction}."
+            )
         return study, True
     study = optuna.create_study(
         study_name=study_name, storage=storage, sampler=sampler, pruner=pruner, direction=task.direction
@@ -321,7 +326,9 @@ class LiveTable:
     and grows past it when not, and no value is ever cut in two.
     """
 
-    def __init__(self, console: Any, n_trials: int, strategic: Sequence[str], title: str, max_rows: int = LIVE_ROWS) -> None:
+    def __init__(
+        self, console: Any, n_trials: int, strategic: Sequence[str], title: str, max_rows: int = LIVE_ROWS
+    ) -> None:
         from rich.console import Group
         from rich.live import Live
         from rich.progress import BarColumn
@@ -337,16 +344,19 @@ class LiveTable:
         self.max_rows = max_rows
         self.rows: list[tuple[dict[str, str], bool]] = []
         self.progress = Progress(
-            TextColumn("[bold]trials"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
-            TimeRemainingColumn(), console=console, auto_refresh=False,
+            TextColumn("[bold]trials"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            TimeElapsedColumn(),
+            TimeRemainingColumn(),
+            console=console,
+            auto_refresh=False,
         )
         self.task_id = self.progress.add_task("trials", total=n_trials)
         self._group = Group
         self.on_terminal = bool(console.is_terminal)
         self.live = (
-            Live(self.render(), console=console, refresh_per_second=4, transient=False)
-            if self.on_terminal
-            else None
+            Live(self.render(), console=console, refresh_per_second=4, transient=False) if self.on_terminal else None
         )
 
     def render(self) -> Any:
@@ -359,7 +369,9 @@ class LiveTable:
             right = c in ("trial", "value", "best", "p(strategy)", "entropy")
             min_width = None
             if not self.on_terminal:  # off a terminal: never fold a word (see the class docstring)
-                min_width = max(cell_len(w) for text in (c, *(cells[c] for cells, _ in shown)) for w in [*text.split(), ""])
+                min_width = max(
+                    cell_len(w) for text in (c, *(cells[c] for cells, _ in shown)) for w in [*text.split(), ""]
+                )
             table.add_column(c, justify="right" if right else "left", overflow="fold", min_width=min_width)
         for cells, new_best in shown:
             table.add_row(*(cells[c] for c in COLUMNS), style="bold green" if new_best else None)
@@ -395,10 +407,10 @@ class LiveTable:
 # -- commands --------------------------------------------------------------------------------------
 def cmd_optimize(args: argparse.Namespace, console: Any) -> int:
     from cascaderl_optuna.cli.reports import write_reports
-    from cascaderl_optuna.search_space import SearchSpaceError
+    from cascaderl_optuna.cli.tasks import get_task
     from cascaderl_optuna.cli.tasks import TrainingDiverged
     from cascaderl_optuna.cli.tasks import UnknownTaskError
-    from cascaderl_optuna.cli.tasks import get_task
+    from cascaderl_optuna.search_space import SearchSpaceError
 
     if args.trials < 1:
         raise CliError(f"--trials must be at least 1, got {args.trials}.")
@@ -426,7 +438,9 @@ def cmd_optimize(args: argparse.Namespace, console: Any) -> int:
         raise CliError(str(exc)) from None
     except TypeError as exc:
         if args.device and "device" in str(exc):
-            raise CliError(f"task {args.task!r} does not take --device (it runs on the CPU); leave the option out.") from None
+            raise CliError(
+                f"task {args.task!r} does not take --device (it runs on the CPU); leave the option out."
+            ) from None
         raise
     except (ValueError, OSError) as exc:
         raise CliError(str(exc)) from None
@@ -441,8 +455,14 @@ def cmd_optimize(args: argparse.Namespace, console: Any) -> int:
     )
     study_name = args.study_name or f"{task.name}-{args.sampler}"
     study, resumed = open_study(
-        storage=args.storage, study_name=study_name, task=task, sampler_name=args.sampler,
-        space=space, seed=args.seed, pruner=pruner, n_startup_trials=args.startup_trials,
+        storage=args.storage,
+        study_name=study_name,
+        task=task,
+        sampler_name=args.sampler,
+        space=space,
+        seed=args.seed,
+        pruner=pruner,
+        n_startup_trials=args.startup_trials,
     )
     before = len(study.trials)
     console.print(
@@ -464,7 +484,9 @@ def cmd_optimize(args: argparse.Namespace, console: Any) -> int:
         wb = WandbCallback(project=args.wandb, name=study_name, config={"task": task.name, "sampler": args.sampler})
         callbacks.append(wb)
         closers.append(wb.finish)
-    live = LiveTable(console, args.trials, space.strategic_names, title=f"{study_name} ({task.objective_metric}, {task.direction})")
+    live = LiveTable(
+        console, args.trials, space.strategic_names, title=f"{study_name} ({task.objective_metric}, {task.direction})"
+    )
     callbacks.insert(0, live)
     interrupted = False
     start = time.monotonic()
@@ -484,7 +506,9 @@ def cmd_optimize(args: argparse.Namespace, console: Any) -> int:
     console.print(f"{added} trials in {elapsed:.1f} s; the study now has {len(study.trials)} trials.")
     try:
         best = study.best_trial
-        console.print(f"Best: trial {best.number}, {task.objective_metric} {best.value:.4g}, {best.params}", markup=False)
+        console.print(
+            f"Best: trial {best.number}, {task.objective_metric} {best.value:.4g}, {best.params}", markup=False
+        )
     except ValueError:
         console.print("[yellow]No trial completed.[/]")
     if args.reports.lower() != "none":
@@ -541,7 +565,7 @@ def cmd_dashboard(args: argparse.Namespace, console: Any) -> int:
     check_storage(args.storage, must_exist=True)
     try:
         names = optuna.get_all_study_names(storage=args.storage)
-    except Exception as exc:  # noqa: BLE001 - every storage error gets the same advice
+    except Exception as exc:
         raise CliError(
             f"cannot open storage {args.storage!r} ({type(exc).__name__}: {exc}). Give the Optuna "
             "storage URL the studies were created in, such as sqlite:///cascaderl.db."
@@ -558,8 +582,7 @@ def cmd_dashboard(args: argparse.Namespace, console: Any) -> int:
         pass
     except OSError as exc:  # the port is taken, or the host is not this machine's
         raise CliError(
-            f"cannot serve on {args.host}:{args.port} ({exc.strerror or exc}); pass another --port "
-            "(or --host)."
+            f"cannot serve on {args.host}:{args.port} ({exc.strerror or exc}); pass another --port (or --host)."
         ) from None
     return 0
 
@@ -589,19 +612,39 @@ def build_parser() -> argparse.ArgumentParser:
     )
     sub = parser.add_subparsers(dest="command", required=True)
     opt = sub.add_parser("optimize", help="run (or continue) a study on a task and write a report")
-    opt.add_argument("--task", default="digits_mlp", help="task name (see `cascaderl-optuna tasks`); default digits_mlp")
+    opt.add_argument(
+        "--task", default="digits_mlp", help="task name (see `cascaderl-optuna tasks`); default digits_mlp"
+    )
     opt.add_argument("--trials", type=int, required=True, help="number of trials to add to the study")
     opt.add_argument("--storage", default=DEFAULT_STORAGE, help=f"Optuna storage URL (default {DEFAULT_STORAGE})")
-    opt.add_argument("--study-name", default=None, help="study name (default TASK-SAMPLER); an existing study is continued")
+    opt.add_argument(
+        "--study-name", default=None, help="study name (default TASK-SAMPLER); an existing study is continued"
+    )
     opt.add_argument("--sampler", choices=SAMPLERS, default="cascade", help="sampler (default cascade)")
     opt.add_argument("--pruner", choices=PRUNERS, default="median", help="pruner (default median)")
     opt.add_argument("--space", default=None, help="YAML search space file (default: the task's own)")
     opt.add_argument("--seed", type=int, default=None, help="sampler seed")
     opt.add_argument("--reports", default="reports", help="report folder (default reports; 'none' for no report)")
-    opt.add_argument("--eval-seeds", type=int, default=3, help="training seeds of the before/after evaluation (default 3)")
-    opt.add_argument("--startup-trials", type=int, default=None, help="space-filling trials before the sampler learns (default: the sampler's)")
-    opt.add_argument("--data", default=None, help="task data (digits_mlp: .csv with the label last, or .npz with x, y; text_classification: a folder of train/dev/test .tsv/.csv files or a Hugging Face dataset name)")
-    opt.add_argument("--device", default=None, help="where the task trains: cpu, cuda, cuda:1 or auto (text_classification; default auto: CUDA when present)")
+    opt.add_argument(
+        "--eval-seeds", type=int, default=3, help="training seeds of the before/after evaluation (default 3)"
+    )
+    opt.add_argument(
+        "--startup-trials",
+        type=int,
+        default=None,
+        help="space-filling trials before the sampler learns (default: the sampler's)",
+    )
+    opt.add_argument(
+        "--data",
+        default=None,
+        help="task data (digits_mlp: .csv with the label last, or .npz with x, y; text_classification: a folder "
+        "of train/dev/test .tsv/.csv files or a Hugging Face dataset name)",
+    )
+    opt.add_argument(
+        "--device",
+        default=None,
+        help="where the task trains: cpu, cuda, cuda:1 or auto (text_classification; default auto: CUDA when present)",
+    )
     opt.add_argument("--tensorboard", default=None, metavar="DIR", help="also log every trial to TensorBoard in DIR")
     opt.add_argument("--wandb", default=None, metavar="PROJECT", help="also log every trial to Weights & Biases")
     dash = sub.add_parser("dashboard", help="open the studies in optuna-dashboard")

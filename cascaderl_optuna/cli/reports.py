@@ -31,10 +31,10 @@ import optuna
 from optuna.study import Study
 from optuna.trial import TrialState
 
-from cascaderl_optuna.search_space import SearchSpace
 from cascaderl_optuna.cli.tasks import Evaluation
 from cascaderl_optuna.cli.tasks import Task
 from cascaderl_optuna.cli.tasks import TrainingDiverged
+from cascaderl_optuna.search_space import SearchSpace
 
 
 EVAL_SEEDS = (0, 1, 2)
@@ -87,7 +87,9 @@ def _evaluate(
     summary |= {
         "test": {m: _mean([r.metrics[m] for r in runs]) for m in names},
         "test_per_seed": [{m: r.metrics[m] for m in names} for r in runs],
-        "val_loss": _mean([r.curves["val_loss"][-1] for r in runs]) if all(r.curves.get("val_loss") for r in runs) else None,
+        "val_loss": _mean([r.curves["val_loss"][-1] for r in runs])
+        if all(r.curves.get("val_loss") for r in runs)
+        else None,
     }
     return summary, runs
 
@@ -109,7 +111,9 @@ def evaluate_before_after(
         "eval_seeds": list(seeds),
         "n_trials": len(study.trials),
         "n_trials_by_state": {
-            s.name: sum(t.state == s for t in study.trials) for s in TrialState if any(t.state == s for t in study.trials)
+            s.name: sum(t.state == s for t in study.trials)
+            for s in TrialState
+            if any(t.state == s for t in study.trials)
         },
     }
     default, default_runs = _evaluate(task, task.default_params, seeds, space)
@@ -135,8 +139,8 @@ def evaluate_before_after(
 
 
 def _training_curves_figure(runs: dict[str, list[Evaluation]]) -> Any:
-    from plotly.subplots import make_subplots
     import plotly.graph_objects as go
+    from plotly.subplots import make_subplots
 
     fig = make_subplots(rows=1, cols=2, subplot_titles=("training loss", "validation loss"))
     colors = {"default": "#7f7f7f", "best": "#1f77b4"}
@@ -175,10 +179,12 @@ def _fmt(v: Any) -> str:
 def _summary_rows(report: dict[str, Any]) -> list[tuple[str, str, str]]:
     best = report["best"] or {}
     n = len(report["eval_seeds"])
-    rows = [(f"{report['objective']} (mean of {n} seeds)", _fmt(report["default"]["val_loss"]), _fmt(best.get("val_loss")))]
+    rows = [
+        (f"{report['objective']} (mean of {n} seeds)", _fmt(report["default"]["val_loss"]), _fmt(best.get("val_loss")))
+    ]
     if best:
         rows.append(("objective value of the trial itself", "-", _fmt(best.get("value"))))
-    metrics = list((report["default"]["test"] or best.get("test") or {}))
+    metrics = list(report["default"]["test"] or best.get("test") or {})
     for m in metrics:
         rows.append(
             (
@@ -202,7 +208,8 @@ def _markdown(report: dict[str, Any]) -> str:
     lines = [
         f"# {report['task']}: study {report['study_name']}",
         "",
-        f"{report['n_trials']} trials ({', '.join(f'{k.lower()} {v}' for k, v in report['n_trials_by_state'].items())}). "
+        f"{report['n_trials']} trials "
+        f"({', '.join(f'{k.lower()} {v}' for k, v in report['n_trials_by_state'].items())}). "
         f"Objective: {report['objective']} ({report['direction']}).",
         "",
         "| | default | best found" + (f" (trial {best['trial']})" if best else "") + " |",
@@ -223,9 +230,7 @@ def _markdown(report: dict[str, Any]) -> str:
 
 def _html(report: dict[str, Any]) -> str:
     def table(head: tuple[str, str, str], rows: list[tuple[str, str, str]]) -> str:
-        cells = "".join(
-            "<tr>" + "".join(f"<td>{html.escape(c)}</td>" for c in row) + "</tr>" for row in rows
-        )
+        cells = "".join("<tr>" + "".join(f"<td>{html.escape(c)}</td>" for c in row) + "</tr>" for row in rows)
         return "<table><tr>" + "".join(f"<th>{html.escape(h)}</th>" for h in head) + f"</tr>{cells}</table>"
 
     best = report["best"]
@@ -283,7 +288,11 @@ def write_reports(
     }
     present = {n for t in study.trials for n in t.params}
     strategic = [n for n in space.strategic_names if n in present]
-    if strategic and len(study.directions) == 1 and study.get_trials(deepcopy=False, states=(TrialState.COMPLETE, TrialState.PRUNED, TrialState.FAIL)):
+    if (
+        strategic
+        and len(study.directions) == 1
+        and study.get_trials(deepcopy=False, states=(TrialState.COMPLETE, TrialState.PRUNED, TrialState.FAIL))
+    ):
         figures["cascade_tree.html"] = plot_cascade_tree(study, strategic_params=strategic)
         figures["strategy_history.html"] = plot_strategy_history(study, strategic_params=strategic)
     for name, fig in figures.items():

@@ -45,9 +45,7 @@ def _save_plotly_graph_object() -> Any:
     return save_plotly_graph_object
 
 
-def publish_to_dashboard(
-    study: Study, *, strategic_params: Sequence[str] | None = None
-) -> list[str]:
+def publish_to_dashboard(study: Study, *, strategic_params: Sequence[str] | None = None) -> list[str]:
     """Save the cascade tree and the strategy history into ``study`` for optuna-dashboard.
 
     The figures are :func:`~cascaderl_optuna.integrations.visualization.plot_cascade_tree` and

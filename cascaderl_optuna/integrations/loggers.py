@@ -175,9 +175,7 @@ class TensorBoardCallback:
         try:
             from torch.utils.tensorboard import SummaryWriter
         except ImportError as exc:
-            raise ImportError(
-                "TensorBoardCallback needs tensorboard: pip install cascaderl-optuna[logging]"
-            ) from exc
+            raise ImportError("TensorBoardCallback needs tensorboard: pip install cascaderl-optuna[logging]") from exc
         self.log_dir = str(log_dir)
         self._writer = SummaryWriter(log_dir=self.log_dir)
         self._lock = threading.Lock()
@@ -222,9 +220,7 @@ class WandbCallback:
         try:
             import wandb
         except ImportError as exc:
-            raise ImportError(
-                "WandbCallback needs wandb: pip install cascaderl-optuna[logging]"
-            ) from exc
+            raise ImportError("WandbCallback needs wandb: pip install cascaderl-optuna[logging]") from exc
         self._wandb = wandb
         self.run = wandb.init(project=project, **wandb_init_kwargs)
         self.run.define_metric("trial")

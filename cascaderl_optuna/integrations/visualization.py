@@ -42,13 +42,14 @@ from optuna.trial import FrozenTrial
 from optuna.trial import TrialState
 import plotly.graph_objects as go
 
-from cascaderl_optuna._cascade.records import Decision
-from cascaderl_optuna._cascade.records import PolicyDiagnostics
 from cascaderl_optuna._cascade.coordinates import parameter_order
 from cascaderl_optuna._cascade.coordinates import StrategicParam
+from cascaderl_optuna._cascade.records import Decision
+from cascaderl_optuna._cascade.records import PolicyDiagnostics
 
 
 _logger = get_logger(__name__)
+
 
 class _NotSet:
     def __repr__(self) -> str:
@@ -95,9 +96,7 @@ def _sampler_order(trials: Sequence[FrozenTrial], names: set[str]) -> list[str]:
     return parameter_order(first, names)
 
 
-def resolve_strategic_params(
-    study: Study, strategic_params: Sequence[str] | None = None
-) -> list[StrategicParam]:
+def resolve_strategic_params(study: Study, strategic_params: Sequence[str] | None = None) -> list[StrategicParam]:
     """The strategic parameters (the heads of the tree), in order.
 
     With ``strategic_params`` given, exactly those parameters, in the order given. Otherwise every
@@ -163,9 +162,7 @@ def _empty_figure(title: str) -> go.Figure:
     """What optuna's own plots return for a study without trials: an empty figure (and a log)."""
     _logger.warning("Study instance does not contain trials.")
     figure = go.Figure(layout={"title": {"text": title}})
-    figure.add_annotation(
-        text="No trials yet.", showarrow=False, xref="paper", yref="paper", x=0.5, y=0.5
-    )
+    figure.add_annotation(text="No trials yet.", showarrow=False, xref="paper", yref="paper", x=0.5, y=0.5)
     figure.update_xaxes(visible=False)
     figure.update_yaxes(visible=False)
     return figure
@@ -210,9 +207,7 @@ def _best_trial(trials: Sequence[FrozenTrial], direction: StudyDirection) -> Fro
     return min(scored, key=lambda s: (sign * s[0], s[1]))[2]
 
 
-def _group_by_choice(
-    trials: Sequence[FrozenTrial], head: StrategicParam
-) -> list[tuple[Any, list[FrozenTrial]]]:
+def _group_by_choice(trials: Sequence[FrozenTrial], head: StrategicParam) -> list[tuple[Any, list[FrozenTrial]]]:
     """Trials grouped by their value of ``head``: choices in distribution order, then others."""
     known: dict[int, list[FrozenTrial]] = {}
     other: dict[str, tuple[Any, list[FrozenTrial]]] = {}
@@ -234,9 +229,7 @@ def _group_by_choice(
     return groups
 
 
-def cascade_tree_nodes(
-    study: Study, *, strategic_params: Sequence[str] | None = None
-) -> list[TreeNode]:
+def cascade_tree_nodes(study: Study, *, strategic_params: Sequence[str] | None = None) -> list[TreeNode]:
     """The boxes of :func:`plot_cascade_tree`, parents before children (for tests and tools).
 
     Raises:
@@ -245,9 +238,7 @@ def cascade_tree_nodes(
     return _build_tree(study, strategic_params)[0]
 
 
-def _build_tree(
-    study: Study, strategic_params: Sequence[str] | None
-) -> tuple[list[TreeNode], list[str]]:
+def _build_tree(study: Study, strategic_params: Sequence[str] | None) -> tuple[list[TreeNode], list[str]]:
     """The tree's boxes, and the names of the tactical parameters (the rest)."""
     _check_single_objective(study, "plot_cascade_tree")
     trials = _spent_trials(study)
@@ -271,9 +262,7 @@ def _build_tree(
 
     def add(node: TreeNode) -> None:
         node.best_trial = _best_trial(node.trials, direction)
-        node.recent_share = (
-            sum(t.number >= recent_from for t in node.trials) / n_recent if n_recent else 0.0
-        )
+        node.recent_share = sum(t.number >= recent_from for t in node.trials) / n_recent if n_recent else 0.0
         counts = {s.name: 0 for s in _STATES}
         for t in node.trials:
             counts[t.state.name] += 1
@@ -346,16 +335,15 @@ def _tactical_summary(trial: FrozenTrial, names: Sequence[str], limit: int | Non
     return parts if limit is None else parts[:limit]
 
 
-def plot_cascade_tree(
-    study: Study, *, strategic_params: Sequence[str] | None = None
-) -> go.Figure:
+def plot_cascade_tree(study: Study, *, strategic_params: Sequence[str] | None = None) -> go.Figure:
     """The strategy tree the cascade explored, as a clickable icicle chart.
 
     Levels, left to right: every strategic parameter in the order the sampler decides them, then
     under each full strategy a leaf with the low level's findings there (best value, its trial and
     tactical values). A box's size is the trials spent on it (every COMPLETE, PRUNED, FAIL and
     RUNNING trial); its colour is the rank of the best value reached in it among the boxes of its
-    column (darker is better, whatever the direction; grey: no complete trial yet). Hover a box for its trials per state,
+    column (darker is better, whatever the direction; grey: no complete trial yet). Hover a box for its trials per
+    state,
     its share of all trials and of the last quarter of trials (where the high-level agent
     concentrated lately), its best value, and the high-level policy's last probability of the
     choice. Click a box to zoom into its branch; click the bar at the top to zoom back out.
@@ -410,8 +398,7 @@ def plot_cascade_tree(
             else:
                 labels.append(f"best {_format_value(node.best_value)}")
                 texts.append(
-                    f"#{best.number} "
-                    + ", ".join(_tactical_summary(best, tactical_names, _MAX_TACTICAL_IN_LABEL))
+                    f"#{best.number} " + ", ".join(_tactical_summary(best, tactical_names, _MAX_TACTICAL_IN_LABEL))
                 )
         else:
             labels.append(node.label)

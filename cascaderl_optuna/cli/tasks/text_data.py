@@ -130,10 +130,12 @@ def _from_hub(name: str) -> tuple[dict[str, tuple[list[str], list[str] | None]],
             "the datasets library (pip install datasets) and access to the Hub or its cache. "
             "Otherwise pass a folder of train/dev/test .tsv or .csv files (e.g. ../shared/data/sst2)."
         ) from None
-    path, _, config = name.partition("/") if name.count("/") == 1 and name.split("/")[0] in ("glue", "super_glue") else (name, "", "")
+    path, _, config = (
+        name.partition("/") if name.count("/") == 1 and name.split("/")[0] in ("glue", "super_glue") else (name, "", "")
+    )
     try:
         loaded = datasets.load_dataset(path, config or None)
-    except Exception as exc:  # noqa: BLE001 - offline, unknown name, ...: one piece of advice
+    except Exception as exc:
         raise TextDataError(
             f"--data {name}: could not load it as a Hugging Face dataset ({type(exc).__name__}: {exc}). "
             "Check the name and your network or HF_DATASETS_OFFLINE cache, or pass a folder of "
@@ -149,7 +151,10 @@ def _from_hub(name: str) -> tuple[dict[str, tuple[list[str], list[str] | None]],
         text = next((ds.column_names[cols.index(c)] for c in TEXT_COLUMNS if c in cols), None)
         label = next((ds.column_names[cols.index(c)] for c in LABEL_COLUMNS if c in cols), None)
         if text is None:
-            raise TextDataError(f"--data {name}: split {key!r} has no text column among {', '.join(TEXT_COLUMNS)}; it has {ds.column_names}.")
+            raise TextDataError(
+                f"--data {name}: split {key!r} has no text column among {', '.join(TEXT_COLUMNS)}; "
+                f"it has {ds.column_names}."
+            )
         labels = None if label is None else [str(v) for v in ds[label]]
         if labels is not None and all(v == "-1" for v in labels):
             labels = None
@@ -195,21 +200,25 @@ def load_text_splits(data: str, seed: int = 0) -> TextSplits:
         else:
             (train_texts, train_labels), test = _split_off(train_texts, train_labels, 0.1 / 0.9, seed + 1)
             test_source = f"10% of the training split, held out (fixed seed), because the test split {why}"
-    names = sorted(set(train_labels), key=lambda v: (0, float(v)) if _is_number(v) else (1, v))  # type: ignore[arg-type]
+    names = sorted(set(train_labels), key=lambda v: (0, float(v)) if _is_number(v) else (1, v))
     if len(names) < 2:
-        raise TextDataError(f"--data {data}: the training labels have a single class ({names}); classification needs two or more.")
+        raise TextDataError(
+            f"--data {data}: the training labels have a single class ({names}); classification needs two or more."
+        )
     index = {v: i for i, v in enumerate(names)}
 
     def encode(split: str, labels: list[str]) -> list[int]:
         unknown = sorted(set(labels) - set(index))
         if unknown:
-            raise TextDataError(f"--data {data}: the {split} split has labels {unknown[:5]} that the training split does not.")
+            raise TextDataError(
+                f"--data {data}: the {split} split has labels {unknown[:5]} that the training split does not."
+            )
         return [index[v] for v in labels]
 
     return TextSplits(
         train=(list(train_texts), encode("train", list(train_labels))),
         val=(list(val[0]), encode("validation", list(val[1]))),  # type: ignore[arg-type]
-        test=(list(test[0]), encode("test", list(test[1]))),  # type: ignore[arg-type]
+        test=(list(test[0]), encode("test", list(test[1]))),
         label_names=[str(n) for n in names],
         source=source,
         test_source=test_source,
