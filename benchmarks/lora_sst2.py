@@ -39,7 +39,7 @@ import warnings  # noqa: E402
 import optuna  # noqa: E402
 from optuna.trial import TrialState  # noqa: E402
 
-from cascaderl_optuna import CascadeSampler  # noqa: E402
+from benchmarks.samplers import make_sampler  # noqa: E402
 from cascaderl_optuna.cli.app import make_objective  # noqa: E402
 from cascaderl_optuna.cli.tasks import get_task  # noqa: E402
 from cascaderl_optuna.cli.tasks import TrainingDiverged  # noqa: E402
@@ -49,12 +49,8 @@ ROOT = Path(__file__).resolve().parents[1]
 DEFAULT_DATA = ROOT.parent / "shared" / "data" / "sst2"
 DEFAULT_OUT = ROOT / "benchmarks" / "results" / "lora_sst2"
 SAMPLERS = ("cascade", "tpe")
-
-
-def make_sampler(name: str, seed: int, strategic_params: tuple[str, ...]) -> optuna.samplers.BaseSampler:
-    if name == "cascade":
-        return CascadeSampler(seed=seed, strategic_params=strategic_params)
-    return optuna.samplers.TPESampler(seed=seed)
+# This study's sampler names, as the harness's samplers (benchmarks.samplers): TPE with Optuna 5's defaults.
+HARNESS_NAMES = {"cascade": "cascade", "tpe": "tpe_default"}
 
 
 def trial_record(t: optuna.trial.FrozenTrial) -> dict[str, Any]:
@@ -77,7 +73,7 @@ def run_study(task: Any, space: Any, sampler: str, seed: int, trials: int, stora
         study_name=f"lora_sst2-{sampler}-seed{seed}",
         storage=storage,
         load_if_exists=True,
-        sampler=make_sampler(sampler, seed, space.strategic_params),
+        sampler=make_sampler(HARNESS_NAMES[sampler], seed, space),  # the space names its strategic_params
         pruner=optuna.pruners.MedianPruner(n_startup_trials=5, n_warmup_steps=2),
         direction=task.direction,
     )
