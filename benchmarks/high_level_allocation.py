@@ -20,13 +20,14 @@ from __future__ import annotations
 
 import argparse
 from concurrent.futures import ProcessPoolExecutor
-import functools
 import json
 from pathlib import Path
 
 import numpy as np
 import optuna
 
+from benchmarks.problems import llm
+from benchmarks.problems.llm import strategy_key
 from benchmarks.report import sign_test
 from benchmarks.runner import cell_rows
 from benchmarks.runner import init_worker
@@ -44,22 +45,10 @@ WINDOWS = ((START, 50), (50, 100), (100, 200))  # trial numbers [from, to)
 GOOD_GAP = 0.02  # nats: "a good strategy" is within this of the best reachable loss
 
 
-def strategy_key(params: dict) -> tuple:
-    """The LLM landscape's strategy of a trial (what the cascade's high level chooses)."""
-    key = (params["optimizer"], params["scheduler"], params["regularization"], params["adapter"])
-    return key + ((params["lora_targets"],) if params["adapter"] == "lora" else ())
-
-
-@functools.cache
 def strategy_minima(variant: str) -> dict[tuple, float]:
-    """Best noise-free loss of each of the 72 strategies, by L-BFGS-B from 16 starts."""
-    from threadpoolctl import threadpool_limits
-
-    from benchmarks.problems import llm
-
-    starts = np.random.default_rng(0).random((16, 8))
-    with threadpool_limits(1):
-        return {strategy_key(s): llm.strategy_minimum(s, llm.VARIANTS[variant], starts) for s in llm.strategies()}
+    """Best noise-free loss of each of the 72 strategies, by L-BFGS-B from 16 starts (the landscape's own
+    minimisation, :func:`benchmarks.problems.llm.strategy_minima`, which its optimum and family minima use with 4)."""
+    return llm.strategy_minima(variant, 16)
 
 
 def strategy_gaps(variant: str, observed: list[tuple[tuple, float]]) -> dict[tuple, float]:

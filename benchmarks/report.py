@@ -236,6 +236,86 @@ def cost_table(problems: dict[str, dict[str, list[dict]]]) -> dict[str, dict]:
 
 
 # ---------------------------------------------------------------------------------------------------------------
+# Early commitment: does a sampler stop trying the best strategy family before it has tuned it?
+
+COMMITMENT_WINDOW = 50  # a study's commitment is read from its last trials
+
+
+def recorded_family_minima(problem_rows: dict[str, list[dict]]) -> dict[str, float]:
+    """The problem's best noise-free value per family as its rows recorded it (``"family_minima"``; the least per
+    family where rows disagree, as :func:`regret_curves` takes the least known optimum); {} where none did."""
+    out: dict[str, float] = {}
+    for rs in problem_rows.values():
+        for r in rs:
+            for family, value in (r.get("family_minima") or {}).items():
+                out[family] = min(out.get(family, math.inf), value)
+    return out
+
+
+def best_and_runner_up(minima: dict[str, float]) -> tuple[str, str]:
+    """The family with the lowest minimum and the one with the next lowest (ties broken by name)."""
+    best, runner_up = sorted(minima, key=lambda f: (minima[f], f))[:2]
+    return best, runner_up
+
+
+def study_commitment(row: dict, best: str, runner_up_minimum: float, window: int = COMMITMENT_WINDOW) -> dict:
+    """One study's commitment to the ``best`` family.
+
+    ``best_share``: the share of its last ``window`` trials on the best family (``committed`` if above half);
+    ``first_tuned``: the 1-based trial of its first *tuned* best-family trial, one whose noise-free value is below
+    ``runner_up_minimum`` (no trial of any other family gets there: the first evidence that the best family is the
+    better one), inf if none; ``in_best_basin``: the incumbent's noise-free value ends below ``runner_up_minimum``.
+    A row without ``"families"`` (written before they were recorded) gives ``in_best_basin`` only.
+    """
+    out: dict = {"recorded": "families" in row, "in_best_basin": row["incumbent_true"][-1] < runner_up_minimum}
+    if not out["recorded"]:
+        return out
+    families, last = row["families"], row["families"][-window:]
+    share = sum(f == best for f in last) / len(last)
+    tuned = (i for i, (f, v) in enumerate(zip(families, row["true_values"]), 1) if f == best and v < runner_up_minimum)
+    out.update(best_share=share, committed=share > 0.5, first_tuned=float(next(tuned, math.inf)), trials=len(families))
+    return out
+
+
+def early_commitment(problem_rows: dict[str, list[dict]], window: int = COMMITMENT_WINDOW) -> dict | None:
+    """Per sampler, over its studies of one problem: the share committed to the best family, the trial of the first
+    tuned best-family trial (median, range, share that never got one) and the share ending in the best family's
+    basin (see :func:`study_commitment`). None where no row records both its families and the family minima."""
+    minima = recorded_family_minima(problem_rows)
+    if len(minima) < 2 or not any("families" in r for rs in problem_rows.values() for r in rs):
+        return None
+    best, runner_up = best_and_runner_up(minima)
+    out: dict = {
+        "best_family": best,
+        "runner_up": runner_up,
+        "runner_up_minimum": minima[runner_up],
+        "family_minima": dict(sorted(minima.items(), key=lambda kv: (kv[1], kv[0]))),
+        "window": window,
+        "samplers": {},
+    }
+    for sampler in _sampler_order(problem_rows):
+        studies = [study_commitment(r, best, minima[runner_up], window) for r in problem_rows[sampler]]
+        recorded = [st for st in studies if st["recorded"]]
+        cell: dict = {
+            "studies": len(studies),
+            "recorded": len(recorded),
+            "best_basin_share": float(np.mean([st["in_best_basin"] for st in studies])),
+        }
+        if recorded:
+            first = np.array([st["first_tuned"] for st in recorded])
+            cell.update(
+                committed_share=float(np.mean([st["committed"] for st in recorded])),
+                first_tuned_median=float(np.median(first)),  # inf where more than half never got one
+                first_tuned_min=float(first.min()),
+                first_tuned_max=float(first.max()),
+                never_tuned_share=float(np.isinf(first).mean()),
+                budget=min(st["trials"] for st in recorded),
+            )
+        out["samplers"][sampler] = cell
+    return out
+
+
+# ---------------------------------------------------------------------------------------------------------------
 # Writing.
 
 
@@ -294,6 +374,9 @@ def build_summary(problems: dict[str, dict[str, list[dict]]], seed: int = 0, cha
         tpe = {t: entry["samplers"][t]["final_median_value"] for t in TPE_VARIANTS if t in entry["samplers"]}
         entry["best_tpe"] = min(tpe, key=tpe.get) if tpe else None  # the reference: the best TPE setting here
         summary["problems"][problem] = entry
+    commitment = {p: ec for p in sorted(problems) if (ec := early_commitment(problems[p]))}
+    if commitment:  # only where rows record their trials' families: older reports stay as they were
+        summary["early_commitment"] = commitment
     return summary
 
 
@@ -392,6 +475,8 @@ def write_markdown(summary: dict, timing: dict, costs: dict, suite: str) -> str:
             lines.append("")
         else:
             lines += [f"No `{challenger}` results for this problem yet.", ""]
+    if summary.get("early_commitment"):
+        lines += early_commitment_table(summary["early_commitment"], challenger)
     if summary.get("errors"):
         lines += [
             "## Studies in which the sampler raised",
@@ -435,6 +520,64 @@ def write_markdown(summary: dict, timing: dict, costs: dict, suite: str) -> str:
         c = costs[sampler]
         lines.append(f"| {sampler} | {c['studies']} | {c['study_seconds']:.0f} | {c['sampler_seconds']:.0f} |")
     return "\n".join(lines) + "\n"
+
+
+def _trial(x: float) -> str:
+    return "never" if math.isinf(x) else f"{x:g}"
+
+
+def early_commitment_table(commitment: dict, challenger: str = CHALLENGER) -> list[str]:
+    """The "Early commitment" section: one column per sampler, GPSampler's beside the challenger's."""
+    found = {s for e in commitment.values() for s in e["samplers"]}
+    first = [s for s in (challenger, "gp") if s in found]
+    samplers = first + [s for s in _sampler_order(found) if s not in first]
+    window = next(iter(commitment.values()))["window"]
+    lines = [
+        "## Early commitment",
+        "",
+        "Does a sampler stop trying the best strategy family (the one with the lowest best noise-free value, "
+        "`benchmarks/problems/base.py`) before it has tuned it? A best-family trial is *tuned* when its noise-free "
+        "value is below the runner-up family's minimum: the first evidence that the family is the better one. "
+        f"Per sampler, over its studies: the share whose last {window} trials are mostly (> 50%) on the best "
+        "family; the trial of the first tuned best-family trial (median [min, max]; never = not within the "
+        "budget, counted as beyond it) and the share of studies that never had one; the share whose incumbent "
+        "ends below the runner-up's minimum. Rows written before the runner recorded each trial's family say "
+        '"not recorded".',
+        "",
+        "| problem | measure | " + " | ".join(samplers) + " |",
+        "|---|---|" + "---|" * len(samplers),
+    ]
+    for problem, e in commitment.items():
+        best, runner = f"`{e['best_family']}`", f"`{e['runner_up']}`"
+        measures = (
+            (f"last {window} trials mostly {best}", "committed"),
+            (f"first tuned {best} trial (below {runner}'s minimum {e['runner_up_minimum']:.4g})", "first"),
+            (f"never a tuned {best} trial", "never"),
+            (f"incumbent ends below {runner}'s minimum", "basin"),
+        )
+        for label, measure in measures:
+            cells = []
+            for s in samplers:
+                c = e["samplers"].get(s)
+                if c is None:
+                    cells.append("—")
+                elif measure == "basin":
+                    cells.append(f"{c['best_basin_share']:.0%}")
+                elif not c["recorded"]:
+                    cells.append("not recorded")
+                else:
+                    part = f" ({c['recorded']} of {c['studies']} studies)" if c["recorded"] < c["studies"] else ""
+                    if measure == "committed":
+                        cells.append(f"{c['committed_share']:.0%}{part}")
+                    elif measure == "never":
+                        cells.append(f"{c['never_tuned_share']:.0%}{part}")
+                    else:
+                        cells.append(
+                            f"{_trial(c['first_tuned_median'])} [{_trial(c['first_tuned_min'])}, "
+                            f"{_trial(c['first_tuned_max'])}] of {c['budget']}{part}"
+                        )
+            lines.append(f"| {problem} | {label} | " + " | ".join(cells) + " |")
+    return lines + [""]
 
 
 def _band(c: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:

@@ -159,17 +159,22 @@ def run_study(task: Task, on_study: Callable[[optuna.Study], None] | None = None
     before the next is asked, so every suggestion is made while ``n_workers - 1`` trials are RUNNING, exactly what
     a sampler sees from several processes sharing one storage. The trials are recorded in the order they finish.
     ``on_study`` is called with the finished study (``benchmarks.high_level_allocation`` reads its strategies).
+
+    A problem with the optional ``family`` member (see ``benchmarks/problems/base.py``) has each trial's family
+    recorded too (``"families"``, in the order of ``values``), and its ``family_minima`` beside ``optimum``; the
+    rows of other problems carry neither key.
     """
     warnings.filterwarnings("ignore")
     optuna.logging.set_verbosity(optuna.logging.ERROR)
     problem = _PROBLEMS.get(task.problem) or _PROBLEMS.setdefault(task.problem, make_problem(task.problem))
     sampler = make_sampler(task.sampler, task.seed, problem)
     study = optuna.create_study(sampler=sampler, direction="minimize")
-    values, true_values, sampler_s = [], [], []
+    family = getattr(problem, "family", None)  # optional (benchmarks/problems/base.py)
+    values, true_values, sampler_s, families = [], [], [], []
     objective_s = 0.0
     start = time.perf_counter()
     error = None
-    running: deque = deque()  # (trial, evaluation, seconds the sampler spent on it) in the order they finish
+    running: deque = deque()  # (trial, evaluation, sampler seconds, family) in the order they finish
     asked = 0
     while len(values) < task.n_trials:
         if asked < task.n_trials and len(running) < task.n_workers:
@@ -183,16 +188,17 @@ def run_study(task: Task, on_study: Callable[[optuna.Study], None] | None = None
             t1 = time.perf_counter()
             ev = problem.evaluate(params, noise_seed=task.seed * 1_000_003 + trial.number)
             objective_s += time.perf_counter() - t1
-            running.append((trial, ev, t1 - t0))
+            running.append((trial, ev, t1 - t0, family(params) if family is not None else None))
             asked += 1
             continue
-        trial, ev, spent = running.popleft()
+        trial, ev, spent, trial_family = running.popleft()
         t2 = time.perf_counter()
         study.tell(trial, ev.value)
         t3 = time.perf_counter()
         values.append(_sig(ev.value, 7))
         true_values.append(_sig(ev.true_value, 7))
         sampler_s.append(_sig(spent + (t3 - t2), 3))
+        families.append(trial_family)
     wall = time.perf_counter() - start
     best_so_far, incumbent_true = [], []
     for v, tv in zip(values, true_values):
@@ -223,6 +229,10 @@ def run_study(task: Task, on_study: Callable[[optuna.Study], None] | None = None
         "best_params": study.best_params if values else None,
         "finished_at": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
     }
+    if family is not None:
+        row["families"] = families
+        if hasattr(problem, "family_minima"):
+            row["family_minima"] = problem.family_minima()
     if error:
         row.update(error=error.strip().splitlines()[-1], traceback=error, trials_completed=len(values))
     if on_study is not None:  # a diagnostic that reads more of the study than the row keeps

@@ -143,6 +143,9 @@ def test_quick_report_matches_the_rows(quick: Path) -> None:
     got = summary["problems"]["fcnet_protein"]["samplers"]["tpe_default"]["median_regret"]["25"]
     assert got == pytest.approx(expected)
     assert "## Cost" in md and "regret @25" in md and "## Overview" in md
+    # the LLM rows record each trial's family, so the report reads their early commitment; FCNet has no families
+    assert "## Early commitment" in md and set(summary["early_commitment"]) == {"llm_strong"}
+    assert all(len(r["families"]) == len(r["values"]) for r in cell_rows(quick, "quick", "llm_strong", "random"))
     assert summary["problems"]["fcnet_protein"]["best_tpe"] in {"tpe_default", "tpe_independent"}
     if cascade_available():
         reach = summary["problems"]["fcnet_protein"]["reach"]["tpe_default"]
