@@ -8,7 +8,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from benchmarks.problems import HELDOUT_LLM_FAMILY
 from benchmarks.problems import HELDOUT_PROBLEMS
+from benchmarks.problems import PUBLISHED_LLM_FAMILY
 from benchmarks.samplers import ABLATION_SAMPLERS
 from benchmarks.samplers import BASELINES
 from benchmarks.samplers import TPE_VARIANTS
@@ -77,6 +79,16 @@ SUITES: dict[str, tuple[Entry, ...]] = {
         for p in ("llm_strong", "llm_smooth", "yahpo_xgboost_1501", "fcnet_naval", "mixint_f10_d10")
     ),
     "heldout": _HELDOUT,
+    # Drawn LoRA fine-tuning landscapes (benchmarks/problems/llm_family.py): the six published instances against
+    # GPSampler and TPE, and the thirty held-out ones (seeds never looked at while a design was chosen), where a
+    # change of the cascade's high level is judged after it is made.
+    "llm_family": tuple(
+        Entry(f"llm_family_{k}", ("cascade", "gp", "tpe_default", "tpe_independent", "random"), 20, 200)
+        for k in PUBLISHED_LLM_FAMILY
+    ),
+    "llm_family_heldout": tuple(
+        Entry(f"llm_family_{k}", ("cascade", "gp", "tpe_default"), 3, 200) for k in HELDOUT_LLM_FAMILY
+    ),
     # Variants of the cascade tried and not adopted (benchmarks/variants.py), on the held-out problems with the held-out
     # suite's seeds, so that `python -m benchmarks.variants` pairs them by seed with the shipped cascade's rows there.
     "variants": tuple(Entry(e.problem, VARIANT_SAMPLERS, e.n_seeds, e.n_trials) for e in _HELDOUT),

@@ -22,6 +22,15 @@ def _llm(variant: str, hand_conditioned: bool = False) -> Callable[[], Problem]:
     return make
 
 
+def _llm_family(seed: int) -> Callable[[], Problem]:
+    def make() -> Problem:
+        from benchmarks.problems.llm_family import LLMLandscapeProblem
+
+        return LLMLandscapeProblem(seed)
+
+    return make
+
+
 def _yahpo(scenario: str, instance: str) -> Callable[[], Problem]:
     def make() -> Problem:
         from benchmarks.problems.yahpo import YahpoProblem
@@ -81,10 +90,14 @@ PROBLEMS: dict[str, Callable[[], Problem]] = {
     "mixint_f21_d10": _mixint(21),
     "mlp_digits": _training("digits"),
 }
+# Drawn LoRA fine-tuning landscapes (benchmarks.problems.llm_family): the published six, the `llm_family` suite.
+PUBLISHED_LLM_FAMILY = (1, 2, 3, 4, 5, 6)
+PROBLEMS.update({f"llm_family_{k}": _llm_family(k) for k in PUBLISHED_LLM_FAMILY})
 # Held-out problems (the `heldout` suite): a change of the algorithm is checked on them after it is made (the README
 # says which of them were looked at while one was being chosen). The other 22 bbob-mixint functions in dimension 10,
 # YAHPO-SO instances the full suite does not use, and synthetic mixed spaces drawn from seeds the pre-training never
-# draws.
+# draws, and LoRA fine-tuning landscapes drawn from seeds the published ones do not use (their own suite,
+# `llm_family_heldout`).
 HELDOUT_MIXINT = tuple(f for f in range(1, 25) if f not in (10, 21))
 HELDOUT_YAHPO = (
     ("rbv2_xgboost", "12"),
@@ -94,10 +107,12 @@ HELDOUT_YAHPO = (
     ("rbv2_rpart", "14"),
 )
 HELDOUT_SYNTHETIC = tuple(range(20_000_000, 20_000_030))
+HELDOUT_LLM_FAMILY = tuple(range(1000, 1030))
 _HELDOUT: dict[str, Callable[[], Problem]] = {
     **{f"mixint_f{f}_d10": _mixint(f) for f in HELDOUT_MIXINT},
     **{f"yahpo_{s.removeprefix('rbv2_')}_{i}": _yahpo(s, i) for s, i in HELDOUT_YAHPO},
     **{f"synthetic_{k}": _synthetic(k) for k in HELDOUT_SYNTHETIC},
+    **{f"llm_family_{k}": _llm_family(k) for k in HELDOUT_LLM_FAMILY},
 }
 PROBLEMS.update(_HELDOUT)
 HELDOUT_PROBLEMS = tuple(_HELDOUT)
@@ -110,4 +125,13 @@ def make_problem(name: str) -> Problem:
         raise KeyError(f"unknown problem {name!r}; known: {sorted(PROBLEMS)}") from None
 
 
-__all__ = ["HELDOUT_PROBLEMS", "PROBLEMS", "Evaluation", "Params", "Problem", "make_problem"]
+__all__ = [
+    "HELDOUT_LLM_FAMILY",
+    "HELDOUT_PROBLEMS",
+    "PROBLEMS",
+    "PUBLISHED_LLM_FAMILY",
+    "Evaluation",
+    "Params",
+    "Problem",
+    "make_problem",
+]
