@@ -12,6 +12,7 @@ from benchmarks.pretraining import Episode
 from benchmarks.pretraining import ppo_round
 from benchmarks.pretraining import SyntheticProblem
 from cascaderl_optuna import CascadeSampler
+from cascaderl_optuna._cascade import pretrained
 from cascaderl_optuna._cascade.encoding import FEATURE_NAMES
 
 
@@ -61,18 +62,19 @@ def test_ppo_round_shifts_the_prior_towards_the_feature_that_paid_off():
 
 
 def test_pretrained_weights_are_plain_json_and_checked(tmp_path, monkeypatch):
+    assert pretraining.WEIGHTS_PATH == pretrained.WEIGHTS_PATH  # the training script writes where the sampler reads
     theta = [0.1 * i for i in range(len(FEATURE_NAMES))]
     path = tmp_path / "high_level.json"
     path.write_text(json.dumps({"features": list(FEATURE_NAMES), "theta": theta}))
-    assert pretraining.load_pretrained_theta(path).tolist() == pytest.approx(theta)
-    monkeypatch.setattr(pretraining, "WEIGHTS_PATH", path)
-    monkeypatch.setattr(pretraining.load_pretrained_theta, "__defaults__", (path,))
+    assert pretrained.load_pretrained_theta(path).tolist() == pytest.approx(theta)
+    monkeypatch.setattr(pretrained, "WEIGHTS_PATH", path)
+    monkeypatch.setattr(pretrained.load_pretrained_theta, "__defaults__", (path,))
     assert CascadeSampler(high_level_theta="pretrained")._theta.tolist() == pytest.approx(theta)
     path.write_text(json.dumps({"features": ["other"] * len(FEATURE_NAMES), "theta": theta}))
     with pytest.raises(ValueError, match="re-run `python -m benchmarks.pretraining`"):
-        pretraining.load_pretrained_theta(path)
+        pretrained.load_pretrained_theta(path)
     with pytest.raises(FileNotFoundError, match="python -m benchmarks.pretraining"):
-        pretraining.load_pretrained_theta(tmp_path / "missing.json")
+        pretrained.load_pretrained_theta(tmp_path / "missing.json")
     with pytest.raises(ValueError, match="'pretrained'"):
         CascadeSampler(high_level_theta="pre-trained")
 

@@ -260,15 +260,13 @@ def test_the_benchmark_problem_trains_the_task_mlp_and_reproduces_its_committed_
     Compared to 6 significant digits: the rows keep 7, and another CPU's floating point differs in
     the last digits (a few configurations amplify that further, which is why these seeds are used).
     """
-    import json
-    from pathlib import Path
-
     from benchmarks.problems import make_problem
+    from benchmarks.runner import cell_rows
+    from benchmarks.runner import RESULTS_DIR
     from benchmarks.samplers import make_sampler
 
     problem = make_problem("mlp_digits")
-    path = Path(__file__).resolve().parents[1] / "benchmarks/results/full/mlp_digits/random.jsonl"
-    rows = {r["seed"]: r for r in map(json.loads, path.read_text().splitlines())}
+    rows = {r["seed"]: r for r in cell_rows(RESULTS_DIR, "full", "mlp_digits", "random")}
     study = optuna.create_study(sampler=make_sampler("random", 1, problem))
     for _ in range(4):
         trial = study.ask()
