@@ -19,6 +19,7 @@ from benchmarks.problems import llm
 from benchmarks.problems import make_problem
 from benchmarks.runner import cascade_available
 from benchmarks.runner import cell_rows
+from benchmarks.runner import RESULTS_DIR
 from benchmarks.runner import run_study
 from benchmarks.runner import Task
 from benchmarks.suites import SUITES
@@ -540,3 +541,15 @@ def test_lora_report_pairs_the_samplers_seed_by_seed() -> None:
     assert "lower than TPE's in 1 of 2" in text and "higher in 1 of 2" in text
     assert "cascade 0.8050, TPE 0.8050" in text
     assert _paired_lines(runs[:2]) == []  # one seed: nothing to pair
+
+
+@pytest.mark.slow  # re-makes each committed report from its rows
+@pytest.mark.parametrize(
+    "suite",
+    sorted(p.parent.parent.name for p in (RESULTS_DIR).glob("*/report/REPORT.md") if p.parent.parent.name in SUITES),
+)
+def test_every_committed_suite_report_is_what_its_committed_rows_make(suite):
+    from benchmarks.report import report_texts
+
+    committed = (RESULTS_DIR / suite / "report" / "REPORT.md").read_text()
+    assert report_texts(suite)["REPORT.md"] == committed, f"stale: python -m benchmarks report --suite {suite}"
