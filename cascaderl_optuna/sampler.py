@@ -23,6 +23,7 @@ from collections.abc import Callable
 from collections.abc import Iterator
 from collections.abc import Sequence
 import contextlib
+import datetime
 import threading
 from typing import Any
 import warnings
@@ -33,6 +34,7 @@ from optuna.distributions import BaseDistribution
 from optuna.samplers import BaseSampler
 from optuna.samplers import QMCSampler
 from optuna.samplers import RandomSampler
+from optuna.storages._heartbeat import is_heartbeat_enabled
 from optuna.study import Study
 from optuna.trial import FrozenTrial
 from optuna.trial import TrialState
@@ -60,6 +62,7 @@ from cascaderl_optuna._cascade.high_level import HighLevelAgent
 from cascaderl_optuna._cascade.history import History
 from cascaderl_optuna._cascade.history import rank_utilities
 from cascaderl_optuna._cascade.history import read_history
+from cascaderl_optuna._cascade.history import without_stale
 from cascaderl_optuna._cascade.low_level import LowLevelAgent
 from cascaderl_optuna._cascade.low_level import MAX_REAL_BATCH
 from cascaderl_optuna._cascade.low_level import optimistic_score
@@ -173,6 +176,11 @@ class CascadeSampler(BaseSampler):
             :mod:`cascaderl_optuna._cascade.encoding`) to start from instead of the built-in prior, or
             ``"pretrained"`` for the weights that ``python -m benchmarks.pretraining``
             learned with PPO over synthetic studies (``cascaderl_optuna/_cascade/weights/high_level.json``).
+        pending_timeout: Seconds after its start at which a RUNNING trial stops counting as pending
+            (the high level's pending share, the critic's constant liar), for storages without
+            heartbeats, where a dead worker's trial stays RUNNING for ever. ``None`` (the default):
+            every RUNNING trial is pending. With heartbeats (``RDBStorage(heartbeat_interval=...)``)
+            a trial whose heartbeat is older than the grace period is not pending, whatever this is.
     """
 
     # The agent classes of both levels (benchmarks/ subclasses the sampler with other ones).
@@ -194,6 +202,7 @@ class CascadeSampler(BaseSampler):
         clip: float = 0.2,
         exploration: float = 1.0,
         high_level_theta: Sequence[float] | str | None = None,
+        pending_timeout: float | None = None,
     ) -> None:
         _check(seed is None or isinstance(seed, (int, np.integer)), f"seed must be an int or None, got {seed!r}.")
         _check(
@@ -223,6 +232,11 @@ class CascadeSampler(BaseSampler):
         _check(0.0 <= gamma < 1.0, f"gamma must be in [0, 1), got {gamma!r}.")
         _check(0.0 < clip < 1.0, f"clip must be in (0, 1), got {clip!r}.")
         _check(exploration >= 0.0, f"exploration must be >= 0, got {exploration!r}.")
+        _check(
+            pending_timeout is None or (isinstance(pending_timeout, (int, float)) and pending_timeout > 0),
+            f"pending_timeout must be a number of seconds > 0 or None (off), got {pending_timeout!r}.",
+        )
+        self._pending_timeout = None if pending_timeout is None else float(pending_timeout)
         if isinstance(high_level_theta, str):
             _check(
                 high_level_theta == "pretrained",
@@ -280,6 +294,16 @@ class CascadeSampler(BaseSampler):
         self._lock = threading.RLock()
 
     # -- the BaseSampler contract -----------------------------------------------------------
+    def before_trial(self, study: Study, trial: FrozenTrial) -> None:
+        # Optuna starts a trial's heartbeat thread only once study.ask() has returned, and its first
+        # beat is written from that thread: a worker killed before it leaves a RUNNING trial with no
+        # heartbeat, which fail_stale_trials never fails. So the trial gets its first beat here, as soon
+        # as it exists. Only inside study.optimize (which keeps beating): ask-and-tell trials get no
+        # heartbeats from Optuna, and a single one would make them look stale to other workers.
+        owner = getattr(study, "_study", study)  # HyperbandPruner hands samplers a bracket's view
+        if owner._thread_local.in_optimize_loop and is_heartbeat_enabled(study._storage):
+            study._storage.record_heartbeat(trial._trial_id)  # type: ignore[attr-defined]
+
     def reseed_rng(self) -> None:
         self._entropy = _entropy(None)
         self._startup.reseed_rng()
@@ -310,6 +334,8 @@ class CascadeSampler(BaseSampler):
         strategic, tactical = split_search_space(search_space, self._strategic_names)
         trials = study._get_trials(deepcopy=False, use_cache=True)
         history = read_history(trials, study.direction, self._window, trial.number)
+        if history.running:
+            history = self._without_dead(study, history)
         rng = np.random.default_rng([self._entropy, trial.number])
         fixed = trial.system_attrs.get("fixed_params", {}) or {}
         with self._lock, _single_threaded_torch():
@@ -324,6 +350,14 @@ class CascadeSampler(BaseSampler):
     ) -> Any:
         self._check_single_objective(study)
         return self._independent.sample_independent(study, trial, param_name, param_distribution)
+
+    def _without_dead(self, study: Study, history: History) -> History:
+        """The history without RUNNING trials whose worker is gone (see :func:`without_stale`)."""
+        storage = study._storage
+        stale = storage._get_stale_trial_ids(study._study_id) if is_heartbeat_enabled(storage) else ()  # type: ignore[attr-defined]
+        if not stale and self._pending_timeout is None:
+            return history
+        return without_stale(history, set(stale), self._pending_timeout, datetime.datetime.now())
 
     def _check_single_objective(self, study: Study) -> None:
         if study._is_multi_objective():

@@ -1,11 +1,15 @@
 """One worker process of the distributed tests: loads a shared study and runs trials.
 
 Usage: python distributed_worker.py STORAGE STUDY N_TRIALS WORKER_ID [--hang-on-trial K FLAG]
+       [--hang-in-ask K FLAG [--no-early-heartbeat]]
 
 STORAGE is an RDB URL (``postgresql+psycopg2://...``, ``sqlite:///...``; RDB storages get a
 heartbeat so a killed worker's RUNNING trial is failed later) or ``journal:PATH`` for a
 ``JournalStorage`` on a file. With ``--hang-on-trial K FLAG`` the worker's K-th trial writes FLAG
-and then sleeps, so the test can kill it in the middle of a trial.
+and then sleeps, so the test can kill it in the middle of a trial. With ``--hang-in-ask K FLAG`` the
+worker stops inside ``study.ask()`` of its K-th trial (in the sampler's ``before_trial``, after the
+shipped one ran; ``--no-early-heartbeat`` skips the shipped one, as the sampler was before it recorded
+a heartbeat there), before Optuna's heartbeat thread starts.
 """
 
 from __future__ import annotations
@@ -32,6 +36,23 @@ def make_storage(spec: str) -> optuna.storages.BaseStorage:
     return optuna.storages.RDBStorage(spec, heartbeat_interval=1, grace_period=3)
 
 
+class HangingInAsk(CascadeSampler):
+    """The shipped sampler, stopped inside ``study.ask()`` of the worker's K-th trial."""
+
+    def __init__(self, *, hang_on: int, flag: str, early_heartbeat: bool, **kwargs) -> None:
+        super().__init__(**kwargs)
+        self._hang_on, self._flag, self._early_heartbeat, self._asked = hang_on, flag, early_heartbeat, 0
+
+    def before_trial(self, study, trial):  # type: ignore[no-untyped-def]
+        if self._early_heartbeat:
+            super().before_trial(study, trial)
+        self._asked += 1
+        if self._asked == self._hang_on:
+            with open(self._flag, "w") as f:
+                f.write(str(trial.number))
+            time.sleep(600)
+
+
 def main() -> None:
     warnings.simplefilter("ignore")
     optuna.logging.set_verbosity(optuna.logging.WARNING)
@@ -40,11 +61,17 @@ def main() -> None:
     if "--hang-on-trial" in sys.argv:
         i = sys.argv.index("--hang-on-trial")
         hang_on, flag = int(sys.argv[i + 1]), sys.argv[i + 2]
-    study = optuna.load_study(
-        study_name=study_name,
-        storage=make_storage(spec),
-        sampler=CascadeSampler(seed=100 + worker, n_startup_trials=8),
-    )
+    sampler = CascadeSampler(seed=100 + worker, n_startup_trials=8)
+    if "--hang-in-ask" in sys.argv:
+        i = sys.argv.index("--hang-in-ask")
+        sampler = HangingInAsk(
+            hang_on=int(sys.argv[i + 1]),
+            flag=sys.argv[i + 2],
+            early_heartbeat="--no-early-heartbeat" not in sys.argv,
+            seed=100 + worker,
+            n_startup_trials=8,
+        )
+    study = optuna.load_study(study_name=study_name, storage=make_storage(spec), sampler=sampler)
     done = [0]
 
     def objective(trial: optuna.Trial) -> float:

@@ -17,6 +17,8 @@ from optuna.trial import TrialState
 from postgres_server import postgres_server
 import pytest
 
+from cascaderl_optuna import CascadeSampler
+from cascaderl_optuna._cascade.history import read_history
 from cascaderl_optuna._cascade.records import PolicyDiagnostics
 
 
@@ -115,6 +117,11 @@ def test_killed_worker_is_failed_by_heartbeat_and_a_fresh_process_resumes(postgr
     assert study.trials[hung_number].state == TrialState.RUNNING  # the kill left it running
 
     time.sleep(4.5)  # past the grace period: the heartbeat is stale
+    # Until some worker fails it, the dead worker's trial is RUNNING, but no longer pending for the cascade.
+    study = optuna.load_study(study_name=name, storage=_storage(postgres_url))
+    history = read_history(study.trials, study.direction, window=200)
+    assert hung_number in [t.number for t in history.running]
+    assert hung_number not in [t.number for t in CascadeSampler()._without_dead(study, history).running]
     fresh = _start_worker(postgres_url, name, 6, 2)
     assert fresh.wait(timeout=600) == 0, fresh.stderr.read()[-2000:]
     study = optuna.load_study(study_name=name, storage=_storage(postgres_url))
@@ -126,3 +133,33 @@ def test_killed_worker_is_failed_by_heartbeat_and_a_fresh_process_resumes(postgr
     probs = PolicyDiagnostics.read(resumed[0]).probs["optimizer"]
     assert probs[0] == max(probs) and probs[0] > 0.5
     assert [t.params["optimizer"] for t in resumed].count("adamw") >= 4
+
+
+@pytest.mark.parametrize("early_heartbeat", [False, True], ids=["before-the-fix", "shipped"])
+def test_a_worker_killed_inside_ask_leaves_no_zombie(postgres_url, tmp_path, early_heartbeat):
+    """Optuna writes a trial's first heartbeat from a thread it starts once study.ask() has returned: a worker
+    killed inside ask() (here: in the sampler's before_trial, every time) leaves a RUNNING trial with no heartbeat,
+    which fail_stale_trials never fails. The shipped sampler records the first heartbeat in before_trial."""
+    name = f"ask-kill-{early_heartbeat}-{time.time_ns()}"
+    optuna.create_study(study_name=name, storage=_storage(postgres_url))
+    flag = tmp_path / "in-ask"
+    extra = [] if early_heartbeat else ["--no-early-heartbeat"]
+    victim = _start_worker(postgres_url, name, 5, 1, "--hang-in-ask", "3", str(flag), *extra)
+    deadline = time.time() + 300
+    while not flag.exists():
+        assert time.time() < deadline and victim.poll() is None, (
+            victim.stderr.read() if victim.poll() is not None else "timeout"
+        )
+        time.sleep(0.2)
+    victim.send_signal(signal.SIGKILL)
+    victim.wait(timeout=60)
+    number = int(flag.read_text())
+    study = optuna.load_study(study_name=name, storage=_storage(postgres_url))
+    assert study.trials[number].state == TrialState.RUNNING
+    time.sleep(4.5)  # past the grace period (3 s)
+    optuna.storages.fail_stale_trials(study)
+    state = optuna.load_study(study_name=name, storage=_storage(postgres_url)).trials[number].state
+    if early_heartbeat:
+        assert state == TrialState.FAIL  # failed like any trial of a dead worker
+    else:
+        assert state == TrialState.RUNNING  # the zombie: no heartbeat, so never stale

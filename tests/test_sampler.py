@@ -188,6 +188,7 @@ def test_multi_objective_is_a_clear_error():
         ({"probability_floor": 0.0}, "probability_floor"),
         ({"probability_floor": 1.0}, "probability_floor"),
         ({"gamma": 1.0}, "gamma"),
+        ({"pending_timeout": 0}, "pending_timeout must be a number of seconds > 0 or None"),
         ({"clip": 0.0}, "clip"),
         ({"window": 1}, "window"),
         ({"strategic_params": "lora_rank"}, "sequence of parameter names"),
@@ -334,3 +335,38 @@ def test_sampler_pickles_and_the_copy_decides_the_same():
     study.optimize(planted, n_trials=3)
     twin.optimize(planted, n_trials=3)
     assert [t.params for t in twin.trials[-3:]] == [t.params for t in study.trials[-3:]]
+
+
+def test_a_running_trial_older_than_pending_timeout_is_not_pending():
+    """Without heartbeats a dead worker's trial stays RUNNING for ever; past ``pending_timeout`` it stops
+    counting as pending (the high level's pending share, the critic's constant liar)."""
+    import datetime
+
+    from cascaderl_optuna._cascade.history import read_history
+    from cascaderl_optuna._cascade.history import without_stale
+
+    study = optuna.create_study(sampler=CascadeSampler(seed=0, n_startup_trials=3))
+    study.optimize(planted, n_trials=5)
+    dead = study.ask()
+    planted(dead)  # it has its parameters, and its worker died before telling
+    history = read_history(study.trials, study.direction, window=200)
+    (running,) = history.running
+    started = running.datetime_start
+    assert without_stale(history, set(), None, started + datetime.timedelta(days=9)).running == [running]
+    assert without_stale(history, set(), 60.0, started + datetime.timedelta(seconds=30)).running == [running]
+    assert without_stale(history, set(), 60.0, started + datetime.timedelta(seconds=61)).running == []
+    assert without_stale(history, {running._trial_id}, None, started).running == []  # a stale heartbeat
+    # Through the sampler: with a timeout the dead trial is left out of what the next decision sees.
+    seen = []
+
+    class Spy(CascadeSampler):
+        def _decide(self, study, trial, history, *args):  # type: ignore[no-untyped-def]
+            seen.append([t.number for t in history.running])
+            return super()._decide(study, trial, history, *args)
+
+    for timeout in (None, 1e-9):
+        study.sampler = Spy(seed=0, n_startup_trials=3, pending_timeout=timeout)
+        trial = study.ask()
+        planted(trial)
+        study.tell(trial, 1.0)
+    assert seen == [[dead.number], []]

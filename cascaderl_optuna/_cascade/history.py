@@ -20,8 +20,10 @@ the worst about -2 whatever the scale of the objective. Ties share their mean ra
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from collections.abc import Sequence
 from dataclasses import dataclass
+import datetime
 import math
 from statistics import NormalDist
 
@@ -60,6 +62,27 @@ def read_history(
     finished = all_finished[-window:] if window > 0 else all_finished
     running = [t for t in trials if t.state == TrialState.RUNNING and t.number != current_number and t.params]
     return History(finished, running, rank_utilities(finished, direction), all_finished)
+
+
+def without_stale(
+    history: History, stale_ids: Collection[int], max_age: float | None, now: datetime.datetime
+) -> History:
+    """``history`` without the RUNNING trials that are no longer running anywhere.
+
+    A RUNNING trial counts as pending (the high level's pending share, the critic's constant liar)
+    because another worker is evaluating it. One whose worker died is not: with heartbeats, the
+    storage names the trials whose heartbeat is older than the grace period (``stale_ids``, trial
+    ids); without, a trial started more than ``max_age`` seconds ago (if set) is taken for dead.
+    """
+    running = [
+        t
+        for t in history.running
+        if t._trial_id not in stale_ids
+        and (max_age is None or t.datetime_start is None or (now - t.datetime_start).total_seconds() <= max_age)
+    ]
+    if len(running) == len(history.running):
+        return history
+    return History(history.finished, running, history.utilities, history.all_finished)
 
 
 def _sort_key(trial: FrozenTrial, sign: float) -> tuple[int, float, float]:
