@@ -1,0 +1,194 @@
+"""Chaos run: worker processes on one PostgreSQL study, killed with SIGKILL at random and restarted.
+
+Each worker runs ``CascadeSampler`` on a planted problem (three optimizer families, AdamW the best) through
+``study.optimize`` with an ``RDBStorage`` whose heartbeat fails a dead worker's trial. For ``seconds``, every 3 to 7
+seconds (``--kill-every``) one random worker is killed with SIGKILL and a new one started in its place; at the end every
+worker is killed, the grace period is waited out and ``fail_stale_trials`` is called, as the next worker would. The
+run then reads the study back and reports what a user running many workers needs to hold:
+
+* ``running``: trials still RUNNING (a zombie: its worker is dead and no heartbeat will fail it), and
+  ``running_with_params`` those of them that had suggested parameters. The sampler records a trial's first heartbeat
+  in ``before_trial``, before any parameter is suggested, so only a kill in the few milliseconds between Optuna's
+  ``create_new_trial`` and ``before_trial`` (inside ``study.ask()``, where no sampler code runs) can leave a zombie,
+  and such a trial has no parameters: the cascade never counts it as pending;
+* ``contiguous``: trial numbers are exactly 0..n-1 (none lost, none duplicated);
+* ``killed_failures`` against ``kills``: FAIL trials other than the objective's own failures, at most one per kill;
+* ``outside``: parameters outside their distribution;
+* ``tracebacks``: worker logs with a traceback;
+* ``best_share_last_third``: the share of the last third of COMPLETE trials on the planted best family.
+
+``tests/test_chaos.py`` runs it for 30 s with 4 workers against a throwaway server (CI). The soak, 10 minutes with 8
+workers, is a benchmark command::
+
+    python -m benchmarks.chaos --workers 8 --seconds 600 --out benchmarks/results/chaos/soak.json
+
+(without ``--storage`` it starts a throwaway PostgreSQL server on 127.0.0.1 with ``tests/postgres_server.py``).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import os
+from pathlib import Path
+import random
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+from typing import Any
+import warnings
+
+import optuna
+from optuna.trial import TrialState
+
+
+BEST_LR = {"adamw": 1e-3, "sgd": 1e-1, "adafactor": 1e-2}
+FLOOR = {"adamw": 0.0, "sgd": 3.0, "adafactor": 1.5}
+HEARTBEAT_INTERVAL = 1
+GRACE_PERIOD = 3
+
+
+def storage(url: str) -> optuna.storages.RDBStorage:
+    return optuna.storages.RDBStorage(url, heartbeat_interval=HEARTBEAT_INTERVAL, grace_period=GRACE_PERIOD)
+
+
+def objective(trial: optuna.Trial) -> float:
+    """The planted problem: each family has its own best learning rate; AdamW is the best family."""
+    opt = trial.suggest_categorical("optimizer", ["adamw", "sgd", "adafactor"])
+    lr = trial.suggest_float("learning_rate", 1e-6, 1.0, log=True)
+    warmup = trial.suggest_float("warmup_ratio", 0.0, 0.2)
+    if opt == "sgd":
+        trial.suggest_float("momentum", 0.0, 0.99)
+    time.sleep(random.uniform(0.02, 0.2))  # the training run
+    gap = math.log10(lr) - math.log10(BEST_LR[opt])
+    if gap > 2.0:
+        trial.set_user_attr("fail_reason", "diverged")
+        raise RuntimeError("diverged")
+    return FLOOR[opt] + 0.5 * gap**2 + (warmup - 0.1) ** 2
+
+
+def worker(url: str, study_name: str, seed: int) -> None:
+    """One worker: optimise until killed."""
+    from cascaderl_optuna import CascadeSampler
+
+    warnings.simplefilter("ignore")
+    optuna.logging.set_verbosity(optuna.logging.ERROR)  # the objective's own failures are logged as warnings
+    random.seed(seed)
+    study = optuna.load_study(
+        study_name=study_name, storage=storage(url), sampler=CascadeSampler(seed=seed, n_startup_trials=8)
+    )
+    study.optimize(objective, n_trials=100_000, catch=(RuntimeError,))
+
+
+def run(
+    url: str,
+    *,
+    n_workers: int,
+    seconds: float,
+    kill_every: tuple[float, float] = (3.0, 7.0),
+    seed: int = 0,
+    log_dir: Path | None = None,
+) -> dict[str, Any]:
+    """The chaos run (see the module docstring); returns its figures."""
+    rng = random.Random(seed)
+    study_name = f"chaos-{time.time_ns()}"
+    optuna.create_study(study_name=study_name, storage=storage(url))
+    log_dir = Path(log_dir or tempfile.mkdtemp(prefix="cascade-chaos-"))
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join([str(Path(__file__).resolve().parents[1]), *sys.path]))
+    started = [0]
+    logs: list[Path] = []
+
+    def start() -> subprocess.Popen:
+        started[0] += 1
+        log = log_dir / f"worker-{started[0]}.log"
+        logs.append(log)
+        with log.open("w") as fh:
+            return subprocess.Popen(
+                [sys.executable, "-m", "benchmarks.chaos", "worker", url, study_name, str(1000 + started[0])],
+                env=env,
+                stdout=fh,
+                stderr=subprocess.STDOUT,
+            )
+
+    workers = [start() for _ in range(n_workers)]
+    kills = 0
+    end = time.time() + seconds
+    while True:
+        pause = rng.uniform(*kill_every)
+        if time.time() + pause > end:
+            break
+        time.sleep(pause)
+        i = rng.randrange(n_workers)
+        workers[i].send_signal(signal.SIGKILL)
+        workers[i].wait()
+        kills += 1
+        workers[i] = start()
+    time.sleep(max(0.0, end - time.time()))
+    for w in workers:
+        w.send_signal(signal.SIGKILL)
+        w.wait()
+        kills += 1
+    time.sleep(GRACE_PERIOD + 2 * HEARTBEAT_INTERVAL)  # every dead worker's heartbeat is stale now
+    study = optuna.load_study(study_name=study_name, storage=storage(url))
+    optuna.storages.fail_stale_trials(study)
+    trials = optuna.load_study(study_name=study_name, storage=storage(url)).trials
+    killed_failures = [t for t in trials if t.state == TrialState.FAIL and "fail_reason" not in t.user_attrs]
+    outside = [
+        (t.number, name)
+        for t in trials
+        for name, value in t.params.items()
+        if not t.distributions[name]._contains(t.distributions[name].to_internal_repr(value))
+    ]
+    complete = [t for t in trials if t.state == TrialState.COMPLETE]
+    last = complete[-max(1, len(complete) // 3) :]
+    return {
+        "workers": n_workers,
+        "seconds": seconds,
+        "trials": len(trials),
+        "complete": len(complete),
+        "kills": kills,
+        "workers_started": started[0],
+        "running": [t.number for t in trials if t.state == TrialState.RUNNING],
+        "running_with_params": [t.number for t in trials if t.state == TrialState.RUNNING and t.params],
+        "contiguous": sorted(t.number for t in trials) == list(range(len(trials))),
+        "killed_failures": len(killed_failures),
+        "objective_failures": sum(t.state == TrialState.FAIL and "fail_reason" in t.user_attrs for t in trials),
+        "outside": outside,
+        "tracebacks": [log.name for log in logs if "Traceback" in log.read_text()],
+        "best_share_last_third": sum(t.params["optimizer"] == "adamw" for t in last) / max(1, len(last)),
+    }
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
+    if argv[:1] == ["worker"]:
+        worker(argv[1], argv[2], int(argv[3]))
+        return 0
+    parser = argparse.ArgumentParser(prog="python -m benchmarks.chaos", description=__doc__.splitlines()[0])
+    parser.add_argument("--workers", type=int, default=8)
+    parser.add_argument("--seconds", type=float, default=600.0)
+    parser.add_argument("--storage", help="a PostgreSQL URL; default: a throwaway server on 127.0.0.1")
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--out", type=Path, help="write the figures here as JSON")
+    args = parser.parse_args(argv)
+    if args.storage:
+        result = run(args.storage, n_workers=args.workers, seconds=args.seconds, seed=args.seed)
+    else:
+        sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
+        from postgres_server import postgres_server
+
+        with postgres_server() as url:
+            result = run(url, n_workers=args.workers, seconds=args.seconds, seed=args.seed)
+    text = json.dumps(result, indent=1)
+    print(text)
+    if args.out:
+        args.out.parent.mkdir(parents=True, exist_ok=True)
+        args.out.write_text(text + "\n")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

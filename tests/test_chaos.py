@@ -1,0 +1,31 @@
+"""Workers SIGKILLed at random on one PostgreSQL study (benchmarks/chaos.py), bounded to 30 seconds: nothing is lost,
+no trial that ran is left RUNNING, and the learning goes on."""
+
+from __future__ import annotations
+
+from postgres_server import postgres_server
+import pytest
+
+from benchmarks import chaos
+
+
+pytestmark = pytest.mark.slow
+
+
+@pytest.fixture(scope="module")
+def postgres_url():
+    with postgres_server() as url:
+        yield url
+
+
+def test_random_kills_leave_no_zombie_and_lose_no_trial(postgres_url, tmp_path):
+    result = chaos.run(postgres_url, n_workers=4, seconds=30, seed=0, log_dir=tmp_path)
+    assert result["kills"] >= 4 + 4  # at least four during the run, then all four at the end
+    assert result["contiguous"], result
+    assert result["running_with_params"] == [], result  # every trial that started running was failed or finished
+    assert len(result["running"]) <= 1, result  # only Optuna's own create-to-before_trial window, rare
+    assert result["killed_failures"] <= result["kills"], result
+    assert result["outside"] == [], result
+    assert result["tracebacks"] == [], result
+    assert result["complete"] >= 60, result
+    assert result["best_share_last_third"] > 0.5, result  # the planted best family dominates the end
