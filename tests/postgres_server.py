@@ -9,6 +9,7 @@ CI (``CI=true``), where a missing server is a failure.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from collections.abc import Iterator
 import contextlib
 import glob
@@ -47,6 +48,13 @@ def _as_server_user(cmd: list[str]) -> list[str]:
 @contextlib.contextmanager
 def postgres_server() -> Iterator[str]:
     """Start a server; yield a SQLAlchemy URL of an empty database; stop and delete it."""
+    with restartable_postgres_server() as (url, _):
+        yield url
+
+
+@contextlib.contextmanager
+def restartable_postgres_server() -> Iterator[tuple[str, Callable[[str], None]]]:
+    """:func:`postgres_server`, yielding also ``restart(mode)``: ``pg_ctl restart -m mode`` (fast, immediate)."""
     bin_dir = find_bin_dir()
     if bin_dir is None:
         message = f"PostgreSQL server binaries not found: {INSTALL_HINT}."
@@ -79,7 +87,25 @@ def postgres_server() -> Iterator[str]:
             ]
         )
         run([f"{bin_dir}/createdb", "-h", "127.0.0.1", "-p", str(port), "-U", "postgres", "optuna"])
-        yield f"postgresql+psycopg2://postgres@127.0.0.1:{port}/optuna"
+
+        def restart(mode: str) -> None:
+            run(
+                [
+                    f"{bin_dir}/pg_ctl",
+                    "-D",
+                    data,
+                    "-m",
+                    mode,
+                    "-w",
+                    "-t",
+                    "60",
+                    "-l",
+                    os.path.join(root, "log"),
+                    "restart",
+                ]
+            )
+
+        yield f"postgresql+psycopg2://postgres@127.0.0.1:{port}/optuna", restart
     finally:
         subprocess.run(
             _as_server_user([f"{bin_dir}/pg_ctl", "-D", data, "-m", "immediate", "-w", "stop"]),
