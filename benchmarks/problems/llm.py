@@ -56,6 +56,8 @@ starts on every strategic combination, with the integers relaxed and then rounde
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from collections.abc import Iterable
 from dataclasses import dataclass
 import functools
 import itertools
@@ -265,7 +267,8 @@ def _numeric_box(s: Params) -> list[tuple[str, tuple[float, float], bool]]:
     return box
 
 
-def _decode(z: np.ndarray, s: Params, box: list, fixed: dict[str, int]) -> Params:
+def decode_box(z: np.ndarray, s: Params, box: list, fixed: dict[str, int]) -> Params:
+    """The configuration at point ``z`` of the unit cube of ``box`` (``(name, (low, high), log)`` rows), over ``s``."""
     p = dict(s)
     for zi, (name, (lo, hi), log) in zip(z, box):
         zi = min(max(float(zi), 0.0), 1.0)
@@ -278,13 +281,20 @@ def _minimise(
     s: Params, variant: Variant, box: list, fixed: dict[str, int], starts: np.ndarray
 ) -> tuple[float, Params]:
     """Best (loss, params) of L-BFGS-B runs from each row of ``starts`` over the unit cube of ``box``."""
+    return minimise_box(lambda p: loss(p, variant), s, box, fixed, starts[:, : len(box)])
+
+
+def minimise_box(
+    objective: Callable[[Params], float], s: Params, box: list, fixed: dict[str, int], starts: Iterable[np.ndarray]
+) -> tuple[float, Params]:
+    """Best (value, params) of ``objective`` from L-BFGS-B runs from each start, over the unit cube of ``box``."""
     best: tuple[float, Params] = (math.inf, {})
-    for z0 in starts[:, : len(box)]:
+    for z0 in starts:
         res = minimize(
-            lambda z: loss(_decode(z, s, box, fixed), variant), z0, method="L-BFGS-B", bounds=[(0.0, 1.0)] * len(box)
+            lambda z: objective(decode_box(z, s, box, fixed)), z0, method="L-BFGS-B", bounds=[(0.0, 1.0)] * len(box)
         )
         if res.fun < best[0]:
-            best = (float(res.fun), _decode(res.x, s, box, fixed))
+            best = (float(res.fun), decode_box(res.x, s, box, fixed))
     return best
 
 

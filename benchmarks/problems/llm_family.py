@@ -83,12 +83,12 @@ import math
 
 import numpy as np
 import optuna
-from scipy.optimize import minimize
 from scipy.optimize import minimize_scalar
 from threadpoolctl import threadpool_limits
 
 from benchmarks.problems.base import Evaluation
 from benchmarks.problems.base import Params
+from benchmarks.problems.llm import minimise_box
 
 
 PUBLISHED_SEEDS = (1, 2, 3, 4, 5, 6)
@@ -466,28 +466,12 @@ def _box(family: str) -> list[tuple[str, tuple[float, float], bool]]:
     return box
 
 
-def _decode(z: np.ndarray, base: Params, box: list, fixed: dict[str, int]) -> Params:
-    p = dict(base)
-    for zi, (name, (lo, hi), log) in zip(z, box):
-        zi = min(max(float(zi), 0.0), 1.0)
-        p[name] = math.exp(math.log(lo) + zi * math.log(hi / lo)) if log else lo + zi * (hi - lo)
-    p.update(fixed)
-    return p
-
-
 def _encode(v: float, lo: float, hi: float, log: bool) -> float:
     return min(max(math.log(v / lo) / math.log(hi / lo) if log else (v - lo) / (hi - lo), 0.0), 1.0)
 
 
 def _minimise(base: Params, spec: LandscapeSpec, box: list, fixed: dict, starts: list) -> tuple[float, Params]:
-    best: tuple[float, Params] = (math.inf, {})
-    for z0 in starts:
-        res = minimize(
-            lambda z: loss(_decode(z, base, box, fixed), spec), z0, method="L-BFGS-B", bounds=[(0.0, 1.0)] * len(box)
-        )
-        if res.fun < best[0]:
-            best = (float(res.fun), _decode(res.x, base, box, fixed))
-    return best
+    return minimise_box(lambda p: loss(p, spec), base, box, fixed, starts)
 
 
 def group_minimum(base: Params, spec: LandscapeSpec) -> tuple[float, Params]:
