@@ -46,8 +46,9 @@ import optuna
 import torch
 
 from cascaderl_optuna._cascade.encoding import FEATURE_NAMES
+from cascaderl_optuna._cascade.encoding import UNCERTAINTY
 from cascaderl_optuna._cascade.high_level import DEFAULT_THETA
-from cascaderl_optuna._cascade.high_level import floored_softmax
+from cascaderl_optuna._cascade.high_level import head_policy
 from cascaderl_optuna._cascade.high_level import HighLevelAgent
 from cascaderl_optuna._cascade.history import discounted_returns
 from cascaderl_optuna._cascade.ppo import normalise
@@ -250,11 +251,10 @@ def ppo_round(
     advantages = torch.tensor(adv)
 
     def evaluate() -> tuple[torch.Tensor, torch.Tensor]:
-        """The stored decisions re-scored with the shifted weights (same floored softmax as the agent)."""
+        """The stored decisions re-scored with the shifted weights (the agent's policy: floor and tuning share)."""
         logits = bias_t + torch.einsum("nkcf,nf->nkc", phi_t, theta_t + delta)
-        p = torch.where(
-            valid_t, floored_softmax(logits.masked_fill(~valid_t, -torch.inf), floor, n_per_t[..., None]), 1.0
-        )
+        policy = head_policy(logits, phi_t[..., UNCERTAINTY], valid_t, floor, n_per_t[..., None])
+        p = torch.where(valid_t, policy, 1.0)
         chosen_p = p.gather(-1, pick_t[..., None]).squeeze(-1)
         log_prob = torch.where(use_t, chosen_p.log(), 0.0).sum(-1)
         entropy = -torch.where(valid_t, p * p.log(), 0.0).sum((-1, -2))

@@ -9,7 +9,8 @@ Per trial, after a space-filling start:
    hyperparameters re-fitted on the schedule of :mod:`._cascade.refit`;
 3. the high-level agent (:mod:`._cascade.high_level`) is re-fitted with PPO on the window and
    samples the strategy from the history encoding (:mod:`._cascade.encoding`), the RUNNING
-   trials' choices and the critic's optimistic value of each choice;
+   trials' choices and the critic's optimistic value of each choice, keeping a share for the
+   choices that have not had the trials to be tuned yet;
 4. a low-level agent (:mod:`._cascade.low_level`) for the chosen strategy starts from the elite
    of the trials the critic finds similar, improves with PPO (:mod:`._cascade.ppo`) on
    critic-scored imagined actions plus the strategy's real trials, and proposes the numbers;
@@ -121,7 +122,8 @@ class CascadeSampler(BaseSampler):
     the work. A high-level PPO agent chooses every categorical parameter (and any parameter named
     in ``strategic_params``) from an encoding of the recent trial history, and stops paying for
     strategy families that are clearly worse, while a probability floor keeps every strategy
-    reachable. For the chosen strategy, a low-level PPO agent (a Gaussian over the tactical
+    reachable and no choice is judged before it has had trials enough to tune its own numbers
+    (a family tried only at another family's learning rate looks worse than it is). For the chosen strategy, a low-level PPO agent (a Gaussian over the tactical
     values, started from that strategy's best trials) proposes the numbers; its updates are scored
     by a Gaussian-process critic over (tactical values, strategy), so that it learns from many
     imagined actions rather than the handful of real trials per strategy.

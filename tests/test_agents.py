@@ -8,6 +8,8 @@ from cascaderl_optuna._cascade.critic import fit_kernel
 from cascaderl_optuna._cascade.critic import GaussianProcessCritic
 from cascaderl_optuna._cascade.encoding import HistoryEncoder
 from cascaderl_optuna._cascade.high_level import HighLevelAgent
+from cascaderl_optuna._cascade.high_level import TUNING_SHARE
+from cascaderl_optuna._cascade.high_level import TUNING_TRIALS
 from cascaderl_optuna._cascade.history import discounted_returns
 from cascaderl_optuna._cascade.low_level import elite_initialisation
 from cascaderl_optuna._cascade.low_level import LowLevelAgent
@@ -24,13 +26,55 @@ def _bandit_history(rng, n=40, n_choices=3, best=1):
 
 def test_high_level_prefers_the_rewarded_choice_but_keeps_the_floor():
     rng = np.random.default_rng(0)
-    choices, utilities, log_prob = _bandit_history(rng)
+    choices, utilities, log_prob = _bandit_history(rng, n=4 * TUNING_TRIALS)  # every choice tuned
+    assert np.bincount(choices[:, 0]).min() >= TUNING_TRIALS
     agent = HighLevelAgent([3], floor=0.15)
     agent.fit(choices, utilities, log_prob)
     _, _, probs, _ = agent.act(np.random.default_rng(1))
     p = probs[0]
     assert np.argmax(p) == 1 and p[1] > 0.6
     assert p.min() >= 0.15 / 3 - 1e-12  # the margin: no strategy's probability reaches zero
+
+
+def test_an_untuned_choice_keeps_the_tuning_share_however_bad_its_trials():
+    """A family tried a few times at borrowed values looks worse than a tuned one; until it has its own trials it
+    is not left to the floor: the untuned choices share TUNING_SHARE x (their number / n_choices)."""
+    rng = np.random.default_rng(0)
+    n_tuned = 3 * TUNING_TRIALS
+    choices = np.concatenate([rng.integers(0, 2, n_tuned), [2, 2, 2]])[:, None]  # choice 2: three trials, all bad
+    utilities = (
+        np.where(choices[:, 0] == 1, 1.0, 0.0) - 2.0 * (choices[:, 0] == 2) + 0.1 * rng.standard_normal(len(choices))
+    )
+    log_prob = np.full((len(choices), 1), np.log(1 / 3))
+    agent = HighLevelAgent([3], floor=0.15)
+    agent.fit(choices, utilities, log_prob)
+    _, _, probs, _ = agent.act(np.random.default_rng(1))
+    share = TUNING_SHARE * 1 / 3
+    assert probs[0][2] >= share + (1 - share) * 0.15 / 3 - 1e-12
+    assert np.argmax(probs[0]) == 1
+
+    # the same history with choice 2 tuned (TUNING_TRIALS trials, just as bad): the floor alone holds it
+    tuned = np.concatenate([choices[:n_tuned, 0], np.full(TUNING_TRIALS, 2)])[:, None]
+    tuned_u = np.concatenate([utilities[:n_tuned], np.full(TUNING_TRIALS, -2.0)])
+    agent = HighLevelAgent([3], floor=0.15)
+    agent.fit(tuned, tuned_u, np.full((len(tuned), 1), np.log(1 / 3)))
+    _, _, probs_tuned, _ = agent.act(np.random.default_rng(1))
+    assert probs_tuned[0][2] < 0.5 * probs[0][2]
+    assert probs_tuned[0][2] >= 0.15 / 3 - 1e-12
+
+
+def test_the_stored_log_probability_is_the_one_ppo_rescores():
+    """act's probabilities (with the tuning share) and the PPO fit's re-scoring of the same state agree: the ratio of
+    an action just taken is 1."""
+    rng = np.random.default_rng(3)
+    choices, utilities, log_prob = _bandit_history(rng, n=20)
+    agent = HighLevelAgent([3], floor=0.15)
+    agent.observe(choices, utilities)
+    _, lp, probs, _ = agent.act(np.random.default_rng(0), fixed={0: 2})
+    features = torch.tensor(agent.encoder.features(0, []))[None, None]  # (1 trial, 1 head, 3 choices, F)
+    rescored = agent._probs(features, agent.bias, agent.theta)[0, 0]
+    np.testing.assert_allclose(rescored.numpy(), probs[0], rtol=1e-9)
+    assert lp[0] == pytest.approx(np.log(probs[0][2]))
 
 
 def test_high_level_ppo_update_moves_biases_towards_positive_advantages():

@@ -14,6 +14,8 @@ from benchmarks.pretraining import SyntheticProblem
 from cascaderl_optuna import CascadeSampler
 from cascaderl_optuna._cascade import pretrained
 from cascaderl_optuna._cascade.encoding import FEATURE_NAMES
+from cascaderl_optuna._cascade.high_level import TUNING_SHARE
+from cascaderl_optuna._cascade.high_level import TUNING_TRIALS
 
 
 def test_synthetic_problem_optimum_is_zero_and_reached_at_the_best_strategy():
@@ -86,12 +88,17 @@ def test_one_short_training_round_runs_the_real_cascade_and_records_its_decision
     first = episode.decisions[0]
     assert first["t"] == 10 and len(first["features"]) == len(first["chosen"])
     # PPO's ratio starts at 1: re-scoring a stored decision with the weights it was taken with gives back its
-    # behaviour log-probability (the same floored softmax as the agent).
+    # behaviour log-probability (the agent's policy: the floored softmax with the tuning share mixed in).
     for d in episode.decisions:
         log_prob = 0.0
         for k, phi in enumerate(d["features"]):
             logits = d["bias"][k, : phi.shape[0]] + phi @ d["theta"]
             soft = np.exp(logits - logits.max())
             p = (1 - d["floor"]) * soft / soft.sum() + d["floor"] / phi.shape[0]
+            counts = 1.0 / phi[:, FEATURE_NAMES.index("uncertainty")] ** 2 - 1.0
+            missing = np.maximum(TUNING_TRIALS - counts, 0.0)
+            share = TUNING_SHARE * np.mean(missing > 0)
+            if share > 0:
+                p = (1 - share) * p + share * missing / missing.sum()
             log_prob += np.log(p[d["chosen"][k]]) if d["sampled"][k] else 0.0
         assert log_prob == pytest.approx(d["log_prob"], abs=1e-9)

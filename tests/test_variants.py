@@ -165,7 +165,11 @@ def test_the_shared_floor_gives_each_head_the_floor_divided_by_the_number_of_hea
 
     shared = VARIANTS["floor_shared_by_heads"].make_high_level_agent_class()
     strong = {}
+    from cascaderl_optuna._cascade.high_level import TUNING_TRIALS
+
+    tuned = np.array([[i % 3, i % 4] for i in range(12 * TUNING_TRIALS)])  # every choice (and pair) has its trials
     for agent in (HighLevelAgent([3, 4], floor=0.15), shared([3, 4], floor=0.15)):
+        agent.observe(tuned, np.zeros(len(tuned)))
         agent.bias[:] = -50.0
         agent.bias[:, 0] = 50.0  # every head all but certain of its first choice
         _, _, probs, _ = agent.act(np.random.default_rng(0))

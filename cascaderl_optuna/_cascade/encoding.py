@@ -51,6 +51,7 @@ FEATURE_NAMES = (
     "critic_gap",
 )
 CRITIC_GAP = FEATURE_NAMES.index("critic_gap")
+UNCERTAINTY = FEATURE_NAMES.index("uncertainty")
 N_FEATURES = len(FEATURE_NAMES)
 RECENT = 10
 MIN_CONDITIONAL_COUNT_PER_CHOICE = 2

@@ -17,6 +17,18 @@ reward uncertainty, avoid what is pending) or from pre-trained weights.
 The floor is a probability margin: no strategy's probability ever reaches zero, whatever the
 logits, so an early unlucky family keeps a small, bounded share of the budget.
 
+The tuning share keeps a choice from being judged before its numbers are tuned. A choice with
+few trials of its own has been tried at tactical values borrowed from other strategies (its
+low level starts from their elite), and a family whose best learning rate sits elsewhere looks
+worse there than a tuned runner-up; trial utilities cannot tell "not yet tuned" from "inferior",
+and neither can the logits learned from them. So while a choice of head ``k`` has fewer than
+:data:`TUNING_TRIALS` trials in the window (the encoder's count), it is *untuned*, and a share
+``m[k] = TUNING_SHARE * (untuned choices of k) / n_choices[k]`` of the head's probability goes to
+the untuned choices, ``q[k]`` in proportion to each one's missing trials. Once every choice has
+its trials the head is the floored softmax alone, and the comparison is between tuned families.
+The share is part of the policy: PPO re-scores stored actions under it, and the stored
+behaviour log-probabilities include it.
+
 Learning. Each trial is one step of a sequential decision process: the action is the trial's
 strategy, the reward is its rank utility, the return is the discounted sum of later rewards in
 the window (``gamma``). The PPO update (:func:`cascaderl_optuna._cascade.ppo.ppo_update`) re-scores every
@@ -37,6 +49,7 @@ import torch
 from cascaderl_optuna._cascade.encoding import CRITIC_GAP
 from cascaderl_optuna._cascade.encoding import HistoryEncoder
 from cascaderl_optuna._cascade.encoding import N_FEATURES
+from cascaderl_optuna._cascade.encoding import UNCERTAINTY
 from cascaderl_optuna._cascade.history import discounted_returns
 from cascaderl_optuna._cascade.ppo import normalise
 from cascaderl_optuna._cascade.ppo import ppo_update
@@ -52,6 +65,41 @@ def floored_softmax(logits: torch.Tensor, floor: float, n_choices: float | torch
     heads are padded to a common width; padded entries must then be masked by the caller).
     """
     return (1 - floor) * torch.softmax(logits, dim=-1) + floor / n_choices
+
+
+TUNING_TRIALS = 16
+"""Trials of its own a strategic choice gets before it is left to the learned policy and the floor.
+
+Enough for its low level to stand on its own data (it stops borrowing other strategies' elite at
+about half of this, see ``low_level.MIN_CONTEXT_TRIALS_ALONE``) and then move its numbers towards
+its own optimum: with 8, a family whose best learning rate sat a decade from the runner-up's was
+still judged on borrowed values in the benchmark's trap instances (``docs/algorithm.md``)."""
+TUNING_SHARE = 0.5
+"""The most of a head's probability that goes to its untuned choices (when all of them are)."""
+
+
+def tuning_share(uncertainty: torch.Tensor, valid: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """``(m, q)`` of the tuning share from the encoder's ``uncertainty`` feature of each choice.
+
+    ``uncertainty`` is ``1 / sqrt(1 + count)``, so the count is recovered exactly; ``valid`` masks
+    padded choices. ``m`` (``(..., 1)``): the share of the head's probability for its untuned
+    choices; ``q`` (same shape as ``uncertainty``): how it is split, by missing trials.
+    """
+    count = 1.0 / uncertainty.clamp_min(1e-6) ** 2 - 1.0
+    missing = torch.where(valid, (TUNING_TRIALS - count).clamp_min(0.0), 0.0)
+    untuned = (missing > 0).to(missing.dtype).sum(-1, keepdim=True)
+    m = TUNING_SHARE * untuned / valid.to(missing.dtype).sum(-1, keepdim=True)
+    q = missing / missing.sum(-1, keepdim=True).clamp_min(1e-12)
+    return m, q
+
+
+def head_policy(
+    logits: torch.Tensor, uncertainty: torch.Tensor, valid: torch.Tensor, floor: float, n_choices
+) -> torch.Tensor:
+    """The probabilities of a head's choices: the floored softmax, with the tuning share mixed in."""
+    floored = torch.where(valid, floored_softmax(logits.masked_fill(~valid, -torch.inf), floor, n_choices), 0.0)
+    m, q = tuning_share(uncertainty, valid)
+    return (1 - m) * floored + m * q
 
 
 DEFAULT_THETA = np.array([0.5, 0.5, 0.0, 1.0, -0.5, -1.0, 0.0, 1.5])
@@ -95,8 +143,9 @@ class HighLevelAgent:
     # -- the policy -------------------------------------------------------------------------
     def _probs(self, features: torch.Tensor, bias: torch.Tensor, theta: torch.Tensor) -> torch.Tensor:
         """Floored probabilities; ``features`` is ``(..., K, c_max, F)``."""
-        logits = (bias + features @ theta).masked_fill(~self._mask, -torch.inf)
-        return torch.where(self._mask, floored_softmax(logits, self.floor, self._n_per_head[:, None]), 0.0)
+        valid = self._mask.expand(features.shape[:-1])
+        logits = bias + features @ theta
+        return head_policy(logits, features[..., UNCERTAINTY], valid, self.floor, self._n_per_head[:, None])
 
     # -- learning ---------------------------------------------------------------------------
     def fit(
@@ -183,8 +232,10 @@ class HighLevelAgent:
     def head_probabilities(self, k: int, phi: np.ndarray) -> np.ndarray:
         """The policy of head ``k`` given its feature matrix ``phi`` (``(n_choices[k], F)``)."""
         with torch.no_grad():
-            logits = self.bias[k, : self.n_choices[k]] + torch.tensor(phi) @ self.theta
-            return floored_softmax(logits, self.floor, self.n_choices[k]).numpy()
+            phi_t = torch.tensor(phi)
+            logits = self.bias[k, : self.n_choices[k]] + phi_t @ self.theta
+            valid = torch.ones(self.n_choices[k], dtype=torch.bool)
+            return head_policy(logits, phi_t[:, UNCERTAINTY], valid, self.floor, self.n_choices[k]).numpy()
 
     def act(
         self,
