@@ -123,8 +123,9 @@ class CascadeSampler(BaseSampler):
     in ``strategic_params``) from an encoding of the recent trial history, and stops paying for
     strategy families that are clearly worse, while a probability floor keeps every strategy
     reachable and no choice is judged before it has had trials enough to tune its own numbers
-    (a family tried only at another family's learning rate looks worse than it is). For the chosen strategy, a low-level PPO agent (a Gaussian over the tactical
-    values, started from that strategy's best trials) proposes the numbers; its updates are scored
+    (a family tried only at another family's learning rate looks worse than it is). For the
+    chosen strategy, a low-level PPO agent (a Gaussian over the tactical values, started from
+    that strategy's best trials) proposes the numbers; its updates are scored
     by a Gaussian-process critic over (tactical values, strategy), so that it learns from many
     imagined actions rather than the handful of real trials per strategy.
 
