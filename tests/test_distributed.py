@@ -132,7 +132,7 @@ def test_killed_worker_is_failed_by_heartbeat_and_a_fresh_process_resumes(postgr
     # The fresh process continues the learned policy: its first decision already favours AdamW.
     probs = PolicyDiagnostics.read(resumed[0]).probs["optimizer"]
     assert probs[0] == max(probs) and probs[0] > 0.5
-    assert [t.params["optimizer"] for t in resumed].count("adamw") >= 4
+    # (not a count of AdamW among the six: the tuning share gives untuned families their trials first)
 
 
 @pytest.mark.parametrize("early_heartbeat", [False, True], ids=["before-the-fix", "shipped"])
