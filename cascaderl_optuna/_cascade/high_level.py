@@ -73,7 +73,7 @@ TUNING_TRIALS = 16
 Enough for its low level to stand on its own data (it stops borrowing other strategies' elite at
 about half of this, see ``low_level.MIN_CONTEXT_TRIALS_ALONE``) and then move its numbers towards
 its own optimum: with 8, a family whose best learning rate sat a decade from the runner-up's was
-still judged on borrowed values in the benchmark's trap instances (``docs/algorithm.md``)."""
+still judged on borrowed values in the benchmark's trap instances (``docs/benchmarks.md``)."""
 TUNING_SHARE = 0.5
 """The most of a head's probability that goes to its untuned choices (when all of them are)."""
 
