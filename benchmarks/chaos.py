@@ -3,14 +3,17 @@
 Each worker runs ``CascadeSampler`` on a planted problem (three optimizer families, AdamW the best) through
 ``study.optimize`` with an ``RDBStorage`` whose heartbeat fails a dead worker's trial. For ``seconds``, every 3 to 7
 seconds (``--kill-every``) one random worker is killed with SIGKILL and a new one started in its place; at the end every
-worker is killed, the grace period is waited out and ``fail_stale_trials`` is called, as the next worker would. The
-run then reads the study back and reports what a user running many workers needs to hold:
+worker is killed, the grace period is waited out and ``fail_stale_trials`` is called; then the next worker runs one
+trial. The run then reads the study back and reports what a user running many workers needs to hold:
 
 * ``running``: trials still RUNNING (a zombie: its worker is dead and no heartbeat will fail it), and
   ``running_with_params`` those of them that had suggested parameters. The sampler records a trial's first heartbeat
   in ``before_trial``, before any parameter is suggested, so only a kill in the few milliseconds between Optuna's
-  ``create_new_trial`` and ``before_trial`` (inside ``study.ask()``, where no sampler code runs) can leave a zombie,
-  and such a trial has no parameters: the cascade never counts it as pending;
+  ``create_new_trial`` and ``before_trial`` (inside ``study.ask()``, where no sampler code runs) can leave a trial
+  without one; it has no parameters, and every worker's sampler fails such *orphans* once they are older than the
+  grace period (``cascaderl_optuna._cascade.orphans``). ``running_after_fail_stale`` counts the trials still RUNNING
+  before the next worker's trial (the orphans of the last kills: what ``fail_stale_trials`` alone leaves), and
+  ``orphans_failed`` the trials failed as orphans, during the run and by the next worker;
 * ``contiguous``: trial numbers are exactly 0..n-1 (none lost, none duplicated);
 * ``killed_failures`` against ``kills``: FAIL trials other than the objective's own failures, at most one per kill;
 * ``outside``: parameters outside their distribution;
@@ -44,6 +47,8 @@ import warnings
 import optuna
 from optuna.trial import TrialState
 
+from cascaderl_optuna._cascade.orphans import ORPHAN_ATTR
+
 
 BEST_LR = {"adamw": 1e-3, "sgd": 1e-1, "adafactor": 1e-2}
 FLOOR = {"adamw": 0.0, "sgd": 3.0, "adafactor": 1.5}
@@ -70,8 +75,8 @@ def objective(trial: optuna.Trial) -> float:
     return FLOOR[opt] + 0.5 * gap**2 + (warmup - 0.1) ** 2
 
 
-def worker(url: str, study_name: str, seed: int) -> None:
-    """One worker: optimise until killed."""
+def worker(url: str, study_name: str, seed: int, n_trials: int = 100_000) -> None:
+    """One worker: optimise until killed (or ``n_trials`` are done)."""
     from cascaderl_optuna import CascadeSampler
 
     warnings.simplefilter("ignore")
@@ -80,7 +85,7 @@ def worker(url: str, study_name: str, seed: int) -> None:
     study = optuna.load_study(
         study_name=study_name, storage=storage(url), sampler=CascadeSampler(seed=seed, n_startup_trials=8)
     )
-    study.optimize(objective, n_trials=100_000, catch=(RuntimeError,))
+    study.optimize(objective, n_trials=n_trials, catch=(RuntimeError,))
 
 
 def run(
@@ -101,13 +106,22 @@ def run(
     started = [0]
     logs: list[Path] = []
 
-    def start() -> subprocess.Popen:
+    def start(*n_trials: str) -> subprocess.Popen:
         started[0] += 1
         log = log_dir / f"worker-{started[0]}.log"
         logs.append(log)
         with log.open("w") as fh:
             return subprocess.Popen(
-                [sys.executable, "-m", "benchmarks.chaos", "worker", url, study_name, str(1000 + started[0])],
+                [
+                    sys.executable,
+                    "-m",
+                    "benchmarks.chaos",
+                    "worker",
+                    url,
+                    study_name,
+                    str(1000 + started[0]),
+                    *n_trials,
+                ],
                 env=env,
                 stdout=fh,
                 stderr=subprocess.STDOUT,
@@ -134,6 +148,8 @@ def run(
     time.sleep(GRACE_PERIOD + 2 * HEARTBEAT_INTERVAL)  # every dead worker's heartbeat is stale now
     study = optuna.load_study(study_name=study_name, storage=storage(url))
     optuna.storages.fail_stale_trials(study)
+    after_fail_stale = [t.number for t in study.get_trials() if t.state == TrialState.RUNNING]
+    start("1").wait()  # the next worker: its sampler fails the orphans of the last kills
     trials = optuna.load_study(study_name=study_name, storage=storage(url)).trials
     killed_failures = [t for t in trials if t.state == TrialState.FAIL and "fail_reason" not in t.user_attrs]
     outside = [
@@ -153,6 +169,8 @@ def run(
         "workers_started": started[0],
         "running": [t.number for t in trials if t.state == TrialState.RUNNING],
         "running_with_params": [t.number for t in trials if t.state == TrialState.RUNNING and t.params],
+        "running_after_fail_stale": after_fail_stale,
+        "orphans_failed": sum(ORPHAN_ATTR in t.system_attrs for t in trials),
         "contiguous": sorted(t.number for t in trials) == list(range(len(trials))),
         "killed_failures": len(killed_failures),
         "objective_failures": sum(t.state == TrialState.FAIL and "fail_reason" in t.user_attrs for t in trials),
@@ -165,7 +183,7 @@ def run(
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
     if argv[:1] == ["worker"]:
-        worker(argv[1], argv[2], int(argv[3]))
+        worker(argv[1], argv[2], int(argv[3]), *map(int, argv[4:5]))
         return 0
     parser = argparse.ArgumentParser(prog="python -m benchmarks.chaos", description=__doc__.splitlines()[0])
     parser.add_argument("--workers", type=int, default=8)

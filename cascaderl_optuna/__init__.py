@@ -10,6 +10,7 @@ Where to find what:
 * :mod:`cascaderl_optuna.cli` -- the ``cascaderl-optuna`` command, its reports and tasks.
 """
 
+from cascaderl_optuna._cascade.orphans import fail_orphaned_trials
 from cascaderl_optuna.integrations.dashboard import DashboardCallback
 from cascaderl_optuna.integrations.dashboard import publish_to_dashboard
 from cascaderl_optuna.integrations.loggers import TensorBoardCallback
@@ -24,6 +25,7 @@ __version__ = "0.1.0"
 __all__ = [
     "CascadeSampler",
     "DashboardCallback",
+    "fail_orphaned_trials",
     "plot_cascade_tree",
     "plot_strategy_history",
     "publish_to_dashboard",

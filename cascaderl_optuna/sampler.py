@@ -69,6 +69,7 @@ from cascaderl_optuna._cascade.low_level import MAX_REAL_BATCH
 from cascaderl_optuna._cascade.low_level import optimistic_score
 from cascaderl_optuna._cascade.low_level import same_strategy
 from cascaderl_optuna._cascade.low_level import strategy_start
+from cascaderl_optuna._cascade.orphans import OrphanSweep
 from cascaderl_optuna._cascade.ppo import PPOStats
 from cascaderl_optuna._cascade.records import critic_gaps
 from cascaderl_optuna._cascade.records import Decision
@@ -284,6 +285,7 @@ class CascadeSampler(BaseSampler):
         self._search_space = IncrementalGroupDecomposedSearchSpace()
         self._finished_cache = FinishedTrialCache()
         self._lock = threading.RLock()
+        self._orphan_sweep = OrphanSweep()
 
     def __getstate__(self) -> dict[str, Any]:
         # Picklable like optuna's own samplers (Ray Tune and multiprocessing copy the sampler):
@@ -303,9 +305,12 @@ class CascadeSampler(BaseSampler):
         # heartbeat, which fail_stale_trials never fails. So the trial gets its first beat here, as soon
         # as it exists. Only inside study.optimize (which keeps beating): ask-and-tell trials get no
         # heartbeats from Optuna, and a single one would make them look stale to other workers.
+        # A worker killed even earlier (between Optuna's create_new_trial and this hook) leaves a trial
+        # that never beats: every worker fails those orphans, once per grace period (._cascade.orphans).
         owner = getattr(study, "_study", study)  # HyperbandPruner hands samplers a bracket's view
         if owner._thread_local.in_optimize_loop and is_heartbeat_enabled(study._storage):
             study._storage.record_heartbeat(trial._trial_id)  # type: ignore[attr-defined]
+            self._orphan_sweep(owner)
 
     def reseed_rng(self) -> None:
         self._entropy = _entropy(None)

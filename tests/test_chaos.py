@@ -24,9 +24,8 @@ def test_random_kills_leave_no_zombie_and_lose_no_trial(postgres_url, tmp_path):
     assert result["contiguous"], result
     assert result["running_with_params"] == [], result  # every trial that started running was failed or finished
     # A kill in Optuna's own window between create_new_trial and the sampler's before_trial leaves a RUNNING trial with
-    # no parameters and no heartbeat (6 of 121 kills in the 10-minute soak): never pending for the cascade, but RUNNING
-    # for good. The bound catches a systematic failure, not those.
-    assert len(result["running"]) <= max(3, result["kills"] // 3), result
+    # no parameters and no heartbeat; the workers' samplers fail those orphans, the next worker those of the last kills.
+    assert result["running"] == [], result
     assert result["killed_failures"] <= result["kills"], result
     assert result["outside"] == [], result
     assert result["tracebacks"] == [], result

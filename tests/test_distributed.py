@@ -19,6 +19,7 @@ import pytest
 
 from cascaderl_optuna import CascadeSampler
 from cascaderl_optuna._cascade.history import read_history
+from cascaderl_optuna._cascade.orphans import ORPHAN_ATTR
 from cascaderl_optuna._cascade.records import PolicyDiagnostics
 
 
@@ -139,7 +140,8 @@ def test_killed_worker_is_failed_by_heartbeat_and_a_fresh_process_resumes(postgr
 def test_a_worker_killed_inside_ask_leaves_no_zombie(postgres_url, tmp_path, early_heartbeat):
     """Optuna writes a trial's first heartbeat from a thread it starts once study.ask() has returned: a worker
     killed inside ask() (here: in the sampler's before_trial, every time) leaves a RUNNING trial with no heartbeat,
-    which fail_stale_trials never fails. The shipped sampler records the first heartbeat in before_trial."""
+    which fail_stale_trials never fails. The shipped sampler records the first heartbeat in before_trial, and fails
+    the trials that never beat (killed before that hook) as orphans."""
     name = f"ask-kill-{early_heartbeat}-{time.time_ns()}"
     optuna.create_study(study_name=name, storage=_storage(postgres_url))
     flag = tmp_path / "in-ask"
@@ -163,3 +165,10 @@ def test_a_worker_killed_inside_ask_leaves_no_zombie(postgres_url, tmp_path, ear
         assert state == TrialState.FAIL  # failed like any trial of a dead worker
     else:
         assert state == TrialState.RUNNING  # the zombie: no heartbeat, so never stale
+        # The same state is what a kill in Optuna's own window (between create_new_trial and before_trial) leaves,
+        # which no early heartbeat can close: the next worker's sampler fails it as an orphan.
+        nxt = _start_worker(postgres_url, name, 1, 2)
+        assert nxt.wait(timeout=300) == 0, nxt.stderr.read()
+        zombie = optuna.load_study(study_name=name, storage=_storage(postgres_url)).trials[number]
+        assert zombie.state == TrialState.FAIL
+        assert ORPHAN_ATTR in zombie.system_attrs
