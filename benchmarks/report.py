@@ -41,7 +41,7 @@ HAND = " [hand-conditioned]"
 ONE_WORKER = " [1 worker]"
 # A suite whose report sets the same samplers' rows of another suite beside its own: the 4-worker suite is read
 # against the 1-worker studies of the full suite (same problems, seeds and trial budget).
-REFERENCE_SUITES = {"parallel": "full"}
+REFERENCE_SUITES = {"parallel": "full", "uneven_4": "full", "uneven_8": "full"}
 # A suite that runs only a new variant and borrows every other sampler's rows, unchanged, from another suite.
 BORROWING_SUITES = {"pretraining": "full"}
 

@@ -12,11 +12,11 @@ run into that folder. Every reader goes through :func:`cell_rows` and :func:`sui
 
 from __future__ import annotations
 
-from collections import deque
 from collections.abc import Callable
 from concurrent.futures import as_completed
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
+import heapq
 import os
 from pathlib import Path
 import platform
@@ -25,6 +25,7 @@ import time
 import traceback
 import warnings
 
+import numpy as np
 import optuna
 
 from benchmarks import rows
@@ -59,6 +60,7 @@ class Task:
     seed: int
     n_trials: int
     n_workers: int = 1
+    duration_sigma: float = 0.0
 
 
 def cascade_available() -> bool:
@@ -141,7 +143,7 @@ def plan(
                 found += rows.read(rows.path(results, home, e.problem, sampler, error=True))
             done = {r["seed"] for r in found if r["n_trials"] >= trials}
             tasks += [
-                Task(home, e.problem, sampler, seed, trials, run_as.n_workers)
+                Task(home, e.problem, sampler, seed, trials, run_as.n_workers, run_as.duration_sigma)
                 for seed in range(n_seeds or e.n_seeds)
                 if seed not in done
             ]
@@ -158,6 +160,10 @@ def run_study(task: Task, on_study: Callable[[optuna.Study], None] | None = None
     ``n_workers`` trials are asked before the first is told, and from then on the oldest running trial is told
     before the next is asked, so every suggestion is made while ``n_workers - 1`` trials are RUNNING, exactly what
     a sampler sees from several processes sharing one storage. The trials are recorded in the order they finish.
+    With ``duration_sigma`` > 0 each trial lasts a log-normal time (median 1, that sigma; drawn from the seed and
+    the trial number, so every sampler gets the same durations in the same order) on a simulated clock: the trial
+    that finishes first is told first and its worker asks the next, so results arrive out of order. With equal
+    durations that order is the oldest first, as above.
     ``on_study`` is called with the finished study (``benchmarks.high_level_allocation`` reads its strategies).
 
     A problem with the optional ``family`` member (see ``benchmarks/problems/base.py``) has each trial's family
@@ -174,7 +180,10 @@ def run_study(task: Task, on_study: Callable[[optuna.Study], None] | None = None
     objective_s = 0.0
     start = time.perf_counter()
     error = None
-    running: deque = deque()  # (trial, evaluation, sampler seconds, family) in the order they finish
+    # (finish time, ask index, trial, evaluation, sampler seconds, family), the next to finish first
+    running: list[tuple] = []
+    durations = np.random.default_rng([task.seed, 7_919]).lognormal(0.0, task.duration_sigma, task.n_trials)
+    clock = 0.0  # simulated: when the last told trial finished, so when its worker asks the next
     asked = 0
     while len(values) < task.n_trials:
         if asked < task.n_trials and len(running) < task.n_workers:
@@ -188,10 +197,11 @@ def run_study(task: Task, on_study: Callable[[optuna.Study], None] | None = None
             t1 = time.perf_counter()
             ev = problem.evaluate(params, noise_seed=task.seed * 1_000_003 + trial.number)
             objective_s += time.perf_counter() - t1
-            running.append((trial, ev, t1 - t0, family(params) if family is not None else None))
+            fam = family(params) if family is not None else None
+            heapq.heappush(running, (clock + float(durations[asked]), asked, trial, ev, t1 - t0, fam))
             asked += 1
             continue
-        trial, ev, spent, trial_family = running.popleft()
+        clock, _, trial, ev, spent, trial_family = heapq.heappop(running)
         t2 = time.perf_counter()
         study.tell(trial, ev.value)
         t3 = time.perf_counter()
@@ -215,6 +225,7 @@ def run_study(task: Task, on_study: Callable[[optuna.Study], None] | None = None
         "seed": task.seed,
         "n_trials": task.n_trials,
         "n_workers": task.n_workers,
+        "duration_sigma": task.duration_sigma,
         "optuna_version": optuna.__version__,
         "python": platform.python_version(),
         "sampler_state": sampler_state(sampler, study),

@@ -492,6 +492,25 @@ def test_simulated_workers_keep_k_minus_one_trials_running(monkeypatch) -> None:
     assert one["values"] == row["values"]  # random search ignores history: only the timing of tells differs
 
 
+@pytest.mark.slow  # runs the benchmark harness's studies
+def test_uneven_durations_tell_results_out_of_order_with_the_same_workers_busy(monkeypatch) -> None:
+    from benchmarks import samplers
+
+    made: list[_CountsRunning] = []
+    monkeypatch.setitem(
+        samplers.SAMPLERS, "counts", lambda seed, problem: made.append(_CountsRunning(seed)) or made[-1]
+    )
+    uneven = run_study(Task("t", "llm_strong", "counts", 0, 30, n_workers=4, duration_sigma=1.0))
+    assert made[0].running_seen == [0, 1, 2] + [3] * 27  # still k - 1 trials RUNNING at every suggestion
+    even = run_study(Task("t", "llm_strong", "counts", 0, 30, n_workers=4))
+    assert uneven["duration_sigma"] == 1.0 and even["duration_sigma"] == 0.0
+    # random search draws the same trials; equal durations tell them in the order asked, log-normal ones do not
+    assert sorted(uneven["values"]) == sorted(even["values"])
+    assert uneven["values"] != even["values"]
+    again = run_study(Task("t", "llm_strong", "counts", 0, 30, n_workers=4, duration_sigma=1.0))
+    assert again["values"] == uneven["values"]  # the durations are seeded
+
+
 def test_synthetic_heldout_problem_has_its_optimum_at_zero_and_seeded_noise() -> None:
     problem = make_problem("synthetic_20000000")
     inner = problem._problem
