@@ -2,14 +2,18 @@
 
 Each is a subclass of the shipped ``CascadeSampler`` (or of one of its agents) that replaces one part, so
 nothing in ``cascaderl_optuna`` carries them. ``benchmarks.samplers`` registers them as
-``cascade_uniform_high_level``, ``cascade_no_low_level_learning`` and ``cascade_flat``; the ``ablation`` suite
-pairs each with the full cascade by seed (``docs/benchmarks.md``). They decide exactly as the ablation switch of
-earlier versions did, so the committed rows stay reproducible.
+``cascade_uniform_high_level``, ``cascade_no_low_level_learning``, ``cascade_flat`` and ``cascade_no_tuning_share``;
+the ``ablation`` suite pairs each with the full cascade by seed (``docs/benchmarks.md``), and the ``llm_family`` suite
+runs ``cascade_no_tuning_share`` beside the cascade on the drawn LoRA landscapes. The first three decide exactly as
+the ablation switch of earlier versions did, so the committed rows stay reproducible.
 
 * ``uniform_high_level``: strategies uniformly at random, no high-level learning; the low level as shipped.
 * ``no_low_level_learning``: tactical values uniformly at random; the high level as shipped.
 * ``flat``: one agent over all parameters: per-choice logits without the history encoding, one Gaussian over
   the tactical values shared by every strategy, a critic that does not see the strategy.
+* ``no_tuning_share``: the high level's policy is the learned floored softmax alone, without the share that keeps a
+  strategic choice from being judged before it has had ``TUNING_TRIALS`` trials of its own (the cascade before the
+  share was added).
 """
 
 from __future__ import annotations
@@ -18,10 +22,12 @@ from collections.abc import Callable
 
 import numpy as np
 import optuna
+import torch
 
 from cascaderl_optuna import CascadeSampler
 from cascaderl_optuna._cascade.encoding import HistoryEncoder
 from cascaderl_optuna._cascade.encoding import N_FEATURES
+from cascaderl_optuna._cascade.high_level import floored_softmax
 from cascaderl_optuna._cascade.high_level import HighLevelAgent
 from cascaderl_optuna._cascade.low_level import LowLevelAgent
 from cascaderl_optuna._cascade.ppo import PPOStats
@@ -71,6 +77,24 @@ class FlatHighLevelAgent(HighLevelAgent):
         self.encoder = _NoFeatureEncoder(self.n_choices)
 
 
+class NoTuningShareAgent(HighLevelAgent):
+    """The learned floored softmax alone: a choice is judged on whatever trials it happened to get."""
+
+    def _probs(self, features: torch.Tensor, bias: torch.Tensor, theta: torch.Tensor) -> torch.Tensor:
+        valid = self._mask.expand(features.shape[:-1])
+        logits = (bias + features @ theta).masked_fill(~valid, -torch.inf)
+        return torch.where(valid, floored_softmax(logits, self.floor, self._n_per_head[:, None]), 0.0)
+
+    def head_probabilities(self, k: int, phi: np.ndarray) -> np.ndarray:
+        with torch.no_grad():
+            logits = self.bias[k, : self.n_choices[k]] + torch.tensor(phi) @ self.theta
+            return floored_softmax(logits, self.floor, self.n_choices[k]).numpy()
+
+
+class NoTuningShareCascade(CascadeSampler):
+    _high_level_agent_class = NoTuningShareAgent
+
+
 class UniformHighLevelCascade(CascadeSampler):
     _high_level_agent_class = UniformHighLevelAgent
 
@@ -98,6 +122,7 @@ ABLATIONS: dict[str, type[CascadeSampler]] = {
     "uniform_high_level": UniformHighLevelCascade,
     "no_low_level_learning": NoLowLevelLearningCascade,
     "flat": FlatCascade,
+    "no_tuning_share": NoTuningShareCascade,
 }
 
 

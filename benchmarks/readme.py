@@ -195,6 +195,7 @@ ABLATION_COLUMNS = {
     "cascade_uniform_high_level": "uniform high level",
     "cascade_no_low_level_learning": "no low-level learning",
     "cascade_flat": "one flat agent",
+    "cascade_no_tuning_share": "no tuning share",
 }
 
 

@@ -40,7 +40,7 @@ def _cascade_variant(variant: str) -> Callable[[int, Problem], optuna.samplers.B
     return lambda seed, problem: make_variant_sampler(variant, seed, problem)
 
 
-ABLATIONS = ("uniform_high_level", "no_low_level_learning", "flat")  # benchmarks/ablations.py
+ABLATIONS = ("uniform_high_level", "no_low_level_learning", "flat", "no_tuning_share")  # benchmarks/ablations.py
 SAMPLERS: dict[str, Callable[[int, Problem], optuna.samplers.BaseSampler]] = {
     "cascade": _cascade,
     # The ablations: the cascade with one part switched off (benchmarks/ablations.py).

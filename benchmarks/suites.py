@@ -93,9 +93,13 @@ SUITES: dict[str, tuple[Entry, ...]] = {
     # Drawn LoRA fine-tuning landscapes (benchmarks/problems/llm_family.py): the six published instances against
     # GPSampler and TPE, and the thirty held-out ones (seeds never looked at while a design was chosen), where a
     # change of the cascade's high level is judged after it is made.
-    "llm_family": tuple(
-        Entry(f"llm_family_{k}", ("cascade", "gp", "tpe_default", "tpe_independent", "random"), 20, 200)
-        for k in PUBLISHED_LLM_FAMILY
+    # The cascade without its tuning share (benchmarks/ablations.py) beside it, 10 seeds: what the share is worth.
+    "llm_family": (
+        *(
+            Entry(f"llm_family_{k}", ("cascade", "gp", "tpe_default", "tpe_independent", "random"), 20, 200)
+            for k in PUBLISHED_LLM_FAMILY
+        ),
+        *(Entry(f"llm_family_{k}", ("cascade_no_tuning_share",), 10, 200) for k in PUBLISHED_LLM_FAMILY),
     ),
     "llm_family_heldout": tuple(
         Entry(f"llm_family_{k}", ("cascade", "gp", "tpe_default"), 3, 200) for k in HELDOUT_LLM_FAMILY

@@ -2,14 +2,20 @@
 
 from __future__ import annotations
 
+import numpy as np
 import optuna
 import pytest
+import torch
 
 from benchmarks.ablations import ABLATIONS
 from benchmarks.ablations import FlatCascade
+from benchmarks.ablations import NoTuningShareAgent
 from benchmarks.problems import make_problem
 from benchmarks.samplers import make_sampler
 from cascaderl_optuna import CascadeSampler
+from cascaderl_optuna._cascade.encoding import N_FEATURES
+from cascaderl_optuna._cascade.encoding import UNCERTAINTY
+from cascaderl_optuna._cascade.high_level import HighLevelAgent
 from cascaderl_optuna._cascade.records import Decision
 from cascaderl_optuna._cascade.records import PolicyDiagnostics
 from tests.test_sampler import planted
@@ -62,3 +68,22 @@ def test_the_benchmark_names_make_the_ablation_classes_and_the_shipped_sampler_h
         assert type(sampler) is cls and isinstance(sampler, CascadeSampler)
     with pytest.raises(TypeError):
         CascadeSampler(ablation="flat")  # research switches are not part of the product
+
+
+def test_no_tuning_share_differs_from_the_shipped_policy_only_while_a_choice_is_untuned():
+    def phi(counts):
+        out = np.zeros((len(counts), N_FEATURES))
+        out[:, UNCERTAINTY] = 1.0 / np.sqrt(1.0 + np.array(counts, dtype=float))
+        return out
+
+    shipped, ablated = HighLevelAgent([3]), NoTuningShareAgent([3])
+    untuned = phi([40, 40, 2])
+    assert ablated.head_probabilities(0, untuned).sum() == pytest.approx(1.0)
+    assert ablated.head_probabilities(0, untuned)[2] < shipped.head_probabilities(0, untuned)[2] - 0.05
+    tuned = phi([40, 40, 16])
+    assert ablated.head_probabilities(0, tuned) == pytest.approx(shipped.head_probabilities(0, tuned))
+    # the PPO re-scoring path uses the same policy as acting
+    features = torch.tensor(untuned)[None, :, :]
+    assert ablated._probs(features, ablated.bias, ablated.theta)[0].numpy() == pytest.approx(
+        ablated.head_probabilities(0, untuned)
+    )

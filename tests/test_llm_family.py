@@ -64,11 +64,15 @@ def test_published_and_heldout_instances_are_disjoint_and_registered_as_such() -
     assert published == {f"llm_family_{k}" for k in PUBLISHED_LLM_FAMILY}
     assert heldout == {f"llm_family_{k}" for k in HELDOUT_LLM_FAMILY}
     assert heldout <= set(HELDOUT_PROBLEMS) and not published & set(HELDOUT_PROBLEMS)
-    other_published = {e.problem for name in ("full", "ablation", "parallel", "pretraining") for e in SUITES[name]}
+    other_published = {
+        e.problem
+        for name in ("full", "ablation", "parallel", "uneven_4", "uneven_8", "pretraining")
+        for e in SUITES[name]
+    }
     assert not heldout & (published | other_published)
     assert {(s, e.n_seeds, e.n_trials) for e in SUITES["llm_family"] for s in e.samplers} == {
         (s, 20, 200) for s in ("cascade", "gp", "tpe_default", "tpe_independent", "random")
-    }
+    } | {("cascade_no_tuning_share", 10, 200)}  # the ablation of the tuning share
     assert {(s, e.n_seeds, e.n_trials) for e in SUITES["llm_family_heldout"] for s in e.samplers} == {
         (s, 3, 200) for s in ("cascade", "gp", "tpe_default")
     }
