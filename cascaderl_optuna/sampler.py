@@ -35,6 +35,7 @@ from optuna.distributions import BaseDistribution
 from optuna.samplers import BaseSampler
 from optuna.samplers import QMCSampler
 from optuna.samplers import RandomSampler
+from optuna.samplers._base import _process_constraints_after_trial
 from optuna.storages._heartbeat import is_heartbeat_enabled
 from optuna.study import Study
 from optuna.trial import FrozenTrial
@@ -133,8 +134,9 @@ class CascadeSampler(BaseSampler):
     Everything is read from the study's storage: RDB storage, several workers, ask/tell, pruning
     and optuna-dashboard work unchanged, and a new process continues the learning of the last.
     Pruned trials count, ranked after every complete trial (by the step they reached, then their
-    last intermediate value). FAIL trials and NaN or infinite values are the worst outcome.
-    The sampler is single-objective: a multi-objective study raises at its first trial.
+    last intermediate value). Infeasible trials (a constraint value above 0) rank after every
+    feasible one, by how far they miss. FAIL trials and NaN or infinite values are the worst
+    outcome. The sampler is single-objective: a multi-objective study raises at its first trial.
 
     Example:
 
@@ -185,6 +187,12 @@ class CascadeSampler(BaseSampler):
             heartbeats, where a dead worker's trial stays RUNNING for ever. ``None`` (the default):
             every RUNNING trial is pending. With heartbeats (``RDBStorage(heartbeat_interval=...)``)
             a trial whose heartbeat is older than the grace period is not pending, whatever this is.
+        constraints_func: Optuna's convention (as in ``TPESampler`` and ``GPSampler``): called
+            with each COMPLETE or PRUNED trial after it ends, returns a sequence of floats, and the
+            trial is feasible when all are <= 0. The values are stored with the trial (system
+            attribute ``constraints``), so ``study.best_trial`` skips infeasible trials and the
+            dashboard shows them. Values an objective sets itself with ``trial.set_constraint``
+            count the same way, with or without this function.
     """
 
     # The agent classes of both levels (benchmarks/ subclasses the sampler with other ones).
@@ -207,6 +215,7 @@ class CascadeSampler(BaseSampler):
         exploration: float = 1.0,
         high_level_theta: Sequence[float] | str | None = None,
         pending_timeout: float | None = None,
+        constraints_func: Callable[[FrozenTrial], Sequence[float]] | None = None,
     ) -> None:
         _check(seed is None or isinstance(seed, (int, np.integer)), f"seed must be an int or None, got {seed!r}.")
         _check(
@@ -241,6 +250,12 @@ class CascadeSampler(BaseSampler):
             f"pending_timeout must be a number of seconds > 0 or None (off), got {pending_timeout!r}.",
         )
         self._pending_timeout = None if pending_timeout is None else float(pending_timeout)
+        _check(
+            constraints_func is None or callable(constraints_func),
+            f"constraints_func must be a function of a FrozenTrial returning a sequence of floats "
+            f"(feasible when all are <= 0), or None; got {constraints_func!r}.",
+        )
+        self._constraints_func = constraints_func
         if isinstance(high_level_theta, str):
             _check(
                 high_level_theta == "pretrained",
@@ -311,6 +326,10 @@ class CascadeSampler(BaseSampler):
         if owner._thread_local.in_optimize_loop and is_heartbeat_enabled(study._storage):
             study._storage.record_heartbeat(trial._trial_id)  # type: ignore[attr-defined]
             self._orphan_sweep(owner)
+
+    def after_trial(self, study: Study, trial: FrozenTrial, state: TrialState, values: Sequence[float] | None) -> None:
+        if self._constraints_func is not None:
+            _process_constraints_after_trial(self._constraints_func, study, trial, state)
 
     def reseed_rng(self) -> None:
         self._entropy = _entropy(None)

@@ -10,7 +10,14 @@ Outcome ranking (direction-aware; "better" first):
 2. PRUNED trials, after every complete trial: by the step they reached (later is better), then by
    their last intermediate value. A pruned trial's last intermediate value comes from a shorter
    run and can look better than any finished trial, so it never outranks one.
-3. FAIL trials, COMPLETE trials whose value is NaN or infinite, and pruned trials with no
+3. Infeasible trials (COMPLETE or PRUNED with a constraint value above 0, from the sampler's
+   ``constraints_func`` or ``Trial.set_constraint``): after every feasible one, by their total
+   violation (the sum of the positive constraint values; less is better), then by value. No
+   infeasible trial can be the study's answer (``study.best_trial`` skips them), but one that only
+   just misses the constraint says more about where the feasible optimum is than one far off, so
+   both levels learn from feasibility through the utility alone: a strategy whose trials are mostly
+   infeasible gets low rewards, and the critic scores the infeasible side low.
+4. FAIL trials, COMPLETE trials whose value is NaN or infinite, and pruned trials with no
    intermediate value: all tied as the worst outcome.
 
 Rewards are rank based (robust to divergence outliers): a trial's utility is the normal score of
@@ -85,17 +92,24 @@ def without_stale(
     return History(history.finished, running, history.utilities, history.all_finished)
 
 
+def violation(trial: FrozenTrial) -> float:
+    """How far the trial is from feasible: the sum of its constraint values above 0 (0 when unconstrained)."""
+    return float(sum(max(0.0, c) for c in trial.constraints.values()))
+
+
 def _sort_key(trial: FrozenTrial, sign: float) -> tuple[int, float, float]:
     if trial.state == TrialState.COMPLETE and trial.value is not None:
         v = float(trial.value)
         if math.isfinite(v):
-            return 0, 0.0, sign * v
-        return 2, 0.0, 0.0
+            excess = violation(trial)
+            return (0, 0.0, sign * v) if excess == 0.0 else (2, excess, sign * v)
+        return 3, 0.0, 0.0
     if trial.state == TrialState.PRUNED and trial.intermediate_values:
         step, value = max(trial.intermediate_values.items())
         if math.isfinite(value):
-            return 1, -float(step), sign * float(value)
-    return 2, 0.0, 0.0
+            excess = violation(trial)
+            return (1, -float(step), sign * float(value)) if excess == 0.0 else (2, excess, sign * float(value))
+    return 3, 0.0, 0.0
 
 
 def rank_utilities(trials: Sequence[FrozenTrial], direction: StudyDirection) -> np.ndarray:
