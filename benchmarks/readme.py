@@ -242,6 +242,12 @@ def heldout_section(summary: dict) -> str:
     column counts the problems where the challenger's median final regret is lower / higher.
     """
     challenger = summary["challenger"]
+    missing = sorted(p for p, e in summary["problems"].items() if challenger not in e["samplers"])
+    if missing:
+        raise ValueError(
+            f"the held-out report has no {challenger} rows for {', '.join(missing)}: run "
+            f"`python -m benchmarks run --suite heldout --samplers {challenger}` (it resumes), then the report"
+        )
     families: dict[str, list[dict]] = {}
     for problem, entry in summary["problems"].items():
         families.setdefault(problem_family(problem), []).append(entry)

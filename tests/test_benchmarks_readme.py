@@ -192,6 +192,9 @@ def test_heldout_block_pools_each_family_with_a_sign_test():
     assert "| bbob-mixint (22 functions, d = 10): 2 x 3 seeds | `tpe_default` | 6/0, p = 0.031 |" in text
     assert "| 2 / 0 |" in text  # both mixint problems have the lower median
     assert "| synthetic mixed spaces: 1 x 3 seeds | `tpe_default` | 1/2, p = 1 |" in text
+    del summary["problems"]["synthetic_7"]["samplers"]["cascade"]  # a re-run half done: say so, do not pool less
+    with pytest.raises(ValueError, match="no cascade rows for synthetic_7: run `python -m benchmarks run"):
+        readme.section(summary, "heldout")
 
 
 # ---------------------------------------------------------------------------------------------------------------
