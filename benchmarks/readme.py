@@ -33,7 +33,7 @@ from benchmarks.runner import RESULTS_DIR
 
 
 ROOT = Path(__file__).resolve().parent.parent
-MARKER = re.compile(r"<!-- benchmarks:([a-z_]+):(begin|end) -->")
+MARKER = re.compile(r"<!-- benchmarks:([a-z0-9_]+):(begin|end) -->")
 
 
 def markers(name: str) -> tuple[str, str]:
@@ -301,6 +301,8 @@ BLOCKS: dict[str, Block] = {
         Block("full", "full", "docs/benchmarks.md", lambda s: overview_section(s, "full", with_timing=True)),
         Block("heldout", "heldout", "docs/benchmarks.md", heldout_section),
         Block("parallel", "parallel", "docs/benchmarks.md", lambda s: overview_section(s, "parallel")),
+        Block("uneven_4", "uneven_4", "docs/many_workers.md", lambda s: overview_section(s, "uneven_4")),
+        Block("uneven_8", "uneven_8", "docs/many_workers.md", lambda s: overview_section(s, "uneven_8")),
         Block("ablation", "ablation", "docs/benchmarks.md", ablation_section),
         Block("pretraining", "pretraining", "docs/benchmarks.md", lambda s: overview_section(s, "pretraining")),
     )
