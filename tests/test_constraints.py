@@ -1,4 +1,4 @@
-"""Constraints (``CascadeSampler(constraints_func=...)``): stored as Optuna stores them, and learned from by both levels.
+"""Constraints (``CascadeSampler(constraints_func=...)``): stored as Optuna stores them, learned from by both levels.
 
 The planted problem is a fine-tuning run with a memory budget: a bigger batch is better, AdamW is the best family
 without the budget, but AdamW's optimizer state takes four times SGD's memory, so within the budget SGD (at its largest
