@@ -190,9 +190,9 @@ class CascadeSampler(BaseSampler):
         constraints_func: Optuna's convention (as in ``TPESampler`` and ``GPSampler``): called
             with each COMPLETE or PRUNED trial after it ends, returns a sequence of floats, and the
             trial is feasible when all are <= 0. The values are stored with the trial (system
-            attribute ``constraints``), so ``study.best_trial`` skips infeasible trials and the
-            dashboard shows them. Values an objective sets itself with ``trial.set_constraint``
-            count the same way, with or without this function.
+            attribute ``constraints``), so ``study.best_trial`` skips infeasible trials. Values an
+            objective sets itself with ``trial.set_constraint`` count the same way, with or without
+            this function.
     """
 
     # The agent classes of both levels (benchmarks/ subclasses the sampler with other ones).

@@ -98,18 +98,17 @@ def violation(trial: FrozenTrial) -> float:
 
 
 def _sort_key(trial: FrozenTrial, sign: float) -> tuple[int, float, float]:
-    if trial.state == TrialState.COMPLETE and trial.value is not None:
-        v = float(trial.value)
-        if math.isfinite(v):
-            excess = violation(trial)
-            return (0, 0.0, sign * v) if excess == 0.0 else (2, excess, sign * v)
-        return 3, 0.0, 0.0
-    if trial.state == TrialState.PRUNED and trial.intermediate_values:
+    if trial.state == TrialState.COMPLETE and trial.value is not None and math.isfinite(trial.value):
+        key = (0, 0.0, sign * float(trial.value))
+    elif trial.state == TrialState.PRUNED and trial.intermediate_values:
         step, value = max(trial.intermediate_values.items())
-        if math.isfinite(value):
-            excess = violation(trial)
-            return (1, -float(step), sign * float(value)) if excess == 0.0 else (2, excess, sign * float(value))
-    return 3, 0.0, 0.0
+        if not math.isfinite(value):
+            return 3, 0.0, 0.0
+        key = (1, -float(step), sign * float(value))
+    else:
+        return 3, 0.0, 0.0
+    excess = violation(trial)
+    return key if excess == 0.0 else (2, excess, key[2])
 
 
 def rank_utilities(trials: Sequence[FrozenTrial], direction: StudyDirection) -> np.ndarray:
