@@ -169,6 +169,13 @@ def run_study(task: Task, on_study: Callable[[optuna.Study], None] | None = None
     A problem with the optional ``family`` member (see ``benchmarks/problems/base.py``) has each trial's family
     recorded too (``"families"``, in the order of ``values``), and its ``family_minima`` beside ``optimum``; the
     rows of other problems carry neither key.
+
+    A constrained problem (one with ``constraints(params) -> {name: value}``, feasible when every value is <= 0)
+    has its values stored with ``trial.set_constraint`` before the trial is told (Optuna 5's way: TPESampler,
+    GPSampler and the cascade all read ``trial.constraints``; random search ignores them), each trial's
+    feasibility recorded (``"feasible"``), and the incumbent is the best *feasible* trial (``study.best_trial``'s
+    rule). Until the first feasible trial the incumbent is the worst value of the study so far (no answer yet is no
+    better than that).
     """
     warnings.filterwarnings("ignore")
     optuna.logging.set_verbosity(optuna.logging.ERROR)
@@ -176,7 +183,8 @@ def run_study(task: Task, on_study: Callable[[optuna.Study], None] | None = None
     sampler = make_sampler(task.sampler, task.seed, problem)
     study = optuna.create_study(sampler=sampler, direction="minimize")
     family = getattr(problem, "family", None)  # optional (benchmarks/problems/base.py)
-    values, true_values, sampler_s, families = [], [], [], []
+    constraints = getattr(problem, "constraints", None)  # optional: a constrained problem
+    values, true_values, sampler_s, families, feasible = [], [], [], [], []
     objective_s = 0.0
     start = time.perf_counter()
     error = None
@@ -198,10 +206,15 @@ def run_study(task: Task, on_study: Callable[[optuna.Study], None] | None = None
             ev = problem.evaluate(params, noise_seed=task.seed * 1_000_003 + trial.number)
             objective_s += time.perf_counter() - t1
             fam = family(params) if family is not None else None
-            heapq.heappush(running, (clock + float(durations[asked]), asked, trial, ev, t1 - t0, fam))
+            fits = True
+            if constraints is not None:
+                for name, value in constraints(params).items():
+                    trial.set_constraint(name, value)
+                    fits = fits and value <= 0.0
+            heapq.heappush(running, (clock + float(durations[asked]), asked, trial, ev, t1 - t0, fam, fits))
             asked += 1
             continue
-        clock, _, trial, ev, spent, trial_family = heapq.heappop(running)
+        clock, _, trial, ev, spent, trial_family, fits = heapq.heappop(running)
         t2 = time.perf_counter()
         study.tell(trial, ev.value)
         t3 = time.perf_counter()
@@ -209,15 +222,9 @@ def run_study(task: Task, on_study: Callable[[optuna.Study], None] | None = None
         true_values.append(_sig(ev.true_value, 7))
         sampler_s.append(_sig(spent + (t3 - t2), 3))
         families.append(trial_family)
+        feasible.append(fits)
     wall = time.perf_counter() - start
-    best_so_far, incumbent_true = [], []
-    for v, tv in zip(values, true_values):
-        if not best_so_far or v < best_so_far[-1]:
-            best_so_far.append(v)
-            incumbent_true.append(tv)
-        else:
-            best_so_far.append(best_so_far[-1])
-            incumbent_true.append(incumbent_true[-1])
+    best_so_far, incumbent_true = incumbents(values, true_values, feasible)
     row = {
         "suite": task.suite,
         "problem": task.problem,
@@ -237,9 +244,11 @@ def run_study(task: Task, on_study: Callable[[optuna.Study], None] | None = None
         "sampler_seconds": sampler_s,
         "objective_seconds_total": objective_s,
         "wall_seconds": wall,
-        "best_params": study.best_params if values else None,
+        "best_params": study.best_params if any(feasible) else None,
         "finished_at": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
     }
+    if constraints is not None:
+        row["feasible"] = feasible
     if family is not None:
         row["families"] = families
         if hasattr(problem, "family_minima"):
@@ -249,6 +258,27 @@ def run_study(task: Task, on_study: Callable[[optuna.Study], None] | None = None
     if on_study is not None:  # a diagnostic that reads more of the study than the row keeps
         on_study(study)
     return row
+
+
+def incumbents(values: list[float], true_values: list[float], feasible: list[bool]) -> tuple[list, list]:
+    """Best observed value so far, and the true value of the trial that holds it, after each trial.
+
+    Only feasible trials can hold it; before the first one, the worst observed value so far stands in (true value
+    alike), as an unconstrained study's first trial does.
+    """
+    best_so_far: list[float] = []
+    incumbent_true: list[float] = []
+    holder: tuple[float, float] | None = None
+    worst: tuple[float, float] | None = None
+    for v, tv, fits in zip(values, true_values, feasible):
+        if fits and (holder is None or v < holder[0]):
+            holder = (v, tv)
+        if worst is None or v > worst[0]:
+            worst = (v, tv)
+        current = holder or worst
+        best_so_far.append(current[0])
+        incumbent_true.append(current[1])
+    return best_so_far, incumbent_true
 
 
 def _sig(x: float, digits: int) -> float:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from benchmarks.problems import CONSTRAINED_LLM
 from benchmarks.problems import HELDOUT_LLM_FAMILY
 from benchmarks.problems import HELDOUT_PROBLEMS
 from benchmarks.problems import PUBLISHED_LLM_FAMILY
@@ -103,6 +104,12 @@ SUITES: dict[str, tuple[Entry, ...]] = {
     ),
     "llm_family_heldout": tuple(
         Entry(f"llm_family_{k}", ("cascade", "gp", "tpe_default"), 3, 200) for k in HELDOUT_LLM_FAMILY
+    ),
+    # LoRA landscapes under a GPU-memory budget (benchmarks/problems/llm_memory.py): every sampler but random search
+    # gets the same constraints_func; the report reads the best feasible value and the share of trials that did not fit.
+    "constrained": tuple(
+        Entry(f"llm_memory_{k}", ("cascade", "gp", "tpe_default", "tpe_independent", "random"), 20, 200)
+        for k in CONSTRAINED_LLM
     ),
     # Variants of the cascade tried and not adopted (benchmarks/variants.py), on the held-out problems with the held-out
     # suite's seeds, so that `python -m benchmarks.variants` pairs them by seed with the shipped cascade's rows there.

@@ -31,6 +31,15 @@ def _llm_family(seed: int) -> Callable[[], Problem]:
     return make
 
 
+def _llm_memory(seed: int) -> Callable[[], Problem]:
+    def make() -> Problem:
+        from benchmarks.problems.llm_memory import MemoryConstrainedLandscape
+
+        return MemoryConstrainedLandscape(seed)
+
+    return make
+
+
 def _yahpo(scenario: str, instance: str) -> Callable[[], Problem]:
     def make() -> Problem:
         from benchmarks.problems.yahpo import YahpoProblem
@@ -93,6 +102,9 @@ PROBLEMS: dict[str, Callable[[], Problem]] = {
 # Drawn LoRA fine-tuning landscapes (benchmarks.problems.llm_family): the published six, the `llm_family` suite.
 PUBLISHED_LLM_FAMILY = (1, 2, 3, 4, 5, 6)
 PROBLEMS.update({f"llm_family_{k}": _llm_family(k) for k in PUBLISHED_LLM_FAMILY})
+# The same landscapes under a GPU-memory budget (benchmarks.problems.llm_memory): the `constrained` suite.
+CONSTRAINED_LLM = (2, 4)
+PROBLEMS.update({f"llm_memory_{k}": _llm_memory(k) for k in CONSTRAINED_LLM})
 # Held-out problems (the `heldout` suite): a change of the algorithm is checked on them after it is made (the README
 # says which of them were looked at while one was being chosen). The other 22 bbob-mixint functions in dimension 10,
 # YAHPO-SO instances the full suite does not use, and synthetic mixed spaces drawn from seeds the pre-training never
@@ -126,6 +138,7 @@ def make_problem(name: str) -> Problem:
 
 
 __all__ = [
+    "CONSTRAINED_LLM",
     "HELDOUT_LLM_FAMILY",
     "HELDOUT_PROBLEMS",
     "PROBLEMS",
