@@ -526,3 +526,38 @@ def test_files_that_are_not_optuna_storages_are_left_as_they_are(tmp_path, monke
     rc, text = _run(["optimize", "--trials", "1", "--storage", "sqlite:///new.db"])
     assert rc == 2 and "--reports reports: a file of that name exists" in text
     assert not (tmp_path / "new.db").exists()
+
+
+def test_a_memory_budget_stores_configurations_that_do_not_fit_as_infeasible(tmp_path) -> None:
+    """``--memory-budget``: every trial carries the constraint; a configuration whose first step needs more is
+    COMPLETE and infeasible (its reason, the uniform predictor's loss), never the best; the budget is part of the
+    experiment, so resuming with another one is refused and nothing stored changes."""
+    storage = f"sqlite:///{tmp_path / 'm.db'}"
+    base = ["optimize", "--storage", storage, "--sampler", "random", "--seed", "3", "--reports", "none"]
+    rc, text = _run([*base, "--trials", "10", "--memory-budget", "200KiB", "--pruner", "none"])
+    assert rc == 0, text
+    study = optuna.load_study(study_name="digits_mlp-random", storage=storage)
+    budget = 200 / 2**20
+    infeasible, feasible = [], []
+    for t in study.trials:
+        assert t.state == TrialState.COMPLETE
+        excess = t.constraints["memory_over_budget_gib"]
+        assert excess == pytest.approx(t.user_attrs["memory_gib"] - budget)
+        (infeasible if excess > 0 else feasible).append(t)
+    assert infeasible and feasible, [t.params["batch_size"] for t in study.trials]
+    for a in study.trials:  # what needs the memory: the batch (and the optimizer's state, dropout's masks)
+        for b in study.trials:
+            same = all(a.params[k] == b.params[k] for k in ("optimizer", "dropout"))
+            if same and a.params["batch_size"] < b.params["batch_size"]:
+                assert a.user_attrs["memory_gib"] < b.user_attrs["memory_gib"]
+    for t in infeasible:
+        assert t.value == pytest.approx(math.log(10)) and "out of memory" in t.user_attrs["infeasible_reason"]
+        assert _rows(text)[t.number][1].startswith("INFEASIBLE: out of memory")
+    assert study.best_trial in feasible
+    # Another budget (or none) is another experiment.
+    for other in (["--memory-budget", "1GiB"], []):
+        rc, text = _run([*base, "--trials", "1", *other])
+        assert rc == 2 and "memory_budget_gib" in text and "--memory-budget 0.000190734" in text, text
+    assert len(optuna.load_study(study_name="digits_mlp-random", storage=storage).trials) == 10
+    rc, text = _run([*base, "--trials", "1", "--memory-budget", "lots"])
+    assert rc == 2 and "--memory-budget 'lots'" in text and "512MiB" in text

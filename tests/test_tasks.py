@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import math
+from pathlib import Path
 
 import numpy as np
 import optuna
 from optuna.trial import TrialState
 import pytest
+import torch
 
 from cascaderl_optuna.cli.tasks import available_tasks
 from cascaderl_optuna.cli.tasks import describe_tasks
@@ -17,6 +19,11 @@ from cascaderl_optuna.cli.tasks import register_task
 from cascaderl_optuna.cli.tasks import Task
 from cascaderl_optuna.cli.tasks import TrainingDiverged
 from cascaderl_optuna.cli.tasks import UnknownTaskError
+from cascaderl_optuna.cli.tasks._training import GIB
+from cascaderl_optuna.cli.tasks._training import is_out_of_memory
+from cascaderl_optuna.cli.tasks._training import make_optimizer
+from cascaderl_optuna.cli.tasks._training import MEMORY_CONSTRAINT
+from cascaderl_optuna.cli.tasks._training import MemoryMeter
 from cascaderl_optuna.cli.tasks.digits_mlp import DigitsMLPTask
 from cascaderl_optuna.search_space import SearchSpaceError
 
@@ -273,3 +280,78 @@ def test_the_benchmark_problem_trains_the_task_mlp_and_reproduces_its_committed_
         value = problem.evaluate(problem.suggest(trial), noise_seed=1 * 1_000_003 + trial.number).value
         study.tell(trial, value)
         assert value == pytest.approx(rows[1]["values"][trial.number], rel=1e-6)
+
+
+# -- memory: the meter, the budget, and runs that do not fit ------------------------------------------------------
+def _one_step(model: torch.nn.Module, optimizer: torch.optim.Optimizer, batch: int, meter: MemoryMeter) -> None:
+    x = torch.randn(batch, 32)
+    with meter.first_step(model):
+        loss = model(x).pow(2).mean()
+        optimizer.zero_grad()
+        loss.backward()
+        optimizer.step()
+    meter.check(model, optimizer)
+
+
+def test_the_memory_meter_counts_parameters_gradients_optimizer_state_and_activations() -> None:
+    def peak(batch: int, optimizer: str) -> float:
+        torch.manual_seed(0)
+        model = torch.nn.Sequential(torch.nn.Linear(32, 256), torch.nn.ReLU(), torch.nn.Linear(256, 8))
+        opt = make_optimizer(optimizer, model.parameters(), 1e-3, 0.0, 0.0)
+        meter = MemoryMeter("cpu")
+        _one_step(model, opt, batch, meter)
+        assert meter.peak_gib is not None
+        return meter.peak_gib * GIB
+
+    n_params = 32 * 256 + 256 + 256 * 8 + 8
+    sgd = peak(4, "sgd")  # momentum 0: SGD keeps no state
+    assert sgd >= 2 * 4 * n_params  # weights and gradients, float32
+    adamw = peak(4, "adamw")
+    assert adamw - sgd >= 2 * 4 * n_params  # AdamW's two moments
+    # activations grow with the batch: at least the input and the hidden layer, per example
+    assert peak(64, "sgd") - sgd >= 60 * 4 * (32 + 256)
+
+
+def test_a_run_over_the_memory_budget_is_infeasible_with_its_reason_and_the_study_goes_on(task) -> None:
+    small, large = {"batch_size": 8}, {"batch_size": 512}
+    sizes = {}
+    for name, params in (("small", small), ("large", large)):
+        study = optuna.create_study()
+        study.optimize(lambda t, p=params: task.objective(t, p), n_trials=1)
+        sizes[name] = study.trials[0].user_attrs["memory_gib"]
+        assert study.trials[0].constraints == {}  # no budget, no device limit on the CPU: nothing to constrain
+    assert sizes["small"] < sizes["large"]
+    budget = (sizes["small"] + sizes["large"]) / 2
+    task.memory_budget_gib = budget
+    try:
+        study = optuna.create_study()
+        study.enqueue_trial(large)
+        study.enqueue_trial(small)
+        study.optimize(lambda t: task.objective(t, t.params | {"batch_size": t.suggest_int("batch_size", 1, 512)}), 2)
+    finally:
+        task.memory_budget_gib = None
+    over, fits = study.trials
+    assert over.state == TrialState.COMPLETE and fits.state == TrialState.COMPLETE  # not FAIL
+    assert over.constraints[MEMORY_CONSTRAINT] == pytest.approx(sizes["large"] - budget)
+    assert over.user_attrs["infeasible_reason"].startswith("out of memory: a training step needs")
+    assert over.value == pytest.approx(math.log(10))  # the uniform predictor's cross-entropy
+    assert not over.intermediate_values  # stopped at its first step: no epoch ran
+    assert fits.constraints[MEMORY_CONSTRAINT] == pytest.approx(sizes["small"] - budget)
+    assert fits.constraints[MEMORY_CONSTRAINT] < 0
+    assert study.best_trial.number == fits.number
+
+
+@pytest.mark.skipif(
+    not Path("/proc/sys/vm/overcommit_memory").exists()
+    or Path("/proc/sys/vm/overcommit_memory").read_text().strip() == "1",
+    reason="with memory overcommit always on, a huge allocation succeeds and the kernel kills the process instead",
+)
+def test_a_real_allocation_failure_is_stored_as_infeasible_not_failed() -> None:
+    huge = DigitsMLPTask(epochs=1, hidden_units=10**10)  # a 64 x 1e10 float32 layer: 2.5 TB, refused by the allocator
+    study = optuna.create_study()
+    study.optimize(lambda t: huge.objective(t, {}), n_trials=1)
+    (trial,) = study.trials
+    assert trial.state == TrialState.COMPLETE
+    assert trial.constraints == {MEMORY_CONSTRAINT: 1.0}  # how far it missed is not known
+    assert "can't allocate memory" in trial.user_attrs["infeasible_reason"]
+    assert is_out_of_memory(torch.OutOfMemoryError("CUDA out of memory")) and not is_out_of_memory(ValueError("x"))

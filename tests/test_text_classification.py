@@ -228,3 +228,43 @@ def test_bad_data_gets_a_clear_error(tmp_path: Path) -> None:
     # Not a folder: read as a Hugging Face dataset name, which cannot load offline (or without datasets).
     with pytest.raises(TextDataError, match="Hugging Face dataset"):
         load_text_splits(str(tmp_path / "no_such_folder"))
+
+
+@pytest.mark.slow  # LoRA fine-tuning of MiniLM
+def test_lora_memory_grows_with_rank_targets_and_batch_and_a_budget_makes_the_largest_infeasible(task) -> None:  # type: ignore[no-untyped-def]
+    from cascaderl_optuna.cli.tasks._training import MEMORY_CONSTRAINT
+
+    configs = [
+        {"lora_rank": 4, "lora_targets": "query_value", "batch_size": 8},
+        {"lora_rank": 32, "lora_targets": "query_value", "batch_size": 8},
+        {"lora_rank": 32, "lora_targets": "all_linear", "batch_size": 8},
+        {"lora_rank": 32, "lora_targets": "all_linear", "batch_size": 32},
+    ]
+
+    def suggest(t: optuna.Trial) -> dict:
+        return {
+            "lora_rank": t.suggest_categorical("lora_rank", [4, 32]),
+            "lora_targets": t.suggest_categorical("lora_targets", ["query_value", "all_linear"]),
+            "batch_size": t.suggest_categorical("batch_size", [8, 32]),
+        }
+
+    def run(budget: float | None) -> list[optuna.trial.FrozenTrial]:
+        task.memory_budget_gib = budget
+        try:
+            study = optuna.create_study()
+            for c in configs:
+                study.enqueue_trial(c)
+            study.optimize(lambda t: task.objective(t, suggest(t)), n_trials=len(configs))
+        finally:
+            task.memory_budget_gib = None
+        return study.trials
+
+    needed = [t.user_attrs["memory_gib"] for t in run(None)]
+    assert needed == sorted(needed) and len(set(needed)) == len(needed), needed
+    assert 0.05 < needed[0] < 1.0  # MiniLM's 22.7M float32 weights alone are 0.085 GiB
+    budget = (needed[-2] + needed[-1]) / 2
+    trials = run(budget)
+    assert [t.state for t in trials] == [TrialState.COMPLETE] * 4
+    assert [t.constraints[MEMORY_CONSTRAINT] > 0 for t in trials] == [False, False, False, True]
+    assert trials[-1].value == pytest.approx(math.log(2))
+    assert "out of memory" in trials[-1].user_attrs["infeasible_reason"]

@@ -167,6 +167,7 @@ def open_study(
     seed: int | None,
     pruner: optuna.pruners.BasePruner,
     n_startup_trials: int | None = None,
+    memory_budget_gib: float | None = None,
 ) -> tuple[Study, bool]:
     """Create the study, or load it when the name exists; ``(study, resumed)``.
 
@@ -187,6 +188,7 @@ def open_study(
         "task": task.name,
         "sampler": sampler_name,
         "space": space_fingerprint(space),
+        "memory_budget_gib": memory_budget_gib,
     }
     if study_name in names:
         study = optuna.load_study(study_name=study_name, storage=storage, sampler=sampler, pruner=pruner)
@@ -200,6 +202,11 @@ def open_study(
             "task": f"--task {stored.get('task')}",
             "sampler": f"--sampler {stored.get('sampler')}",
             "space": "the search space file it was created with (--space)",
+            "memory_budget_gib": (
+                "no --memory-budget"
+                if stored.get("memory_budget_gib") is None
+                else f"--memory-budget {stored.get('memory_budget_gib')}"
+            ),
         }
         for key, value in expected.items():
             if stored.get(key) != value:
@@ -219,7 +226,8 @@ def open_study(
         study_name=study_name, storage=storage, sampler=sampler, pruner=pruner, direction=task.direction
     )
     for key, value in expected.items():
-        study.set_user_attr(ATTR_PREFIX + key, value)
+        if value is not None:
+            study.set_user_attr(ATTR_PREFIX + key, value)
     return study, False
 
 
@@ -245,6 +253,31 @@ def _fmt(v: Any) -> str:
     return "" if v is None else str(v)
 
 
+def _infeasible(trial: FrozenTrial) -> bool:
+    return any(c > 0.0 for c in trial.constraints.values())
+
+
+def parse_memory(text: str) -> float:
+    """``--memory-budget``: a size in GiB (``24``, ``0.5``) or with a unit (``512MiB``, ``24GiB``, ``300KB``)."""
+    import re
+
+    units = {
+        "": 1.0,
+        "kib": 2.0**-20,
+        "mib": 2.0**-10,
+        "gib": 1.0,
+        "kb": 1e3 / 2**30,
+        "mb": 1e6 / 2**30,
+        "gb": 1e9 / 2**30,
+    }
+    match = re.fullmatch(r"\s*([0-9]*\.?[0-9]+(?:e[+-]?[0-9]+)?)\s*([a-z]*)\s*", text.lower())
+    if match is None or match.group(2) not in units or float(match.group(1)) <= 0:
+        raise CliError(
+            f"--memory-budget {text!r}: give a positive size in GiB (24, 0.5) or with a unit (512MiB, 24GiB, 300KB)."
+        )
+    return float(match.group(1)) * units[match.group(2)]
+
+
 def trial_row(study: Study, trial: FrozenTrial, strategic: Sequence[str], best: float | None) -> dict[str, str]:
     """The live table's cells for one finished trial (policy numbers as the loggers compute them)."""
     from cascaderl_optuna.integrations.loggers import trial_metrics
@@ -255,7 +288,9 @@ def trial_row(study: Study, trial: FrozenTrial, strategic: Sequence[str], best: 
     strategy = [_fmt(trial.params[n]) for n in strategic if n in trial.params]
     others = [f"{n}={_fmt(v)}" for n, v in trial.params.items() if n not in strategic]
     state = trial.state.name
-    if trial.state == TrialState.FAIL and "fail_reason" in trial.user_attrs:
+    if trial.state == TrialState.COMPLETE and _infeasible(trial):
+        state = "INFEASIBLE: " + str(trial.user_attrs.get("infeasible_reason", "a constraint is above 0"))[:64]
+    elif trial.state == TrialState.FAIL and "fail_reason" in trial.user_attrs:
         state = "FAIL: " + str(trial.user_attrs["fail_reason"])[:40]
     elif trial.state == TrialState.PRUNED and trial.last_step is not None:
         state = f"PRUNED @{trial.last_step}"
@@ -383,7 +418,9 @@ class LiveTable:
         except ValueError:
             best = None
         cells = trial_row(study, trial, self.strategic, best)
-        new_best = trial.state == TrialState.COMPLETE and best is not None and trial.value == best
+        new_best = (
+            trial.state == TrialState.COMPLETE and best is not None and trial.value == best and not _infeasible(trial)
+        )
         self.rows.append((cells, new_best))
         self.progress.advance(self.task_id)
         if self.live is not None:
@@ -427,6 +464,7 @@ def cmd_optimize(args: argparse.Namespace, console: Any) -> int:
                 f"--reports {args.reports}: a file of that name exists, and the report is a folder. "
                 "Give a folder name, or --reports none."
             )
+    budget = parse_memory(args.memory_budget) if args.memory_budget is not None else None
     options = {"data": args.data} if args.data else {}
     if args.device:
         options["device"] = args.device
@@ -444,6 +482,7 @@ def cmd_optimize(args: argparse.Namespace, console: Any) -> int:
         raise
     except (ValueError, OSError) as exc:
         raise CliError(str(exc)) from None
+    task.memory_budget_gib = budget
     try:
         space = task.load_space(args.space)
     except SearchSpaceError as exc:
@@ -463,6 +502,7 @@ def cmd_optimize(args: argparse.Namespace, console: Any) -> int:
         seed=args.seed,
         pruner=pruner,
         n_startup_trials=args.startup_trials,
+        memory_budget_gib=budget,
     )
     before = len(study.trials)
     console.print(
@@ -644,6 +684,13 @@ def build_parser() -> argparse.ArgumentParser:
         "--device",
         default=None,
         help="where the task trains: cpu, cuda, cuda:1 or auto (text_classification; default auto: CUDA when present)",
+    )
+    opt.add_argument(
+        "--memory-budget",
+        default=None,
+        metavar="SIZE",
+        help="memory a training step may use (GiB, or 512MiB, 24GiB): a configuration that needs more is stored as "
+        "infeasible (constraint memory_over_budget_gib > 0), as one that runs out of memory always is",
     )
     opt.add_argument("--tensorboard", default=None, metavar="DIR", help="also log every trial to TensorBoard in DIR")
     opt.add_argument("--wandb", default=None, metavar="PROJECT", help="also log every trial to Weights & Biases")

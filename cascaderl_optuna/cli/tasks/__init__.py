@@ -13,6 +13,16 @@ A task bundles what ``cascaderl-optuna optimize --task NAME`` needs to run a stu
 * :meth:`Task.evaluate`: one configuration trained the same way and measured on a held-out test
   split that the objective never sees, with its training curves.
 
+The built-in tasks measure the memory of each run's first training step
+(:class:`~cascaderl_optuna.cli.tasks._training.MemoryMeter`). A run that runs out of memory (torch's
+``OutOfMemoryError``, the CPU allocator's failure, or a step above :attr:`Task.memory_budget_gib`)
+is not a FAIL: the trial completes as *infeasible*, with the constraint ``memory_over_budget_gib``
+above 0 (``trial.set_constraint``), its reason in the user attribute ``infeasible_reason`` and the
+loss of a model that predicts nothing (the uniform predictor's cross-entropy) as its value; a run
+that fits carries the constraint too (its peak minus the budget) where a limit is known, and its
+peak in ``memory_gib``. ``study.best_trial`` skips infeasible trials, and the cascade, TPESampler
+and GPSampler learn where the memory runs out (:func:`~cascaderl_optuna.cli.tasks._training.fit_or_infeasible`).
+
 New tasks subclass :class:`Task` and add a line to ``_BUILTIN``, or call :func:`register_task`
 from their own package. ``cascaderl-optuna tasks`` lists them with :func:`describe_tasks`: the
 one-line ``description`` of each task class, and the pip extra it needs when that is not installed.
@@ -115,6 +125,8 @@ class Task(ABC):
     """File name of the default YAML space inside ``cascaderl_optuna/tasks/``."""
     default_params: dict[str, Any] = {}
     param_rules: dict[str, ParamRule] = {}
+    memory_budget_gib: float | None = None
+    """GiB a training step may use (``--memory-budget``); a configuration that needs more is infeasible."""
 
     def load_space(self, path: str | None = None) -> SearchSpace:
         """The task's own space, or the file at ``path`` after checking the task understands it."""

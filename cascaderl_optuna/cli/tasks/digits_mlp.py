@@ -30,6 +30,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from collections.abc import Mapping
 from collections.abc import Sequence
+import contextlib
 import math
 from pathlib import Path
 from typing import Any
@@ -42,8 +43,10 @@ from cascaderl_optuna.cli.tasks import Evaluation
 from cascaderl_optuna.cli.tasks import ParamRule
 from cascaderl_optuna.cli.tasks import Task
 from cascaderl_optuna.cli.tasks import TrainingDiverged
+from cascaderl_optuna.cli.tasks._training import fit_or_infeasible
 from cascaderl_optuna.cli.tasks._training import make_optimizer
 from cascaderl_optuna.cli.tasks._training import make_schedule
+from cascaderl_optuna.cli.tasks._training import MemoryMeter
 from cascaderl_optuna.cli.tasks._training import OPTIMIZERS
 from cascaderl_optuna.cli.tasks._training import pruning_reporter
 from cascaderl_optuna.cli.tasks._training import SCHEDULERS
@@ -97,6 +100,7 @@ def train_epochs(
     clip_norm: float | None = None,
     diverged: Callable[[float, int, int], Exception] | None = None,
     on_epoch: Callable[[int, float], None] | None = None,
+    meter: MemoryMeter | None = None,
 ) -> None:
     """Mini-batch cross-entropy training: a new random batch order (from ``generator``) every epoch.
 
@@ -106,6 +110,7 @@ def train_epochs(
     the update; without it training goes on (the benchmark scores such a run by its final loss).
     ``on_epoch(epoch, mean training loss)`` after each epoch: it may evaluate (switching the model
     to eval mode; the next epoch switches it back), report to a trial, or raise to stop.
+    ``meter`` measures the first step's memory and raises when it is above its budget.
     """
     n = len(y)
     for epoch in range(epochs):
@@ -114,14 +119,17 @@ def train_epochs(
         total = 0.0
         for step, start in enumerate(range(0, n, batch_size)):
             idx = order[start : start + batch_size]
-            loss = torch.nn.functional.cross_entropy(model(x[idx]), y[idx])
-            if diverged is not None and not torch.isfinite(loss):
-                raise diverged(loss.item(), epoch, step)
-            optimizer.zero_grad()
-            loss.backward()
-            if clip_norm is not None:
-                torch.nn.utils.clip_grad_norm_(model.parameters(), clip_norm)
-            optimizer.step()
+            with meter.first_step(model) if meter is not None else contextlib.nullcontext():
+                loss = torch.nn.functional.cross_entropy(model(x[idx]), y[idx])
+                if diverged is not None and not torch.isfinite(loss):
+                    raise diverged(loss.item(), epoch, step)
+                optimizer.zero_grad()
+                loss.backward()
+                if clip_norm is not None:
+                    torch.nn.utils.clip_grad_norm_(model.parameters(), clip_norm)
+                optimizer.step()
+            if meter is not None:
+                meter.check(model, optimizer)
             if schedule is not None:
                 schedule.step()
             total += loss.item() * len(idx)
@@ -245,12 +253,14 @@ class DigitsMLPTask(Task):
         params: Mapping[str, Any],
         seed: int,
         on_epoch: Callable[[int, float], None] | None = None,
+        meter: MemoryMeter | None = None,
     ) -> tuple[torch.nn.Module, dict[str, list[float]]]:
         """Train one model; ``on_epoch(epoch, val_loss)`` after each epoch (may raise to stop).
 
         Raises:
             TrainingDiverged: the training loss became NaN/infinite, or the validation loss
                 went above ``DIVERGED_LOSS``.
+            MemoryBudgetExceeded: ``meter`` has a budget and the first step needs more.
         """
         p = self.full_params(params)
         gen = seeded(seed)
@@ -298,13 +308,20 @@ class DigitsMLPTask(Task):
             clip_norm=float(p["clip_norm"]),
             diverged=diverged,
             on_epoch=after_epoch,
+            meter=meter,
         )
         return model, curves
 
     def objective(self, trial: optuna.Trial, params: Mapping[str, Any]) -> float:
-        _, curves = self.train(params, seed=trial.number, on_epoch=pruning_reporter(trial, "epoch"))
-        trial.set_user_attr("val_accuracy", curves["val_accuracy"][-1])
-        return curves["val_loss"][-1]
+        """The validation loss; a run that does not fit in memory is infeasible (``fit_or_infeasible``)."""
+
+        def run(meter: MemoryMeter) -> float:
+            _, curves = self.train(params, seed=trial.number, on_epoch=pruning_reporter(trial, "epoch"), meter=meter)
+            trial.set_user_attr("val_accuracy", curves["val_accuracy"][-1])
+            return curves["val_loss"][-1]
+
+        meter = MemoryMeter("cpu", self.memory_budget_gib)
+        return fit_or_infeasible(trial, run, meter, infeasible_value=math.log(self.n_classes))
 
     def evaluate(self, params: Mapping[str, Any], seed: int = 0) -> Evaluation:
         model, curves = self.train(params, seed=seed)

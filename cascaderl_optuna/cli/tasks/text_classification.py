@@ -34,6 +34,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from collections.abc import Iterator
 from collections.abc import Mapping
+import contextlib
 import copy
 import math
 import os
@@ -48,8 +49,10 @@ from cascaderl_optuna.cli.tasks import Evaluation
 from cascaderl_optuna.cli.tasks import ParamRule
 from cascaderl_optuna.cli.tasks import Task
 from cascaderl_optuna.cli.tasks import TrainingDiverged
+from cascaderl_optuna.cli.tasks._training import fit_or_infeasible
 from cascaderl_optuna.cli.tasks._training import make_optimizer
 from cascaderl_optuna.cli.tasks._training import make_schedule
+from cascaderl_optuna.cli.tasks._training import MemoryMeter
 from cascaderl_optuna.cli.tasks._training import OPTIMIZERS
 from cascaderl_optuna.cli.tasks._training import pruning_reporter
 from cascaderl_optuna.cli.tasks._training import SCHEDULERS
@@ -333,12 +336,14 @@ class TextClassificationTask(Task):
         params: Mapping[str, Any],
         seed: int,
         on_eval: Callable[[int, float], None] | None = None,
+        meter: MemoryMeter | None = None,
     ) -> tuple[_Classifier, dict[str, list[float]]]:
         """Fine-tune once; ``on_eval(step, val_loss)`` after each validation pass (may raise to stop).
 
         Raises:
             TrainingDiverged: the training loss became NaN/infinite, or the validation loss went
                 above ``DIVERGED_LOSS``.
+            MemoryBudgetExceeded: ``meter`` has a budget and the first step needs more.
         """
         p = self.full_params(params)
         torch.set_num_threads(self.threads)
@@ -357,16 +362,19 @@ class TextClassificationTask(Task):
         model.train()
         for step in range(1, self.max_steps + 1):
             rows = next(batches)
-            logits = model(*self._batch(ids, rows))
-            loss = torch.nn.functional.cross_entropy(logits.float(), labels[rows].to(self.device))
-            if not torch.isfinite(loss):
-                raise TrainingDiverged(
-                    f"training loss became {loss.item()} at step {step} ({p['optimizer']}, learning rate {lr:.3g})"
-                )
-            opt.zero_grad()
-            loss.backward()
-            torch.nn.utils.clip_grad_norm_(trainable, float(p["clip_norm"]))
-            opt.step()
+            with meter.first_step(model) if meter is not None else contextlib.nullcontext():
+                logits = model(*self._batch(ids, rows))
+                loss = torch.nn.functional.cross_entropy(logits.float(), labels[rows].to(self.device))
+                if not torch.isfinite(loss):
+                    raise TrainingDiverged(
+                        f"training loss became {loss.item()} at step {step} ({p['optimizer']}, learning rate {lr:.3g})"
+                    )
+                opt.zero_grad()
+                loss.backward()
+                torch.nn.utils.clip_grad_norm_(trainable, float(p["clip_norm"]))
+                opt.step()
+            if meter is not None:
+                meter.check(model, opt)
             schedule.step()
             window_loss, window_n = window_loss + loss.item(), window_n + 1
             if step % self.eval_every == 0 or step == self.max_steps:
@@ -386,9 +394,15 @@ class TextClassificationTask(Task):
         return model, curves
 
     def objective(self, trial: optuna.Trial, params: Mapping[str, Any]) -> float:
-        _, curves = self.train(params, seed=trial.number, on_eval=pruning_reporter(trial, "step"))
-        trial.set_user_attr("val_accuracy", curves["val_accuracy"][-1])
-        return curves["val_loss"][-1]
+        """The validation loss; a run that does not fit in memory is infeasible (``fit_or_infeasible``)."""
+
+        def run(meter: MemoryMeter) -> float:
+            _, curves = self.train(params, seed=trial.number, on_eval=pruning_reporter(trial, "step"), meter=meter)
+            trial.set_user_attr("val_accuracy", curves["val_accuracy"][-1])
+            return curves["val_loss"][-1]
+
+        meter = MemoryMeter(self.device, self.memory_budget_gib)
+        return fit_or_infeasible(trial, run, meter, infeasible_value=math.log(len(self.label_names)))
 
     def evaluate(self, params: Mapping[str, Any], seed: int = 0) -> Evaluation:
         model, curves = self.train(params, seed=seed)
