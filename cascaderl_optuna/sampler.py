@@ -16,6 +16,11 @@ Per trial, after a space-filling start:
    critic-scored imagined actions plus the strategy's real trials, and proposes the numbers;
 5. the decision and its behaviour log-probabilities are stored with the trial
    (:mod:`._cascade.records`), so the reward, when it arrives, can be credited by any process.
+
+With ``warm_start``, an earlier study is prior knowledge (:mod:`._cascade.warm_start`): the start's
+first trials are its best configuration of each strategy family, its trials count towards each
+choice's tuning trials at step 3, and its elite joins each strategy's start at step 4 with a weight
+that fades as the strategy's own trials arrive.
 """
 
 from __future__ import annotations
@@ -65,6 +70,7 @@ from cascaderl_optuna._cascade.history import History
 from cascaderl_optuna._cascade.history import rank_utilities
 from cascaderl_optuna._cascade.history import read_history
 from cascaderl_optuna._cascade.history import without_stale
+from cascaderl_optuna._cascade.low_level import elite_initialisation
 from cascaderl_optuna._cascade.low_level import LowLevelAgent
 from cascaderl_optuna._cascade.low_level import MAX_REAL_BATCH
 from cascaderl_optuna._cascade.low_level import optimistic_score
@@ -81,6 +87,9 @@ from cascaderl_optuna._cascade.records import PolicyDiagnostics
 from cascaderl_optuna._cascade.refit import critic_fit_range
 from cascaderl_optuna._cascade.refit import high_level_fit_range
 from cascaderl_optuna._cascade.trial_cache import FinishedTrialCache
+from cascaderl_optuna._cascade.warm_start import design_value
+from cascaderl_optuna._cascade.warm_start import prior_weight
+from cascaderl_optuna._cascade.warm_start import WarmStart
 
 
 _FINISHED = (TrialState.COMPLETE, TrialState.PRUNED)
@@ -193,6 +202,14 @@ class CascadeSampler(BaseSampler):
             attribute ``constraints``), so ``study.best_trial`` skips infeasible trials. Values an
             objective sets itself with ``trial.set_constraint`` count the same way, with or without
             this function.
+        warm_start: An earlier, related study (an ``optuna.Study`` from any storage, e.g.
+            ``optuna.load_study(study_name="lora-7b", storage="postgresql://...")``, or its trials)
+            to start from when the model, the data or the sequence length changed. It is read once,
+            here, as prior knowledge, not as values of this study's objective: its best configuration
+            of each strategy family opens the study (evaluated anew), its trials count towards each
+            family's tuning trials, and its elite seeds each strategy's low level with a weight that
+            fades as this study's own trials arrive (:mod:`cascaderl_optuna._cascade.warm_start`).
+            Every worker of a study should get the same one.
     """
 
     # The agent classes of both levels (benchmarks/ subclasses the sampler with other ones).
@@ -216,6 +233,7 @@ class CascadeSampler(BaseSampler):
         high_level_theta: Sequence[float] | str | None = None,
         pending_timeout: float | None = None,
         constraints_func: Callable[[FrozenTrial], Sequence[float]] | None = None,
+        warm_start: Study | Sequence[FrozenTrial] | None = None,
     ) -> None:
         _check(seed is None or isinstance(seed, (int, np.integer)), f"seed must be an int or None, got {seed!r}.")
         _check(
@@ -277,6 +295,8 @@ class CascadeSampler(BaseSampler):
         for name in self._strategic_names:
             _check(isinstance(name, str), f"strategic_params must hold names (str), got {name!r}.")
         self._n_startup_trials = n_startup_trials
+        self._warm = None if warm_start is None else WarmStart.from_study(warm_start, self._strategic_names)
+        self._design = [] if self._warm is None else self._warm.design(n_startup_trials)
         self._window = window
         self._critic_window = critic_window
         self._critic_refit_interval = critic_refit_interval
@@ -342,6 +362,8 @@ class CascadeSampler(BaseSampler):
 
     def infer_relative_search_space(self, study: Study, trial: FrozenTrial) -> dict[str, BaseDistribution]:
         self._check_single_objective(study)
+        if trial.number < len(self._design):  # the warm start's design: parameter by parameter
+            return {}
         if self._in_startup(study):
             return self._startup.infer_relative_search_space(study, trial)
         with self._lock:
@@ -376,6 +398,10 @@ class CascadeSampler(BaseSampler):
         param_distribution: BaseDistribution,
     ) -> Any:
         self._check_single_objective(study)
+        if trial.number < len(self._design) and param_name in self._design[trial.number]:
+            value = design_value(self._design[trial.number][param_name], param_distribution)
+            if value is not None:
+                return value
         return self._independent.sample_independent(study, trial, param_name, param_distribution)
 
     def _without_dead(self, study: Study, history: History) -> History:
@@ -460,12 +486,14 @@ class CascadeSampler(BaseSampler):
 
     # -- the high level ----------------------------------------------------------------------
     def _high_level_agent(self, strategic: list[StrategicParam]) -> HighLevelAgent:
+        warm: dict[str, Any] = {} if self._warm is None else {"tuned_elsewhere": self._warm.tuned_counts(strategic)}
         return self._high_level_agent_class(
             [h.n_choices for h in strategic],
             theta_prior=self._theta,
             floor=self._floor,
             gamma=self._gamma,
             clip=self._clip,
+            **warm,
         )
 
     def _fit_high_level(
@@ -607,6 +635,8 @@ class CascadeSampler(BaseSampler):
             else np.ones(len(finished))
         )
         mean, std = strategy_start(x, utilities, similarity)
+        if self._warm is not None:
+            mean, std = self._warm_started(mean, std, float(similarity.sum()), tactical, heads, code, critic)
         score = optimistic_score(critic.predict, code, self._beta)
         agent = self._low_level_agent_class(mean, std, clip=self._clip)
         idx = np.flatnonzero(same_strategy(choices, chosen))[-MAX_REAL_BATCH:]
@@ -624,6 +654,37 @@ class CascadeSampler(BaseSampler):
             {n: round(float(sd), 6) for n, sd in zip(names, agent.std)},
             diagnostics,
         )
+
+    def _warm_started(
+        self,
+        mean: np.ndarray,
+        std: np.ndarray,
+        n_own: float,
+        tactical: dict[str, BaseDistribution],
+        heads: list[StrategicParam],
+        code: np.ndarray,
+        critic: GaussianProcessCritic,
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """The start blended with the earlier study's elite of the strategy, weighted ``prior_weight(n_own)``.
+
+        ``n_own``: the new study's trials similar to the strategy (the critic's kernel on the strategy code, as for
+        the new study's own elite); the earlier trials are weighted by the same similarity.
+        """
+        assert self._warm is not None
+        x_old, c_old, u_old = self._warm.elite(tactical, heads)
+        n_tac = x_old.shape[1]
+        similarity = (
+            critic.input_similarity(
+                np.hstack([np.zeros((len(c_old), n_tac)), one_hot(c_old, heads)]),
+                np.concatenate([np.zeros(n_tac), code]),
+                slice(n_tac, None),
+            )
+            if heads
+            else np.ones(len(c_old))
+        )
+        old_mean, old_std = elite_initialisation(x_old, u_old, similarity)
+        w = prior_weight(n_own)
+        return (1 - w) * mean + w * old_mean, (1 - w) * std + w * old_std
 
     # -- finished trials as arrays, each row computed once -----------------------------------
     def _finished_choices(

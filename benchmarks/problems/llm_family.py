@@ -71,7 +71,7 @@ and regularisation heads only add an offset (except the constant schedule, which
 one informed and three random starts, once per (family, Nesterov choice, constant schedule or not) over the unit cube
 of the tactical values with the rank and the batch size relaxed, then those two integers fixed at their floor and
 ceiling and the rest re-optimised; the best choice of each pure-offset head is added (the dropout rate by a bounded
-1-D minimisation). At most 12 such groups, about a second per instance; cached per seed.
+1-D minimisation). At most 12 such groups, about a second per instance; cached per landscape.
 """
 
 from __future__ import annotations
@@ -431,7 +431,7 @@ class LLMLandscapeProblem:
 
     def optimum_params(self) -> Params:
         """A configuration that reaches :meth:`optimum`."""
-        return dict(min(_solve(self.seed).values(), key=lambda t: t[0])[1])
+        return dict(min(solve(self.spec).values(), key=lambda t: t[0])[1])
 
     @staticmethod
     def family(params: Params) -> str:
@@ -440,11 +440,11 @@ class LLMLandscapeProblem:
 
     def family_minima(self) -> dict[str, float]:
         """The best noise-free value within each optimizer family, found numerically."""
-        return {name: value for name, (value, _) in _solve(self.seed).items()}
+        return {name: value for name, (value, _) in solve(self.spec).items()}
 
     def family_best_params(self, name: str) -> Params:
         """A configuration that reaches ``family_minima()[name]``."""
-        return dict(_solve(self.seed)[name][1])
+        return dict(solve(self.spec)[name][1])
 
 
 # ---------------------------------------------------------------------------------------------------------------
@@ -518,10 +518,14 @@ def _best_offset_heads(spec: LandscapeSpec, constant: bool) -> Params:
     return p
 
 
-@functools.cache
 def _solve(seed: int) -> dict[str, tuple[float, Params]]:
+    """:func:`solve` of the landscape drawn from ``seed``."""
+    return solve(LandscapeSpec.draw(seed))
+
+
+@functools.cache
+def solve(spec: LandscapeSpec) -> dict[str, tuple[float, Params]]:
     """Per family: (best noise-free loss, a configuration reaching it), over every group of lr-interacting heads."""
-    spec = LandscapeSpec.draw(seed)
     out: dict[str, tuple[float, Params]] = {}
     with threadpool_limits(1):  # many tiny L-BFGS-B runs: BLAS threads only contend
         for fam in spec.family_names:

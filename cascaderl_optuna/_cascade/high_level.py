@@ -26,6 +26,8 @@ and neither can the logits learned from them. So while a choice of head ``k`` ha
 ``m[k] = TUNING_SHARE * (untuned choices of k) / n_choices[k]`` of the head's probability goes to
 the untuned choices, ``q[k]`` in proportion to each one's missing trials. Once every choice has
 its trials the head is the floored softmax alone, and the comparison is between tuned families.
+A study warm-started from an earlier one counts the earlier study's trials of each choice too
+(:mod:`cascaderl_optuna._cascade.warm_start`).
 The share is part of the policy: PPO re-scores stored actions under it, and the stored
 behaviour log-probabilities include it.
 
@@ -78,14 +80,20 @@ TUNING_SHARE = 0.5
 """The most of a head's probability that goes to its untuned choices (when all of them are)."""
 
 
-def tuning_share(uncertainty: torch.Tensor, valid: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+def tuning_share(
+    uncertainty: torch.Tensor, valid: torch.Tensor, tuned_elsewhere: torch.Tensor | None = None
+) -> tuple[torch.Tensor, torch.Tensor]:
     """``(m, q)`` of the tuning share from the encoder's ``uncertainty`` feature of each choice.
 
     ``uncertainty`` is ``1 / sqrt(1 + count)``, so the count is recovered exactly; ``valid`` masks
     padded choices. ``m`` (``(..., 1)``): the share of the head's probability for its untuned
     choices; ``q`` (same shape as ``uncertainty``): how it is split, by missing trials.
+    ``tuned_elsewhere`` (broadcast against ``uncertainty``): trials each choice had in an earlier
+    study that warm-starts this one (``warm_start.WarmStart.tuned_counts``); they count as its own.
     """
     count = 1.0 / uncertainty.clamp_min(1e-6) ** 2 - 1.0
+    if tuned_elsewhere is not None:
+        count = count + tuned_elsewhere
     missing = torch.where(valid, (TUNING_TRIALS - count).clamp_min(0.0), 0.0)
     untuned = (missing > 0).to(missing.dtype).sum(-1, keepdim=True)
     m = TUNING_SHARE * untuned / valid.to(missing.dtype).sum(-1, keepdim=True)
@@ -94,11 +102,16 @@ def tuning_share(uncertainty: torch.Tensor, valid: torch.Tensor) -> tuple[torch.
 
 
 def head_policy(
-    logits: torch.Tensor, uncertainty: torch.Tensor, valid: torch.Tensor, floor: float, n_choices
+    logits: torch.Tensor,
+    uncertainty: torch.Tensor,
+    valid: torch.Tensor,
+    floor: float,
+    n_choices,
+    tuned_elsewhere: torch.Tensor | None = None,
 ) -> torch.Tensor:
     """The probabilities of a head's choices: the floored softmax, with the tuning share mixed in."""
     floored = torch.where(valid, floored_softmax(logits.masked_fill(~valid, -torch.inf), floor, n_choices), 0.0)
-    m, q = tuning_share(uncertainty, valid)
+    m, q = tuning_share(uncertainty, valid, tuned_elsewhere)
     return (1 - m) * floored + m * q
 
 
@@ -120,6 +133,7 @@ class HighLevelAgent:
         epochs: int = 10,
         lr: float = 0.1,
         prior_strength: float = 0.05,
+        tuned_elsewhere: np.ndarray | None = None,
     ) -> None:
         self.n_choices = list(n_choices)
         self.floor = floor
@@ -139,13 +153,17 @@ class HighLevelAgent:
         self.bias = torch.zeros(len(self.n_choices), self._c_max, dtype=torch.float64)
         self.encoder = HistoryEncoder(self.n_choices)
         self.stats = PPOStats()
+        # (K, c_max) trials of each choice in an earlier study (warm start): they count towards its tuning trials
+        self._tuned_elsewhere = None if tuned_elsewhere is None else torch.tensor(tuned_elsewhere, dtype=torch.float64)
 
     # -- the policy -------------------------------------------------------------------------
     def _probs(self, features: torch.Tensor, bias: torch.Tensor, theta: torch.Tensor) -> torch.Tensor:
         """Floored probabilities; ``features`` is ``(..., K, c_max, F)``."""
         valid = self._mask.expand(features.shape[:-1])
         logits = bias + features @ theta
-        return head_policy(logits, features[..., UNCERTAINTY], valid, self.floor, self._n_per_head[:, None])
+        return head_policy(
+            logits, features[..., UNCERTAINTY], valid, self.floor, self._n_per_head[:, None], self._tuned_elsewhere
+        )
 
     # -- learning ---------------------------------------------------------------------------
     def fit(
@@ -235,7 +253,8 @@ class HighLevelAgent:
             phi_t = torch.tensor(phi)
             logits = self.bias[k, : self.n_choices[k]] + phi_t @ self.theta
             valid = torch.ones(self.n_choices[k], dtype=torch.bool)
-            return head_policy(logits, phi_t[:, UNCERTAINTY], valid, self.floor, self.n_choices[k]).numpy()
+            elsewhere = None if self._tuned_elsewhere is None else self._tuned_elsewhere[k, : self.n_choices[k]]
+            return head_policy(logits, phi_t[:, UNCERTAINTY], valid, self.floor, self.n_choices[k], elsewhere).numpy()
 
     def act(
         self,
