@@ -377,7 +377,73 @@ def build_summary(problems: dict[str, dict[str, list[dict]]], seed: int = 0, cha
     commitment = {p: ec for p in sorted(problems) if (ec := early_commitment(problems[p]))}
     if commitment:  # only where rows record their trials' families: older reports stay as they were
         summary["early_commitment"] = commitment
+    feasible = {p: f for p in sorted(problems) if (f := feasibility(problems[p]))}
+    if feasible:  # only constrained problems' rows record feasibility
+        summary["feasibility"] = feasible
     return summary
+
+
+FEASIBILITY_WINDOWS = {"trials 1-50": (0, 50), "trials 101-200": (100, 200)}
+
+
+def feasibility(problem_rows: dict[str, list[dict]]) -> dict | None:
+    """Per sampler of a constrained problem: the share of trials that did not fit (all, early, late), the median
+    trial of the first feasible one, and the median regret in the objective's own unit (not normalised: on a
+    constrained problem the median random value is the infeasible trials' worst value)."""
+    if not any("feasible" in r for rs in problem_rows.values() for r in rs):
+        return None
+    out = {}
+    for sampler in _sampler_order(problem_rows):
+        rs = [r for r in problem_rows[sampler] if "feasible" in r]
+        if not rs:
+            continue
+        flags = [np.array(r["feasible"], dtype=bool) for r in rs]
+        first = [int(np.argmax(f)) + 1 if f.any() else math.inf for f in flags]
+        raw = np.array([np.array(r["incumbent_true"]) - r["optimum"] for r in rs])
+        out[sampler] = {
+            "seeds": len(rs),
+            "infeasible_share": float(np.mean([1 - f.mean() for f in flags])),
+            **{
+                f"infeasible_share {name}": _mean_or_none([1 - f[a:b].mean() for f in flags if len(f) > a])
+                for name, (a, b) in FEASIBILITY_WINDOWS.items()
+            },
+            "first_feasible_median": float(np.median(first)),
+            "regret": {str(t): float(np.median(raw[:, t - 1])) for t in CHECKPOINTS if t <= raw.shape[1]},
+        }
+    return out
+
+
+def _mean_or_none(values: list) -> float | None:
+    return float(np.mean(values)) if values else None
+
+
+def feasibility_table(feasible: dict) -> list[str]:
+    lines = [
+        "## Feasibility",
+        "",
+        "Constrained problems: each sampler's share of trials that did not fit (mean over its studies), the trial of "
+        "its first feasible trial (median), and the median regret of the best *feasible* trial in the objective's "
+        "own unit (the normalised regret above divides by the distance to the median random value, which on a "
+        "constrained problem is the infeasible trials' worst value).",
+        "",
+        "| problem | sampler | seeds | infeasible | "
+        + " | ".join(f"infeasible {w}" for w in FEASIBILITY_WINDOWS)
+        + " | first feasible | "
+        + " | ".join(f"regret @{t}" for t in CHECKPOINTS)
+        + " |",
+        "|---|---|---|---|" + "---|" * len(FEASIBILITY_WINDOWS) + "---|" + "---|" * len(CHECKPOINTS),
+    ]
+    for problem, by_sampler in feasible.items():
+        for sampler, f in by_sampler.items():
+            shares = ["—" if (v := f[f"infeasible_share {w}"]) is None else f"{v:.0%}" for w in FEASIBILITY_WINDOWS]
+            lines.append(
+                f"| {problem} | {sampler} | {f['seeds']} | {f['infeasible_share']:.0%} | "
+                + " | ".join(shares)
+                + f" | {_trial(f['first_feasible_median'])} | "
+                + " | ".join(_fmt(f["regret"].get(str(t)), 4) for t in CHECKPOINTS)
+                + " |"
+            )
+    return [*lines, ""]
 
 
 def overview_table(summary: dict) -> list[str]:
@@ -475,6 +541,8 @@ def write_markdown(summary: dict, timing: dict, costs: dict, suite: str) -> str:
             lines.append("")
         else:
             lines += [f"No `{challenger}` results for this problem yet.", ""]
+    if summary.get("feasibility"):
+        lines += feasibility_table(summary["feasibility"])
     if summary.get("early_commitment"):
         lines += early_commitment_table(summary["early_commitment"], challenger)
     if summary.get("errors"):

@@ -87,8 +87,8 @@ from cascaderl_optuna._cascade.records import PolicyDiagnostics
 from cascaderl_optuna._cascade.refit import critic_fit_range
 from cascaderl_optuna._cascade.refit import high_level_fit_range
 from cascaderl_optuna._cascade.trial_cache import FinishedTrialCache
+from cascaderl_optuna._cascade.warm_start import blend_start
 from cascaderl_optuna._cascade.warm_start import design_value
-from cascaderl_optuna._cascade.warm_start import prior_weight
 from cascaderl_optuna._cascade.warm_start import WarmStart
 
 
@@ -665,7 +665,7 @@ class CascadeSampler(BaseSampler):
         code: np.ndarray,
         critic: GaussianProcessCritic,
     ) -> tuple[np.ndarray, np.ndarray]:
-        """The start blended with the earlier study's elite of the strategy, weighted ``prior_weight(n_own)``.
+        """The start blended with the earlier study's elite of the strategy (``warm_start.blend_start``).
 
         ``n_own``: the new study's trials similar to the strategy (the critic's kernel on the strategy code, as for
         the new study's own elite); the earlier trials are weighted by the same similarity.
@@ -682,9 +682,7 @@ class CascadeSampler(BaseSampler):
             if heads
             else np.ones(len(c_old))
         )
-        old_mean, old_std = elite_initialisation(x_old, u_old, similarity)
-        w = prior_weight(n_own)
-        return (1 - w) * mean + w * old_mean, (1 - w) * std + w * old_std
+        return blend_start((mean, std), elite_initialisation(x_old, u_old, similarity), n_own)
 
     # -- finished trials as arrays, each row computed once -----------------------------------
     def _finished_choices(

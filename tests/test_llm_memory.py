@@ -102,3 +102,23 @@ def test_every_sampler_sees_the_constraint_values_as_optuna_stores_them(monkeypa
         assert trial.constraints == pytest.approx(problem.constraints(trial.params))
     infeasible = [t for t in study.trials if t.constraints[OVER] > 0.0]
     assert infeasible and problem.constraints(study.best_trial.params)[OVER] <= 0.0
+
+
+def test_the_report_gives_each_sampler_s_infeasible_share_and_raw_regret() -> None:
+    from benchmarks.report import feasibility
+    from benchmarks.report import feasibility_table
+
+    found = {s: [run_study(Task("constrained", "llm_memory_4", s, seed, 60)) for seed in (0, 1)] for s in ("random",)}
+    found["tpe_default"] = [run_study(Task("constrained", "llm_memory_4", "tpe_default", 0, 60))]
+    table = feasibility(found)
+    for sampler, rs in found.items():
+        share = sum(1 - sum(r["feasible"]) / 60 for r in rs) / len(rs)
+        assert table[sampler]["infeasible_share"] == pytest.approx(share)
+        early = sum(1 - sum(r["feasible"][:50]) / 50 for r in rs) / len(rs)
+        assert table[sampler]["infeasible_share trials 1-50"] == pytest.approx(early)
+        assert table[sampler]["infeasible_share trials 101-200"] is None  # no trial past 60
+        regret = [r["incumbent_true"][49] - r["optimum"] for r in rs]
+        assert table[sampler]["regret"]["50"] == pytest.approx(sum(regret) / len(regret))  # the median of 1 or 2
+    assert table["random"]["infeasible_share"] > table["tpe_default"]["infeasible_share"]
+    assert any(line.startswith("| llm_memory_4 | random | 2 |") for line in feasibility_table({"llm_memory_4": table}))
+    assert feasibility({"cascade": [{k: v for k, v in found["random"][0].items() if k != "feasible"}]}) is None

@@ -163,6 +163,14 @@ def prior_weight(n_own: float) -> float:
     return PRIOR_TRIALS / (PRIOR_TRIALS + n_own)
 
 
+def blend_start(
+    own: tuple[np.ndarray, np.ndarray], earlier: tuple[np.ndarray, np.ndarray], n_own: float
+) -> tuple[np.ndarray, np.ndarray]:
+    """A low-level start ``(mean, std)``: the new study's and the earlier study's, weighted ``prior_weight(n_own)``."""
+    w = prior_weight(n_own)
+    return (1 - w) * own[0] + w * earlier[0], (1 - w) * own[1] + w * earlier[1]
+
+
 def design_value(value: Any, dist: BaseDistribution) -> Any:
     """``value`` if the new distribution contains it, else None (the sampler draws that parameter itself)."""
     try:

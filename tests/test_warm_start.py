@@ -1,0 +1,163 @@
+"""Warm starts (cascaderl_optuna/_cascade/warm_start.py): an earlier study as prior knowledge, not as values."""
+
+from __future__ import annotations
+
+import math
+import pickle
+
+import numpy as np
+import optuna
+from optuna.distributions import CategoricalDistribution
+from optuna.distributions import FloatDistribution
+import pytest
+import torch
+
+from cascaderl_optuna import CascadeSampler
+from cascaderl_optuna._cascade.coordinates import StrategicParam
+from cascaderl_optuna._cascade.high_level import tuning_share
+from cascaderl_optuna._cascade.high_level import TUNING_TRIALS
+from cascaderl_optuna._cascade.records import PolicyDiagnostics
+from cascaderl_optuna._cascade.warm_start import blend_start
+from cascaderl_optuna._cascade.warm_start import prior_weight
+from cascaderl_optuna._cascade.warm_start import WarmStart
+
+
+BEST_LOG_LR = {"adamw": -3.5, "sgd": -1.5, "adafactor": -2.5}
+OFFSET = {"adamw": 0.0, "sgd": 0.3, "adafactor": 0.1}
+
+
+def objective(shift: float = 0.0, offsets: dict | None = None, families=("adamw", "sgd", "adafactor")):
+    offsets = offsets or OFFSET
+
+    def f(trial: optuna.Trial) -> float:
+        family = trial.suggest_categorical("optimizer", list(families))
+        lr = trial.suggest_float("learning_rate", 1e-6, 1.0, log=True)
+        wd = trial.suggest_float("weight_decay", 1e-5, 0.1, log=True)
+        return (math.log10(lr) - BEST_LOG_LR[family] - shift) ** 2 + offsets[family] + 0.1 * (math.log10(wd) + 3) ** 2
+
+    return f
+
+
+@pytest.fixture(scope="module")
+def earlier() -> optuna.Study:
+    optuna.logging.set_verbosity(optuna.logging.WARNING)
+    study = optuna.create_study(sampler=CascadeSampler(seed=0))
+    study.optimize(objective(), n_trials=60)
+    return study
+
+
+def _best_of(study: optuna.Study, family: str) -> optuna.trial.FrozenTrial:
+    return min((t for t in study.trials if t.params["optimizer"] == family), key=lambda t: t.value)
+
+
+def test_the_study_opens_with_the_earlier_best_configuration_of_each_family_evaluated_anew(earlier) -> None:
+    later = optuna.create_study(sampler=CascadeSampler(seed=1, warm_start=earlier))
+    later.optimize(objective(shift=0.3), n_trials=12)
+    order = sorted(OFFSET, key=lambda f: _best_of(earlier, f).value)  # best first
+    assert [t.params["optimizer"] for t in later.trials[:3]] == order
+    for t in later.trials[:3]:
+        assert t.params == _best_of(earlier, t.params["optimizer"]).params
+        assert t.value != _best_of(earlier, t.params["optimizer"]).value  # evaluated on the new objective
+    assert len({tuple(t.params.items()) for t in later.trials[3:10]}) == 7  # then the space-filling start
+    # nothing of the earlier study is copied into the later one, and nothing is written to the earlier one
+    assert len(later.trials) == 12 and len(earlier.trials) == 60
+
+
+def test_values_the_new_space_lacks_are_drawn_by_the_sampler_and_unknown_choices_have_no_prior(earlier) -> None:
+    def narrower(trial: optuna.Trial) -> float:
+        family = trial.suggest_categorical("optimizer", ["adamw", "lion"])  # sgd and adafactor are gone
+        lr = trial.suggest_float("learning_rate", 1e-3, 1.0, log=True)  # adamw's earlier best is below
+        return (math.log10(lr) + 2.5) ** 2 + (family == "lion") * 0.1
+
+    later = optuna.create_study(sampler=CascadeSampler(seed=2, warm_start=earlier))
+    later.optimize(narrower, n_trials=15)
+    first = later.trials[0]
+    assert first.params["optimizer"] == "adamw" and 1e-3 <= first.params["learning_rate"] <= 1.0
+    assert "weight_decay" not in first.params
+    heads = [StrategicParam("optimizer", CategoricalDistribution(["adamw", "lion"]))]
+    assert WarmStart.from_study(earlier, ()).tuned_counts(heads)[0, 1] == 0  # lion: untuned, as in a cold start
+
+
+def test_the_earlier_trials_count_towards_the_tuning_trials_so_the_share_goes_to_what_neither_study_tuned(
+    earlier,
+) -> None:
+    counts = np.bincount([["adamw", "sgd", "adafactor"].index(t.params["optimizer"]) for t in earlier.trials])
+    heads = [StrategicParam("optimizer", CategoricalDistribution(["adamw", "sgd", "adafactor", "lion"]))]
+    tuned = WarmStart.from_study(earlier, ()).tuned_counts(heads)
+    assert tuned[0].tolist() == [*counts.tolist(), 0]
+    valid = torch.ones(1, 4, dtype=torch.bool)
+    no_trials = torch.ones(1, 4)  # uncertainty 1/sqrt(1 + 0): no trial of any choice in the new study
+    m_cold, q_cold = tuning_share(no_trials, valid)
+    m_warm, q_warm = tuning_share(no_trials, valid, torch.tensor(tuned))
+    assert float(m_cold) == pytest.approx(0.5) and q_cold[0].tolist() == pytest.approx([0.25] * 4)
+    tuned_earlier = (counts >= TUNING_TRIALS).sum()
+    assert float(m_warm) == pytest.approx(0.5 * (4 - tuned_earlier) / 4)
+    assert q_warm[0, 3] == max(q_warm[0])  # the new family gets the largest part
+
+    later = optuna.create_study(sampler=CascadeSampler(seed=3, warm_start=earlier))
+    later.optimize(objective(shift=0.2, families=("adamw", "sgd", "adafactor")), n_trials=12)
+    cold = optuna.create_study(sampler=CascadeSampler(seed=3))
+    cold.optimize(objective(shift=0.2, families=("adamw", "sgd", "adafactor")), n_trials=12)
+    p_warm = PolicyDiagnostics.read(later.trials[-1]).probs["optimizer"]
+    p_cold = PolicyDiagnostics.read(cold.trials[-1]).probs["optimizer"]
+    assert max(p_warm) > max(p_cold)  # the comparison between tuned families starts at once
+
+
+def test_each_strategy_starts_from_the_earlier_elite_with_a_weight_that_fades(earlier) -> None:
+    assert prior_weight(0) == 1.0 and prior_weight(8) == 0.5 and prior_weight(80) < 0.1
+    own, old = (np.array([0.2, 0.8]), np.array([0.1, 0.1])), (np.array([0.6, 0.4]), np.array([0.3, 0.3]))
+    for n_own, mean in ((0, [0.6, 0.4]), (8, [0.4, 0.6]), (1e9, [0.2, 0.8])):
+        assert blend_start(own, old, n_own)[0] == pytest.approx(mean)
+    assert blend_start(own, old, 8)[1] == pytest.approx([0.2, 0.2])
+    # The earlier elite in the new space: unit coordinates and choices of the new heads, utilities best first
+    heads = [StrategicParam("optimizer", CategoricalDistribution(["sgd", "adamw"]))]
+    lr = FloatDistribution(1e-6, 1.0, log=True)
+    x, choices, utilities = WarmStart.from_study(earlier, ()).elite({"learning_rate": lr}, heads)
+    best = min(earlier.trials, key=lambda t: t.value)
+    assert x[0, 0] == pytest.approx((math.log10(best.params["learning_rate"]) + 6) / 6, abs=1e-9)
+    expected = {"sgd": 0, "adamw": 1}.get(best.params["optimizer"], -1)  # adafactor is not a choice of the new head
+    assert choices[0, 0] == expected
+    assert (np.diff(utilities) <= 0).all()
+    assert (choices[:, 0] == -1).sum() == sum(t.params["optimizer"] == "adafactor" for t in earlier.trials)
+
+
+def test_a_warm_start_reaches_a_good_value_sooner_than_a_cold_one(earlier) -> None:
+    warm, cold = [], []
+    for seed in range(5):
+        for out, ws in ((warm, earlier), (cold, None)):
+            study = optuna.create_study(sampler=CascadeSampler(seed=seed, warm_start=ws))
+            study.optimize(objective(shift=0.3), n_trials=15)
+            out.append(study.best_value)
+    assert np.median(warm) < np.median(cold) / 2, (warm, cold)
+
+
+def test_warm_started_samplers_pickle_and_decide_alike(earlier) -> None:
+    sampler = CascadeSampler(seed=5, warm_start=earlier.trials)  # the trials work as the study does (minimised)
+    copy = pickle.loads(pickle.dumps(sampler))
+    values = []
+    for s in (sampler, copy):
+        study = optuna.create_study(sampler=s)
+        study.optimize(objective(), n_trials=13)
+        values.append([t.params for t in study.trials])
+    assert values[0] == values[1]
+
+
+def test_bad_warm_starts_are_refused_with_what_to_pass(earlier) -> None:
+    with pytest.raises(TypeError, match="optuna.load_study"):
+        CascadeSampler(warm_start="sqlite:///old.db")  # type: ignore[arg-type]
+    empty = optuna.create_study()
+    with pytest.raises(ValueError, match="no finished trial"):
+        CascadeSampler(warm_start=empty)
+    multi = optuna.create_study(directions=["minimize", "maximize"])
+    with pytest.raises(ValueError, match="objectives"):
+        CascadeSampler(warm_start=multi)
+    maximised = optuna.create_study(direction="maximize")
+    maximised.add_trials(
+        [
+            optuna.trial.create_trial(
+                params={"optimizer": o}, distributions={"optimizer": CategoricalDistribution(["a", "b"])}, value=v
+            )
+            for o, v in (("a", 1.0), ("b", 2.0), ("a", 0.5))
+        ]
+    )
+    assert WarmStart.from_study(maximised, ()).design(5)[0] == {"optimizer": "b"}  # its own direction
