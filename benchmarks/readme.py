@@ -191,6 +191,38 @@ def overview_section(summary: dict, suite: str, *, with_timing: bool = False) ->
     return "\n".join(lines)
 
 
+def constrained_section(summary: dict) -> str:
+    """The constrained suite: feasibility and regret in the objective's unit, then the cascade paired by seed."""
+    from benchmarks.report import feasibility_table
+
+    lines = feasibility_table(summary["feasibility"])[2:]  # the page has its own heading
+    challenger = summary.get("challenger", "cascade")
+    lines += [
+        f"`{challenger}` against each sampler, paired by seed (wins/losses on the best feasible value, two-sided "
+        "Wilcoxon p):",
+        "",
+        "| problem | against | " + " | ".join(f"@{t}" for t in (25, 50, 100, 200)) + " |",
+        "|---|---|---|---|---|---|",
+    ]
+    for problem, entry in summary["problems"].items():
+        for sampler, tests in entry["paired"].items():
+            by_at = {t["at"]: t for t in tests}
+            cells = [
+                f"{t['win']}/{t['loss']} (p = {t['p']:.2g}, n = {t['n']})" if (t := by_at.get(at)) else "—"
+                for at in (25, 50, 100, 200)
+            ]
+            lines.append(f"| {problem} | {sampler} | " + " | ".join(cells) + " |")
+    lines.append("")
+    return "\n".join(lines)
+
+
+def warm_start_section(summary: dict) -> str:
+    """The warm-start benchmark's tables (``benchmarks/warm_start.py``), one subsection per pair."""
+    from benchmarks.warm_start import pair_sections
+
+    return "\n".join(pair_sections(summary, "###"))
+
+
 ABLATION_COLUMNS = {
     "cascade_uniform_high_level": "uniform high level",
     "cascade_no_low_level_learning": "no low-level learning",
@@ -305,6 +337,8 @@ BLOCKS: dict[str, Block] = {
         Block("uneven_8", "uneven_8", "docs/many_workers.md", lambda s: overview_section(s, "uneven_8")),
         Block("ablation", "ablation", "docs/benchmarks.md", ablation_section),
         Block("pretraining", "pretraining", "docs/benchmarks.md", lambda s: overview_section(s, "pretraining")),
+        Block("constrained", "constrained", "docs/benchmarks.md", constrained_section),
+        Block("warm_start", "warm_start", "docs/benchmarks.md", warm_start_section),
     )
 }
 

@@ -234,10 +234,17 @@ def markdown(summary: dict) -> str:
         "study: 200 trials on the pair's later landscape, `benchmarks/problems/llm_pairs.py`). Regret is the true "
         "value of the incumbent minus the later landscape's optimum (nats).",
         "",
+        *pair_sections(summary, "##"),
     ]
+    return "\n".join(lines)
+
+
+def pair_sections(summary: dict, heading: str) -> list[str]:
+    """Per pair: median regrets, paired tests, trials to reach the cold samplers' values (the report's body)."""
+    lines: list[str] = []
     for pair, entry in summary.items():
         checkpoints = list(next(iter(entry["median_regret"].values())))
-        lines += [f"## {pair}", ""]
+        lines += [f"{heading} {pair}", ""]
         lines.append(
             f"The earlier study's best reached a median regret of {_fmt(entry['earlier_best_regret_on_earlier'])} on "
             "its own landscape."
@@ -261,7 +268,7 @@ def markdown(summary: dict) -> str:
             interval = f"{_trials(fig['median_trials'])} [{_trials(fig['ci_low'])}, {_trials(fig['ci_high'])}]"
             lines.append(f"| {warm} | {cold} | {interval} | {fig['share_reached']:.0%} |")
         lines.append("")
-    return "\n".join(lines)
+    return lines
 
 
 def report(results: Path = RESULTS_DIR) -> Path:

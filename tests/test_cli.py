@@ -561,3 +561,31 @@ def test_a_memory_budget_stores_configurations_that_do_not_fit_as_infeasible(tmp
     assert len(optuna.load_study(study_name="digits_mlp-random", storage=storage).trials) == 10
     rc, text = _run([*base, "--trials", "1", "--memory-budget", "lots"])
     assert rc == 2 and "--memory-budget 'lots'" in text and "512MiB" in text
+
+
+def test_warm_start_opens_with_the_earlier_study_s_best_configurations_and_is_part_of_the_experiment(
+    tmp_path,
+) -> None:
+    storage = f"sqlite:///{tmp_path / 'w.db'}"
+    base = ["optimize", "--storage", storage, "--reports", "none", "--pruner", "none"]
+    rc, text = _run([*base, "--trials", "8", "--sampler", "random", "--seed", "0", "--study-name", "old"])
+    assert rc == 0, text
+    old = optuna.load_study(study_name="old", storage=storage)
+    rc, text = _run([*base, "--trials", "4", "--seed", "1", "--study-name", "new", "--warm-start", "old"])
+    assert rc == 0, text
+    new = optuna.load_study(study_name="new", storage=storage).trials
+    best_first = sorted(old.trials, key=lambda t: t.value)
+    assert new[0].params == best_first[0].params  # the earlier best, evaluated anew
+    assert all(any(t.params == o.params for o in old.trials) for t in new[:2])
+    assert len(optuna.load_study(study_name="old", storage=storage).trials) == 8  # the earlier study is untouched
+    # Resuming without it is another experiment; a study that is not there, or is the study itself, is refused.
+    rc, text = _run([*base, "--trials", "1", "--study-name", "new"])
+    assert rc == 2 and "--warm-start old --warm-start-storage" in text
+    for argv, needle in (
+        (["--study-name", "other", "--warm-start", "nope"], "has no study of that name; it has new, old"),
+        (["--study-name", "old", "--warm-start", "old"], "that is the study being run"),
+        (["--study-name", "tpe", "--sampler", "tpe", "--warm-start", "old"], "--sampler cascade"),
+    ):
+        rc, text = _run([*base, "--trials", "1", *argv])
+        assert rc == 2 and needle in text, text
+    assert sorted(optuna.get_all_study_names(storage)) == ["new", "old"]  # nothing created by a refused run

@@ -58,14 +58,23 @@ class CliError(Exception):
 
 # -- building the study ----------------------------------------------------------------------------
 def make_sampler(
-    name: str, seed: int | None, strategic_params: Sequence[str], n_startup_trials: int | None = None
+    name: str,
+    seed: int | None,
+    strategic_params: Sequence[str],
+    n_startup_trials: int | None = None,
+    warm_start: Study | None = None,
 ) -> optuna.samplers.BaseSampler:
     """The sampler named on the command line (``--sampler``), with the library's defaults."""
     startup: dict[str, Any] = {} if n_startup_trials is None else {"n_startup_trials": n_startup_trials}
+    if warm_start is not None and name != "cascade":
+        raise CliError(
+            f"--warm-start is the cascade's (--sampler cascade); --sampler {name} has no prior to start from. "
+            "Leave --warm-start out, or use --sampler cascade."
+        )
     if name == "cascade":
         from cascaderl_optuna.sampler import CascadeSampler
 
-        return CascadeSampler(seed=seed, strategic_params=tuple(strategic_params), **startup)
+        return CascadeSampler(seed=seed, strategic_params=tuple(strategic_params), warm_start=warm_start, **startup)
     if name == "tpe":
         return optuna.samplers.TPESampler(seed=seed, multivariate=True, group=True, **startup)
     if name == "random":
@@ -157,6 +166,32 @@ def check_storage(storage: str, *, must_exist: bool) -> None:
         )
 
 
+def load_warm_start(name: str | None, storage: str, study_name: str, study_storage: str) -> Study | None:
+    """The earlier study ``--warm-start`` names, from ``--warm-start-storage`` (default: ``--storage``).
+
+    Raises:
+        CliError: the storage has no such study (the message lists the ones it has), or it is the study itself.
+    """
+    if name is None:
+        return None
+    if name == study_name and storage == study_storage:
+        raise CliError(
+            f"--warm-start {name}: that is the study being run; warm-start from an earlier study (another "
+            "--study-name, or --warm-start-storage for one in another storage)."
+        )
+    check_storage(storage, must_exist=True)
+    try:
+        names = optuna.get_all_study_names(storage=storage)
+    except Exception as exc:
+        raise CliError(f"cannot open --warm-start-storage {storage!r} ({type(exc).__name__}: {exc}).") from None
+    if name not in names:
+        raise CliError(
+            f"--warm-start {name}: {storage} has no study of that name; it has {', '.join(sorted(names)) or 'none'}. "
+            "Give the earlier study's --study-name (and --warm-start-storage if it lives elsewhere)."
+        )
+    return optuna.load_study(study_name=name, storage=storage)
+
+
 def open_study(
     *,
     storage: str,
@@ -168,6 +203,8 @@ def open_study(
     pruner: optuna.pruners.BasePruner,
     n_startup_trials: int | None = None,
     memory_budget_gib: float | None = None,
+    warm_start: str | None = None,
+    warm_start_storage: str | None = None,
 ) -> tuple[Study, bool]:
     """Create the study, or load it when the name exists; ``(study, resumed)``.
 
@@ -183,12 +220,14 @@ def open_study(
             f"cannot open storage {storage!r} ({type(exc).__name__}: {exc}). Give an Optuna "
             "storage URL such as sqlite:///cascaderl.db or postgresql://user:pw@host/db."
         ) from None
-    sampler = make_sampler(sampler_name, seed, space.strategic_params, n_startup_trials)
+    earlier = load_warm_start(warm_start, warm_start_storage or storage, study_name, storage)
+    sampler = make_sampler(sampler_name, seed, space.strategic_params, n_startup_trials, earlier)
     expected = {
         "task": task.name,
         "sampler": sampler_name,
         "space": space_fingerprint(space),
         "memory_budget_gib": memory_budget_gib,
+        "warm_start": None if warm_start is None else f"{warm_start} in {warm_start_storage or storage}",
     }
     if study_name in names:
         study = optuna.load_study(study_name=study_name, storage=storage, sampler=sampler, pruner=pruner)
@@ -202,6 +241,11 @@ def open_study(
             "task": f"--task {stored.get('task')}",
             "sampler": f"--sampler {stored.get('sampler')}",
             "space": "the search space file it was created with (--space)",
+            "warm_start": (
+                "no --warm-start"
+                if stored.get("warm_start") is None
+                else "--warm-start {} --warm-start-storage {}".format(*str(stored["warm_start"]).split(" in ", 1))
+            ),
             "memory_budget_gib": (
                 "no --memory-budget"
                 if stored.get("memory_budget_gib") is None
@@ -503,6 +547,8 @@ def cmd_optimize(args: argparse.Namespace, console: Any) -> int:
         pruner=pruner,
         n_startup_trials=args.startup_trials,
         memory_budget_gib=budget,
+        warm_start=args.warm_start,
+        warm_start_storage=args.warm_start_storage,
     )
     before = len(study.trials)
     console.print(
@@ -691,6 +737,20 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="SIZE",
         help="memory a training step may use (GiB, or 512MiB, 24GiB): a configuration that needs more is stored as "
         "infeasible (constraint memory_over_budget_gib > 0), as one that runs out of memory always is",
+    )
+    opt.add_argument(
+        "--warm-start",
+        default=None,
+        metavar="STUDY",
+        help="an earlier, related study to start from (the cascade reads it as prior knowledge: its best "
+        "configurations open the study, its tuning and elite seed the agents), e.g. the same task on the previous "
+        "model; in --storage unless --warm-start-storage says where",
+    )
+    opt.add_argument(
+        "--warm-start-storage",
+        default=None,
+        metavar="URL",
+        help="storage of the --warm-start study (default --storage)",
     )
     opt.add_argument("--tensorboard", default=None, metavar="DIR", help="also log every trial to TensorBoard in DIR")
     opt.add_argument("--wandb", default=None, metavar="PROJECT", help="also log every trial to Weights & Biases")
