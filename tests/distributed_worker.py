@@ -1,7 +1,7 @@
 """One worker process of the distributed tests: loads a shared study and runs trials.
 
 Usage: python distributed_worker.py STORAGE STUDY N_TRIALS WORKER_ID [--hang-on-trial K FLAG]
-       [--hang-in-ask K FLAG [--no-early-heartbeat]]
+       [--hang-in-ask K FLAG [--no-early-heartbeat]] [--memory-budget B]
 
 STORAGE is an RDB URL (``postgresql+psycopg2://...``, ``sqlite:///...``; RDB storages get a
 heartbeat so a killed worker's RUNNING trial is failed later) or ``journal:PATH`` for a
@@ -9,7 +9,10 @@ heartbeat so a killed worker's RUNNING trial is failed later) or ``journal:PATH`
 and then sleeps, so the test can kill it in the middle of a trial. With ``--hang-in-ask K FLAG`` the
 worker stops inside ``study.ask()`` of its K-th trial (in the sampler's ``before_trial``, after the
 shipped one ran; ``--no-early-heartbeat`` skips the shipped one, as the sampler was before it recorded
-a heartbeat there), before Optuna's heartbeat thread starts.
+a heartbeat there), before Optuna's heartbeat thread starts. With ``--memory-budget B`` the
+objective is the planted constrained one of ``test_constraints.py`` (a batch size whose memory must
+stay under ``B``; SGD, not AdamW, is the best family within it), its constraint set with
+``trial.set_constraint``.
 """
 
 from __future__ import annotations
@@ -27,6 +30,9 @@ from cascaderl_optuna import CascadeSampler
 
 BEST_LR = {"adamw": 1e-3, "sgd": 1e-1, "adafactor": 1e-2}
 FLOOR = {"adamw": 0.0, "sgd": 3.0, "adafactor": 1.5}
+# the constrained variant (--memory-budget), as tests/test_constraints.py's planted problem
+CONSTRAINED_FLOOR = {"adamw": 0.0, "sgd": 0.3, "adafactor": 0.2}
+MEMORY_PER_SAMPLE = {"adamw": 4.0, "sgd": 1.0, "adafactor": 2.0}
 
 
 def make_storage(spec: str) -> optuna.storages.BaseStorage:
@@ -92,6 +98,19 @@ def main() -> None:
             trial.set_user_attr("fail_reason", "diverged: learning rate two decades above optimum")
             raise RuntimeError("diverged")
         return FLOOR[opt] + 0.5 * gap**2 + (warmup - 0.1) ** 2
+
+    if "--memory-budget" in sys.argv:
+        budget = float(sys.argv[sys.argv.index("--memory-budget") + 1])
+
+        def objective(trial: optuna.Trial) -> float:  # noqa: F811 (the constrained variant)
+            trial.set_user_attr("worker", worker)
+            opt = trial.suggest_categorical("optimizer", ["adamw", "sgd", "adafactor"])
+            lr = trial.suggest_float("learning_rate", 1e-5, 1.0, log=True)
+            batch = trial.suggest_float("batch_size", 8.0, 256.0, log=True)
+            trial.set_constraint("memory", batch * MEMORY_PER_SAMPLE[opt] - budget)
+            time.sleep(0.02)
+            gap = math.log10(lr) - math.log10(BEST_LR[opt])
+            return CONSTRAINED_FLOOR[opt] + 0.5 * gap**2 + 0.2 * math.log2(256.0 / batch)
 
     study.optimize(objective, n_trials=n_trials, catch=(RuntimeError,))
     print(f"worker {worker} pid {os.getpid()} done")

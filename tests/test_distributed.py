@@ -172,3 +172,27 @@ def test_a_worker_killed_inside_ask_leaves_no_zombie(postgres_url, tmp_path, ear
         zombie = optuna.load_study(study_name=name, storage=_storage(postgres_url)).trials[number]
         assert zombie.state == TrialState.FAIL
         assert ORPHAN_ATTR in zombie.system_attrs
+
+
+def test_workers_learn_a_constraint_from_each_other_s_trials(postgres_url):
+    """Two processes on PostgreSQL, constraint values set by the objective (``trial.set_constraint``): every trial
+    stores them, the best trial fits, and both workers' later trials mostly fit and are mostly on the family that is
+    best within the budget (SGD), which only the constraint values stored by both tell them."""
+    name = f"constrained-{time.time_ns()}"
+    optuna.create_study(study_name=name, storage=_storage(postgres_url))
+    budget = 192.0  # AdamW fits a batch of 48, Adafactor 96, SGD 192: within it SGD is best (0.383), AdamW 0.483
+    workers = [_start_worker(postgres_url, name, 40, w, "--memory-budget", str(budget)) for w in range(2)]
+    for w in workers:
+        out, err = w.communicate(timeout=600)
+        assert w.returncode == 0, err[-2000:]
+    study = optuna.load_study(study_name=name, storage=_storage(postgres_url))
+    trials = sorted(study.trials, key=lambda t: t.number)
+    assert sorted(t.number for t in trials) == list(range(80))
+    assert all(t.state == TrialState.COMPLETE and set(t.constraints) == {"memory"} for t in trials)
+    assert (
+        study.best_trial.constraints["memory"] <= 0 and study.best_value < 0.483
+    )  # AdamW's, Adafactor's best that fit
+    tail = trials[-20:]
+    assert sum(t.constraints["memory"] <= 0 for t in tail) >= 12, [round(t.constraints["memory"]) for t in tail]
+    assert sum(t.params["optimizer"] == "sgd" for t in tail) >= 9, [t.params["optimizer"] for t in tail]
+    assert {t.user_attrs["worker"] for t in tail} == {0, 1}
