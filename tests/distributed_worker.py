@@ -102,7 +102,7 @@ def main() -> None:
     if "--memory-budget" in sys.argv:
         budget = float(sys.argv[sys.argv.index("--memory-budget") + 1])
 
-        def objective(trial: optuna.Trial) -> float:  # noqa: F811 (the constrained variant)
+        def objective(trial: optuna.Trial) -> float:  # the constrained variant
             trial.set_user_attr("worker", worker)
             opt = trial.suggest_categorical("optimizer", ["adamw", "sgd", "adafactor"])
             lr = trial.suggest_float("learning_rate", 1e-5, 1.0, log=True)
