@@ -83,8 +83,20 @@ def test_the_earlier_trials_count_towards_the_tuning_trials_so_the_share_goes_to
 ) -> None:
     counts = np.bincount([["adamw", "sgd", "adafactor"].index(t.params["optimizer"]) for t in earlier.trials])
     heads = [StrategicParam("optimizer", CategoricalDistribution(["adamw", "sgd", "adafactor", "lion"]))]
-    tuned = WarmStart.from_study(earlier, ()).tuned_counts(heads)
-    assert tuned[0].tolist() == [*counts.tolist(), 0]
+    warm = WarmStart.from_study(earlier, ())
+    assert warm.decisive_head() == "optimizer"
+    tuned = warm.tuned_counts(heads)
+    assert tuned[0].tolist() == [*np.minimum(counts, TUNING_TRIALS).tolist(), 0]
+    # only the decisive head is credited: another head keeps its tuning share as in a cold start
+    dists = {"optimizer": CategoricalDistribution(["a", "b"]), "scheduler": CategoricalDistribution(["x", "y"])}
+    two_heads = [
+        optuna.trial.create_trial(params={"optimizer": o, "scheduler": c}, distributions=dists, value=v)
+        for o, c, v in [("a", "x", 0.0), ("a", "y", 0.1), ("b", "x", 1.0), ("b", "y", 1.1)] * 5
+    ]
+    warm2 = WarmStart.from_study(two_heads, ())
+    assert warm2.decisive_head() == "optimizer"  # its choices' best values differ by 1.0, the schedules' by 0.1
+    counts2 = warm2.tuned_counts([StrategicParam(n, d) for n, d in dists.items()])
+    assert counts2.tolist() == [[10.0, 10.0], [0.0, 0.0]]
     valid = torch.ones(1, 4, dtype=torch.bool)
     no_trials = torch.ones(1, 4)  # uncertainty 1/sqrt(1 + 0): no trial of any choice in the new study
     m_cold, q_cold = tuning_share(no_trials, valid)

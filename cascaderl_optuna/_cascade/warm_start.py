@@ -16,9 +16,13 @@ objective, and each of which ends as the new study's own trials arrive:
 2. **What is already tuned** (:meth:`WarmStart.tuned_counts`). The high level keeps a share of its probability for the
    choices that have not had the trials to tune their numbers (``high_level.tuning_share``): a family tried only at
    borrowed values looks worse than it is. A choice the earlier study gave its trials was tuned there, and its
-   low level starts from that tuning (3.), so its earlier trials count towards its tuning trials: the share goes to
-   what neither study tuned, and the comparison between tuned families starts at once. A choice the earlier study
-   did not have, or barely tried, is untuned as in a cold start.
+   low level starts from that tuning (3.), so for the decisive head (the one the design covers) its earlier trials
+   count towards its tuning trials: the share goes to the families neither study tuned, and the comparison between
+   tuned families starts at once. The other heads (schedule, target modules, rank: mostly offsets) keep their tuning
+   share as in a cold start: a hundred earlier trials do not establish every choice of every head, and crediting them
+   too made a warm start keep the earlier study's schedule and end behind a cold start on a pair whose best family had
+   changed (``docs/benchmarks.md``, warm starts). A choice the earlier study did not have is untuned, as in a cold
+   start.
 3. **Where each strategy was good** (:meth:`WarmStart.elite`). A low-level agent starts from the elite of the trials
    similar to its strategy (``low_level.strategy_start``); the earlier study's trials join that elite with their own
    rank utilities (normal scores, the same scale as the new study's) and a weight ``PRIOR_TRIALS / (PRIOR_TRIALS +
@@ -50,6 +54,7 @@ from cascaderl_optuna._cascade.coordinates import choice_matrix
 from cascaderl_optuna._cascade.coordinates import heads_key
 from cascaderl_optuna._cascade.coordinates import StrategicParam
 from cascaderl_optuna._cascade.coordinates import unit_matrix
+from cascaderl_optuna._cascade.high_level import TUNING_TRIALS
 from cascaderl_optuna._cascade.history import FINISHED_STATES
 from cascaderl_optuna._cascade.history import rank_utilities
 
@@ -77,6 +82,7 @@ class WarmStart:
         self._strategic_names = set(strategic_names)
         self._elite_cache: dict[Any, tuple[np.ndarray, np.ndarray, np.ndarray]] = {}
         self._counts_cache: dict[Any, np.ndarray] = {}
+        self._decisive = self.decisive_head()
         self._design = self._make_design()
 
     @classmethod
@@ -128,7 +134,8 @@ class WarmStart:
 
     # -- 2. what is already tuned -----------------------------------------------------------------
     def tuned_counts(self, heads: Sequence[StrategicParam]) -> np.ndarray:
-        """``(K, max choices)`` how many earlier trials each choice of each new head had (0 for a new choice)."""
+        """``(K, max choices)`` the tuning trials each choice of each new head has from the earlier study: for the
+        decisive head its earlier trials, at most ``TUNING_TRIALS``; 0 for the other heads and new choices."""
         key = heads_key(heads)
         if key in self._counts_cache:
             return self._counts_cache[key]
@@ -138,6 +145,8 @@ class WarmStart:
         for k in range(len(heads)):
             col = choices[:, k]
             counts[k, : heads[k].n_choices] = np.bincount(col[col >= 0], minlength=heads[k].n_choices)
+        counts = np.minimum(counts, TUNING_TRIALS)
+        counts[[h.name != self._decisive for h in heads]] = 0.0
         self._counts_cache[key] = counts
         return counts
 
