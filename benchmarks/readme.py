@@ -208,7 +208,7 @@ def constrained_section(summary: dict) -> str:
         for sampler, tests in entry["paired"].items():
             by_at = {t["at"]: t for t in tests}
             cells = [
-                f"{t['win']}/{t['loss']} (p = {t['p']:.2g}, n = {t['n']})" if (t := by_at.get(at)) else "—"
+                f"{t['win']}/{t['loss']} (p = {t['p']:.2g})" if (t := by_at.get(at)) else "—"
                 for at in (25, 50, 100, 200)
             ]
             lines.append(f"| {problem} | {sampler} | " + " | ".join(cells) + " |")

@@ -2,6 +2,7 @@
 
 import functools
 import json
+import math
 from pathlib import Path
 import re
 
@@ -63,17 +64,51 @@ def _results(root: Path, summaries: dict[str, dict]) -> Path:
 
 def test_every_block_is_rewritten_between_its_markers_in_its_own_page(tmp_path):
     suites = {b.suite for b in readme.BLOCKS.values()}
-    results = _results(tmp_path, {suite: _summary() for suite in suites})
+    summaries = {suite: _summary() for suite in suites}
+    summaries["constrained"]["feasibility"] = {
+        "llm_memory_4": {
+            "cascade": {
+                "seeds": 20,
+                "infeasible_share": 0.08,
+                "infeasible_share trials 1-50": 0.17,
+                "infeasible_share trials 101-200": None,
+                "first_feasible_median": 3.5,
+                "regret": {"25": 0.13, "200": 0.015},
+            }
+        }
+    }
+    summaries["warm_start"] = {
+        "misleading": {
+            "n_seeds": {"cascade_warm": 20, "cascade": 20},
+            "median_regret": {"cascade_warm": {"10": 0.0665, "200": 0.0054}, "cascade": {"10": 0.1375, "200": 0.0041}},
+            "earlier_best_regret_on_earlier": 0.0176,
+            "comparisons": {"cascade_warm vs cascade": {"10": None, "200": {"win": 9, "loss": 11, "p": 0.81}}},
+            "reach": {
+                "cascade_warm to cascade": {
+                    "median_trials": math.inf,
+                    "ci_low": 160,
+                    "ci_high": math.inf,
+                    "share_reached": 0.5,
+                }
+            },
+        }
+    }
+    results = _results(tmp_path, summaries)
     _pages(tmp_path)
     assert readme.main(["--results", str(results), "--root", str(tmp_path)]) == 0
     text = (tmp_path / "docs" / "benchmarks.md").read_text()
     assert "stale figure" not in text and "stale figure" not in (tmp_path / "README.md").read_text()
-    assert text.startswith("intro of docs/benchmarks.md\n") and text.endswith("text after pretraining\n")
+    assert text.startswith("intro of docs/benchmarks.md\n") and text.endswith("text after warm_start\n")
     assert "| llm_strong | 0.01 | 0.05 | 0.004 | 0.0001 (2 seeds) | 87 [60, not reached] vs `tpe_default` |" in text
     # The overhead table belongs to the full suite's block only.
     full = text.split(readme.markers("full")[1])[0]
     assert "| cascade | 3 | 0.031 | 0.052 |" in full and text.count("| sampler | studies |") == 1
     assert "20 x 200" in full
+    assert "| llm_memory_4 | cascade | 20 | 8% | 17% | — | 3.5 | 0.13 | — | — | 0.015 |" in text
+    assert (
+        "| cascade_warm vs cascade |  | 9/11 p=0.81 |" in text
+        and "| cascade_warm | cascade | never [160, never] | 50% |" in text
+    )
 
 
 def test_the_readme_table_names_the_leaders_and_the_losses():
@@ -204,9 +239,15 @@ def test_heldout_block_pools_each_family_with_a_sign_test():
 @functools.cache
 def _committed_summary(suite: str) -> dict:
     """The suite's summary as its committed rows make it now, and a check that the committed report is that one."""
+    from benchmarks import warm_start
     from benchmarks.report import report_texts
     from benchmarks.runner import RESULTS_DIR
 
+    if suite == warm_start.SUITE:  # not a runner suite: its own protocol, report and summary
+        summary = warm_start.summarise(warm_start.load(RESULTS_DIR))
+        committed = (RESULTS_DIR / suite / "report" / "REPORT.md").read_text()
+        assert warm_start.markdown(summary) == committed, "stale: python -m benchmarks.warm_start report"
+        return json.loads(json.dumps(summary, default=float))
     texts = report_texts(suite)
     # The formatted report, not summary.json's full-precision floats, which a newer SciPy could move in the last digits.
     committed = (RESULTS_DIR / suite / "report" / "REPORT.md").read_text()

@@ -59,3 +59,10 @@ def test_the_quick_run_records_every_sampler_and_the_report_pairs_them(tmp_path:
     # a re-run finds nothing to do
     assert ws.run(tmp_path, pairs=["misleading"], samplers=["tpe"], n_seeds=2, n_later=30, log=lambda *_: None) == 0
     assert len(rows.read(rows.path(tmp_path, "warm_start", "misleading", "tpe"))) == 2
+
+
+def test_the_committed_report_is_what_its_committed_rows_make() -> None:
+    from benchmarks.runner import RESULTS_DIR
+
+    committed = (RESULTS_DIR / "warm_start" / "report" / "REPORT.md").read_text()
+    assert ws.markdown(ws.summarise(ws.load(RESULTS_DIR))) == committed, "stale: python -m benchmarks.warm_start report"
