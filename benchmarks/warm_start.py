@@ -18,7 +18,7 @@ warm start needs to reach each cold sampler's median value at 200 trials (bootst
 
     python -m benchmarks.warm_start run [--seeds 20] [--samplers ...] [--pairs ...] [--workers 2]
     python -m benchmarks.warm_start report
-    python -m benchmarks.warm_start run --quick     # 2 seeds x 30 trials, into a scratch folder (the tests)
+    python -m benchmarks.warm_start run --quick --results DIR   # 2 seeds x 30 trials, no GPSampler (the tests)
 """
 
 from __future__ import annotations
@@ -269,6 +269,22 @@ def pair_sections(summary: dict, heading: str) -> list[str]:
             lines.append(f"| {warm} | {cold} | {interval} | {fig['share_reached']:.0%} |")
         lines.append("")
     return lines
+
+
+def regret_table(summary: dict) -> list[str]:
+    """One table over the pairs: each sampler's median regret at each checkpoint (the README's short form)."""
+    first = next(iter(summary.values()))
+    checkpoints = list(next(iter(first["median_regret"].values())))
+    lines = [
+        "| pair | sampler | seeds | " + " | ".join(f"regret @{c}" for c in checkpoints) + " |",
+        "|---|---|---|" + "---|" * len(checkpoints),
+    ]
+    for pair, entry in summary.items():
+        for s, med in entry["median_regret"].items():
+            lines.append(
+                f"| {pair} | {s} | {entry['n_seeds'][s]} | " + " | ".join(_fmt(med[c]) for c in checkpoints) + " |"
+            )
+    return [*lines, ""]
 
 
 def report(results: Path = RESULTS_DIR) -> Path:

@@ -62,9 +62,10 @@ def _results(root: Path, summaries: dict[str, dict]) -> Path:
     return root / "results"
 
 
-def test_every_block_is_rewritten_between_its_markers_in_its_own_page(tmp_path):
-    suites = {b.suite for b in readme.BLOCKS.values()}
-    summaries = {suite: _summary() for suite in suites}
+def _block_summaries() -> dict:
+    """A summary for every block's suite: the runner suites' shape, with feasibility for the constrained suite, and
+    the warm start's own shape."""
+    summaries = {b.suite: _summary() for b in readme.BLOCKS.values()}
     summaries["constrained"]["feasibility"] = {
         "llm_memory_4": {
             "cascade": {
@@ -93,6 +94,11 @@ def test_every_block_is_rewritten_between_its_markers_in_its_own_page(tmp_path):
             },
         }
     }
+    return summaries
+
+
+def test_every_block_is_rewritten_between_its_markers_in_its_own_page(tmp_path):
+    summaries = _block_summaries()
     results = _results(tmp_path, summaries)
     _pages(tmp_path)
     assert readme.main(["--results", str(results), "--root", str(tmp_path)]) == 0
@@ -163,13 +169,13 @@ def test_a_page_with_an_unregistered_or_missing_block_is_refused(tmp_path):
     begin, end = readme.markers("hand_typed")
     readme_path.write_text(readme_path.read_text() + f"{begin}\n| 0.5 |\n{end}\n")
     with pytest.raises(ValueError, match="blocks nobody generates: \\['hand_typed'\\]"):
-        readme.rewrite(tmp_path, {b.suite: _summary() for b in readme.BLOCKS.values()})
+        readme.rewrite(tmp_path, _block_summaries())
     _pages(tmp_path)
     docs = tmp_path / "docs" / "benchmarks.md"
     begin, end = readme.markers("heldout")
     docs.write_text(docs.read_text().replace(begin, "").replace(end, ""))
     with pytest.raises(ValueError, match="blocks missing \\['heldout'\\]"):
-        readme.rewrite(tmp_path, {b.suite: _summary() for b in readme.BLOCKS.values()})
+        readme.rewrite(tmp_path, _block_summaries())
     docs.write_text(f"{begin}\nno end\n")
     with pytest.raises(ValueError, match="has no end marker"):
         readme.block_names(docs.read_text())
