@@ -19,7 +19,7 @@ Per trial, after a space-filling start:
 
 With ``warm_start``, an earlier study is prior knowledge (:mod:`._cascade.warm_start`): the start's
 first trials are its best configuration of each strategy family, its trials count towards each
-choice's tuning trials at step 3, and its elite joins each strategy's start at step 4 with a weight
+family's tuning trials at step 3, and its elite joins each strategy's start at step 4 with a weight
 that fades as the strategy's own trials arrive.
 """
 
