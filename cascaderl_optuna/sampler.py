@@ -119,6 +119,20 @@ def _entropy(seed: int | None) -> int:
     return entropy
 
 
+def _strategy_similarity(
+    critic: GaussianProcessCritic, choices: np.ndarray, heads: list[StrategicParam], code: np.ndarray, n_tac: int
+) -> np.ndarray:
+    """How much each row of ``choices`` behaves like the strategy ``code`` in the critic's eyes (its kernel on the
+    strategy part of the input alone); all ones without strategic heads."""
+    if not heads or not len(choices):
+        return np.ones(len(choices))
+    return critic.input_similarity(
+        np.hstack([np.zeros((len(choices), n_tac)), one_hot(choices, heads)]),
+        np.concatenate([np.zeros(n_tac), code]),
+        slice(n_tac, None),
+    )
+
+
 def _check(condition: bool, message: str) -> None:
     if not condition:
         raise ValueError(message)
@@ -625,15 +639,7 @@ class CascadeSampler(BaseSampler):
         utilities = history.utilities
         n_tac = x.shape[1]
         code = one_hot(np.array([chosen]), heads)[0] if heads else np.zeros(0)
-        similarity = (
-            critic.input_similarity(
-                np.hstack([np.zeros((len(finished), n_tac)), one_hot(choices, heads)]),
-                np.concatenate([np.zeros(n_tac), code]),
-                slice(n_tac, None),
-            )
-            if heads and len(finished)
-            else np.ones(len(finished))
-        )
+        similarity = _strategy_similarity(critic, choices, heads, code, n_tac)
         mean, std = strategy_start(x, utilities, similarity)
         if self._warm is not None:
             mean, std = self._warm_started(mean, std, float(similarity.sum()), tactical, heads, code, critic)
@@ -672,16 +678,7 @@ class CascadeSampler(BaseSampler):
         """
         assert self._warm is not None
         x_old, c_old, u_old = self._warm.elite(tactical, heads)
-        n_tac = x_old.shape[1]
-        similarity = (
-            critic.input_similarity(
-                np.hstack([np.zeros((len(c_old), n_tac)), one_hot(c_old, heads)]),
-                np.concatenate([np.zeros(n_tac), code]),
-                slice(n_tac, None),
-            )
-            if heads
-            else np.ones(len(c_old))
-        )
+        similarity = _strategy_similarity(critic, c_old, heads, code, x_old.shape[1])
         return blend_start((mean, std), elite_initialisation(x_old, u_old, similarity), n_own)
 
     # -- finished trials as arrays, each row computed once -----------------------------------

@@ -117,7 +117,7 @@ class WarmStart:
         return max(sorted(spread), key=spread.__getitem__) if spread else None
 
     def _make_design(self) -> list[dict[str, Any]]:
-        head = self.decisive_head()
+        head = self._decisive
         if head is None:
             return [dict(self.trials[0].params)]
         seen: set[Any] = set()
