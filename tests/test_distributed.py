@@ -82,18 +82,21 @@ def test_four_workers_share_one_study_and_all_learn(storage_spec):
             assert t.user_attrs["fail_reason"].startswith("diverged")
     per_worker = {w: [t for t in trials if t.user_attrs["worker"] == w] for w in range(N_WORKERS)}
     assert all(len(ts) == TRIALS_PER_WORKER for ts in per_worker.values())
-    # All workers learn from all trials: their later suggestions concentrate on AdamW. The
-    # probability floor caps AdamW's probability near 0.9, and with four workers sharing two
-    # cores the late share measured 0.85-0.95, so a bar of 5 of each worker's last 8 failed 2 of
-    # about 10 runs with nothing wrong (binomial at 0.85: 4 or fewer, 2% per worker, 12 workers
-    # over the three storages). The pooled
-    # bar (21 of the 32 last suggestions) fails a learning sampler (0.85) 0.2% of the time and
-    # passes one choosing at random (a third) 0.02% of the time; no worker may be stuck elsewhere.
-    late = {}
+    # All workers learn from all trials. The tuning share gives SGD and Adafactor their 16 tuning
+    # trials each (across the workers, so pooled over them), then the learned policy moves to
+    # AdamW: 16 runs of this study on this machine (half with a busy process on one of the two
+    # cores) put 42-48 of the 80 trials on AdamW and 16-20 on each other family. When the tuning
+    # trials fall is up to the interleaving of four processes on two cores, so the count of AdamW
+    # among each worker's last 8 varied from 3 to 8 and the pooled last 32 from 20 to 26 (a clean-clone
+    # CI run saw 19): the totals are the statistic. 38 or more on AdamW happens 0.5% of the time
+    # under a sampler choosing at random (binomial, 80 at a third), and every family keeping 12 or
+    # more says no worker abandoned one before its tuning trials; no worker may be stuck elsewhere.
+    counts = {o: sum(t.params["optimizer"] == o for t in trials) for o in ("adamw", "sgd", "adafactor")}
+    assert counts["adamw"] >= 38, counts
+    assert min(counts["sgd"], counts["adafactor"]) >= 12, counts
     for w, ts in per_worker.items():
-        late[w] = [t.params["optimizer"] for t in sorted(ts, key=lambda t: t.number)[-8:]]
-        assert late[w].count("adamw") >= 3, (w, late[w])
-    assert sum(v.count("adamw") for v in late.values()) >= 21, late
+        late = [t.params["optimizer"] for t in sorted(ts, key=lambda t: t.number)[-8:]]
+        assert late.count("adamw") >= 2, (w, late)
     # Decisions made while other workers' trials were running saw them as pending.
     assert any((p := PolicyDiagnostics.read(t)) is not None and p.high_level is not None for t in trials)
 
