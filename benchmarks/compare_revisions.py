@@ -9,6 +9,9 @@ after 50 and 100 trials and at the last trial (wins and losses of the current ro
     python -m benchmarks.compare_revisions 0c2ff04 --suite full > benchmarks/results/full/revision_comparison.md
 
 Cells whose rows are identical at both revisions (the baselines a re-run did not touch) are counted, not listed.
+A sign test counts a study that lost a millionth of the range as much as one that ended in the wrong family, so the
+report also says how large the changes are at the last trial (:func:`size_of_changes`): the studies left far from the
+optimum on each side, and the median regret of the others.
 """
 
 from __future__ import annotations
@@ -104,7 +107,13 @@ def compare(before: dict[tuple[str, str], list[dict]], after: dict[tuple[str, st
         old_rows, new_rows = [old[s] for s in seeds], [new[s] for s in seeds]
         curves, _ = regret_curves({"before": old_rows, "after": new_rows})
         last = curves["after"].shape[1]
-        cell: dict = {"problem": key[0], "sampler": key[1], "studies": len(seeds), "changed": True}
+        cell: dict = {
+            "problem": key[0],
+            "sampler": key[1],
+            "studies": len(seeds),
+            "changed": True,
+            "regret_last": {"before": curves["before"][:, -1].tolist(), "after": curves["after"][:, -1].tolist()},
+        }
         for name, at in (("50", 50), ("100", 100), ("last", last)):
             test = paired_test(new_rows, old_rows, curves["after"], curves["before"], min(at, last))
             assert test is not None  # same seeds on both sides
@@ -155,7 +164,60 @@ def markdown(cells: list[dict], revision: str, suite: str) -> str:
         if len({family for _, family in by_family}) > 1:
             lines += ["", "The same, per family of problems (the first word of the problem's name):", ""]
             lines += pooled_table(by_family, ("sampler", "family"))
+        lines += ["", *size_table(size_of_changes(cells))]
     return "\n".join(lines) + "\n"
+
+
+FAR = 0.05
+"""Normalised regret above which a study counts as left far from the optimum: 5% of the way from the optimum to a
+typical random configuration, many times the refinement differences a re-run moves, and below the gap between a
+strategy family's optimum and the best family's on the problems where the family matters."""
+
+
+def size_of_changes(cells: list[dict]) -> dict:
+    """Per sampler and problem family, the changed cells' studies at the last trial: how many end far from the
+    optimum (normalised regret above :data:`FAR`) before and after, and, among the studies near it on both sides,
+    the median normalised regret before and after and how many are better / worse."""
+    out: dict = {}
+    for c in cells:
+        if not c["changed"]:
+            continue
+        entry = out.setdefault((c["sampler"], problem_family(c["problem"])), {"before": [], "after": []})
+        entry["before"] += c["regret_last"]["before"]
+        entry["after"] += c["regret_last"]["after"]
+    sizes = {}
+    for key, entry in out.items():
+        before, after = np.asarray(entry["before"]), np.asarray(entry["after"])
+        near = (before <= FAR) & (after <= FAR)
+        sizes[key] = {
+            "studies": len(before),
+            "far_before": int((before > FAR).sum()),
+            "far_after": int((after > FAR).sum()),
+            "near": int(near.sum()),
+            "near_median_before": float(np.median(before[near])) if near.any() else None,
+            "near_median_after": float(np.median(after[near])) if near.any() else None,
+            "near_better": int((after[near] < before[near]).sum()),
+            "near_worse": int((after[near] > before[near]).sum()),
+        }
+    return sizes
+
+
+def size_table(sizes: dict) -> list[str]:
+    lines = [
+        f"How large the changes are at the last trial, in normalised regret (0 = the optimum, 1 = a typical random "
+        f"configuration): studies left far from the optimum (above {FAR}) before -> after, and the studies near it "
+        "on both sides (their median regret before -> after; better/worse now):",
+        "",
+        "| sampler | family | studies | far from the optimum | near on both sides | their median | better/worse |",
+        "|---|---|---|---|---|---|---|",
+    ]
+    for (sampler, family), e in sizes.items():
+        median = f"{e['near_median_before']:.3g} -> {e['near_median_after']:.3g}" if e["near"] else "-"
+        lines.append(
+            f"| {sampler} | {family} | {e['studies']} | {e['far_before']} -> {e['far_after']} | {e['near']} | "
+            f"{median} | {e['near_better']}/{e['near_worse']} |"
+        )
+    return lines
 
 
 def checkpoint_cells(cell: dict) -> list[str]:

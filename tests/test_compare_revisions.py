@@ -11,6 +11,7 @@ from benchmarks.compare_revisions import current_rows
 from benchmarks.compare_revisions import markdown
 from benchmarks.compare_revisions import pooled_counts
 from benchmarks.compare_revisions import rows_at_revision
+from benchmarks.compare_revisions import size_of_changes
 
 
 def _row(seed, curve):
@@ -94,6 +95,7 @@ def test_pooled_counts_by_family_split_a_sampler_by_the_first_word_of_the_proble
             "sampler": "cascade",
             "changed": True,
             "studies": better + worse,
+            "regret_last": {"before": [0.01] * (better + worse), "after": [0.01] * (better + worse)},
             "50": counts,
             "100": counts,
             "last": counts,
@@ -113,3 +115,20 @@ def test_a_revision_that_committed_gzipped_rows_reads_as_the_working_tree(repo):
     at_head = rows_at_revision("HEAD", "s", repo)
     assert at_head == current_rows("s", repo) and len(at_head[("p", "cascade")]) == 6
     assert not any(c["changed"] for c in compare(at_head, current_rows("s", repo)))
+
+
+def test_the_size_of_the_changes_separates_studies_left_far_from_the_optimum_from_refinement():
+    """A sign test counts a study that ended far from the optimum as one that lost a hair; the size table does not."""
+
+    def rows(finals):
+        return [dict(_row(seed, [1.0] * 10 + [v]), optimum=0.0) for seed, v in enumerate(finals)]
+
+    before = {("p_1", "cascade"): rows([0.5, 0.3, 0.01, 0.01, 0.02, 0.02])}
+    after = {("p_1", "cascade"): rows([0.01, 0.3, 0.02, 0.02, 0.03, 0.01])}
+    cells = compare(before, after)
+    assert (cells[0]["last"]["better"], cells[0]["last"]["worse"]) == (2, 3)  # the sign test: worse now
+    size = size_of_changes(cells)[("cascade", "p")]
+    assert (size["far_before"], size["far_after"]) == (2, 1)  # but one study fewer left far from the optimum
+    assert size["near"] == 4 and (size["near_better"], size["near_worse"]) == (1, 3)
+    assert size["near_median_before"] == pytest.approx(0.015) and size["near_median_after"] == pytest.approx(0.02)
+    assert "| cascade | p | 6 | 2 -> 1 | 4 | 0.015 -> 0.02 | 1/3 |" in markdown(cells, "HEAD", "s")
