@@ -277,6 +277,7 @@ HELDOUT_FAMILIES = {
     "mixint": "bbob-mixint (22 functions, d = 10)",
     "yahpo": "YAHPO-SO instances",
     "synthetic": "synthetic mixed spaces",
+    "llm": "LoRA fine-tuning landscapes",
 }
 
 
@@ -327,6 +328,53 @@ def heldout_section(summary: dict) -> str:
 
 
 # ---------------------------------------------------------------------------------------------------------------
+def llm_family_section(summary: dict) -> str:
+    """The drawn LoRA landscapes: the challenger against each baseline pooled over the instances (as
+    :func:`heldout_section`), and per sampler the studies that end in the best family's basin, pooled.
+
+    The basin count is the report's early-commitment measure (``benchmarks.report.study_commitment``): the incumbent
+    ends below the runner-up family's minimum. A sampler run on fewer instances says on how many.
+    """
+    commitment = summary.get("early_commitment")
+    if not commitment:
+        raise ValueError(
+            "the report has no early-commitment section: its rows do not record their trials' families; re-run the "
+            "suite with the current runner, then the report"
+        )
+    pooled: dict[str, dict] = {}
+    for entry in commitment.values():
+        for sampler, cell in entry["samplers"].items():
+            p = pooled.setdefault(sampler, {"instances": 0, "studies": 0, "basin": 0, "recorded": 0, "committed": 0})
+            p["instances"] += 1
+            p["studies"] += cell["studies"]
+            p["basin"] += round(cell["best_basin_share"] * cell["studies"])
+            if cell["recorded"]:
+                p["recorded"] += cell["recorded"]
+                p["committed"] += round(cell["committed_share"] * cell["recorded"])
+    lines = [
+        heldout_section(summary).rstrip("\n"),
+        "",
+        f"| sampler | instances | studies | end in the best family's basin | last {next(iter(commitment.values()))['window']}"
+        " trials mostly on the best family |",
+        "|---|---|---|---|---|",
+    ]
+    for sampler, p in pooled.items():
+        committed = (
+            f"{p['committed']} of {p['recorded']} ({p['committed'] / p['recorded']:.0%})" if p["recorded"] else "—"
+        )
+        lines.append(
+            f"| `{sampler}` | {p['instances']} | {p['studies']} | {p['basin']} of {p['studies']} "
+            f"({p['basin'] / p['studies']:.0%}) | {committed} |"
+        )
+    lines += [
+        "",
+        "(Basin: the incumbent ends below the runner-up family's minimum, the report's early-commitment measure; "
+        "summed over the instances each sampler ran on.)",
+        "",
+    ]
+    return "\n".join(lines)
+
+
 # Where each block goes.
 
 
@@ -346,6 +394,8 @@ BLOCKS: dict[str, Block] = {
         Block("overview", "full", "README.md", user_overview_section),
         Block("full", "full", "docs/benchmarks.md", lambda s: overview_section(s, "full", with_timing=True)),
         Block("heldout", "heldout", "docs/benchmarks.md", heldout_section),
+        Block("llm_family", "llm_family", "docs/benchmarks.md", llm_family_section),
+        Block("llm_family_heldout", "llm_family_heldout", "docs/benchmarks.md", llm_family_section),
         Block("parallel", "parallel", "docs/benchmarks.md", lambda s: overview_section(s, "parallel")),
         Block("uneven_4", "uneven_4", "docs/many_workers.md", lambda s: overview_section(s, "uneven_4")),
         Block("uneven_8", "uneven_8", "docs/many_workers.md", lambda s: overview_section(s, "uneven_8")),

@@ -62,10 +62,25 @@ def _results(root: Path, summaries: dict[str, dict]) -> Path:
     return root / "results"
 
 
+def _commitment(studies, basin_share, recorded=None, committed_share=0.5, best="adamw"):
+    """One instance's early-commitment entry for one sampler, as ``benchmarks.report.early_commitment`` writes it."""
+    recorded = studies if recorded is None else recorded
+    return {
+        "studies": studies,
+        "recorded": recorded,
+        "best_basin_share": basin_share,
+        "committed_share": committed_share,
+    }
+
+
 def _block_summaries() -> dict:
-    """A summary for every block's suite: the runner suites' shape, with feasibility for the constrained suite, and
-    the warm start's own shape."""
+    """A summary for every block's suite: the runner suites' shape, with feasibility for the constrained suite and
+    early commitment for the LoRA landscapes' suites, and the warm start's own shape."""
     summaries = {b.suite: _summary() for b in readme.BLOCKS.values()}
+    for suite in ("llm_family", "llm_family_heldout"):
+        summaries[suite]["early_commitment"] = {
+            "llm_strong": {"window": 50, "samplers": {"cascade": _commitment(20, 0.85), "gp": _commitment(5, 0.4)}}
+        }
     summaries["constrained"]["feasibility"] = {
         "llm_memory_4": {
             "cascade": {
@@ -115,6 +130,7 @@ def test_every_block_is_rewritten_between_its_markers_in_its_own_page(tmp_path):
         "| cascade_warm vs cascade |  | 9/11 p=0.81 |" in text
         and "| cascade_warm | cascade | never [160, never] | 50% |" in text
     )
+    assert text.count("| `cascade` | 1 | 20 | 17 of 20 (85%) | 10 of 20 (50%) |") == 2  # llm_family, _heldout
 
 
 def test_the_readme_table_names_the_leaders_and_the_losses():
@@ -236,6 +252,31 @@ def test_heldout_block_pools_each_family_with_a_sign_test():
     del summary["problems"]["synthetic_7"]["samplers"]["cascade"]  # a re-run half done: say so, do not pool less
     with pytest.raises(ValueError, match="no cascade rows for synthetic_7: run `python -m benchmarks run"):
         readme.section(summary, "heldout")
+
+
+def test_llm_family_block_pools_the_basin_over_the_instances_each_sampler_ran_on():
+    def entry(win, loss):
+        return {
+            "samplers": {"cascade": {"seeds": 20, "final_regret": 0.01}, "gp": {"seeds": 5, "final_regret": 0.02}},
+            "paired": {"gp": [{"at": at, "win": win, "loss": loss} for at in (50, 100, 200)]},
+        }
+
+    summary = {
+        "challenger": "cascade",
+        "problems": {"llm_family_1": entry(4, 1), "llm_family_2": entry(1, 4)},
+        "early_commitment": {
+            "llm_family_1": {"window": 50, "samplers": {"cascade": _commitment(20, 1.0), "gp": _commitment(5, 0.8)}},
+            # GPSampler not run on the second instance; rows before families were recorded give the basin only
+            "llm_family_2": {"window": 50, "samplers": {"cascade": _commitment(20, 0.45, recorded=0)}},
+        },
+    }
+    text = readme.section(summary, "llm_family")
+    assert "| LoRA fine-tuning landscapes: 2 x 20 seeds | `gp` | 5/5, p = 1 |" in text
+    assert "| `cascade` | 2 | 40 | 29 of 40 (72%) | 10 of 20 (50%) |" in text  # 20 + 9 of 20 + 20
+    assert "| `gp` | 1 | 5 | 4 of 5 (80%) | 2 of 5 (40%) |" in text
+    del summary["early_commitment"]
+    with pytest.raises(ValueError, match="no early-commitment section"):
+        readme.section(summary, "llm_family")
 
 
 # ---------------------------------------------------------------------------------------------------------------
