@@ -216,20 +216,6 @@ def constrained_section(summary: dict) -> str:
     return "\n".join(lines)
 
 
-def constrained_readme_section(summary: dict) -> str:
-    """The README's short form of the constrained suite: the feasibility table alone."""
-    from benchmarks.report import feasibility_table
-
-    return "\n".join(feasibility_table(summary["feasibility"])[4:])  # the table, without its heading and intro
-
-
-def warm_start_readme_section(summary: dict) -> str:
-    """The README's short form of the warm-start benchmark: median regrets per pair and sampler."""
-    from benchmarks.warm_start import regret_table
-
-    return "\n".join(regret_table(summary))
-
-
 def warm_start_section(summary: dict) -> str:
     """The warm-start benchmark's tables (``benchmarks/warm_start.py``), one subsection per pair."""
     from benchmarks.warm_start import pair_sections
@@ -403,8 +389,6 @@ BLOCKS: dict[str, Block] = {
         Block("pretraining", "pretraining", "docs/benchmarks.md", lambda s: overview_section(s, "pretraining")),
         Block("constrained", "constrained", "docs/benchmarks.md", constrained_section),
         Block("warm_start", "warm_start", "docs/benchmarks.md", warm_start_section),
-        Block("constrained_readme", "constrained", "README.md", constrained_readme_section),
-        Block("warm_start_readme", "warm_start", "README.md", warm_start_readme_section),
     )
 }
 
