@@ -313,7 +313,6 @@ def heldout_section(summary: dict) -> str:
     return "\n".join(lines)
 
 
-# ---------------------------------------------------------------------------------------------------------------
 def llm_family_section(summary: dict) -> str:
     """The drawn LoRA landscapes: the challenger against each baseline pooled over the instances (as
     :func:`heldout_section`), and per sampler the studies that end in the best family's basin, pooled.
@@ -361,6 +360,7 @@ def llm_family_section(summary: dict) -> str:
     return "\n".join(lines)
 
 
+# ---------------------------------------------------------------------------------------------------------------
 # Where each block goes.
 
 

@@ -88,7 +88,7 @@ def test_four_workers_share_one_study_and_all_learn(storage_spec):
     # cores) put 42-48 of the 80 trials on AdamW and 16-20 on each other family. When the tuning
     # trials fall is up to the interleaving of four processes on two cores, so the count of AdamW
     # among each worker's last 8 varied from 3 to 8 and the pooled last 32 from 20 to 26 (a clean-clone
-    # CI run saw 19): the totals are the statistic. 38 or more on AdamW happens 0.5% of the time
+    # CI run saw 19): the totals are the statistic. 38 or more on AdamW happens 0.6% of the time
     # under a sampler choosing at random (binomial, 80 at a third), and every family keeping 12 or
     # more says no worker abandoned one before its tuning trials; no worker may be stuck elsewhere.
     counts = {o: sum(t.params["optimizer"] == o for t in trials) for o in ("adamw", "sgd", "adafactor")}
