@@ -336,11 +336,12 @@ def llm_family_section(summary: dict) -> str:
             if cell["recorded"]:
                 p["recorded"] += cell["recorded"]
                 p["committed"] += round(cell["committed_share"] * cell["recorded"])
+    window = next(iter(commitment.values()))["window"]
     lines = [
         heldout_section(summary).rstrip("\n"),
         "",
-        f"| sampler | instances | studies | end in the best family's basin | last {next(iter(commitment.values()))['window']}"
-        " trials mostly on the best family |",
+        f"| sampler | instances | studies | end in the best family's basin | last {window} trials mostly on the best "
+        "family |",
         "|---|---|---|---|---|",
     ]
     for sampler, p in pooled.items():
