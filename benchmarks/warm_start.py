@@ -271,22 +271,6 @@ def pair_sections(summary: dict, heading: str) -> list[str]:
     return lines
 
 
-def regret_table(summary: dict) -> list[str]:
-    """One table over the pairs: each sampler's median regret at each checkpoint (the README's short form)."""
-    first = next(iter(summary.values()))
-    checkpoints = list(next(iter(first["median_regret"].values())))
-    lines = [
-        "| pair | sampler | seeds | " + " | ".join(f"regret @{c}" for c in checkpoints) + " |",
-        "|---|---|---|" + "---|" * len(checkpoints),
-    ]
-    for pair, entry in summary.items():
-        for s, med in entry["median_regret"].items():
-            lines.append(
-                f"| {pair} | {s} | {entry['n_seeds'][s]} | " + " | ".join(_fmt(med[c]) for c in checkpoints) + " |"
-            )
-    return [*lines, ""]
-
-
 def report(results: Path = RESULTS_DIR) -> Path:
     data = load(results)
     if not data:
