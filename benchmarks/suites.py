@@ -119,6 +119,9 @@ SUITES: dict[str, tuple[Entry, ...]] = {
     "variants_published": tuple(
         Entry(e.problem, VARIANT_SAMPLERS, e.n_seeds, e.n_trials) for e in _FULL if "cascade" in e.samplers
     ),
+    # And on the published LoRA fine-tuning landscapes with the llm_family suite's seeds and budget (paired with its
+    # cascade rows): the landscapes the high level's design is judged on.
+    "variants_llm_family": tuple(Entry(f"llm_family_{k}", VARIANT_SAMPLERS, 20, 200) for k in PUBLISHED_LLM_FAMILY),
     # Three studies per sampler, one after the other on one worker: the report takes the median (machine noise).
     "timing": tuple(Entry("llm_strong", (s,), 3, 300 if s == "gp" else 1000) for s in ALL),
     "quick": (

@@ -3,7 +3,8 @@
     python -m benchmarks.variants_comparison > benchmarks/results/variants/COMPARISON.md
 
 The comparison is the one ``compare_revisions`` makes between two revisions (wins/losses of the variant per problem,
-pooled per family with a two-sided sign test), on the held-out suite and on the published comparison's problems.
+pooled per family with a two-sided sign test), on the held-out suite, on the published comparison's problems and on
+the published LoRA landscapes.
 It is valid only while the ``cascade`` rows are those of the code the variants subclass: after an adopted change
 re-runs them, re-run the variants too (delete their rows).
 """
@@ -27,6 +28,7 @@ from benchmarks.variants import VARIANTS
 PAIRINGS = (
     ("variants", "heldout", "held-out suite"),
     ("variants_published", "full", "published comparison (full suite)"),
+    ("variants_llm_family", "llm_family", "published LoRA landscapes (llm_family suite)"),
 )
 
 
@@ -39,7 +41,8 @@ def comparison(results: Path) -> str:
         "",
         "Each variant against the shipped cascade, paired by seed (noise-free value of the incumbent; studies where "
         "the variant is better / worse; two-sided sign test), on the held-out suite (`python -m benchmarks run "
-        "--suite variants`) and on the published comparison's problems (`--suite variants_published`). Written by "
+        "--suite variants`), on the published comparison's problems (`--suite variants_published`) and on the "
+        "published LoRA landscapes (`--suite variants_llm_family`). Written by "
         "`python -m benchmarks.variants_comparison`.",
         "",
     ]

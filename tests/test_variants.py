@@ -21,7 +21,10 @@ def test_the_variants_suites_run_every_variant_where_the_shipped_cascade_ran():
     published = {(e.problem, e.n_seeds, e.n_trials) for e in SUITES["full"] if "cascade" in e.samplers}
     assert {(e.problem, e.n_seeds, e.n_trials) for e in SUITES["variants_published"]} == published
     assert len(published) == 10
-    for suite in ("variants", "variants_published"):
+    lora = {(e.problem, e.n_seeds, e.n_trials) for e in SUITES["llm_family"] if "cascade" in e.samplers}
+    assert {(e.problem, e.n_seeds, e.n_trials) for e in SUITES["variants_llm_family"]} == lora
+    assert len(lora) == 6
+    for suite in ("variants", "variants_published", "variants_llm_family"):
         assert all(set(e.samplers) == {f"cascade_{v}" for v in VARIANTS} for e in SUITES[suite])
 
 
@@ -255,3 +258,46 @@ def test_the_warped_value_critic_keeps_the_order_and_the_magnitudes_of_the_value
     # too few complete values: the rank utilities
     few = utilities[:3]
     assert sampler._warped(trials[:3], few, StudyDirection.MINIMIZE) is few
+
+
+def test_refined_acquisition_finds_a_sharp_optimum_of_the_score_that_the_best_of_64_misses():
+    agent_class = VARIANTS["refined_acquisition"].make_agent_class()
+    optimum = np.array([0.3, 0.71234, 0.5])
+
+    def sharp(a):  # an ill-conditioned quadratic score, like bbob f10's last coordinates
+        return -(((a - optimum) * np.array([1.0, 1e3, 30.0])) ** 2).sum(1)
+
+    rng = np.random.default_rng(0)
+    real_x = np.array([[0.31, 0.70, 0.52], [0.9, 0.1, 0.1], [0.29, 0.73, 0.45]])
+    behaviour = np.full(real_x.shape, np.nan)
+    refined_errors, shipped_errors = [], []
+    for seed in range(5):
+        refined = agent_class(np.full(3, 0.5), np.full(3, 0.2), generations=0)
+        refined.improve(sharp, rng, real_x, -np.arange(3.0), behaviour)
+        refined_errors.append(abs(refined.act(np.random.default_rng(seed), sharp)[1] - optimum[1]))
+        shipped = LowLevelAgent(np.full(3, 0.5), np.full(3, 0.2), generations=0)
+        shipped_errors.append(abs(shipped.act(np.random.default_rng(seed), sharp)[1] - optimum[1]))
+    assert max(refined_errors) < 1e-3 < min(shipped_errors)
+    # without a score it is a plain draw of the policy, as the shipped agent's
+    plain = agent_class(np.full(3, 0.5), np.full(3, 0.2))
+    assert plain.act(np.random.default_rng(1)) == pytest.approx(
+        LowLevelAgent(np.full(3, 0.5), np.full(3, 0.2)).act(np.random.default_rng(1))
+    )
+
+
+def test_the_unwarped_value_critic_models_the_standardised_values_themselves():
+    from optuna.distributions import FloatDistribution
+    from optuna.study import StudyDirection
+    from optuna.trial import create_trial
+    from optuna.trial import TrialState
+
+    sampler = make_sampler("cascade_value_critic_refined_acquisition", 0, make_problem("mixint_f10_d10"))
+    assert sampler._low_level_agent_class.__name__ == "RefinedAcquisitionAgent"
+    dist = {"x": FloatDistribution(0, 1)}
+    values = np.array([5.0, 1.0, 2.0, 40.0, 3.0, 1.5])
+    trials = [create_trial(params={"x": 0.5}, distributions=dist, value=float(v)) for v in values]
+    trials.append(create_trial(params={"x": 0.5}, distributions=dist, state=TrialState.FAIL))
+    targets = sampler._warped(trials, np.zeros(len(trials)), StudyDirection.MINIMIZE)
+    expected = (values.mean() - values) / values.std()  # affine in the value: no warp, lower loss higher
+    assert targets[:-1] == pytest.approx(expected)
+    assert targets[-1] == pytest.approx(expected.min())
