@@ -10,7 +10,7 @@ there::
 
     python -m benchmarks run --suite variants            # the held-out problems (about 4 minutes per variant)
     python -m benchmarks run --suite variants_published  # the published comparison's (about 13 minutes per variant)
-    python -m benchmarks run --suite variants_llm_family # the published LoRA landscapes (about 25 minutes per variant)
+    python -m benchmarks run --suite variants_llm_family # the published LoRA landscapes (120 studies per variant)
     python -m benchmarks.variants_comparison > benchmarks/results/variants/COMPARISON.md
 
 The comparison is the one ``compare_revisions`` makes between two revisions (wins/losses of the variant per problem,
@@ -325,6 +325,8 @@ def _value_critic(warp: str) -> Callable[[], type]:
     """A cascade whose critic models the objective's values (``warp``: ``"yeo-johnson"`` or ``"none"``)."""
 
     def make() -> type:
+        from dataclasses import replace
+
         import numpy as np
         from optuna.study import StudyDirection
         from optuna.trial import TrialState
@@ -334,7 +336,6 @@ def _value_critic(warp: str) -> Callable[[], type]:
         from cascaderl_optuna._cascade.coordinates import heads_key
         from cascaderl_optuna._cascade.coordinates import one_hot
         from cascaderl_optuna._cascade.coordinates import unit_matrix
-        from cascaderl_optuna._cascade.critic import build_critic
         from cascaderl_optuna._cascade.critic import fit_kernel
         from cascaderl_optuna._cascade.history import rank_utilities
         from cascaderl_optuna._cascade.refit import critic_fit_range
@@ -373,16 +374,9 @@ def _value_critic(warp: str) -> Callable[[], type]:
                 return out
 
             def _critic(self, study, history, heads, tactical, x, choices):  # type: ignore[no-untyped-def]
-                running = np.hstack(
-                    [
-                        np.nan_to_num(unit_matrix(history.running, tactical), nan=0.5),
-                        one_hot(choice_matrix(history.running, heads), heads),
-                    ]
-                )
-                inputs = np.hstack([np.nan_to_num(x, nan=0.5), one_hot(choices, heads)])
-                params = self._kernel_params(study, history, heads, tactical)
+                # the shipped critic's posterior, on the warped targets in place of the rank utilities
                 targets = self._warped(history.finished, history.utilities, study.direction)
-                return build_critic(inputs, targets, running, params, self._critic_window)
+                return super()._critic(study, replace(history, utilities=targets), heads, tactical, x, choices)
 
             def _kernel_params(self, study, history, heads, tactical):  # type: ignore[no-untyped-def]
                 done = history.all_finished
