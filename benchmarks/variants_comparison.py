@@ -20,6 +20,7 @@ from benchmarks.compare_revisions import compare
 from benchmarks.compare_revisions import current_rows
 from benchmarks.compare_revisions import pooled_counts
 from benchmarks.compare_revisions import pooled_table
+from benchmarks.report import early_commitment
 from benchmarks.runner import RESULTS_DIR
 from benchmarks.variants import VARIANTS
 
@@ -78,7 +79,48 @@ def comparison(results: Path) -> str:
                     if c["changed"]
                 ]
                 lines += [""]
+            lines += commitment_table(shipped, after)
     return "\n".join(lines)
+
+
+def commitment_table(shipped: dict, variant: dict) -> list[str]:
+    """Markdown lines: on each problem whose rows record their trials' families, the report's early-commitment
+    diagnostic of the shipped cascade's rows -> the variant's (studies ending in the best family's basin, studies
+    whose last 50 trials are mostly on it, the median trial of the first tuned best-family trial); [] where none
+    does. It says whether a variant's loss on a strategic problem is the high level leaving the best family or the
+    low level not tuning it."""
+    out: list[str] = []
+    for key in sorted(set(shipped) & set(variant)):
+        cells = early_commitment({"shipped": shipped[key], "variant": variant[key]})
+        if cells is None or "committed_share" not in cells["samplers"]["variant"]:
+            continue
+        before, after = cells["samplers"]["shipped"], cells["samplers"]["variant"]
+
+        def change(field: str, as_share: bool = True) -> str:
+            a, b = before.get(field), after.get(field)
+            if a is None or b is None:
+                return "—"
+            return f"{a:.0%} -> {b:.0%}" if as_share else f"{_trial(a)} -> {_trial(b)}"
+
+        out.append(
+            f"| {key[0]} | {cells['best_family']} | {change('best_basin_share')} | {change('committed_share')}"
+            f" | {change('first_tuned_median', as_share=False)} |"
+        )
+    if not out:
+        return []
+    head = [
+        "Early commitment, shipped -> variant (the report's diagnostic: studies ending in the best family's basin,"
+        " studies whose last 50 trials are mostly on the best family, median trial of the first tuned best-family"
+        " trial):",
+        "",
+        "| problem | best family | in the best basin | last 50 mostly on it | first tuned trial (median) |",
+        "|---|---|---|---|---|",
+    ]
+    return head + out + [""]
+
+
+def _trial(x: float) -> str:
+    return "half or more never" if x == float("inf") else f"{x:g}"
 
 
 def main(argv: list[str] | None = None) -> int:

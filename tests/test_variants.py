@@ -301,3 +301,21 @@ def test_the_unwarped_value_critic_models_the_standardised_values_themselves():
     expected = (values.mean() - values) / values.std()  # affine in the value: no warp, lower loss higher
     assert targets[:-1] == pytest.approx(expected)
     assert targets[-1] == pytest.approx(expected.min())
+
+
+def test_the_commitment_table_tells_a_variant_that_leaves_the_best_family_from_the_shipped_one_that_tunes_it():
+    from benchmarks.variants_comparison import commitment_table
+    from tests.test_early_commitment import _early_to_runner_up
+    from tests.test_early_commitment import _late_to_best
+    from tests.test_early_commitment import _row
+
+    shipped = {("p", "cascade"): [_late_to_best(s) for s in range(3)]}  # all end tuned on adamw from trial 150
+    variant = {("p", "cascade"): [_early_to_runner_up(0), _late_to_best(1), _late_to_best(2)]}
+    assert commitment_table(shipped, variant)[-2] == "| p | adamw | 100% -> 67% | 100% -> 67% | 150 -> 150 |"
+    variant = {("p", "cascade"): [_early_to_runner_up(s) for s in range(3)]}  # never a tuned adamw trial
+    assert commitment_table(shipped, variant)[-2] == (
+        "| p | adamw | 100% -> 0% | 100% -> 0% | 150 -> half or more never |"
+    )
+    # rows that do not record their families (the published problems without strategy families) give no table
+    bare = {("p", "cascade"): [_row(0, [("adamw", 1.59)] * 60, families=False)]}
+    assert commitment_table(bare, bare) == []
