@@ -95,17 +95,9 @@ def commitment_table(shipped: dict, variant: dict) -> list[str]:
         if cells is None or "committed_share" not in cells["samplers"]["variant"]:
             continue
         before, after = cells["samplers"]["shipped"], cells["samplers"]["variant"]
-
-        def change(field: str, as_share: bool = True) -> str:
-            a, b = before.get(field), after.get(field)
-            if a is None or b is None:
-                return "—"
-            return f"{a:.0%} -> {b:.0%}" if as_share else f"{_trial(a)} -> {_trial(b)}"
-
-        out.append(
-            f"| {key[0]} | {cells['best_family']} | {change('best_basin_share')} | {change('committed_share')}"
-            f" | {change('first_tuned_median', as_share=False)} |"
-        )
+        basin, committed = (_change(before, after, f) for f in ("best_basin_share", "committed_share"))
+        first_tuned = _change(before, after, "first_tuned_median", as_share=False)
+        out.append(f"| {key[0]} | {cells['best_family']} | {basin} | {committed} | {first_tuned} |")
     if not out:
         return []
     head = [
@@ -117,6 +109,13 @@ def commitment_table(shipped: dict, variant: dict) -> list[str]:
         "|---|---|---|---|---|",
     ]
     return head + out + [""]
+
+
+def _change(before: dict, after: dict, field: str, as_share: bool = True) -> str:
+    a, b = before.get(field), after.get(field)
+    if a is None or b is None:
+        return "—"
+    return f"{a:.0%} -> {b:.0%}" if as_share else f"{_trial(a)} -> {_trial(b)}"
 
 
 def _trial(x: float) -> str:
