@@ -448,6 +448,37 @@ def _refined_acquisition() -> type:
     return RefinedAcquisitionAgent
 
 
+def _tuning_spread() -> type:
+    import numpy as np
+
+    from cascaderl_optuna import CascadeSampler
+    from cascaderl_optuna._cascade.high_level import TUNING_TRIALS
+
+    class TuningSpread(CascadeSampler):
+        """While a chosen strategic choice has fewer than ``TUNING_TRIALS`` trials in the window, its low level starts
+        at least ``spread`` wide (per unit-cube coordinate) around the borrowed elite.
+
+        The tuning share gives an untuned family its trials; this makes them search the family's own range instead of
+        re-sampling the borrowed elite, which in the trap instances sits on the learning rate's lower bound (the only
+        values at which the best family did not diverge) with the spread of the elite there, 0.02.
+        """
+
+        spread = 0.15
+
+        def _tactical(self, history, decisions, heads, choices, chosen, tactical, x, critic, rng):  # type: ignore[no-untyped-def]
+            untuned = heads and any(int((choices[:, k] == c).sum()) < TUNING_TRIALS for k, c in enumerate(chosen))
+            base = type(self)._low_level_agent_class
+            if untuned:
+                spread = self.spread
+                self._low_level_agent_class = lambda mean, std, **kw: base(mean, np.maximum(std, spread), **kw)
+            try:
+                return super()._tactical(history, decisions, heads, choices, chosen, tactical, x, critic, rng)
+            finally:
+                self.__dict__.pop("_low_level_agent_class", None)
+
+    return TuningSpread
+
+
 VARIANTS: dict[str, Variant] = {
     "truncated_proposals": Variant(
         "imagined actions and proposals drawn from the low-level Gaussian truncated to the unit cube (re-drawn) "
@@ -506,6 +537,16 @@ VARIANTS: dict[str, Variant] = {
         "much better a point is; in scratch runs on f10 the pair did better than either change alone.",
         _refined_acquisition,
         make_sampler_class=_value_critic("none"),
+    ),
+    "tuning_spread": Variant(
+        "while the chosen strategy has a strategic choice with fewer than 16 trials in the window (the tuning share's "
+        "untuned choices), its low level starts at least 0.15 wide per unit-cube coordinate (0.9 decades of a "
+        "1e-6..1 learning rate) instead of the borrowed elite's spread. Why: on the trap LoRA landscapes "
+        "(llm_family_2, _5) the best family's untuned trials sat on the learning rate's lower bound (10 of AdamW's "
+        "first 16 at 1e-6 in a failing seed of llm_family_2): its only trials that did not diverge were there, so its "
+        "borrowed elite was there with a spread of 0.02, and the tuning share's trials never reached the basin 1.5 "
+        "decades up.",
+        make_sampler_class=_tuning_spread,
     ),
 }
 VARIANT_SAMPLERS = tuple(f"cascade_{name}" for name in VARIANTS)
