@@ -319,3 +319,37 @@ def test_the_commitment_table_tells_a_variant_that_leaves_the_best_family_from_t
     # rows that do not record their families (the published problems without strategy families) give no table
     bare = {("p", "cascade"): [_row(0, [("adamw", 1.59)] * 60, families=False)]}
     assert commitment_table(bare, bare) == []
+
+
+def test_tuning_spread_widens_the_start_of_a_strategy_with_an_untuned_choice_and_only_of_those():
+    problem = make_problem("llm_family_2")
+    sampler = make_sampler("cascade_tuning_spread", 0, problem)
+    starts: list[tuple[bool, np.ndarray]] = []
+    untuned_now: list[bool] = []
+
+    class Recording(LowLevelAgent):
+        def __init__(self, mean, std, **kwargs):
+            starts.append((untuned_now[-1], np.asarray(std, dtype=float).copy()))
+            super().__init__(mean, std, **kwargs)
+
+    variant_class = type(sampler)  # made per call by make_variant_sampler: changing it touches nothing else
+    variant_class._low_level_agent_class = Recording
+    tactical = variant_class._tactical
+
+    def recording_tactical(self, history, decisions, heads, choices, chosen, *rest):
+        # the rule, counted here from the arrays the sampler decides with: a chosen choice with < 16 trials
+        always = (choices >= 0).all(0)  # conditional heads (SGD's nesterov) do not count
+        untuned_now.append(any(always[k] and int((choices[:, k] == c).sum()) < 16 for k, c in enumerate(chosen)))
+        return tactical(self, history, decisions, heads, choices, chosen, *rest)
+
+    variant_class._tactical = recording_tactical
+    study = optuna.create_study(sampler=sampler)
+    for _ in range(120):
+        trial = study.ask()
+        study.tell(trial, problem.evaluate(problem.suggest(trial), noise_seed=trial.number).value)
+    widened = [std.min() >= variant_class.spread for untuned, std in starts if untuned]
+    tuned = [std for untuned, std in starts if not untuned]
+    assert widened and all(widened)
+    assert tuned and any(std.min() < variant_class.spread for std in tuned)  # the elite's own spread, not widened
+    assert CascadeSampler._low_level_agent_class is LowLevelAgent
+    assert "_low_level_agent_class" not in sampler.__dict__  # the widening lasts one decision
