@@ -544,7 +544,8 @@ VARIANTS: dict[str, Variant] = {
     "tuning_spread": Variant(
         "while the chosen strategy has a strategic choice with fewer than 16 trials in the window (the tuning share's "
         "untuned choices; of the heads every trial has, not conditional ones such as SGD's nesterov), its low "
-        "level starts at least 0.15 wide per unit-cube coordinate (0.9 decades of a 1e-6..1 learning rate) instead of the borrowed elite's spread. Why: on the trap LoRA landscapes "
+        "level starts at least 0.15 wide per unit-cube coordinate (0.9 decades of a 1e-6..1 learning rate) "
+        "instead of the borrowed elite's spread. Why: on the trap LoRA landscapes "
         "(llm_family_2, _5) the best family's untuned trials sat on the learning rate's lower bound (9 of AdamW's "
         "first 16 at exactly 1e-6 in seed 3 of llm_family_2): its trials that did not diverge were near there, so "
         "its borrowed elite was, 0.02-0.06 wide, and the tuning share's trials did not reach the basin 1.2-1.5 "
