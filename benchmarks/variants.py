@@ -543,6 +543,43 @@ def _fit_without_far_outliers() -> type:
     return FitWithoutFarOutliers
 
 
+def _sigma_relative_steps() -> type:
+    import numpy as np
+
+    from cascaderl_optuna._cascade.low_level import LowLevelAgent
+    from cascaderl_optuna._cascade.ppo import gaussian_ppo_update
+
+    class SigmaRelativeStepsAgent(LowLevelAgent):
+        """Adam's steps on the policy's mean are ``step_in_std`` of the policy's spread, not a fixed 0.05 of the cube.
+
+        The PPO update runs in coordinates divided by ``std * step_in_std / lr`` per dimension (the densities and the
+        stored log-probabilities moved with them, so every ratio is unchanged), which makes Adam's step on the mean
+        ``step_in_std`` times the spread at the start of the update; the step on the log-spread is unchanged.
+        """
+
+        step_in_std = 0.2
+
+        def update(self, actions, present, old_log_prob, advantages, weights):  # type: ignore[no-untyped-def]
+            scale = self.std * self.step_in_std / self.lr
+            log_scale = np.log(scale)
+            shift = np.where(present, log_scale[None, :], 0.0).sum(1)  # log-density of x / scale = of x + log scale
+            mean, log_std, stats = gaussian_ppo_update(
+                np.where(present, actions / scale, 0.0),
+                present,
+                old_log_prob + shift,
+                advantages,
+                weights,
+                self.mean / scale,
+                np.log(self.std) - log_scale,
+                clip=self.clip,
+                epochs=self.epochs,
+                lr=self.lr,
+            )
+            return mean * scale, log_std + log_scale, stats
+
+    return SigmaRelativeStepsAgent
+
+
 VARIANTS: dict[str, Variant] = {
     "truncated_proposals": Variant(
         "imagined actions and proposals drawn from the low-level Gaussian truncated to the unit cube (re-drawn) "
@@ -622,6 +659,17 @@ VARIANTS: dict[str, Variant] = {
         "at cliffs that move with the family, the batch size and the warmup, which the kernel fit explains as noise "
         "and long length scales. Fitted without them, the learning rate's length scale was 0.27-0.34.",
         make_sampler_class=_fit_without_far_outliers,
+    ),
+    "sigma_relative_steps": Variant(
+        "the low level's Adam steps on the policy's mean made 0.2 of the policy's spread per dimension instead of 0.05 "
+        "of the unit cube (the PPO update run in coordinates scaled by the spread; ratios unchanged). Why: traced on "
+        "llm_family_2, one decision's PPO update moved the mean of a learning rate the critic scored flat (the same "
+        "score to two decimals over the whole range) from 0.34 to 0 and from 0.38 to 1, 5-9 spreads: Adam normalises "
+        "each coordinate's gradient, so in a dimension the critic is indifferent to the batch's chance correlation "
+        "moves the mean a full 0.05 per epoch whatever the spread, and such walks end on the cube's faces (the "
+        "learning rate at exactly 1e-6 or 1, the batch size at 8 or 256). Step sizes relative to the search "
+        "distribution's spread are how CMA-ES and natural evolution strategies move their mean.",
+        _sigma_relative_steps,
     ),
 }
 VARIANT_SAMPLERS = tuple(f"cascade_{name}" for name in VARIANTS)
