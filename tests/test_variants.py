@@ -353,3 +353,59 @@ def test_tuning_spread_widens_the_start_of_a_strategy_with_an_untuned_choice_and
     assert tuned and any(std.min() < variant_class.spread for std in tuned)  # the elite's own spread, not widened
     assert CascadeSampler._low_level_agent_class is LowLevelAgent
     assert "_low_level_agent_class" not in sampler.__dict__  # the widening lasts one decision
+
+
+def test_sigma_relative_steps_keep_a_dimension_the_score_ignores_within_a_spread_where_adam_walks_it_away():
+    from benchmarks.variants import VARIANTS
+
+    variant = VARIANTS["sigma_relative_steps"].make_agent_class()
+
+    def score(actions):
+        return actions[:, 0]  # only the first coordinate matters
+
+    moves = {}
+    for agent_class in (LowLevelAgent, variant):
+        informative, ignored = [], []
+        for seed in range(10):
+            agent = agent_class(np.array([0.5, 0.5]), np.array([0.03, 0.03]))
+            agent.improve(score, np.random.default_rng(seed))
+            informative.append((agent.mean[0] - 0.5) / 0.03)
+            ignored.append(abs(agent.mean[1] - 0.5) / 0.03)
+        moves[agent_class] = (np.array(informative), np.array(ignored))
+    assert np.median(moves[LowLevelAgent][1]) > 1.5  # the shipped update walks the ignored coordinate away
+    assert moves[variant][1].max() < 1.2  # the variant's stays within about a spread
+    assert (moves[variant][0] > 2.0).all() and (moves[LowLevelAgent][0] > 2.0).all()  # both climb the score
+
+
+def test_fit_without_far_outliers_leaves_the_diverged_trials_out_of_the_kernel_fit_only(monkeypatch):
+    import cascaderl_optuna._cascade.critic as critic
+    import cascaderl_optuna.sampler as sampler_module
+
+    fitted_rows: dict[str, list[np.ndarray]] = {"cascade": [], "cascade_fit_without_far_outliers": []}
+    real_fit = critic.fit_kernel
+    current = []
+
+    def recording_fit(x, y):
+        fitted_rows[current[-1]].append(np.asarray(x)[:, 0].copy())
+        return real_fit(x, y)
+
+    monkeypatch.setattr(critic, "fit_kernel", recording_fit)
+    monkeypatch.setattr(sampler_module, "fit_kernel", recording_fit)
+    problem = make_problem("llm_strong")
+
+    def objective(trial):
+        x = trial.suggest_float("x", -1.0, 1.0)
+        y = trial.suggest_float("y", -1.0, 1.0)
+        return 1e6 if x > 0.6 else x**2 + y**2  # a diverged run beyond x = 0.6
+
+    for name in fitted_rows:
+        current.append(name)
+        study = optuna.create_study(sampler=make_sampler(name, 0, problem))
+        study.optimize(objective, n_trials=40)
+        assert any(t.value == 1e6 for t in study.trials)
+    # the unit coordinate of x = 0.6 is 0.8. The first fit is on the 10 space-filling trials, the same for both, 3 of
+    # them diverged: more than a quarter, so Q3 is a diverged value and the fence keeps everything
+    first, *later = fitted_rows["cascade_fit_without_far_outliers"]
+    assert len(first) == 10 and (first > 0.8).sum() == 3
+    assert later and not any((rows > 0.8).any() for rows in later)
+    assert all((rows > 0.8).any() for rows in fitted_rows["cascade"][1:])  # the shipped fit keeps them
