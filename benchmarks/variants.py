@@ -459,8 +459,8 @@ def _tuning_spread() -> type:
         at least ``spread`` wide (per unit-cube coordinate) around the borrowed elite. Conditional heads do not count.
 
         The tuning share gives an untuned family its trials; this makes them search the family's own range instead of
-        re-sampling the borrowed elite, which in the trap instances sits on the learning rate's lower bound (the only
-        values near which the best family did not diverge) with the elite's spread there, 0.02-0.06.
+        re-sampling the borrowed elite, which in the trap instances sits near the learning rate's lower bound, where
+        the best family's trials did not diverge (``benchmarks/results/variants/trap_trace.md``).
         """
 
         spread = 0.15
@@ -643,32 +643,33 @@ VARIANTS: dict[str, Variant] = {
         "while the chosen strategy has a strategic choice with fewer than 16 trials in the window (the tuning share's "
         "untuned choices; of the heads every trial has, not conditional ones such as SGD's nesterov), its low "
         "level starts at least 0.15 wide per unit-cube coordinate (0.9 decades of a 1e-6..1 learning rate) "
-        "instead of the borrowed elite's spread. Why: on the trap LoRA landscapes "
-        "(llm_family_2, _5) the best family's untuned trials sat on the learning rate's lower bound (9 of AdamW's "
-        "first 16 at exactly 1e-6 in seed 3 of llm_family_2): its trials that did not diverge were near there, so "
-        "its borrowed elite was, 0.02-0.06 wide, and the tuning share's trials did not reach the basin 1.2-1.5 "
-        "decades up.",
+        "instead of the borrowed elite's spread. Why: in the trace of the trap LoRA landscape llm_family_2 "
+        "(benchmarks/results/variants/trap_trace.md), 3-8 of AdamW's first 16 trials per seed sat at exactly 1e-6, "
+        "the learning rate's lower bound, and in 35 of its 68 decisions the PPO update left the policy's mean on "
+        "that face: its trials that did not diverge were low, its borrowed elite with them, and the tuning share's "
+        "trials did not reach the basin 1.2-1.5 decades up.",
         make_sampler_class=_tuning_spread,
     ),
     "fit_without_far_outliers": Variant(
         "the critic's kernel hyperparameters fitted without the complete trials whose value lies beyond Tukey's "
         "far-out fence (worse than Q3 + 3 IQR of the fit block); the posterior still conditions on every trial. Why: "
-        "traced on the trap LoRA landscape llm_family_2, the critic was all but flat along the best family's "
-        "learning rate (length scale about 1 of the cube, 6 decades), so its optimistic score could not point the "
-        "untuned family at its basin; a quarter of the trials had diverged (a loss near ln 32000 against about 2), "
-        "at cliffs that move with the family, the batch size and the warmup, which the kernel fit explains as noise "
-        "and long length scales. Fitted without them, the learning rate's length scale was 0.27-0.34.",
+        "in the trace of the trap LoRA landscape llm_family_2 (benchmarks/results/variants/trap_trace.md) the "
+        "critic's optimistic score along the best family's learning rate peaks near its best rate in none of six "
+        "seeds and its length scale there is 0.2-1.14 of the cube, while 13-30% of the trials have diverged (a loss "
+        "near ln 32000 against about 2) at cliffs that move with the family, the batch size and the warmup, which a "
+        "stationary kernel can explain as noise and long length scales.",
         make_sampler_class=_fit_without_far_outliers,
     ),
     "sigma_relative_steps": Variant(
-        "the low level's Adam steps on the policy's mean made 0.2 of the policy's spread per dimension instead of 0.05 "
-        "of the unit cube (the PPO update run in coordinates scaled by the spread; ratios unchanged). Why: traced on "
-        "llm_family_2, one decision's PPO update moved the mean of a learning rate the critic scored flat (the same "
-        "score to two decimals over the whole range) from 0.34 to 0 and from 0.38 to 1, 5-9 spreads: Adam normalises "
-        "each coordinate's gradient, so in a dimension the critic is indifferent to the batch's chance correlation "
-        "moves the mean a full 0.05 per epoch whatever the spread, and such walks end on the cube's faces (the "
-        "learning rate at exactly 1e-6 or 1, the batch size at 8 or 256). Step sizes relative to the search "
-        "distribution's spread are how CMA-ES and natural evolution strategies move their mean.",
+        "the low level's Adam steps on the policy's mean made 0.2 of the policy's spread per dimension instead of "
+        "0.05 of the unit cube (the PPO update run in coordinates scaled by the spread; ratios unchanged). Why: in "
+        "the trace of llm_family_2 (benchmarks/results/variants/trap_trace.md) one decision's PPO update moved the "
+        "best family's learning-rate mean up to 5.5 of its starting spreads, onto a face in 37 of 68 decisions, along"
+        " a score that is flat or monotone there: Adam normalises each coordinate's gradient, so in a dimension the "
+        "critic is indifferent to the batch's chance correlation moves the mean a full 0.05 per epoch whatever the "
+        "spread, and such walks end on the cube's faces (the learning rate at exactly 1e-6 or 1, the batch size at 8 "
+        "or 256). Step sizes relative to the search distribution's spread are how CMA-ES and natural evolution "
+        "strategies move their mean.",
         _sigma_relative_steps,
     ),
 }

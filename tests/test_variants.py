@@ -409,3 +409,19 @@ def test_fit_without_far_outliers_leaves_the_diverged_trials_out_of_the_kernel_f
     assert len(first) == 10 and (first > 0.8).sum() == 3
     assert later and not any((rows > 0.8).any() for rows in later)
     assert all((rows > 0.8).any() for rows in fitted_rows["cascade"][1:])  # the shipped fit keeps them
+
+
+def test_the_trap_trace_follows_the_committed_study_and_records_the_best_family_s_decisions():
+    from benchmarks.trap_trace import committed_values
+    from benchmarks.trap_trace import trace
+
+    traced = trace(2, n_trials=24)
+    committed = committed_values(2)[:24]
+    # the space-filling start at least is the committed study's, trial for trial (the rows keep 7 digits)
+    assert np.allclose(traced["values"][:10], committed[:10], rtol=1e-6, atol=0.0)
+    adamw_decided = [d["number"] for d in traced["decisions"]]
+    assert adamw_decided and all(n >= 10 for n in adamw_decided)
+    for d in traced["decisions"]:
+        assert 0.0 <= d["mean"][1] <= 1.0 and d["std"][1] > 0.0
+        assert -6.0 <= d["log10_lr"] <= 0.0
+    assert traced["probe"]["trials"] < 24 and len(traced["probe"]["score_at_start"]) == 13
