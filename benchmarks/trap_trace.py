@@ -218,8 +218,9 @@ def render(traces: list[dict], moves: dict[str, tuple[float, float, float]]) -> 
         "",
         "Made by `python -m benchmarks.trap_trace` (module docstring: what it records and why). Learning rates as"
         " log10; the range is 1e-6..1, so -6.0 is its lower bound. Policy means and spreads are unit-cube coordinates."
-        " The committed rows were made with optuna 5.0.0; where the optuna here differs, the trials agree with them"
-        " for a while and then drift apart (rounding), so a traced study is one like the committed one, not the same.",
+        f" The committed rows were made with optuna 5.0.0, this trace with {optuna.__version__}: the trials agree"
+        " with them for a while, then differ in the sixth or seventh digit and drift apart, so a traced study is one"
+        " like the committed one, not the same one.",
         "",
         f"| seed | leading trials as in the committed row | {FAMILY} trials of the first {N_TRIALS} |"
         f" of its first 16 at the lower bound | best by trial {N_TRIALS}: {FAMILY} / {RUNNER_UP} |"
