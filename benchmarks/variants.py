@@ -321,6 +321,55 @@ def _elite_frame() -> type:
     return EliteFrameAgent
 
 
+def _critic_fit_block(sampler, history):  # type: ignore[no-untyped-def]
+    """The finished trials the shipped sampler fits the critic's hyperparameters on (``refit.critic_fit_range``)."""
+    from cascaderl_optuna._cascade.refit import critic_fit_range
+
+    done = history.all_finished
+    start, stop = critic_fit_range(len(done), sampler._critic_refit_interval, sampler._critic_window)
+    return done[start:stop]
+
+
+def _values_lower_is_better(trials, direction):  # type: ignore[no-untyped-def]
+    """Each complete trial's value, negated when maximising (lower is better); NaN for the others and non-finite."""
+    import numpy as np
+    from optuna.study import StudyDirection
+    from optuna.trial import TrialState
+
+    sign = 1.0 if direction == StudyDirection.MINIMIZE else -1.0
+    return np.array(
+        [
+            sign * t.value
+            if t.state == TrialState.COMPLETE and t.value is not None and np.isfinite(t.value)
+            else np.nan
+            for t in trials
+        ]
+    )
+
+
+def _memoised_kernel(sampler, study, trials, heads, tactical, targets_of):  # type: ignore[no-untyped-def]
+    """The shipped ``_kernel_params``'s fit and cache, on ``trials`` with ``targets_of(trials)`` as the fit's targets.
+
+    ``fit_kernel`` is looked up when the fit runs, so that a test can watch it.
+    """
+    import numpy as np
+
+    from cascaderl_optuna._cascade import critic
+    from cascaderl_optuna._cascade.coordinates import choice_matrix
+    from cascaderl_optuna._cascade.coordinates import heads_key
+    from cascaderl_optuna._cascade.coordinates import one_hot
+    from cascaderl_optuna._cascade.coordinates import unit_matrix
+
+    def fit():  # type: ignore[no-untyped-def]
+        fit_x = np.hstack(
+            [np.nan_to_num(unit_matrix(trials, tactical), nan=0.5), one_hot(choice_matrix(trials, heads), heads)]
+        )
+        return critic.fit_kernel(fit_x, targets_of(trials))
+
+    key = ("critic_kernel", tuple(t.number for t in trials), tuple(tactical.items()), heads_key(heads))
+    return sampler._finished_cache.memo(study, key, fit)
+
+
 def _value_critic(warp: str) -> Callable[[], type]:
     """A cascade whose critic models the objective's values (``warp``: ``"yeo-johnson"`` or ``"none"``)."""
 
@@ -328,17 +377,9 @@ def _value_critic(warp: str) -> Callable[[], type]:
         from dataclasses import replace
 
         import numpy as np
-        from optuna.study import StudyDirection
-        from optuna.trial import TrialState
 
         from cascaderl_optuna import CascadeSampler
-        from cascaderl_optuna._cascade.coordinates import choice_matrix
-        from cascaderl_optuna._cascade.coordinates import heads_key
-        from cascaderl_optuna._cascade.coordinates import one_hot
-        from cascaderl_optuna._cascade.coordinates import unit_matrix
-        from cascaderl_optuna._cascade.critic import fit_kernel
         from cascaderl_optuna._cascade.history import rank_utilities
-        from cascaderl_optuna._cascade.refit import critic_fit_range
 
         class ValueCritic(CascadeSampler):
             """The critic models the objective's values, warped (or not) and standardised, instead of rank utilities.
@@ -351,15 +392,7 @@ def _value_critic(warp: str) -> Callable[[], type]:
 
             @staticmethod
             def _warped(trials, utilities, direction):  # type: ignore[no-untyped-def]
-                sign = 1.0 if direction == StudyDirection.MINIMIZE else -1.0
-                value = np.array(
-                    [
-                        -sign * t.value
-                        if t.state == TrialState.COMPLETE and t.value is not None and np.isfinite(t.value)
-                        else np.nan
-                        for t in trials
-                    ]
-                )
+                value = -_values_lower_is_better(trials, direction)
                 ok = np.isfinite(value)
                 if ok.sum() < 5 or np.ptp(value[ok]) <= 0:
                     return utilities
@@ -379,22 +412,10 @@ def _value_critic(warp: str) -> Callable[[], type]:
                 return super()._critic(study, replace(history, utilities=targets), heads, tactical, x, choices)
 
             def _kernel_params(self, study, history, heads, tactical):  # type: ignore[no-untyped-def]
-                done = history.all_finished
-                start, stop = critic_fit_range(len(done), self._critic_refit_interval, self._critic_window)
-                fit_trials = done[start:stop]
+                def targets_of(trials):  # type: ignore[no-untyped-def]
+                    return self._warped(trials, rank_utilities(trials, study.direction), study.direction)
 
-                def fit():  # type: ignore[no-untyped-def]
-                    fit_x = np.hstack(
-                        [
-                            np.nan_to_num(unit_matrix(fit_trials, tactical), nan=0.5),
-                            one_hot(choice_matrix(fit_trials, heads), heads),
-                        ]
-                    )
-                    utilities = rank_utilities(fit_trials, study.direction)
-                    return fit_kernel(fit_x, self._warped(fit_trials, utilities, study.direction))
-
-                key = ("critic_kernel", tuple(t.number for t in fit_trials), tuple(tactical.items()), heads_key(heads))
-                return self._finished_cache.memo(study, key, fit)
+                return _memoised_kernel(self, study, _critic_fit_block(self, history), heads, tactical, targets_of)
 
         return ValueCritic
 
@@ -484,17 +505,9 @@ def _tuning_spread() -> type:
 
 def _fit_without_far_outliers() -> type:
     import numpy as np
-    from optuna.study import StudyDirection
-    from optuna.trial import TrialState
 
     from cascaderl_optuna import CascadeSampler
-    from cascaderl_optuna._cascade.coordinates import choice_matrix
-    from cascaderl_optuna._cascade.coordinates import heads_key
-    from cascaderl_optuna._cascade.coordinates import one_hot
-    from cascaderl_optuna._cascade.coordinates import unit_matrix
-    from cascaderl_optuna._cascade.critic import fit_kernel
     from cascaderl_optuna._cascade.history import rank_utilities
-    from cascaderl_optuna._cascade.refit import critic_fit_range
 
     class FitWithoutFarOutliers(CascadeSampler):
         """The critic's hyperparameters are fitted without the complete trials beyond Tukey's far-out fence.
@@ -508,18 +521,8 @@ def _fit_without_far_outliers() -> type:
         fence = 3.0
 
         def _kernel_params(self, study, history, heads, tactical):  # type: ignore[no-untyped-def]
-            done = history.all_finished
-            start, stop = critic_fit_range(len(done), self._critic_refit_interval, self._critic_window)
-            fit_trials = done[start:stop]
-            sign = 1.0 if study.direction == StudyDirection.MINIMIZE else -1.0
-            values = np.array(
-                [
-                    sign * t.value
-                    if t.state == TrialState.COMPLETE and t.value is not None and np.isfinite(t.value)
-                    else np.nan
-                    for t in fit_trials
-                ]
-            )
+            fit_trials = _critic_fit_block(self, history)
+            values = _values_lower_is_better(fit_trials, study.direction)
             ok = np.isfinite(values)
             kept = fit_trials
             if ok.sum() >= 5:
@@ -527,18 +530,9 @@ def _fit_without_far_outliers() -> type:
                 far = ok & (values > q3 + self.fence * (q3 - q1))
                 if (~far).sum() >= 5:
                     kept = [t for t, f in zip(fit_trials, far) if not f]
-
-            def fit():  # type: ignore[no-untyped-def]
-                fit_x = np.hstack(
-                    [
-                        np.nan_to_num(unit_matrix(kept, tactical), nan=0.5),
-                        one_hot(choice_matrix(kept, heads), heads),
-                    ]
-                )
-                return fit_kernel(fit_x, rank_utilities(kept, study.direction))
-
-            key = ("critic_kernel", tuple(t.number for t in kept), tuple(tactical.items()), heads_key(heads))
-            return self._finished_cache.memo(study, key, fit)
+            return _memoised_kernel(
+                self, study, kept, heads, tactical, lambda trials: rank_utilities(trials, study.direction)
+            )
 
     return FitWithoutFarOutliers
 
