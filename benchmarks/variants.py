@@ -638,7 +638,7 @@ VARIANTS: dict[str, Variant] = {
         "untuned choices; of the heads every trial has, not conditional ones such as SGD's nesterov), its low "
         "level starts at least 0.15 wide per unit-cube coordinate (0.9 decades of a 1e-6..1 learning rate) "
         "instead of the borrowed elite's spread. Why: in the trace of the trap LoRA landscape llm_family_2 "
-        "(benchmarks/results/variants/trap_trace.md), 3-8 of AdamW's first 16 trials per seed sat at exactly 1e-6, "
+        "(benchmarks/results/variants/trap_trace.md), 3-8 of AdamW's first 16 trials per seed sat at 1e-6, "
         "the learning rate's lower bound, and in 35 of its 68 decisions the PPO update left the policy's mean on "
         "that face: its trials that did not diverge were low, its borrowed elite with them, and the tuning share's "
         "trials did not reach the basin 1.2-1.5 decades up.",
@@ -661,7 +661,7 @@ VARIANTS: dict[str, Variant] = {
         "best family's learning-rate mean up to 5.5 of its starting spreads, onto a face in 37 of 68 decisions, along"
         " a score that is flat or monotone there: Adam normalises each coordinate's gradient, so in a dimension the "
         "critic is indifferent to the batch's chance correlation moves the mean a full 0.05 per epoch whatever the "
-        "spread, and such walks end on the cube's faces (the learning rate at exactly 1e-6 or 1, the batch size at 8 "
+        "spread, and such walks end on the cube's faces (the learning rate at 1e-6 or 1, the batch size at 8 "
         "or 256). Step sizes relative to the search distribution's spread are how CMA-ES and natural evolution "
         "strategies move their mean.",
         _sigma_relative_steps,
