@@ -21,8 +21,6 @@ and how far one decision's update moves the other, for the shipped low level and
 
 from __future__ import annotations
 
-import gzip
-import json
 import math
 from pathlib import Path
 import sys
@@ -33,6 +31,7 @@ import optuna
 
 from benchmarks.problems import make_problem
 from benchmarks.problems.llm_family import offset
+from benchmarks.runner import cell_rows
 from benchmarks.runner import RESULTS_DIR
 
 
@@ -48,10 +47,7 @@ def _noise_seed(seed: int, number: int) -> int:
 
 
 def committed_values(seed: int, results: Path = RESULTS_DIR) -> list[float]:
-    path = results / "llm_family" / PROBLEM / "cascade.jsonl.gz"
-    with gzip.open(path, "rt") as f:
-        rows = [json.loads(line) for line in f]
-    return next(r["values"] for r in rows if int(r["seed"]) == seed)
+    return next(r["values"] for r in cell_rows(results, "llm_family", PROBLEM, "cascade") if int(r["seed"]) == seed)
 
 
 def trace(seed: int, n_trials: int = N_TRIALS) -> dict:
@@ -153,8 +149,8 @@ def trace(seed: int, n_trials: int = N_TRIALS) -> dict:
     }
 
 
-def ignored_coordinate_moves(n_seeds: int = 10) -> dict[str, tuple[float, float, float]]:
-    """Median move of the informative and the ignored coordinate, and the largest of the latter, in spreads."""
+def ignored_coordinate_moves(n_seeds: int = 10) -> dict[str, tuple[np.ndarray, np.ndarray]]:
+    """Per seed, how far one update moves the informative and the ignored coordinate, in spreads (``tests`` too)."""
     from benchmarks.variants import VARIANTS
     from cascaderl_optuna._cascade.low_level import LowLevelAgent
 
@@ -169,7 +165,7 @@ def ignored_coordinate_moves(n_seeds: int = 10) -> dict[str, tuple[float, float,
             agent.improve(lambda a: a[:, 0], np.random.default_rng(seed))
             informative.append((agent.mean[0] - 0.5) / 0.03)
             ignored.append(abs(agent.mean[1] - 0.5) / 0.03)
-        out[name] = (float(np.median(informative)), float(np.median(ignored)), float(np.max(ignored)))
+        out[name] = (np.array(informative), np.array(ignored))
     return out
 
 
@@ -177,27 +173,22 @@ def committed_rows_summary(results: Path = RESULTS_DIR) -> list[str]:
     """What the committed 200-trial rows say: the divergences of the best family's early trials, shipped and with the
     ``tuning_spread`` variant, and what separates the seeds that end in its basin from those that do not."""
 
-    def rows(suite: str, sampler: str) -> list[dict]:
-        with gzip.open(results / suite / PROBLEM / f"{sampler}.jsonl.gz", "rt") as f:
-            return [json.loads(line) for line in f]
+    def best_by_60(r: dict, name: str) -> float:
+        return min(v for f, v in zip(r["families"][:60], r["values"][:60]) if f == name)
 
     lines = []
     for suite, sampler in (("llm_family", "cascade"), ("variants_llm_family", "cascade_tuning_spread")):
         n = diverged = 0
-        for r in rows(suite, sampler):
+        for r in cell_rows(results, suite, PROBLEM, sampler):
             for f, v in zip(r["families"][10:60], r["values"][10:60]):
                 n += f == FAMILY
                 diverged += f == FAMILY and v > 5.0  # a diverged run ends near ln 32000 = 10.4
         lines.append(f"| `{sampler}` | {FAMILY} trials 10-59 diverged: {diverged} of {n} ({diverged / n:.0%}) |")
-    shipped = rows("llm_family", "cascade")
+    shipped = cell_rows(results, "llm_family", PROBLEM, "cascade")
     runner_up_min = shipped[0]["family_minima"][RUNNER_UP]
     for found in (True, False):
         group = [r for r in shipped if (r["incumbent_true"][-1] < runner_up_min) == found]
         counts = [sum(f == FAMILY for f in r["families"][10:60]) for r in group]
-
-        def best_by_60(r: dict, name: str) -> float:
-            return min(v for f, v in zip(r["families"][:60], r["values"][:60]) if f == name)
-
         best = [best_by_60(r, FAMILY) for r in group]
         best_runner_up = [best_by_60(r, RUNNER_UP) for r in group]
         lines.append(
@@ -212,7 +203,7 @@ def _lr(u: float) -> str:
     return f"{-6 + 6 * u:.1f}"  # log10 of the learning rate at unit coordinate u (1e-6..1, log)
 
 
-def render(traces: list[dict], moves: dict[str, tuple[float, float, float]]) -> str:
+def render(traces: list[dict], moves: dict[str, tuple[np.ndarray, np.ndarray]]) -> str:
     lines = [
         f"# The shipped cascade on the trap landscape `{PROBLEM}`: its best family, {FAMILY}",
         "",
@@ -289,8 +280,8 @@ def render(traces: list[dict], moves: dict[str, tuple[float, float, float]]) -> 
         "| low level | informative coordinate, median | ignored coordinate, median | ignored, largest |",
         "|---|---|---|---|",
     ]
-    for name, (informative, ignored, largest) in moves.items():
-        lines.append(f"| {name} | {informative:.1f} | {ignored:.1f} | {largest:.1f} |")
+    for name, (informative, ignored) in moves.items():
+        lines.append(f"| {name} | {np.median(informative):.1f} | {np.median(ignored):.1f} | {ignored.max():.1f} |")
     return "\n".join(lines) + "\n"
 
 
