@@ -415,3 +415,88 @@ def test_the_trap_trace_follows_the_committed_study_and_records_the_best_family_
         assert 0.0 <= d["mean"][1] <= 1.0 and d["std"][1] > 0.0
         assert -6.0 <= d["log10_lr"] <= 0.0
     assert traced["probe"]["trials"] < 24 and len(traced["probe"]["score_at_start"]) == 13
+
+
+def test_the_choice_shifted_critic_learns_how_far_one_choice_s_basin_sits_from_another_s():
+    sampler_class = VARIANTS["choice_shifted_critic"].make_sampler_class()
+    rng = np.random.default_rng(0)
+    # one tactical coordinate, two choices of one head: the same basin at 0.3 for choice 0 and at 0.6 for choice 1
+    u = rng.random(60)
+    c = np.arange(60) % 2
+    y = -((u - np.where(c == 0, 0.3, 0.6)) ** 2) / 0.01
+    x = np.column_stack([u, c == 0, c == 1]).astype(float)
+    params, shift = sampler_class.fit_shifted_kernel(x, y, 1)
+    assert shift.shape == (1, 2)
+    # in the common frame the two basins coincide: 0.3 + s0 = 0.6 + s1
+    assert abs((shift[0, 0] - shift[0, 1]) - 0.3) < 0.05
+    moved = sampler_class.in_frame(x, shift, 1)
+    assert np.allclose(moved[:, 1:], x[:, 1:])
+    # the shipped kernel sees one landscape per choice only through a short length scale on the code
+    from cascaderl_optuna._cascade.critic import fit_kernel
+
+    assert np.exp(fit_kernel(x, y).log_lengthscale[1:]).max() < np.exp(params.log_lengthscale[1:]).max()
+
+
+def test_the_choice_shifted_critic_starts_a_strategy_from_the_others_elite_moved_into_its_frame(monkeypatch):
+    from cascaderl_optuna._cascade.coordinates import one_hot
+    from cascaderl_optuna._cascade.low_level import same_strategy
+
+    problem = make_problem("llm_family_2")
+    sampler = make_sampler("cascade_choice_shifted_critic", 0, problem)
+    raw, moved = [], []
+    variant_tactical, shipped_tactical = type(sampler)._tactical, CascadeSampler._tactical
+
+    def outer(self, history, decisions, heads, choices, chosen, tactical, x, critic, rng):
+        raw.append((heads, choices, list(chosen), x, critic))
+        return variant_tactical(self, history, decisions, heads, choices, chosen, tactical, x, critic, rng)
+
+    def inner(self, history, decisions, heads, choices, chosen, tactical, x, critic, rng):
+        moved.append(x)
+        return shipped_tactical(self, history, decisions, heads, choices, chosen, tactical, x, critic, rng)
+
+    monkeypatch.setattr(type(sampler), "_tactical", outer)
+    monkeypatch.setattr(CascadeSampler, "_tactical", inner)
+    study = optuna.create_study(sampler=sampler)
+    for _ in range(40):
+        trial = study.ask()
+        study.tell(trial, problem.evaluate(problem.suggest(trial), noise_seed=trial.number).value)
+    heads, choices, chosen, x, critic = raw[-1]
+    assert np.abs(critic.shift).max() > 0.01  # the fitted shifts are not all zero
+    same = same_strategy(choices, chosen)
+    assert same.any() and (~same).any()
+    code = one_hot(np.array([chosen]), heads)[0]
+    expected = np.clip(x + (one_hot(choices, heads) - code) @ critic.shift.T, 0.0, 1.0)
+    assert np.allclose(moved[-1], expected, equal_nan=True)
+    # a trial of the chosen strategy is where it was (all its choices agree); the others moved
+    full = (choices == np.array(chosen)).all(1)
+    assert np.allclose(moved[-1][full], x[full], equal_nan=True)
+    assert not np.allclose(moved[-1][~full], x[~full], equal_nan=True)
+
+
+def test_the_shift_check_scores_a_fitted_shift_by_its_distance_from_the_families_true_best_rates():
+    from benchmarks.shift_check import _lr_shift_errors
+    from cascaderl_optuna._cascade.coordinates import split_search_space
+
+    problem = make_problem("llm_family_2")
+    study = optuna.create_study(sampler=optuna.samplers.RandomSampler(seed=0))
+    for _ in range(30):
+        trial = study.ask()
+        study.tell(trial, problem.evaluate(problem.suggest(trial), noise_seed=trial.number).value)
+    space = optuna.search_space.intersection_search_space(study.trials)
+    heads, tactical = split_search_space(space, problem.strategic_params)
+    spec = problem.spec
+    names = [h.name for h in heads]
+    k = names.index("optimizer")
+    start = sum(h.n_choices for h in heads[:k])
+    shift = np.zeros((len(tactical), sum(h.n_choices for h in heads)))
+    lr = list(tactical).index("learning_rate")
+    true = {f.name: spec.family(spec.best).log10_lr - f.log10_lr for f in spec.families if f.name != spec.best}
+    # no shift: the error is the true difference of the best rates
+    assert sorted(_lr_shift_errors(shift, heads, tactical, spec)) == pytest.approx(
+        sorted(abs(v) for v in true.values())
+    )
+    # the true shifts (in unit-cube coordinates of the 6-decade learning rate): no error
+    for j, choice in enumerate(heads[k].choices):
+        if choice in true:
+            shift[lr, start + j] = true[choice] / 6.0
+    assert max(_lr_shift_errors(shift, heads, tactical, spec)) == pytest.approx(0.0, abs=1e-9)

@@ -45,26 +45,12 @@ def fit_kernel(x: np.ndarray, y: np.ndarray) -> KernelParams:
     xt = torch.tensor(x, dtype=torch.float64)
     yt = torch.tensor(_standardise(y), dtype=torch.float64)
     n, dim = xt.shape
-    start = prior_kernel(dim)
-    log_ls = torch.tensor(start.log_lengthscale, dtype=torch.float64, requires_grad=True)
-    log_sig = torch.tensor(start.log_signal, dtype=torch.float64, requires_grad=True)
-    log_noise = torch.tensor(start.log_noise, dtype=torch.float64, requires_grad=True)
+    log_ls, log_sig, log_noise = fit_start(dim)
     optimiser = torch.optim.LBFGS([log_ls, log_sig, log_noise], max_iter=_FIT_ITERATIONS, line_search_fn="strong_wolfe")
 
     def closure() -> torch.Tensor:
         optimiser.zero_grad()
-        noise = log_noise.exp() + _NOISE_FLOOR
-        xs = xt / log_ls.exp()
-        sq = xs.square().sum(1)
-        r2 = (sq[:, None] + sq[None, :] - 2.0 * (xs @ xs.T)).clamp_min(0.0)
-        k = log_sig.exp() * _matern52_of_squared_distance(r2, torch.sqrt, torch.exp)
-        k = k + (noise + _JITTER) * torch.eye(n, dtype=torch.float64)
-        chol = torch.linalg.cholesky(k)
-        alpha = torch.cholesky_solve(yt[:, None], chol)[:, 0]
-        nll = 0.5 * yt @ alpha + chol.diagonal().log().sum()
-        prior = 0.5 * (((log_ls - _LENGTHSCALE_PRIOR_MEAN) / _LENGTHSCALE_PRIOR_STD) ** 2).sum()
-        prior = prior + 0.5 * log_sig**2 + 0.5 * ((log_noise - start.log_noise) / 2.0) ** 2
-        loss = (nll + prior) / n
+        loss = negative_log_posterior(xt, yt, log_ls, log_sig, log_noise)
         loss.backward()
         return loss
 
@@ -80,6 +66,42 @@ def fit_kernel(x: np.ndarray, y: np.ndarray) -> KernelParams:
         return prior_kernel(dim)
     ls = fitted[0].numpy().clip(math.log(1e-2), math.log(1e2))
     return KernelParams(ls, float(fitted[1].clamp(-5, 5)), float(fitted[2].clamp(-10, 2)))
+
+
+def fit_start(dim: int) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """The log length scales, log signal and log noise the fit starts from (the prior's centre), as leaf tensors."""
+    start = prior_kernel(dim)
+    return tuple(  # type: ignore[return-value]
+        torch.tensor(v, dtype=torch.float64, requires_grad=True)
+        for v in (start.log_lengthscale, start.log_signal, start.log_noise)
+    )
+
+
+def negative_log_posterior(
+    xt: torch.Tensor,
+    yt: torch.Tensor,
+    log_ls: torch.Tensor,
+    log_sig: torch.Tensor,
+    log_noise: torch.Tensor,
+    extra_prior: torch.Tensor | float = 0.0,
+) -> torch.Tensor:
+    """What :func:`fit_kernel` minimises: the negative log marginal likelihood of standardised targets ``yt`` at
+    inputs ``xt`` plus the hyperparameters' prior (and ``extra_prior``, the negative log prior of any further
+    hyperparameters a caller fits with them, as the research variants in ``benchmarks/variants.py`` do), per trial."""
+    n = xt.shape[0]
+    noise = log_noise.exp() + _NOISE_FLOOR
+    xs = xt / log_ls.exp()
+    sq = xs.square().sum(1)
+    r2 = (sq[:, None] + sq[None, :] - 2.0 * (xs @ xs.T)).clamp_min(0.0)
+    k = log_sig.exp() * _matern52_of_squared_distance(r2, torch.sqrt, torch.exp)
+    k = k + (noise + _JITTER) * torch.eye(n, dtype=torch.float64)
+    chol = torch.linalg.cholesky(k)
+    alpha = torch.cholesky_solve(yt[:, None], chol)[:, 0]
+    nll = 0.5 * yt @ alpha + chol.diagonal().log().sum()
+    prior = 0.5 * (((log_ls - _LENGTHSCALE_PRIOR_MEAN) / _LENGTHSCALE_PRIOR_STD) ** 2).sum()
+    prior = prior + 0.5 * log_sig**2 + 0.5 * ((log_noise - prior_kernel(xt.shape[1]).log_noise) / 2.0) ** 2
+    prior = prior + extra_prior
+    return (nll + prior) / n
 
 
 def prior_kernel(dim: int) -> KernelParams:
