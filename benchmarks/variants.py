@@ -577,13 +577,11 @@ def _sigma_relative_steps() -> type:
 SHIFT_PRIOR_SD = 0.2  # of the unit cube: families' best rates differ by 0.7-2 decades of a 1e-6..1 rate (0.12-0.33)
 
 
-def _choice_shifted_critic(
-    move_elite: bool = True, shift_critic: bool = True, moved_gaps: bool = False
-) -> Callable[[], type]:
-    return lambda: _make_choice_shifted_critic(move_elite, shift_critic, moved_gaps)
+def _choice_shifted_critic(move_elite: bool = True, shift_critic: bool = True) -> Callable[[], type]:
+    return lambda: _make_choice_shifted_critic(move_elite, shift_critic)
 
 
-def _make_choice_shifted_critic(move_elite: bool, shift_critic: bool, moved_gaps: bool) -> type:
+def _make_choice_shifted_critic(move_elite: bool, shift_critic: bool) -> type:
     import math
 
     import numpy as np
@@ -595,8 +593,6 @@ def _make_choice_shifted_critic(move_elite: bool, shift_critic: bool, moved_gaps
     from cascaderl_optuna._cascade.coordinates import heads_key
     from cascaderl_optuna._cascade.coordinates import one_hot
     from cascaderl_optuna._cascade.coordinates import unit_matrix
-    from cascaderl_optuna._cascade.encoding import critic_gap_candidates
-    from cascaderl_optuna._cascade.encoding import critic_gap_function
     from cascaderl_optuna._cascade.history import rank_utilities
 
     def in_frame(inputs: np.ndarray, shift: np.ndarray, n_tac: int) -> np.ndarray:
@@ -699,21 +695,6 @@ def _make_choice_shifted_critic(move_elite: bool, shift_critic: bool, moved_gaps
                 moved = (one_hot(choices, heads) - code[None, :]) @ shift.T
                 x = np.clip(x + moved, 0.0, 1.0)  # NaN (absent) stays NaN
             return super()._tactical(history, decisions, heads, choices, chosen, tactical, x, critic, rng)
-
-        def _critic_gap_function(self, critic, x, onehot, utilities, strategic, rng):  # type: ignore[no-untyped-def]
-            if not (moved_gaps and isinstance(critic, ShiftedCritic)):
-                return super()._critic_gap_function(critic, x, onehot, utilities, strategic, rng)
-            # the candidates (the window's best trials, and uniform values with their codes) put into the common
-            # frame by their own choices' shifts and valued there: for each choice, the same place relative to its
-            # own basin as the best trials have to theirs
-            candidates = critic_gap_candidates(x, onehot, utilities, rng)
-            candidates[:, : critic.n_tac] += candidates[:, critic.n_tac :] @ critic.shift.T
-
-            def predict_in_common_frame(rows):  # type: ignore[no-untyped-def]
-                return gp.GaussianProcessCritic.predict(critic, rows)
-
-            n_choices = [h.n_choices for h in strategic]
-            return critic_gap_function(predict_in_common_frame, candidates, x.shape[1], n_choices, self._beta)
 
     ChoiceShiftedCritic.fit_shifted_kernel = staticmethod(fit_shifted_kernel)  # type: ignore[attr-defined]
     ChoiceShiftedCritic.in_frame = staticmethod(in_frame)  # type: ignore[attr-defined]
