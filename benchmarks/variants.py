@@ -218,6 +218,34 @@ def _floor_shared_by_heads() -> type:
     return SharedFloorAgent
 
 
+def _more_tuning_trials(extra: int) -> Callable[[], type]:
+    def make() -> type:
+        import torch
+
+        from cascaderl_optuna._cascade.high_level import HighLevelAgent
+
+        class MoreTuningTrialsAgent(HighLevelAgent):
+            """The tuning share keeps a choice untuned until it has ``TUNING_TRIALS + extra`` trials of its own.
+
+            Done through the warm start's count of trials each choice had elsewhere, lowered by ``extra - 0.5``: the
+            share then misses ``TUNING_TRIALS + extra - 0.5 - count`` trials of each choice, as if the constant were
+            larger. The half trial keeps the cut between ``count = TUNING_TRIALS + extra - 1`` (untuned) and
+            ``TUNING_TRIALS + extra`` (tuned) whatever the rounding of the count, which the share recovers from the
+            encoder's ``1 / sqrt(1 + count)`` (24 comes back as 23.999...).
+            """
+
+            def __init__(self, n_choices, **kwargs) -> None:  # type: ignore[no-untyped-def]
+                super().__init__(n_choices, **kwargs)
+                base = self._tuned_elsewhere
+                if base is None:
+                    base = torch.zeros(len(self.n_choices), self._c_max, dtype=torch.float64)
+                self._tuned_elsewhere = base - (float(extra) - 0.5)
+
+        return MoreTuningTrialsAgent
+
+    return make
+
+
 def _elite_frame() -> type:
     import numpy as np
 
@@ -792,6 +820,13 @@ VARIANTS: dict[str, Variant] = {
         "or 256). Step sizes relative to the search distribution's spread are how CMA-ES and natural evolution "
         "strategies move their mean.",
         _sigma_relative_steps,
+    ),
+    "tuning_trials_24": Variant(
+        "the tuning share keeps every strategic choice untuned until it has 24 trials of its own instead of 16. Why: "
+        "in the committed rows of the trap instance llm_family_2, the 9 of 20 seeds that end in AdamW's basin gave "
+        "it a median 21 of trials 10-59 and the 11 that miss 11-14, about what the share guarantees "
+        "(benchmarks/results/variants/trap_trace.md); this measures what more of them buys, and what it costs early.",
+        make_high_level_agent_class=_more_tuning_trials(8),
     ),
     "choice_shifted_critic": Variant(
         "the critic's kernel fits, with its length scales, a shift of each tactical coordinate per strategic choice "

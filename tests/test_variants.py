@@ -500,3 +500,29 @@ def test_the_shift_check_scores_a_fitted_shift_by_its_distance_from_the_families
         if choice in true:
             shift[lr, start + j] = true[choice] / 6.0
     assert max(_lr_shift_errors(shift, heads, tactical, spec)) == pytest.approx(0.0, abs=1e-9)
+
+
+def test_tuning_trials_24_keeps_the_share_on_a_choice_until_its_24th_trial():
+    from cascaderl_optuna._cascade.encoding import N_FEATURES
+    from cascaderl_optuna._cascade.encoding import UNCERTAINTY
+    from cascaderl_optuna._cascade.high_level import HighLevelAgent
+
+    agent_class = VARIANTS["tuning_trials_24"].make_high_level_agent_class()
+
+    def probabilities(agent, count):
+        phi = np.zeros((2, N_FEATURES))
+        phi[:, UNCERTAINTY] = [1 / np.sqrt(1 + count), 1 / np.sqrt(1 + 40)]  # the encoder's 1 / sqrt(1 + count)
+        return agent.head_probabilities(0, phi)
+
+    shipped, variant = HighLevelAgent([2]), agent_class([2])
+    # below 16 trials both give the choice the share; at 20 only the variant does; at 30 neither
+    assert probabilities(variant, 10) == pytest.approx(probabilities(shipped, 10))
+    assert probabilities(variant, 20)[0] > probabilities(shipped, 20)[0] + 0.1
+    assert probabilities(variant, 30) == pytest.approx(probabilities(shipped, 30))
+    # the cut is between the 23rd and the 24th trial, although 24 comes back from 1 / sqrt(25) as 23.999...
+    assert probabilities(variant, 23)[0] > probabilities(shipped, 23)[0] + 0.05
+    assert probabilities(variant, 24) == pytest.approx(probabilities(shipped, 24))
+    # with a warm start's counts the variant still adds its 8 trials to them
+    warm = agent_class([2], tuned_elsewhere=np.array([[4.0, 0.0]]))
+    assert probabilities(warm, 16)[0] > probabilities(shipped, 16)[0] + 0.1  # 16 + 4 of 24
+    assert probabilities(warm, 20) == pytest.approx(probabilities(shipped, 20))  # 20 + 4: tuned

@@ -173,3 +173,22 @@ def test_bad_warm_starts_are_refused_with_what_to_pass(earlier) -> None:
         ]
     )
     assert WarmStart.from_study(maximised, ()).design(5)[0] == {"optimizer": "b"}  # its own direction
+
+
+@pytest.mark.parametrize("own", range(TUNING_TRIALS + 1))
+def test_a_choice_with_the_tuning_trials_between_both_studies_is_tuned_and_its_head_sums_to_one(own):
+    # own trials in this study plus trials elsewhere make exactly TUNING_TRIALS: the choice is tuned, whatever the
+    # rounding of the count recovered from the encoder's 1 / sqrt(1 + count) (13 comes back as 12.999...)
+    from cascaderl_optuna._cascade.high_level import head_policy
+
+    uncertainty = torch.tensor([[1.0 / math.sqrt(1.0 + own), 1.0 / math.sqrt(1.0 + 40)]], dtype=torch.float64)
+    valid = torch.ones(1, 2, dtype=torch.bool)
+    elsewhere = torch.tensor([[float(TUNING_TRIALS - own), 0.0]], dtype=torch.float64)
+    m, _ = tuning_share(uncertainty, valid, elsewhere)
+    assert float(m) == 0.0
+    logits = torch.tensor([[0.3, -0.2]], dtype=torch.float64)
+    probs = head_policy(logits, uncertainty, valid, 0.15, 2, elsewhere)
+    assert float(probs.sum()) == pytest.approx(1.0)
+    assert probs[0].tolist() == pytest.approx(
+        head_policy(logits, uncertainty, valid, 0.15, 2, elsewhere + 100)[0].tolist()
+    )

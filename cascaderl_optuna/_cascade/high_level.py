@@ -91,7 +91,11 @@ def tuning_share(
     ``tuned_elsewhere`` (broadcast against ``uncertainty``): trials each choice had in an earlier
     study that warm-starts this one (``warm_start.WarmStart.tuned_counts``); they count as its own.
     """
-    count = 1.0 / uncertainty.clamp_min(1e-6) ** 2 - 1.0
+    # a count, so an integer: rounded, because 1 / (1 / sqrt(1 + c))^2 - 1 comes back a hair below c for some c (13,
+    # 24, ...), and with a warm start's counts added a choice at exactly TUNING_TRIALS would keep a missing 1e-15 of
+    # a trial: counted untuned, it took a share that its q (missing / sum of missing, at most 1e-3) did not hand out,
+    # so the head's probabilities summed to less than 1 in the PPO fit
+    count = torch.round(1.0 / uncertainty.clamp_min(1e-6) ** 2 - 1.0)
     if tuned_elsewhere is not None:
         count = count + tuned_elsewhere
     missing = torch.where(valid, (TUNING_TRIALS - count).clamp_min(0.0), 0.0)
