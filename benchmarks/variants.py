@@ -229,9 +229,10 @@ def _more_tuning_trials(extra: int) -> Callable[[], type]:
 
             Done through the warm start's count of trials each choice had elsewhere, lowered by ``extra - 0.5``: the
             share then misses ``TUNING_TRIALS + extra - 0.5 - count`` trials of each choice, as if the constant were
-            larger. The half trial keeps the cut between ``count = TUNING_TRIALS + extra - 1`` (untuned) and
-            ``TUNING_TRIALS + extra`` (tuned) whatever the rounding of the count, which the share recovers from the
-            encoder's ``1 / sqrt(1 + count)`` (24 comes back as 23.999...).
+            larger. The half trial puts the cut between ``count = TUNING_TRIALS + extra - 1`` (untuned) and
+            ``TUNING_TRIALS + extra`` (tuned) away from any float error of the count (the rows were run while the
+            share still recovered it unrounded from the encoder's ``1 / sqrt(1 + count)``, 24 as 23.999...; the
+            same trials either way).
             """
 
             def __init__(self, n_choices, **kwargs) -> None:  # type: ignore[no-untyped-def]

@@ -519,7 +519,7 @@ def test_tuning_trials_24_keeps_the_share_on_a_choice_until_its_24th_trial():
     assert probabilities(variant, 10) == pytest.approx(probabilities(shipped, 10))
     assert probabilities(variant, 20)[0] > probabilities(shipped, 20)[0] + 0.1
     assert probabilities(variant, 30) == pytest.approx(probabilities(shipped, 30))
-    # the cut is between the 23rd and the 24th trial, although 24 comes back from 1 / sqrt(25) as 23.999...
+    # the cut is between the 23rd and the 24th trial
     assert probabilities(variant, 23)[0] > probabilities(shipped, 23)[0] + 0.05
     assert probabilities(variant, 24) == pytest.approx(probabilities(shipped, 24))
     # with a warm start's counts the variant still adds its 8 trials to them
