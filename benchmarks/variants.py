@@ -661,15 +661,18 @@ def _make_choice_shifted_critic(move_elite: bool, shift_critic: bool) -> type:
         params = gp.KernelParams(ls, float(fitted[1].clamp(-5, 5)), float(fitted[2].clamp(-10, 2)))
         return params, fitted[3].numpy().clip(-1.0, 1.0)
 
-    class ShiftedCritic(gp.GaussianProcessCritic):
-        """The shipped posterior on inputs moved into one common frame by the fitted shifts of the choices."""
+    class ShiftedCritic:
+        """The shipped posterior (:func:`gp.build_critic`) on inputs moved into one common frame by the fitted
+        shifts of the choices; a query is moved the same way before it is predicted."""
 
-        def __init__(self, x, y, params, shift, n_tac):  # type: ignore[no-untyped-def]
-            self.shift, self.n_tac = shift, n_tac
-            super().__init__(in_frame(x, shift, n_tac), y, params)
+        def __init__(self, posterior, shift, n_tac):  # type: ignore[no-untyped-def]
+            self.posterior, self.shift, self.n_tac = posterior, shift, n_tac
 
         def predict(self, xq):  # type: ignore[no-untyped-def]
-            return super().predict(in_frame(xq, self.shift, self.n_tac))
+            return self.posterior.predict(in_frame(xq, self.shift, self.n_tac))
+
+        def input_similarity(self, x, query, dims):  # type: ignore[no-untyped-def]
+            return self.posterior.input_similarity(x, query, dims)
 
     class ChoiceShiftedCritic(CascadeSampler):
         """The critic's kernel learns, per strategic choice, a shift of each tactical coordinate (fitted with its
@@ -700,20 +703,24 @@ def _make_choice_shifted_critic(move_elite: bool, shift_critic: bool) -> type:
             if not shift_critic:  # the shipped posterior; the shifts only for moving the elite
                 self._shifts = self._shifted_kernel(study, history, heads, tactical)[1]
                 return super()._critic(study, history, heads, tactical, x, choices)
+            params, shift = self._shifted_kernel(study, history, heads, tactical)
+            n_tac = x.shape[1]
+            inputs = np.hstack([np.nan_to_num(x, nan=0.5), one_hot(choices, heads)])
             running = np.hstack(
                 [
                     np.nan_to_num(unit_matrix(history.running, tactical), nan=0.5),
                     one_hot(choice_matrix(history.running, heads), heads),
                 ]
             )
-            inputs = np.hstack([np.nan_to_num(x, nan=0.5), one_hot(choices, heads)])
-            params, shift = self._shifted_kernel(study, history, heads, tactical)
-            window = self._critic_window
-            data_x, data_y = inputs[max(0, len(inputs) - window) :], history.utilities[max(0, len(inputs) - window) :]
-            if len(running):  # the shipped constant liar
-                data_x = np.vstack([data_x, running])
-                data_y = np.concatenate([data_y, np.full(len(running), float(data_y.mean()) if len(data_y) else 0.0)])
-            return ShiftedCritic(data_x, data_y, params, shift, x.shape[1])
+            # the shift is row by row, so moving before build_critic's window and constant liar equals moving after
+            posterior = gp.build_critic(
+                in_frame(inputs, shift, n_tac),
+                history.utilities,
+                in_frame(running, shift, n_tac),
+                params,
+                self._critic_window,
+            )
+            return ShiftedCritic(posterior, shift, n_tac)
 
         def _tactical(self, history, decisions, heads, choices, chosen, tactical, x, critic, rng):  # type: ignore[no-untyped-def]
             shift = critic.shift if isinstance(critic, ShiftedCritic) else getattr(self, "_shifts", None)
