@@ -737,6 +737,105 @@ def _make_choice_shifted_critic(move_elite: bool, shift_critic: bool) -> type:
     return ChoiceShiftedCritic
 
 
+def _divergence_critic() -> type:
+    import numpy as np
+    from optuna.trial import TrialState
+
+    from cascaderl_optuna import CascadeSampler
+    from cascaderl_optuna._cascade import critic as gp
+    from cascaderl_optuna._cascade.coordinates import choice_matrix
+    from cascaderl_optuna._cascade.coordinates import heads_key
+    from cascaderl_optuna._cascade.coordinates import one_hot
+    from cascaderl_optuna._cascade.coordinates import unit_matrix
+    from cascaderl_optuna._cascade.history import rank_utilities
+
+    def diverged(trials, direction):  # type: ignore[no-untyped-def]
+        """Runs that blew up: FAIL, a NaN or infinite value, or a value beyond Tukey's far-out fence (above the
+        third quartile by 3 interquartile ranges) of the complete ones; pruned trials are never counted."""
+        value = _values_lower_is_better(trials, direction)
+        out = np.array([t.state == TrialState.FAIL for t in trials], dtype=bool)
+        complete = np.array([t.state == TrialState.COMPLETE for t in trials], dtype=bool)
+        out |= complete & ~np.isfinite(value)
+        finite = value[np.isfinite(value)]
+        if len(finite) >= 5:
+            q1, q3 = np.percentile(finite, [25, 75])
+            out |= np.isfinite(value) & (value > q3 + 3.0 * (q3 - q1))
+        return out
+
+    class DivergencePosterior:
+        """A posterior of the runs that did not diverge, and the chance of diverging, combined into one value.
+
+        ``predict`` gives ``(1 - p) * mean + p * worst`` with spread ``(1 - p) * sd``: where the classifier says a run
+        diverges, the value is the worst non-diverged one's and there is nothing to be optimistic about.
+        """
+
+        def __init__(self, value, chance, worst):  # type: ignore[no-untyped-def]
+            self.value, self.chance, self.worst = value, chance, worst
+
+        def predict(self, xq):  # type: ignore[no-untyped-def]
+            mean, sd = self.value.predict(xq)
+            p = np.clip(self.chance.predict(xq)[0], 0.0, 1.0)
+            return (1.0 - p) * mean + p * self.worst, (1.0 - p) * sd
+
+        def input_similarity(self, x, query, dims):  # type: ignore[no-untyped-def]
+            return self.value.input_similarity(x, query, dims)
+
+    class DivergenceCritic(CascadeSampler):
+        """Divergence modelled as a failure of its own, not as the worst values of one smooth landscape.
+
+        The critic's Gaussian process is fitted, and conditioned, on the runs that did not diverge (rank utilities
+        among themselves); a second one, with its own fitted kernel, regresses the 0/1 label "diverged" over the same
+        inputs (a least-squares classifier, as a constrained BO's feasibility model). With no diverged run in the
+        window, the shipped critic.
+        """
+
+        def _fit(self, study, trials, heads, tactical, key, targets):  # type: ignore[no-untyped-def]
+            def fit():  # type: ignore[no-untyped-def]
+                fit_x = np.hstack(
+                    [
+                        np.nan_to_num(unit_matrix(trials, tactical), nan=0.5),
+                        one_hot(choice_matrix(trials, heads), heads),
+                    ]
+                )
+                return gp.fit_kernel(fit_x, targets)
+
+            numbers = tuple(t.number for t in trials)
+            return self._finished_cache.memo(study, (key, numbers, tuple(tactical.items()), heads_key(heads)), fit)
+
+        def _critic(self, study, history, heads, tactical, x, choices):  # type: ignore[no-untyped-def]
+            n = len(history.finished)
+            start = max(0, n - self._critic_window)
+            window = history.finished[start:]
+            bad = diverged(window, study.direction)
+            if not bad.any() or (~bad).sum() < 3:
+                return super()._critic(study, history, heads, tactical, x, choices)
+            fit_block = _critic_fit_block(self, history)
+            fit_bad = diverged(fit_block, study.direction)
+            kept = [t for t, b in zip(fit_block, fit_bad) if not b]
+            if len(kept) < 3:
+                return super()._critic(study, history, heads, tactical, x, choices)
+            value_params = self._fit(study, kept, heads, tactical, "kept_kernel", rank_utilities(kept, study.direction))
+            chance_params = (  # no diverged run in the fit block: nothing to fit a label kernel to
+                self._fit(study, fit_block, heads, tactical, "diverged_kernel", fit_bad.astype(float))
+                if fit_bad.any()
+                else value_params
+            )
+            inputs = np.hstack([np.nan_to_num(x, nan=0.5), one_hot(choices, heads)])[start:]
+            running = np.hstack(
+                [
+                    np.nan_to_num(unit_matrix(history.running, tactical), nan=0.5),
+                    one_hot(choice_matrix(history.running, heads), heads),
+                ]
+            )
+            targets = rank_utilities([t for t, b in zip(window, bad) if not b], study.direction)
+            value = gp.build_critic(inputs[~bad], targets, running, value_params, len(inputs))
+            chance = gp.GaussianProcessCritic(inputs, bad.astype(float), chance_params)
+            return DivergencePosterior(value, chance, float(targets.min()))
+
+    DivergenceCritic.diverged = staticmethod(diverged)  # type: ignore[attr-defined]
+    return DivergenceCritic
+
+
 VARIANTS: dict[str, Variant] = {
     "truncated_proposals": Variant(
         "imagined actions and proposals drawn from the low-level Gaussian truncated to the unit cube (re-drawn) "
@@ -861,6 +960,16 @@ VARIANTS: dict[str, Variant] = {
         "in AdamW's basin in 5 of 20 studies, with both parts in 11; and the shifted kernel predicts the next "
         "trials worse than the shipped one.",
         make_sampler_class=_choice_shifted_critic(shift_critic=False),
+    ),
+    "divergence_critic": Variant(
+        "divergence modelled as a failure of its own: the critic's Gaussian process is fitted and conditioned on the "
+        "runs that did not diverge (FAIL, non-finite, or beyond Tukey's far-out fence of the complete values: "
+        "ranked among themselves), and a second one regresses the label 'diverged'; the critic's value is "
+        "(1 - p) * value + p * worst, its spread (1 - p) * sd. Why: a diverged run (loss ln 32000 on the LoRA "
+        "landscapes, a decade above the optimum's rate) is a cliff next to the basin; one stationary kernel fitted "
+        "through both shortens its learning-rate length scale to follow the cliff and so sees less of the basin, "
+        "which may be why an untuned family looks worse than a tuned one.",
+        make_sampler_class=_divergence_critic,
     ),
 }
 VARIANT_SAMPLERS = tuple(f"cascade_{name}" for name in VARIANTS)

@@ -111,11 +111,14 @@ def test_both_levels_learn_the_feasible_region_and_the_family_that_is_best_withi
 def test_constraints_work_with_threads_on_rdb_storage(tmp_path):
     storage = optuna.storages.RDBStorage(f"sqlite:///{tmp_path / 'study.db'}")
     sampler = CascadeSampler(seed=2, constraints_func=memory_constraint)
-    study, tail = _last_trials(sampler, n_trials=60, n_jobs=2, study={"storage": storage})
+    study, tail = _last_trials(sampler, n_trials=60, last=40, n_jobs=2, study={"storage": storage})
     reloaded = optuna.load_study(study_name=study.study_name, storage=storage)
     assert all(t.constraints for t in reloaded.trials if t.state == TrialState.COMPLETE)
     assert reloaded.best_trial.user_attrs["memory"] <= BUDGET
-    assert sum(t.user_attrs["memory"] <= BUDGET for t in tail) >= 12
+    # 60% of the last 40 trials feasible. The threads' interleaving differs from run to run, so the count is
+    # taken over 40 trials, not 20: 25 runs here gave 34-40 of 40 (16-20 of the last 20; 11 once in CI);
+    # without the constraint the same sampler put at most 3 of those 40 within the budget (25 runs).
+    assert sum(t.user_attrs["memory"] <= BUDGET for t in tail) >= 24
 
 
 def test_values_an_objective_sets_with_set_constraint_count_without_a_constraints_func():
