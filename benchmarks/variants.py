@@ -376,6 +376,19 @@ def _values_lower_is_better(trials, direction):  # type: ignore[no-untyped-def]
     )
 
 
+def _far_out(trials, direction, fence=3.0):  # type: ignore[no-untyped-def]
+    """The complete trials worse than Tukey's far-out fence of the complete finite values (``Q3 + fence * IQR`` of
+    the values, lower is better); none with fewer than 5 such values."""
+    import numpy as np
+
+    values = _values_lower_is_better(trials, direction)
+    ok = np.isfinite(values)
+    if ok.sum() < 5:
+        return np.zeros(len(trials), dtype=bool)
+    q1, q3 = np.percentile(values[ok], [25, 75])
+    return ok & (values > q3 + fence * (q3 - q1))
+
+
 def _memoised_kernel(sampler, study, trials, heads, tactical, targets_of):  # type: ignore[no-untyped-def]
     """The shipped ``_kernel_params``'s fit and cache, on ``trials`` with ``targets_of(trials)`` as the fit's targets.
 
@@ -533,7 +546,6 @@ def _tuning_spread() -> type:
 
 
 def _fit_without_far_outliers() -> type:
-    import numpy as np
 
     from cascaderl_optuna import CascadeSampler
     from cascaderl_optuna._cascade.history import rank_utilities
@@ -551,14 +563,10 @@ def _fit_without_far_outliers() -> type:
 
         def _kernel_params(self, study, history, heads, tactical):  # type: ignore[no-untyped-def]
             fit_trials = _critic_fit_block(self, history)
-            values = _values_lower_is_better(fit_trials, study.direction)
-            ok = np.isfinite(values)
+            far = _far_out(fit_trials, study.direction, self.fence)
             kept = fit_trials
-            if ok.sum() >= 5:
-                q1, q3 = np.percentile(values[ok], [25, 75])
-                far = ok & (values > q3 + self.fence * (q3 - q1))
-                if (~far).sum() >= 5:
-                    kept = [t for t, f in zip(fit_trials, far) if not f]
+            if far.any() and (~far).sum() >= 5:
+                kept = [t for t, f in zip(fit_trials, far) if not f]
             return _memoised_kernel(
                 self, study, kept, heads, tactical, lambda trials: rank_utilities(trials, study.direction)
             )
@@ -752,15 +760,11 @@ def _divergence_critic() -> type:
     def diverged(trials, direction):  # type: ignore[no-untyped-def]
         """Runs that blew up: FAIL, a NaN or infinite value, or a value beyond Tukey's far-out fence (above the
         third quartile by 3 interquartile ranges) of the complete ones; pruned trials are never counted."""
-        value = _values_lower_is_better(trials, direction)
-        out = np.array([t.state == TrialState.FAIL for t in trials], dtype=bool)
         complete = np.array([t.state == TrialState.COMPLETE for t in trials], dtype=bool)
-        out |= complete & ~np.isfinite(value)
-        finite = value[np.isfinite(value)]
-        if len(finite) >= 5:
-            q1, q3 = np.percentile(finite, [25, 75])
-            out |= np.isfinite(value) & (value > q3 + 3.0 * (q3 - q1))
-        return out
+        failed = np.array([t.state == TrialState.FAIL for t in trials], dtype=bool)
+        return (
+            failed | (complete & ~np.isfinite(_values_lower_is_better(trials, direction))) | _far_out(trials, direction)
+        )
 
     class DivergencePosterior:
         """A posterior of the runs that did not diverge, and the chance of diverging, combined into one value.

@@ -526,3 +526,76 @@ def test_tuning_trials_24_keeps_the_share_on_a_choice_until_its_24th_trial():
     warm = agent_class([2], tuned_elsewhere=np.array([[4.0, 0.0]]))
     assert probabilities(warm, 16)[0] > probabilities(shipped, 16)[0] + 0.1  # 16 + 4 of 24
     assert probabilities(warm, 20) == pytest.approx(probabilities(shipped, 20))  # 20 + 4: tuned
+
+
+def test_the_divergence_critic_counts_failed_non_finite_and_far_out_runs_as_diverged_and_never_a_pruned_one():
+    from optuna.distributions import FloatDistribution
+    from optuna.study import StudyDirection
+    from optuna.trial import create_trial
+    from optuna.trial import TrialState
+
+    diverged = VARIANTS["divergence_critic"].make_sampler_class().diverged
+    dist = {"x": FloatDistribution(0.0, 1.0)}
+
+    def trial(value, state=TrialState.COMPLETE, step=None):
+        kw = {"intermediate_values": {step: value}} if step is not None else {}
+        return create_trial(params={"x": 0.5}, distributions=dist, state=state, value=None if step else value, **kw)
+
+    bulk = [trial(v) for v in (1.0, 1.1, 1.2, 1.3, 1.4, 1.5)]  # Q1 1.125, Q3 1.375: the fence at 2.125
+    trials = [
+        *bulk,
+        trial(2.1),
+        trial(10.4),
+        trial(float("inf")),
+        trial(None, TrialState.FAIL),
+        trial(50.0, TrialState.PRUNED, 3),
+    ]
+    assert list(diverged(trials, StudyDirection.MINIMIZE)) == [False] * 7 + [True, True, True, False]
+    # maximising, the far-out side is the low one
+    flipped = [trial(-v) for v in (1.0, 1.1, 1.2, 1.3, 1.4, 1.5, 2.1, 10.4)]
+    assert list(diverged(flipped, StudyDirection.MAXIMIZE)) == [False] * 7 + [True]
+    assert not diverged(flipped, StudyDirection.MINIMIZE).any()  # -1.0 is the best of those when minimising
+
+
+def test_the_divergence_critic_keeps_diverged_runs_out_of_the_value_model_and_calls_their_region_the_worst(monkeypatch):
+    sampler = make_sampler("cascade_divergence_critic", 0, make_problem("llm_strong"))
+    variant_class = type(sampler)
+    seen = []
+    real_critic = variant_class._critic
+
+    def recording_critic(self, study, history, heads, tactical, x, choices):
+        posterior = real_critic(self, study, history, heads, tactical, x, choices)
+        seen.append((posterior, len(history.finished)))
+        return posterior
+
+    monkeypatch.setattr(variant_class, "_critic", recording_critic)
+
+    def objective(trial):
+        trial.suggest_categorical("opt", ["a", "b"])
+        x = trial.suggest_float("x", -1.0, 1.0)
+        y = trial.suggest_float("y", -1.0, 1.0)
+        return 1e6 if x > 0.2 else x**2 + y**2 + (trial.params["opt"] == "b")  # a diverged run beyond x = 0.2
+
+    study = optuna.create_study(sampler=sampler)
+    study.optimize(objective, n_trials=40)
+    n_diverged = sum(t.value == 1e6 for t in study.trials)
+    assert n_diverged >= 3
+    posterior, n_finished = seen[-1]
+    # the value model's data: the finished runs that did not diverge (x's unit coordinate 0.6 is the cliff)
+    data = posterior.value._xs / posterior.value._inv_ls
+    assert len(data) == n_finished - sum(t.value == 1e6 for t in study.trials[:n_finished])
+    assert (data[:, 0] <= 0.6).all() or (data[:, 1] <= 0.6).all()  # the tactical columns are x and y, in some order
+    x_col = 0 if (data[:, 0] <= 0.6).all() else 1
+    query = np.zeros((2, data.shape[1]))
+    query[:, 1 - x_col] = 0.5
+    query[:, 2:] = [1.0, 0.0]  # choice "a" (first in the code)
+    query[:, x_col] = [0.5, 0.9]  # x = 0, in the basin, and x = 0.8, beyond the cliff
+    chance = np.clip(posterior.chance.predict(query)[0], 0, 1)
+    assert chance[0] < 0.2 and chance[1] > 0.5
+    mean, sd = posterior.predict(query)
+    value_mean, value_sd = posterior.value.predict(query)
+    # the model of the runs that did not diverge alone is optimistic beyond the cliff (its best runs border it); the
+    # chance of diverging takes the value there towards the worst kept run's and the spread towards none
+    assert value_mean[1] > value_mean[0] and mean[1] < mean[0]
+    assert np.allclose(mean, (1 - chance) * value_mean + chance * posterior.worst)
+    assert np.allclose(sd, (1 - chance) * value_sd)
