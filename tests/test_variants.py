@@ -599,3 +599,16 @@ def test_the_divergence_critic_keeps_diverged_runs_out_of_the_value_model_and_ca
     assert value_mean[1] > value_mean[0] and mean[1] < mean[0]
     assert np.allclose(mean, (1 - chance) * value_mean + chance * posterior.worst)
     assert np.allclose(sd, (1 - chance) * value_sd)
+
+
+def test_the_shipped_rerun_variant_is_the_shipped_sampler_suggestion_for_suggestion():
+    problem = make_problem("llm_family_2")
+    params = {}
+    for name in ("cascade", "cascade_shipped_rerun"):
+        study = optuna.create_study(sampler=make_sampler(name, 3, problem))
+        for _ in range(25):
+            trial = study.ask()
+            study.tell(trial, problem.evaluate(problem.suggest(trial), noise_seed=trial.number).value)
+        params[name] = [t.params for t in study.trials]
+    assert params["cascade"] == params["cascade_shipped_rerun"]
+    assert len({t["optimizer"] for t in params["cascade"]}) > 1  # a real study, several families tried
