@@ -7,6 +7,11 @@ pooled per family with a two-sided sign test), on the held-out suite, on the pub
 the published LoRA landscapes.
 It is valid only while the ``cascade`` rows are those of the code the variants subclass: after an adopted change
 re-runs them, re-run the variants too (delete their rows).
+
+Seeded studies come back value for value only on a machine with the same arithmetic: elsewhere they part after a
+dozen trials, and the committed rows are then a second sample of the shipped sampler rather than its twin. So where
+the variant ``shipped_rerun`` (nothing replaced) has rows, every variant is also compared with those: the shipped
+sampler re-run where the variants ran, a true pairing for the variants run on that machine.
 """
 
 from __future__ import annotations
@@ -55,32 +60,50 @@ def comparison(results: Path) -> str:
         lines += [f"## `cascade_{name}`", "", variant.summary, ""]
         for variant_suite, _, title in PAIRINGS:
             shipped, variant_rows = rows[variant_suite]
-            after = {
-                (problem, "cascade"): r
-                for (problem, sampler), r in variant_rows.items()
-                if sampler == f"cascade_{name}"
-            }
-            cells = [dict(c, sampler=f"cascade_{name}") for c in compare(shipped, after)]
-            pooled = pooled_counts(cells)
-            if not pooled:
-                lines += [f"On the {title}: not run.", ""]
-                continue
-            lines += [f"On the {title}: {len(cells)} problems, {sum(c['studies'] for c in cells)} studies.", ""]
-            lines += pooled_table(pooled, ("variant",)) + [""]
-            lines += pooled_table(pooled_counts(cells, by_family=True), ("variant", "family")) + [""]
-            if len(cells) <= 12:  # few problems with many seeds: each problem's own paired test
-                lines += [
-                    "| problem | studies | after 50 trials | after 100 trials | last trial |",
-                    "|---|---|---|---|---|",
-                ]
-                lines += [
-                    f"| {c['problem']} | {c['studies']} | " + " | ".join(checkpoint_cells(c)) + " |"
-                    for c in cells
-                    if c["changed"]
-                ]
-                lines += [""]
-            lines += commitment_table(shipped, after)
+            lines += _paired_block(shipped, _rows_of(variant_rows, name), f"On the {title}", f"cascade_{name}")
+            rerun = _rows_of(variant_rows, RERUN)
+            if rerun and name != RERUN:
+                lines += _paired_block(
+                    rerun,
+                    _rows_of(variant_rows, name),
+                    f"Against `cascade_{RERUN}` on the {title} (the shipped sampler re-run where the variants ran; a "
+                    "paired comparison where the variant's rows were made on that machine too, its first trials "
+                    "then identical)",
+                    f"cascade_{name}",
+                )
     return "\n".join(lines)
+
+
+RERUN = "shipped_rerun"  # the variant that replaces nothing: the shipped sampler re-run on the variants' machine
+
+
+def _rows_of(variant_rows: dict, name: str) -> dict:
+    """Variant ``name``'s rows, keyed as the shipped cascade's (``(problem, "cascade")``) so that they pair by seed."""
+    return {(problem, "cascade"): r for (problem, sampler), r in variant_rows.items() if sampler == f"cascade_{name}"}
+
+
+def _paired_block(shipped: dict, after: dict, title: str, sampler: str) -> list[str]:
+    """Markdown lines: ``after`` (rows of ``sampler``) against ``shipped``, pooled, per family, per problem (few
+    problems) and the early-commitment diagnostic; "not run" where they share no cell."""
+    cells = [dict(c, sampler=sampler) for c in compare(shipped, after)]
+    pooled = pooled_counts(cells)
+    if not pooled:
+        return [f"{title}: not run.", ""]
+    lines = [f"{title}: {len(cells)} problems, {sum(c['studies'] for c in cells)} studies.", ""]
+    lines += pooled_table(pooled, ("variant",)) + [""]
+    lines += pooled_table(pooled_counts(cells, by_family=True), ("variant", "family")) + [""]
+    if len(cells) <= 12:  # few problems with many seeds: each problem's own paired test
+        lines += [
+            "| problem | studies | after 50 trials | after 100 trials | last trial |",
+            "|---|---|---|---|---|",
+        ]
+        lines += [
+            f"| {c['problem']} | {c['studies']} | " + " | ".join(checkpoint_cells(c)) + " |"
+            for c in cells
+            if c["changed"]
+        ]
+        lines += [""]
+    return lines + commitment_table(shipped, after)
 
 
 def commitment_table(shipped: dict, variant: dict) -> list[str]:

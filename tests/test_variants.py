@@ -93,6 +93,30 @@ def test_comparison_pairs_each_variant_with_the_shipped_heldout_rows_by_seed(tmp
     )
 
 
+def test_comparison_pairs_each_variant_with_the_shipped_rerun_too_where_that_was_run(tmp_path):
+    _rows(tmp_path / "heldout" / "mixint_f1_d10" / "cascade.jsonl", [[1.0] * 200, [2.0] * 200, [3.0] * 200])
+    _rows(
+        tmp_path / "variants" / "mixint_f1_d10" / "cascade_truncated_proposals.jsonl",
+        [[0.5] * 200, [2.5] * 200, [2.0] * 200],
+    )  # against the committed rows: better, worse, better
+    rerun_title = "Against `cascade_shipped_rerun` on the held-out suite"
+    assert rerun_title not in comparison(tmp_path)  # no re-run rows: no such block
+    _rows(
+        tmp_path / "variants" / "mixint_f1_d10" / "cascade_shipped_rerun.jsonl",
+        [[0.4] * 200, [2.4] * 200, [2.1] * 200],
+    )  # against the re-run: worse, worse, better
+    text = comparison(tmp_path)
+    variant = text[text.index("## `cascade_truncated_proposals`") : text.index("## `cascade_dual_clip`")]
+    committed_block, rerun_block = variant[: variant.index(rerun_title)], variant[variant.index(rerun_title) :]
+    assert "| cascade_truncated_proposals | 1 | 2/1, p = 1 | 2/1, p = 1 | 2/1, p = 1 |" in committed_block
+    assert "1 problems, 3 studies." in rerun_block
+    assert "| cascade_truncated_proposals | 1 | 1/2, p = 1 | 1/2, p = 1 | 1/2, p = 1 |" in rerun_block
+    # the re-run is not compared with itself
+    rerun = text[text.index("## `cascade_shipped_rerun`") :]
+    rerun = rerun[: rerun.index("\n## ")] if "\n## " in rerun else rerun
+    assert rerun_title not in rerun and "On the held-out suite: 1 problems, 3 studies." in rerun
+
+
 def test_allocation_windows_count_trials_after_the_start_on_good_strategies():
     from benchmarks import high_level_allocation as hla
 
