@@ -389,10 +389,11 @@ def _far_out(trials, direction, fence=3.0):  # type: ignore[no-untyped-def]
     return ok & (values > q3 + fence * (q3 - q1))
 
 
-def _memoised_kernel(sampler, study, trials, heads, tactical, targets_of):  # type: ignore[no-untyped-def]
+def _memoised_kernel(sampler, study, trials, heads, tactical, targets_of, key_name="critic_kernel"):  # type: ignore[no-untyped-def]
     """The shipped ``_kernel_params``'s fit and cache, on ``trials`` with ``targets_of(trials)`` as the fit's targets.
 
-    ``fit_kernel`` is looked up when the fit runs, so that a test can watch it.
+    ``key_name`` keeps apart in the cache the fits of other targets on the same trials. ``fit_kernel`` is looked up
+    when the fit runs, so that a test can watch it.
     """
     import numpy as np
 
@@ -408,7 +409,7 @@ def _memoised_kernel(sampler, study, trials, heads, tactical, targets_of):  # ty
         )
         return critic.fit_kernel(fit_x, targets_of(trials))
 
-    key = ("critic_kernel", tuple(t.number for t in trials), tuple(tactical.items()), heads_key(heads))
+    key = (key_name, tuple(t.number for t in trials), tuple(tactical.items()), heads_key(heads))
     return sampler._finished_cache.memo(study, key, fit)
 
 
@@ -752,14 +753,14 @@ def _divergence_critic() -> type:
     from cascaderl_optuna import CascadeSampler
     from cascaderl_optuna._cascade import critic as gp
     from cascaderl_optuna._cascade.coordinates import choice_matrix
-    from cascaderl_optuna._cascade.coordinates import heads_key
     from cascaderl_optuna._cascade.coordinates import one_hot
     from cascaderl_optuna._cascade.coordinates import unit_matrix
     from cascaderl_optuna._cascade.history import rank_utilities
 
     def diverged(trials, direction):  # type: ignore[no-untyped-def]
-        """Runs that blew up: FAIL, a NaN or infinite value, or a value beyond Tukey's far-out fence (above the
-        third quartile by 3 interquartile ranges) of the complete ones; pruned trials are never counted."""
+        """Runs that blew up: FAIL (Optuna stores a NaN value as one), an infinite value, or a value beyond Tukey's
+        far-out fence (above the third quartile by 3 interquartile ranges) of the complete ones; pruned trials are
+        never counted."""
         complete = np.array([t.state == TrialState.COMPLETE for t in trials], dtype=bool)
         failed = np.array([t.state == TrialState.FAIL for t in trials], dtype=bool)
         return (
@@ -793,19 +794,6 @@ def _divergence_critic() -> type:
         window, the shipped critic.
         """
 
-        def _fit(self, study, trials, heads, tactical, key, targets):  # type: ignore[no-untyped-def]
-            def fit():  # type: ignore[no-untyped-def]
-                fit_x = np.hstack(
-                    [
-                        np.nan_to_num(unit_matrix(trials, tactical), nan=0.5),
-                        one_hot(choice_matrix(trials, heads), heads),
-                    ]
-                )
-                return gp.fit_kernel(fit_x, targets)
-
-            numbers = tuple(t.number for t in trials)
-            return self._finished_cache.memo(study, (key, numbers, tuple(tactical.items()), heads_key(heads)), fit)
-
         def _critic(self, study, history, heads, tactical, x, choices):  # type: ignore[no-untyped-def]
             n = len(history.finished)
             start = max(0, n - self._critic_window)
@@ -818,9 +806,19 @@ def _divergence_critic() -> type:
             kept = [t for t, b in zip(fit_block, fit_bad) if not b]
             if len(kept) < 3:
                 return super()._critic(study, history, heads, tactical, x, choices)
-            value_params = self._fit(study, kept, heads, tactical, "kept_kernel", rank_utilities(kept, study.direction))
+            value_params = _memoised_kernel(
+                self, study, kept, heads, tactical, lambda ts: rank_utilities(ts, study.direction), "kept_kernel"
+            )
             chance_params = (  # no diverged run in the fit block: nothing to fit a label kernel to
-                self._fit(study, fit_block, heads, tactical, "diverged_kernel", fit_bad.astype(float))
+                _memoised_kernel(
+                    self,
+                    study,
+                    fit_block,
+                    heads,
+                    tactical,
+                    lambda ts: diverged(ts, study.direction).astype(float),
+                    "diverged_kernel",
+                )
                 if fit_bad.any()
                 else value_params
             )
