@@ -15,6 +15,13 @@ from cascaderl_optuna import CascadeSampler
 from cascaderl_optuna._cascade.low_level import LowLevelAgent
 
 
+def _ask_and_tell(study, problem, n_trials):
+    """``n_trials`` trials of ``problem`` through ask and tell, each trial's number its noise seed."""
+    for _ in range(n_trials):
+        trial = study.ask()
+        study.tell(trial, problem.evaluate(problem.suggest(trial), noise_seed=trial.number).value)
+
+
 def test_the_variants_suites_run_every_variant_where_the_shipped_cascade_ran():
     heldout = {(e.problem, e.n_seeds, e.n_trials) for e in SUITES["heldout"]}
     assert {(e.problem, e.n_seeds, e.n_trials) for e in SUITES["variants"]} == heldout
@@ -38,9 +45,7 @@ def test_a_variant_sampler_is_the_cascade_with_its_agent_and_leaves_the_shipped_
     # and it really samples: a study runs through its own low level
     study = optuna.create_study(sampler=sampler)
     problem = make_problem("llm_strong")
-    for _ in range(14):
-        trial = study.ask()
-        study.tell(trial, problem.evaluate(problem.suggest(trial), noise_seed=trial.number).value)
+    _ask_and_tell(study, problem, 14)
     assert len(study.trials) == 14
 
 
@@ -179,9 +184,7 @@ def test_the_best_strategy_variant_changes_the_decisions_after_the_start_and_not
     params = {}
     for name in ("cascade", "cascade_best_strategy_of_8"):
         study = optuna.create_study(sampler=make_sampler(name, 0, problem))
-        for _ in range(20):
-            trial = study.ask()
-            study.tell(trial, problem.evaluate(problem.suggest(trial), noise_seed=trial.number).value)
+        _ask_and_tell(study, problem, 20)
         params[name] = [t.params for t in study.trials]
     assert params["cascade"][:10] == params["cascade_best_strategy_of_8"][:10]  # the space-filling start
     assert params["cascade"][10:] != params["cascade_best_strategy_of_8"][10:]
@@ -368,9 +371,7 @@ def test_tuning_spread_widens_the_start_of_a_strategy_with_an_untuned_choice_and
 
     variant_class._tactical = recording_tactical
     study = optuna.create_study(sampler=sampler)
-    for _ in range(120):
-        trial = study.ask()
-        study.tell(trial, problem.evaluate(problem.suggest(trial), noise_seed=trial.number).value)
+    _ask_and_tell(study, problem, 120)
     widened = [std.min() >= variant_class.spread for untuned, std in starts if untuned]
     tuned = [std for untuned, std in starts if not untuned]
     assert widened and all(widened)
@@ -481,9 +482,7 @@ def test_the_choice_shifted_critic_starts_a_strategy_from_the_others_elite_moved
     monkeypatch.setattr(type(sampler), "_tactical", outer)
     monkeypatch.setattr(CascadeSampler, "_tactical", inner)
     study = optuna.create_study(sampler=sampler)
-    for _ in range(40):
-        trial = study.ask()
-        study.tell(trial, problem.evaluate(problem.suggest(trial), noise_seed=trial.number).value)
+    _ask_and_tell(study, problem, 40)
     heads, choices, chosen, x, critic = raw[-1]
     assert np.abs(critic.shift).max() > 0.01  # the fitted shifts are not all zero
     same = same_strategy(choices, chosen)
@@ -503,9 +502,7 @@ def test_the_shift_check_scores_a_fitted_shift_by_its_distance_from_the_families
 
     problem = make_problem("llm_family_2")
     study = optuna.create_study(sampler=optuna.samplers.RandomSampler(seed=0))
-    for _ in range(30):
-        trial = study.ask()
-        study.tell(trial, problem.evaluate(problem.suggest(trial), noise_seed=trial.number).value)
+    _ask_and_tell(study, problem, 30)
     space = optuna.search_space.intersection_search_space(study.trials)
     heads, tactical = split_search_space(space, problem.strategic_params)
     spec = problem.spec
@@ -630,9 +627,7 @@ def test_the_shipped_rerun_variant_is_the_shipped_sampler_suggestion_for_suggest
     params = {}
     for name in ("cascade", "cascade_shipped_rerun"):
         study = optuna.create_study(sampler=make_sampler(name, 3, problem))
-        for _ in range(25):
-            trial = study.ask()
-            study.tell(trial, problem.evaluate(problem.suggest(trial), noise_seed=trial.number).value)
+        _ask_and_tell(study, problem, 25)
         params[name] = [t.params for t in study.trials]
     assert params["cascade"] == params["cascade_shipped_rerun"]
     assert len({t["optimizer"] for t in params["cascade"]}) > 1  # a real study, several families tried
