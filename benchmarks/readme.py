@@ -313,22 +313,12 @@ def heldout_section(summary: dict) -> str:
     return "\n".join(lines)
 
 
-def llm_family_section(summary: dict) -> str:
-    """The drawn LoRA landscapes: the challenger against each baseline pooled over the instances (as
-    :func:`heldout_section`), and per sampler the studies that end in the best family's basin, pooled.
-
-    The basin count is the report's early-commitment measure (``benchmarks.report.study_commitment``): the incumbent
-    ends below the runner-up family's minimum. A sampler run on fewer instances says on how many.
-    """
-    commitment = summary.get("early_commitment")
-    if not commitment:
-        raise ValueError(
-            "the report has no early-commitment section: its rows do not record their trials' families; re-run the "
-            "suite with the current runner, then the report"
-        )
+def _pooled_commitment(commitment: dict, instances: list[str]) -> dict[str, dict]:
+    """Per sampler, summed over ``instances``: how many it ran on, its studies, those ending in the best family's
+    basin, and (over the studies that record their families) those whose last trials are mostly on it."""
     pooled: dict[str, dict] = {}
-    for entry in commitment.values():
-        for sampler, cell in entry["samplers"].items():
+    for name in instances:
+        for sampler, cell in commitment[name]["samplers"].items():
             p = pooled.setdefault(sampler, {"instances": 0, "studies": 0, "basin": 0, "recorded": 0, "committed": 0})
             p["instances"] += 1
             p["studies"] += cell["studies"]
@@ -336,6 +326,40 @@ def llm_family_section(summary: dict) -> str:
             if cell["recorded"]:
                 p["recorded"] += cell["recorded"]
                 p["committed"] += round(cell["committed_share"] * cell["recorded"])
+    return pooled
+
+
+def _is_trap(problem: str) -> bool | None:
+    """Whether a drawn LoRA landscape is a trap instance (``benchmarks.problems.llm_family``: the runner-up family is
+    the easiest to tune first, the best one narrow and far from it); None for any other problem."""
+    match = re.fullmatch(r"llm_family_(\d+)", problem)
+    if match is None:
+        return None
+    from benchmarks.problems.llm_family import LandscapeSpec
+
+    return LandscapeSpec.draw(int(match.group(1))).trap
+
+
+def _share(count: int, total: int) -> str:
+    return f"{count} of {total} ({count / total:.0%})" if total else "—"
+
+
+def llm_family_section(summary: dict) -> str:
+    """The drawn LoRA landscapes: the challenger against each baseline pooled over the instances (as
+    :func:`heldout_section`), and per sampler the studies that end in the best family's basin, pooled, then apart on
+    the trap instances and the others.
+
+    The basin count is the report's early-commitment measure (``benchmarks.report.study_commitment``): the incumbent
+    ends below the runner-up family's minimum. A sampler run on fewer instances says on how many. The split by the
+    generator's trap flag, a property each instance is drawn with, says where a shortfall of the pooled share lies.
+    """
+    commitment = summary.get("early_commitment")
+    if not commitment:
+        raise ValueError(
+            "the report has no early-commitment section: its rows do not record their trials' families; re-run the "
+            "suite with the current runner, then the report"
+        )
+    pooled = _pooled_commitment(commitment, list(commitment))
     window = next(iter(commitment.values()))["window"]
     lines = [
         heldout_section(summary).rstrip("\n"),
@@ -345,12 +369,9 @@ def llm_family_section(summary: dict) -> str:
         "|---|---|---|---|---|",
     ]
     for sampler, p in pooled.items():
-        committed = (
-            f"{p['committed']} of {p['recorded']} ({p['committed'] / p['recorded']:.0%})" if p["recorded"] else "—"
-        )
         lines.append(
-            f"| `{sampler}` | {p['instances']} | {p['studies']} | {p['basin']} of {p['studies']} "
-            f"({p['basin'] / p['studies']:.0%}) | {committed} |"
+            f"| `{sampler}` | {p['instances']} | {p['studies']} | {_share(p['basin'], p['studies'])} "
+            f"| {_share(p['committed'], p['recorded'])} |"
         )
     lines += [
         "",
@@ -358,6 +379,26 @@ def llm_family_section(summary: dict) -> str:
         "summed over the instances each sampler ran on.)",
         "",
     ]
+    traps = [name for name in commitment if _is_trap(name)]
+    others = [name for name in commitment if _is_trap(name) is False]
+    if traps and others:
+        on_traps, on_others = _pooled_commitment(commitment, traps), _pooled_commitment(commitment, others)
+        lines += [
+            f"| sampler | end in the best family's basin: {len(traps)} trap instances | the other {len(others)} |",
+            "|---|---|---|",
+        ]
+        for sampler in pooled:
+            t, o = on_traps.get(sampler), on_others.get(sampler)
+            lines.append(
+                f"| `{sampler}` | {_share(t['basin'], t['studies']) if t else '—'} "
+                f"| {_share(o['basin'], o['studies']) if o else '—'} |"
+            )
+        lines += [
+            "",
+            "(Trap: the instance's runner-up family is the easiest to tune first and its best family has a narrow "
+            "basin far from it, `benchmarks/problems/llm_family.py`.)",
+            "",
+        ]
     return "\n".join(lines)
 
 
