@@ -379,8 +379,9 @@ def llm_family_section(summary: dict) -> str:
         "summed over the instances each sampler ran on.)",
         "",
     ]
-    traps = [name for name in commitment if _is_trap(name)]
-    others = [name for name in commitment if _is_trap(name) is False]
+    trap = {name: _is_trap(name) for name in commitment}
+    traps = [name for name, is_trap in trap.items() if is_trap]
+    others = [name for name, is_trap in trap.items() if is_trap is False]
     if traps and others:
         on_traps, on_others = _pooled_commitment(commitment, traps), _pooled_commitment(commitment, others)
         lines += [
