@@ -274,10 +274,14 @@ def test_llm_family_block_pools_the_basin_over_the_instances_each_sampler_ran_on
     assert "| LoRA fine-tuning landscapes: 2 x 20 seeds | `gp` | 5/5, p = 1 |" in text
     assert "| `cascade` | 2 | 40 | 29 of 40 (72%) | 10 of 20 (50%) |" in text  # 20 + 9 of 20 + 20
     assert "| `gp` | 1 | 5 | 4 of 5 (80%) | 2 of 5 (40%) |" in text
-    # llm_family_2 is a trap instance of the generator, llm_family_1 is not: the basin counts apart
-    assert "| sampler | end in the best family's basin: 1 trap instances | the other 1 |" in text
-    assert "| `cascade` | 9 of 20 (45%) | 20 of 20 (100%) |" in text
-    assert "| `gp` | — | 4 of 5 (80%) |" in text
+    # llm_family_2 is a trap instance of the generator, its best family 1.1 decades from the runner-up, and
+    # llm_family_1 is not a trap: the basin counts apart
+    assert (
+        "| sampler | end in the best family's basin: trap instances, the best family's rate 1 decade or more from "
+        "the runner-up's (1) | the other trap instances (0) | the instances that are not traps (1) |"
+    ) in text
+    assert "| `cascade` | 9 of 20 (45%) | — | 20 of 20 (100%) |" in text
+    assert "| `gp` | — | — | 4 of 5 (80%) |" in text
     del summary["early_commitment"]
     with pytest.raises(ValueError, match="no early-commitment section"):
         readme.section(summary, "llm_family")
