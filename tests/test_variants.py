@@ -22,6 +22,16 @@ def _ask_and_tell(study, problem, n_trials):
         study.tell(trial, problem.evaluate(problem.suggest(trial), noise_seed=trial.number).value)
 
 
+def _suggested_params(samplers, problem, seed, n_trials):
+    """Per sampler name, the params of its ``n_trials`` trials of ``problem`` (one fresh study each, same seed)."""
+    params = {}
+    for name in samplers:
+        study = optuna.create_study(sampler=make_sampler(name, seed, problem))
+        _ask_and_tell(study, problem, n_trials)
+        params[name] = [t.params for t in study.trials]
+    return params
+
+
 def test_the_variants_suites_run_every_variant_where_the_shipped_cascade_ran():
     heldout = {(e.problem, e.n_seeds, e.n_trials) for e in SUITES["heldout"]}
     assert {(e.problem, e.n_seeds, e.n_trials) for e in SUITES["variants"]} == heldout
@@ -181,11 +191,7 @@ def test_best_strategy_of_8_acts_with_the_proposal_the_critic_scores_best_and_st
 def test_the_best_strategy_variant_changes_the_decisions_after_the_start_and_not_before():
     assert CascadeSampler._high_level_agent_class.__name__ == "HighLevelAgent"
     problem = make_problem("llm_strong")
-    params = {}
-    for name in ("cascade", "cascade_best_strategy_of_8"):
-        study = optuna.create_study(sampler=make_sampler(name, 0, problem))
-        _ask_and_tell(study, problem, 20)
-        params[name] = [t.params for t in study.trials]
+    params = _suggested_params(("cascade", "cascade_best_strategy_of_8"), problem, 0, 20)
     assert params["cascade"][:10] == params["cascade_best_strategy_of_8"][:10]  # the space-filling start
     assert params["cascade"][10:] != params["cascade_best_strategy_of_8"][10:]
 
@@ -624,10 +630,6 @@ def test_the_divergence_critic_keeps_diverged_runs_out_of_the_value_model_and_ca
 
 def test_the_shipped_rerun_variant_is_the_shipped_sampler_suggestion_for_suggestion():
     problem = make_problem("llm_family_2")
-    params = {}
-    for name in ("cascade", "cascade_shipped_rerun"):
-        study = optuna.create_study(sampler=make_sampler(name, 3, problem))
-        _ask_and_tell(study, problem, 25)
-        params[name] = [t.params for t in study.trials]
+    params = _suggested_params(("cascade", "cascade_shipped_rerun"), problem, 3, 25)
     assert params["cascade"] == params["cascade_shipped_rerun"]
     assert len({t["optimizer"] for t in params["cascade"]}) > 1  # a real study, several families tried
