@@ -402,7 +402,7 @@ def llm_family_section(summary: dict) -> str:
         ]
         for sampler in pooled:
             cells = []
-            for k in ("far trap", "near trap", "other"):
+            for k in groups:
                 c = pooled_by[k].get(sampler)
                 cells.append(_share(c["basin"], c["studies"]) if c else "—")
             lines.append(f"| `{sampler}` | " + " | ".join(cells) + " |")
