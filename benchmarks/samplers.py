@@ -11,8 +11,6 @@ from collections.abc import Callable
 import optuna
 
 from benchmarks.problems import Problem
-from benchmarks.variants import make_variant_sampler
-from benchmarks.variants import VARIANTS
 
 
 def _cascade(seed: int, problem: Problem) -> optuna.samplers.BaseSampler:
@@ -36,10 +34,6 @@ def _cascade_pretrained(seed: int, problem: Problem) -> optuna.samplers.BaseSamp
     return CascadeSampler(seed=seed, strategic_params=problem.strategic_params, high_level_theta="pretrained")
 
 
-def _cascade_variant(variant: str) -> Callable[[int, Problem], optuna.samplers.BaseSampler]:
-    return lambda seed, problem: make_variant_sampler(variant, seed, problem)
-
-
 ABLATIONS = ("uniform_high_level", "no_low_level_learning", "flat", "no_tuning_share")  # benchmarks/ablations.py
 SAMPLERS: dict[str, Callable[[int, Problem], optuna.samplers.BaseSampler]] = {
     "cascade": _cascade,
@@ -47,8 +41,6 @@ SAMPLERS: dict[str, Callable[[int, Problem], optuna.samplers.BaseSampler]] = {
     **{f"cascade_{a}": _cascade_ablation(a) for a in ABLATIONS},
     # The high level started from the weights pre-trained over synthetic studies (benchmarks/pretraining.py).
     "cascade_pretrained": _cascade_pretrained,
-    # Variants tried and not adopted (benchmarks/variants.py), for the `variants` suite.
-    **{f"cascade_{v}": _cascade_variant(v) for v in VARIANTS},
     # optuna 5 defaults: multivariate=True, constant_liar=True (see TPESampler's signature).
     "tpe_default": lambda seed, problem: optuna.samplers.TPESampler(seed=seed),
     "tpe_mv_group": lambda seed, problem: optuna.samplers.TPESampler(seed=seed, multivariate=True, group=True),

@@ -15,7 +15,6 @@ from benchmarks.problems import PUBLISHED_LLM_FAMILY
 from benchmarks.samplers import ABLATION_SAMPLERS
 from benchmarks.samplers import BASELINES
 from benchmarks.samplers import TPE_VARIANTS
-from benchmarks.variants import VARIANT_SAMPLERS
 
 
 @dataclass(frozen=True)
@@ -113,17 +112,6 @@ SUITES: dict[str, tuple[Entry, ...]] = {
         Entry(f"llm_memory_{k}", ("cascade", "gp", "tpe_default", "tpe_independent", "random"), 20, 200)
         for k in CONSTRAINED_LLM
     ),
-    # Variants of the cascade tried and not adopted (benchmarks/variants.py), on the held-out problems with the held-out
-    # suite's seeds, so that `python -m benchmarks.variants` pairs them by seed with the shipped cascade's rows there.
-    "variants": tuple(Entry(e.problem, VARIANT_SAMPLERS, e.n_seeds, e.n_trials) for e in _HELDOUT),
-    # The same variants on the published comparison's problems with the full suite's seeds and budget (paired with the
-    # full suite's cascade rows): a variant that wins on the held-out problems must not lose here.
-    "variants_published": tuple(
-        Entry(e.problem, VARIANT_SAMPLERS, e.n_seeds, e.n_trials) for e in _FULL if "cascade" in e.samplers
-    ),
-    # And on the published LoRA fine-tuning landscapes with the llm_family suite's seeds and budget (paired with its
-    # cascade rows): the landscapes the high level's design is judged on.
-    "variants_llm_family": tuple(Entry(f"llm_family_{k}", VARIANT_SAMPLERS, 20, 200) for k in PUBLISHED_LLM_FAMILY),
     # Three studies per sampler, one after the other on one worker: the report takes the median (machine noise).
     "timing": tuple(Entry("llm_strong", (s,), 3, 300 if s == "gp" else 1000) for s in ALL),
     "quick": (

@@ -1,11 +1,11 @@
 #!/usr/bin/env bash
 # After a change of CascadeSampler (committed), regenerate every committed result that the cascade's code decides,
 # in the order that lets each step be checked: the held-out suite first (the change's verdict), then the published
-# suites, the pre-trained weights, the timing, the variants, the diagnostics, the README blocks, the reproduction
+# suites, the pre-trained weights, the timing, the diagnostics, the README blocks, the reproduction
 # check and the docs. Each suite's old cascade rows are deleted first and paired afterwards with those at the
 # revision this starts from (revision_comparison.md). The baselines' rows are not touched.
 #
-#   scripts/rerun_cascade_results.sh            # about 3 hours on 2 idle cores (the six variants about 13 minutes each); then re-read the README's prose
+#   scripts/rerun_cascade_results.sh            # about 3 hours on 2 idle cores; then re-read the README's prose
 #   CHECK=1 scripts/rerun_cascade_results.sh    # the same pipeline at 1 seed x 60 trials (no reproduction check),
 #                                               # in a throwaway clone only
 #
@@ -38,7 +38,7 @@ rerun() {  # rerun SUITE SAMPLER...: delete those samplers' rows of SUITE, run t
     local workers=()
     [[ $suite == timing ]] && workers=(--workers 1)
     $py -m benchmarks run --suite "$suite" --samplers "$@" "${workers[@]}" "${run_args[@]}"
-    if [[ $suite != timing && $suite != variants* ]]; then
+    if [[ $suite != timing ]]; then
         $py -m benchmarks report --suite "$suite"
         $py -m benchmarks.compare_revisions "$before" --suite "$suite" > "benchmarks/results/$suite/revision_comparison.md"
     fi
@@ -55,10 +55,6 @@ rerun timing cascade
 for suite in full heldout parallel ablation pretraining; do  # every report carries the timing table: re-read it
     $py -m benchmarks report --suite "$suite"
 done
-variant_samplers=$($py -c 'from benchmarks.variants import VARIANT_SAMPLERS; print(*VARIANT_SAMPLERS)')
-rerun variants $variant_samplers
-rerun variants_published $variant_samplers
-$py -m benchmarks.variants_comparison > benchmarks/results/variants/COMPARISON.md
 $py -m benchmarks.high_level_allocation "${alloc_args[@]}"
 for suite in full heldout parallel ablation pretraining; do
     $py -m benchmarks.readme --suite "$suite"
