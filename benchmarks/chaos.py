@@ -1,8 +1,9 @@
 """Chaos run: worker processes on one PostgreSQL study, killed with SIGKILL at random and restarted.
 
 Each worker runs ``CascadeSampler`` on a planted problem (three optimizer families, AdamW the best) through
-``study.optimize`` with an ``RDBStorage`` whose heartbeat fails a dead worker's trial. For ``seconds``, every 3 to 7
-seconds (``--kill-every``) one random worker is killed with SIGKILL and a new one started in its place; at the end every
+``study.optimize`` with an ``RDBStorage`` whose heartbeat fails a dead worker's trial. Until ``trials`` trials have
+finished, every 4 to 10 of them (or, for a soak, for ``seconds``, every 3 to 7 seconds) one random worker is killed
+with SIGKILL and a new one started in its place; at the end every
 worker is killed, the grace period is waited out and ``fail_stale_trials`` is called; then the next worker runs one
 trial. The run then reads the study back and reports what a user running many workers needs to hold:
 
@@ -20,8 +21,9 @@ trial. The run then reads the study back and reports what a user running many wo
 * ``tracebacks``: worker logs with a traceback;
 * ``best_share_last_third``: the share of the last third of COMPLETE trials on the planted best family.
 
-``tests/test_chaos.py`` runs it for 30 s with 4 workers against a throwaway server (CI). The soak, 10 minutes with 8
-workers, is a benchmark command::
+``tests/test_chaos.py`` runs it with 4 workers until 80 trials have finished, one worker killed every 4 to 10
+finished trials, against a throwaway server (CI): counted in trials, so a loaded machine runs the same schedule. The
+soak, 10 minutes with 8 workers, is a benchmark command::
 
     python -m benchmarks.chaos --workers 8 --seconds 600 --out benchmarks/results/chaos/soak.json
 
@@ -31,6 +33,7 @@ workers, is a benchmark command::
 from __future__ import annotations
 
 import argparse
+from collections.abc import Callable
 import json
 import math
 import os
@@ -88,16 +91,56 @@ def worker(url: str, study_name: str, seed: int, n_trials: int = 100_000) -> Non
     study.optimize(objective, n_trials=n_trials, catch=(RuntimeError,))
 
 
+def _finished_trials(study_name: str, url: str) -> int:
+    study = optuna.load_study(study_name=study_name, storage=storage(url))
+    return len(study.get_trials(deepcopy=False, states=(TrialState.COMPLETE, TrialState.PRUNED, TrialState.FAIL)))
+
+
+def _kill_by_trials(
+    study_name: str,
+    url: str,
+    trials: int,
+    kill_every_trials: tuple[int, int],
+    rng: random.Random,
+    kill_one: Callable[[], None],
+    deadline: float,
+) -> None:
+    """Kill one worker each time another 4 to 10 (``kill_every_trials``) trials have finished, until ``trials`` have.
+
+    Counted in trials, not seconds, so a loaded machine runs the same schedule, only slower. ``deadline`` (seconds)
+    bounds the loop: reaching it means the workers stopped making progress, and raises.
+    """
+    give_up = time.monotonic() + deadline
+    next_kill = rng.randint(*kill_every_trials)
+    while (finished := _finished_trials(study_name, url)) < trials:
+        if time.monotonic() > give_up:
+            raise RuntimeError(f"the workers finished {finished} of {trials} trials in {deadline:.0f} s: no progress")
+        if finished >= next_kill:
+            kill_one()
+            next_kill = finished + rng.randint(*kill_every_trials)
+        time.sleep(0.2)
+
+
 def run(
     url: str,
     *,
     n_workers: int,
-    seconds: float,
+    trials: int | None = None,
+    seconds: float | None = None,
     kill_every: tuple[float, float] = (3.0, 7.0),
+    kill_every_trials: tuple[int, int] = (4, 10),
     seed: int = 0,
     log_dir: Path | None = None,
+    deadline: float = 1800.0,
 ) -> dict[str, Any]:
-    """The chaos run (see the module docstring); returns its figures."""
+    """The chaos run (see the module docstring); returns its figures.
+
+    Either ``trials`` (kill a worker every ``kill_every_trials`` finished trials until that many have finished: what
+    the test runs, the same on an idle and a loaded machine) or ``seconds`` (kill one every ``kill_every`` seconds: the
+    soak).
+    """
+    if (trials is None) == (seconds is None):
+        raise ValueError("give exactly one of trials= (a count of finished trials) and seconds= (a soak's length)")
     rng = random.Random(seed)
     study_name = f"chaos-{time.time_ns()}"
     optuna.create_study(study_name=study_name, storage=storage(url))
@@ -129,18 +172,26 @@ def run(
 
     workers = [start() for _ in range(n_workers)]
     kills = 0
-    end = time.time() + seconds
-    while True:
-        pause = rng.uniform(*kill_every)
-        if time.time() + pause > end:
-            break
-        time.sleep(pause)
+
+    def kill_one() -> None:
+        nonlocal kills
         i = rng.randrange(n_workers)
         workers[i].send_signal(signal.SIGKILL)
         workers[i].wait()
         kills += 1
         workers[i] = start()
-    time.sleep(max(0.0, end - time.time()))
+
+    if trials is not None:
+        _kill_by_trials(study_name, url, trials, kill_every_trials, rng, kill_one, deadline)
+    else:
+        end = time.time() + seconds
+        while True:
+            pause = rng.uniform(*kill_every)
+            if time.time() + pause > end:
+                break
+            time.sleep(pause)
+            kill_one()
+        time.sleep(max(0.0, end - time.time()))
     for w in workers:
         w.send_signal(signal.SIGKILL)
         w.wait()
@@ -163,6 +214,7 @@ def run(
     return {
         "workers": n_workers,
         "seconds": seconds,
+        "trials_asked": trials,
         "trials": len(trials),
         "complete": len(complete),
         "kills": kills,
@@ -187,19 +239,21 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     parser = argparse.ArgumentParser(prog="python -m benchmarks.chaos", description=__doc__.splitlines()[0])
     parser.add_argument("--workers", type=int, default=8)
-    parser.add_argument("--seconds", type=float, default=600.0)
+    parser.add_argument("--seconds", type=float, default=600.0, help="the soak's length (default 600)")
+    parser.add_argument("--trials", type=int, help="run until this many trials have finished instead of --seconds")
     parser.add_argument("--storage", help="a PostgreSQL URL; default: a throwaway server on 127.0.0.1")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--out", type=Path, help="write the figures here as JSON")
     args = parser.parse_args(argv)
+    length = {"trials": args.trials} if args.trials is not None else {"seconds": args.seconds}
     if args.storage:
-        result = run(args.storage, n_workers=args.workers, seconds=args.seconds, seed=args.seed)
+        result = run(args.storage, n_workers=args.workers, **length, seed=args.seed)
     else:
         sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
         from postgres_server import postgres_server
 
         with postgres_server() as url:
-            result = run(url, n_workers=args.workers, seconds=args.seconds, seed=args.seed)
+            result = run(url, n_workers=args.workers, **length, seed=args.seed)
     text = json.dumps(result, indent=1)
     print(text)
     if args.out:

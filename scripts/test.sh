@@ -3,7 +3,9 @@
 # benchmark harness's quick suite is part of the tests), install the Debian packages the tests need,
 # run the lint and type checks (scripts/lint.sh: ruff and mypy), then pytest. Both always run; the
 # exit status is non-zero when either fails.
-# Extra arguments go to pytest (e.g. scripts/test.sh -m "not slow" for the fast tier, or -k learning).
+# pytest runs both tiers: the package's tests (tests/) and the benchmark harness's (benchmarks/tests/: its quick
+# suite, the README and docs freshness checks). Extra arguments go to pytest (e.g. -m "not slow", -k learning, or
+# a test file, which then replaces the two folders).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/setup_env.sh test,bench,dashboard,logging,cli,ray,llm
@@ -11,6 +13,10 @@ scripts/install_system_deps.sh
 lint=0
 scripts/lint.sh || lint=$?
 tests=0
-.venv/bin/python -m pytest "$@" || tests=$?
+paths=(tests benchmarks/tests)
+for arg in "$@"; do
+  [[ -e "${arg%%::*}" ]] && paths=()  # a test file or folder was named: run just that
+done
+.venv/bin/python -m pytest "${paths[@]}" "$@" || tests=$?
 [ "$lint" = 0 ] || echo "scripts/lint.sh failed (exit $lint): run scripts/lint.sh --fix, then fix what remains" >&2
 [ "$tests" = 0 ] && [ "$lint" = 0 ]

@@ -1,5 +1,6 @@
-"""Workers SIGKILLed at random on one PostgreSQL study (benchmarks/chaos.py), bounded to 30 seconds: nothing is lost,
-no trial that ran is left RUNNING, and the learning goes on."""
+"""Workers SIGKILLed at random on one PostgreSQL study (benchmarks/chaos.py) until 80 trials have finished: nothing is
+lost, no trial that ran is left RUNNING, and the learning goes on. Counted in trials, not seconds, so that a loaded
+machine runs the same schedule, only slower."""
 
 from __future__ import annotations
 
@@ -19,8 +20,8 @@ def postgres_url():
 
 
 def test_random_kills_leave_no_zombie_and_lose_no_trial(postgres_url, tmp_path):
-    result = chaos.run(postgres_url, n_workers=4, seconds=30, seed=0, log_dir=tmp_path)
-    assert result["kills"] >= 4 + 4  # at least four during the run, then all four at the end
+    result = chaos.run(postgres_url, n_workers=4, trials=80, seed=0, log_dir=tmp_path)
+    assert result["kills"] >= 4 + 4  # four or more during the run (every 4-10 finished trials), four at the end
     assert result["contiguous"], result
     assert result["running_with_params"] == [], result  # every trial that started running was failed or finished
     # A kill in Optuna's own window between create_new_trial and the sampler's before_trial leaves a RUNNING trial with
@@ -29,5 +30,5 @@ def test_random_kills_leave_no_zombie_and_lose_no_trial(postgres_url, tmp_path):
     assert result["killed_failures"] <= result["kills"], result
     assert result["outside"] == [], result
     assert result["tracebacks"] == [], result
-    assert result["complete"] >= 60, result
+    assert result["trials"] >= 80, result
     assert result["best_share_last_third"] > 0.5, result  # the planted best family dominates the end

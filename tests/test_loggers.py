@@ -104,6 +104,7 @@ def _check(written: dict[str, dict[int, float]], study: optuna.Study) -> None:
 
 
 def test_tensorboard_event_file_holds_each_trial_at_its_number(tmp_path) -> None:
+    pytest.importorskip("tensorboard")
     from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 
     from cascaderl_optuna.integrations.loggers import TensorBoardCallback

@@ -1,3 +1,5 @@
+"""Shared by both test tiers: the package's tests in tests/ and the harness's in benchmarks/tests/."""
+
 import warnings
 
 import optuna

@@ -25,7 +25,7 @@ from benchmarks.runner import Task
 from benchmarks.suites import SUITES
 
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def _cli(*args: str) -> subprocess.CompletedProcess:
