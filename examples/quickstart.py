@@ -1,10 +1,14 @@
 """A small real study: tune an MLP classifier's optimizer family and its numbers with the cascade.
 
 The model is a torch MLP trained for real on two interleaved noisy spirals generated with torch,
-so the example needs nothing beyond the core dependencies and runs offline in about a minute. The study lives in an embedded SQLite file
-(``quickstart.db``), so you can open it afterwards with::
+so the example needs nothing beyond the core dependencies and runs offline in about a minute. The study lives in an
+embedded SQLite file (``quickstart.db``), so you can open it afterwards with::
 
     optuna-dashboard sqlite:///quickstart.db
+
+Each run starts a fresh study: it replaces the study named ``quickstart`` in that file (and says so), so a second
+run with the same seed repeats the first instead of adding 40 trials to it. ``--resume`` keeps the earlier trials
+and adds ``--trials`` more to them.
 """
 
 from __future__ import annotations
@@ -16,6 +20,9 @@ import optuna
 import torch
 
 from cascaderl_optuna import CascadeSampler
+
+
+STUDY = "quickstart"
 
 
 def make_data(seed: int = 0, n: int = 1200) -> tuple[torch.Tensor, ...]:
@@ -71,19 +78,34 @@ def objective(trial: optuna.Trial) -> float:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--trials", type=int, default=40)
+    parser.add_argument("--trials", type=int, default=40, help="trials to run (default 40)")
     parser.add_argument("--storage", default="sqlite:///quickstart.db")
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument(
+        "--resume",
+        action="store_true",
+        help="add the trials to the earlier quickstart study instead of replacing it with a fresh one",
+    )
     args = parser.parse_args()
     torch.set_num_threads(1)
+    if not args.resume:
+        try:
+            optuna.delete_study(study_name=STUDY, storage=args.storage)
+        except KeyError:
+            pass  # no earlier study of that name
+        else:
+            print(f"replaced the earlier {STUDY!r} study in {args.storage} (--resume adds to it instead)")
     study = optuna.create_study(
-        study_name="quickstart",
+        study_name=STUDY,
         storage=args.storage,
-        load_if_exists=True,
+        load_if_exists=args.resume,
         sampler=CascadeSampler(seed=args.seed),
         pruner=optuna.pruners.MedianPruner(n_startup_trials=5, n_warmup_steps=20),
     )
+    if args.resume and study.trials:
+        print(f"resuming the {STUDY!r} study in {args.storage}: {len(study.trials)} trials already there")
     study.optimize(objective, n_trials=args.trials)
+    print(f"{len(study.trials)} trials in the {STUDY!r} study of {args.storage}")
     print(f"best validation error {study.best_value:.4f} with {study.best_params}")
     counts: dict[str, int] = {}
     for t in study.trials[-10:]:
