@@ -45,8 +45,10 @@ def objective(trial: optuna.Trial) -> float:
     weight_decay = trial.suggest_float("weight_decay", 1e-6, 1e-1, log=True)
     torch.manual_seed(trial.number)
     model = torch.nn.Sequential(
-        torch.nn.Linear(2, width), torch.nn.Tanh(),
-        torch.nn.Linear(width, width), torch.nn.Tanh(),
+        torch.nn.Linear(2, width),
+        torch.nn.Tanh(),
+        torch.nn.Linear(width, width),
+        torch.nn.Tanh(),
         torch.nn.Linear(width, 2),
     )
     if optimizer_name == "adamw":

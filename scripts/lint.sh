@@ -9,7 +9,7 @@
 set -uo pipefail
 cd "$(dirname "$0")/.."
 PY="${PYTHON:-.venv/bin/python}"
-paths=(cascaderl_optuna benchmarks tests optunahub)
+paths=(cascaderl_optuna benchmarks tests examples scripts conftest.py optunahub)
 if [ "${1:-}" = "--fix" ]; then
   "$PY" -m ruff check --fix "${paths[@]}"
   "$PY" -m ruff format "${paths[@]}"

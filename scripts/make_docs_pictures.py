@@ -27,14 +27,15 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "tests"))
 
+from dashboard_browser import browser_unavailable  # noqa: E402
+from dashboard_browser import launch_chromium  # noqa: E402
+from dashboard_browser import running_dashboard  # noqa: E402
+
 from benchmarks.problems import make_problem  # noqa: E402
 from cascaderl_optuna import CascadeSampler  # noqa: E402
 from cascaderl_optuna import plot_cascade_tree  # noqa: E402
 from cascaderl_optuna import publish_to_dashboard  # noqa: E402
 from cascaderl_optuna._cascade.records import PolicyDiagnostics  # noqa: E402
-from dashboard_browser import browser_unavailable  # noqa: E402
-from dashboard_browser import launch_chromium  # noqa: E402
-from dashboard_browser import running_dashboard  # noqa: E402
 
 
 PROBLEM = "llm_strong"
