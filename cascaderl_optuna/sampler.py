@@ -29,6 +29,8 @@ from collections.abc import Callable
 from collections.abc import Iterator
 from collections.abc import Sequence
 import contextlib
+from dataclasses import dataclass
+from dataclasses import field
 import datetime
 import threading
 from typing import Any
@@ -47,13 +49,17 @@ from optuna.trial import FrozenTrial
 from optuna.trial import TrialState
 import torch
 
+from cascaderl_optuna._cascade.agent_protocols import HighLevelAgentFactory
+from cascaderl_optuna._cascade.agent_protocols import HighLevelPolicy
+from cascaderl_optuna._cascade.agent_protocols import LowLevelAgentFactory
 from cascaderl_optuna._cascade.coordinates import choice_matrix
+from cascaderl_optuna._cascade.coordinates import critic_input
 from cascaderl_optuna._cascade.coordinates import from_unit
 from cascaderl_optuna._cascade.coordinates import heads_key
-from cascaderl_optuna._cascade.coordinates import one_hot
 from cascaderl_optuna._cascade.coordinates import parameter_order
 from cascaderl_optuna._cascade.coordinates import split_search_space
 from cascaderl_optuna._cascade.coordinates import StrategicParam
+from cascaderl_optuna._cascade.coordinates import strategy_code
 from cascaderl_optuna._cascade.coordinates import to_unit
 from cascaderl_optuna._cascade.coordinates import unit_matrix
 from cascaderl_optuna._cascade.coordinates import unit_row
@@ -120,17 +126,49 @@ def _entropy(seed: int | None) -> int:
 
 
 def _strategy_similarity(
-    critic: GaussianProcessCritic, choices: np.ndarray, heads: list[StrategicParam], code: np.ndarray, n_tac: int
+    critic: GaussianProcessCritic, choices: np.ndarray, heads: list[StrategicParam], code: np.ndarray
 ) -> np.ndarray:
     """How much each row of ``choices`` behaves like the strategy ``code`` in the critic's eyes (its kernel on the
     strategy part of the input alone); all ones without strategic heads."""
     if not heads or not len(choices):
         return np.ones(len(choices))
-    return critic.input_similarity(
-        np.hstack([np.zeros((len(choices), n_tac)), one_hot(choices, heads)]),
-        np.concatenate([np.zeros(n_tac), code]),
-        slice(n_tac, None),
-    )
+    return critic.strategy_similarity(critic_input(np.zeros((len(choices), 0)), choices, heads), code)
+
+
+@dataclass(frozen=True)
+class StrategyChoice:
+    """The high level's decision for one trial (empty without strategic heads)."""
+
+    chosen: list[int] = field(default_factory=list)
+    """Index of the chosen choice of each head."""
+    params: dict[str, Any] = field(default_factory=dict)
+    """Head name -> the chosen value."""
+    log_prob: dict[str, float] = field(default_factory=dict)
+    """Head name -> behaviour log-probability of the choice (heads fixed by ``enqueue_trial`` are absent)."""
+    critic_gap: dict[str, list[float]] | None = None
+    """Head name -> the ``critic_gap`` feature of each choice, as the agent saw it."""
+    probs: dict[str, list[float]] | None = None
+    """Head name -> the policy's probability of each choice (observability)."""
+    entropy: float | None = None
+    """The policy's entropy summed over heads (observability)."""
+    diagnostics: dict[str, Any] | None = None
+    """The PPO statistics of the high level's fit (observability)."""
+
+
+@dataclass(frozen=True)
+class TacticalProposal:
+    """The low level's proposal for one trial, by tactical parameter name."""
+
+    values: dict[str, Any]
+    """The values the trial runs with."""
+    log_prob: dict[str, float]
+    """Log-density of each value's unit-cube coordinate under the policy that drew it."""
+    mean: dict[str, float]
+    """The policy's centre (observability)."""
+    std: dict[str, float]
+    """The policy's spread (observability)."""
+    diagnostics: dict[str, float]
+    """The PPO statistics of the low level's update, plus ``mean_std`` (observability)."""
 
 
 def _check(condition: bool, message: str) -> None:
@@ -226,9 +264,15 @@ class CascadeSampler(BaseSampler):
             Every worker of a study should get the same one.
     """
 
-    # The agent classes of both levels (benchmarks/ subclasses the sampler with other ones).
-    _high_level_agent_class: type[HighLevelAgent] = HighLevelAgent
-    _low_level_agent_class: type[LowLevelAgent] = LowLevelAgent
+    # -- ablation seams (benchmarks/ablations.py subclasses the sampler with other values; not a public API) ----
+    _high_level_agent_class: HighLevelAgentFactory = HighLevelAgent
+    """Makes the high-level agent of each decision: anything that satisfies ``agent_protocols.HighLevelPolicy``."""
+    _low_level_agent_class: LowLevelAgentFactory = LowLevelAgent
+    """Makes the low-level agent of each decision: anything that satisfies ``agent_protocols.LowLevelPolicy``."""
+    _critic_sees_strategy: bool = True
+    """False: the critic and the low level do not see the strategy (the ``flat`` ablation): the critic models the
+    tactical values alone, one low-level start is shared by every strategy, and the high level gets no
+    ``critic_gap``."""
 
     def __init__(
         self,
@@ -318,7 +362,6 @@ class CascadeSampler(BaseSampler):
         self._gamma = gamma
         self._clip = clip
         self._beta = exploration
-        self._seed = seed
         self._entropy = _entropy(seed)
         # Without a seed, QMCSampler warns that every worker must share one; the cascade's
         # workers need not (each scrambles its own Sobol sequence), so it gets a random one.
@@ -394,7 +437,7 @@ class CascadeSampler(BaseSampler):
             return {}
         if self._in_startup(study):
             return self._startup.sample_relative(study, trial, search_space)
-        strategic, tactical = split_search_space(search_space, self._strategic_names)
+        heads, tactical = split_search_space(search_space, self._strategic_names)
         trials = study._get_trials(deepcopy=False, use_cache=True)
         history = read_history(trials, study.direction, self._window, trial.number)
         if history.running:
@@ -402,7 +445,7 @@ class CascadeSampler(BaseSampler):
         rng = np.random.default_rng([self._entropy, trial.number])
         fixed = trial.system_attrs.get("fixed_params", {}) or {}
         with self._lock, _single_threaded_torch():
-            return self._decide(study, trial, history, strategic, tactical, fixed, rng)
+            return self._decide(study, trial, history, heads, tactical, fixed, rng)
 
     def sample_independent(
         self,
@@ -441,68 +484,92 @@ class CascadeSampler(BaseSampler):
         study: Study,
         trial: FrozenTrial,
         history: History,
-        strategic: list[StrategicParam],
+        heads: list[StrategicParam],
         tactical: dict[str, BaseDistribution],
         fixed: dict[str, Any],
         rng: np.random.Generator,
     ) -> dict[str, Any]:
         finished = history.finished
         decisions = self._finished_cache.values(study, finished, DECISION_KEY, Decision.read)
-        choices = self._finished_choices(study, finished, strategic)
+        choices = self._finished_choices(study, finished, heads)
         x = self._finished_units(study, finished, tactical)
-        critic = self._critic(study, history, strategic, tactical, x, choices) if tactical else None
-        params: dict[str, Any] = {}
-        chosen: list[int] = []
-        hl_log_prob: dict[str, float] = {}
-        gaps: dict[str, list[float]] | None = None
-        diagnostics: dict[str, Any] = {}
-        if strategic:
-            agent = self._high_level_agent(strategic)
-            stats = self._fit_high_level(study, agent, history, strategic, choices, decisions)
-            fixed_idx = {
-                k: idx
-                for k, head in enumerate(strategic)
-                if head.name in fixed and (idx := head.index_of(fixed[head.name])) is not None
-            }
-            gap_fn = None
-            if critic is not None and len(finished):
-                gap_fn = self._critic_gap_function(
-                    critic, x, one_hot(choices, strategic), history.utilities, strategic, rng
-                )
-            pending = choice_matrix(history.running, strategic)
-            chosen, log_probs, probs, head_gaps = agent.act(rng, pending, fixed_idx, gap_fn)
-            gaps = {}
-            for k, (head, c, lp) in enumerate(zip(strategic, chosen, log_probs)):
-                params[head.name] = head.choices[c]
-                gaps[head.name] = [round(float(g), 5) for g in head_gaps[k]]
-                if k not in fixed_idx:  # a fixed value was not sampled: off-policy data
-                    hl_log_prob[head.name] = lp
-            diagnostics["probs"] = {h.name: [round(float(p_), 6) for p_ in p] for h, p in zip(strategic, probs)}
-            diagnostics["entropy"] = float(sum(-(p * np.log(p)).sum() for p in probs))
-            diagnostics["high_level"] = stats.as_dict()
-        ll_log_prob = ll_mean = ll_std = None
+        # the heads the critic and the low level see: all of them, or none in the `flat` ablation
+        seen = heads if self._critic_sees_strategy else []
+        critic_inputs = critic_input(x, choices[:, : len(seen)], seen)
+        critic = self._critic(study, history, seen, tactical, critic_inputs) if tactical else None
+        strategy = self._strategy(study, history, heads, choices, decisions, fixed, critic, critic_inputs, rng)
+        params = dict(strategy.params)
+        proposal = None
         if tactical:
             assert critic is not None
-            values, ll_log_prob, ll_mean, ll_std, diagnostics["low_level"] = self._tactical(
-                history, decisions, strategic, choices, chosen, tactical, x, critic, rng
+            chosen = strategy.chosen[: len(seen)]
+            proposal = self._tactical(
+                history, decisions, seen, choices[:, : len(seen)], chosen, tactical, x, critic, rng
             )
-            params.update(values)
+            params.update(proposal.values)
         Decision(
-            strategy={h.name: c for h, c in zip(strategic, chosen)},
-            hl_log_prob=hl_log_prob,
-            critic_gap=gaps,
-            ll_log_prob=ll_log_prob,
-            ll_mean=ll_mean,
-            ll_std=ll_std,
+            strategy={h.name: c for h, c in zip(heads, strategy.chosen)},
+            hl_log_prob=strategy.log_prob,
+            critic_gap=strategy.critic_gap,
+            ll_log_prob=None if proposal is None else proposal.log_prob,
+            ll_mean=None if proposal is None else proposal.mean,
+            ll_std=None if proposal is None else proposal.std,
         ).write(study, trial._trial_id)
-        PolicyDiagnostics(**diagnostics).write(study, trial._trial_id)
+        PolicyDiagnostics(
+            probs=strategy.probs,
+            entropy=strategy.entropy,
+            high_level=strategy.diagnostics,
+            low_level=None if proposal is None else proposal.diagnostics,
+        ).write(study, trial._trial_id)
         return params
 
     # -- the high level ----------------------------------------------------------------------
-    def _high_level_agent(self, strategic: list[StrategicParam]) -> HighLevelAgent:
-        warm: dict[str, Any] = {} if self._warm is None else {"tuned_elsewhere": self._warm.tuned_counts(strategic)}
+    def _strategy(
+        self,
+        study: Study,
+        history: History,
+        heads: list[StrategicParam],
+        choices: np.ndarray,
+        decisions: list[Decision | None],
+        fixed: dict[str, Any],
+        critic: GaussianProcessCritic | None,
+        critic_inputs: np.ndarray,
+        rng: np.random.Generator,
+    ) -> StrategyChoice:
+        """The strategy for this trial: the high-level agent, re-fitted on the window, samples one choice per head
+        (a value fixed with ``enqueue_trial`` is kept, and is off-policy data)."""
+        if not heads:
+            return StrategyChoice()
+        agent = self._high_level_agent(heads)
+        stats = self._fit_high_level(study, agent, history, heads, choices, decisions)
+        fixed_idx = {
+            k: idx
+            for k, head in enumerate(heads)
+            if head.name in fixed and (idx := head.index_of(fixed[head.name])) is not None
+        }
+        gap_fn = None
+        if critic is not None and len(history.finished) and self._critic_sees_strategy:
+            n_tactical = critic_inputs.shape[1] - sum(h.n_choices for h in heads)
+            candidates = critic_gap_candidates(critic_inputs, n_tactical, history.utilities, rng)
+            gap_fn = critic_gap_function(
+                critic.predict, candidates, n_tactical, [h.n_choices for h in heads], self._beta
+            )
+        pending = choice_matrix(history.running, heads)
+        chosen, log_probs, probs, head_gaps = agent.act(rng, pending, fixed_idx, gap_fn)
+        return StrategyChoice(
+            chosen=chosen,
+            params={head.name: head.choices[c] for head, c in zip(heads, chosen)},
+            log_prob={head.name: lp for k, (head, lp) in enumerate(zip(heads, log_probs)) if k not in fixed_idx},
+            critic_gap={head.name: [round(float(g), 5) for g in gaps] for head, gaps in zip(heads, head_gaps)},
+            probs={h.name: [round(float(p_), 6) for p_ in p] for h, p in zip(heads, probs)},
+            entropy=float(sum(-(p * np.log(p)).sum() for p in probs)),
+            diagnostics=stats.as_dict(),
+        )
+
+    def _high_level_agent(self, heads: list[StrategicParam]) -> HighLevelPolicy:
+        warm: dict[str, Any] = {} if self._warm is None else {"tuned_elsewhere": self._warm.tuned_counts(heads)}
         return self._high_level_agent_class(
-            [h.n_choices for h in strategic],
+            [h.n_choices for h in heads],
             theta_prior=self._theta,
             floor=self._floor,
             gamma=self._gamma,
@@ -513,9 +580,9 @@ class CascadeSampler(BaseSampler):
     def _fit_high_level(
         self,
         study: Study,
-        agent: HighLevelAgent,
+        agent: HighLevelPolicy,
         history: History,
-        strategic: list[StrategicParam],
+        heads: list[StrategicParam],
         choices: np.ndarray,
         decisions: list[Decision | None],
     ) -> PPOStats:
@@ -529,41 +596,28 @@ class CascadeSampler(BaseSampler):
             return agent.fit(
                 choices,
                 history.utilities,
-                high_level_behaviour(history.finished, decisions, strategic),
-                critic_gaps(decisions, strategic),
+                high_level_behaviour(history.finished, decisions, heads),
+                critic_gaps(decisions, heads),
             )
         fit_trials = history.all_finished[fit_range[0] : fit_range[1]]
 
         def fit() -> tuple[torch.Tensor, torch.Tensor, PPOStats]:
-            fitted = self._high_level_agent(strategic)
+            fitted = self._high_level_agent(heads)
             fit_decisions = self._finished_cache.values(
                 study, fit_trials, ("high_level_fit", DECISION_KEY), Decision.read
             )
             stats = fitted.fit(
-                choice_matrix(fit_trials, strategic),
+                choice_matrix(fit_trials, heads),
                 rank_utilities(fit_trials, study.direction),
-                high_level_behaviour(fit_trials, fit_decisions, strategic),
-                critic_gaps(fit_decisions, strategic),
+                high_level_behaviour(fit_trials, fit_decisions, heads),
+                critic_gaps(fit_decisions, heads),
             )
             return fitted.bias, fitted.theta, stats
 
-        key = ("high_level", tuple(t.number for t in fit_trials), heads_key(strategic))
+        key = ("high_level", tuple(t.number for t in fit_trials), heads_key(heads))
         agent.bias, agent.theta, stats = self._finished_cache.memo(study, key, fit)
         agent.observe(choices, history.utilities)
         return stats
-
-    def _critic_gap_function(
-        self,
-        critic: GaussianProcessCritic,
-        x: np.ndarray,
-        onehot: np.ndarray,
-        utilities: np.ndarray,
-        strategic: list[StrategicParam],
-        rng: np.random.Generator,
-    ) -> Callable[[int, list[int]], np.ndarray] | None:
-        """The ``critic_gap`` feature of each strategic choice (:func:`critic_gap_function`)."""
-        candidates = critic_gap_candidates(x, onehot, utilities, rng)
-        return critic_gap_function(critic.predict, candidates, x.shape[1], [h.n_choices for h in strategic], self._beta)
 
     # -- the critic --------------------------------------------------------------------------
     def _critic(
@@ -572,17 +626,11 @@ class CascadeSampler(BaseSampler):
         history: History,
         heads: list[StrategicParam],
         tactical: dict[str, BaseDistribution],
-        x: np.ndarray,
-        choices: np.ndarray,
+        inputs: np.ndarray,
     ) -> GaussianProcessCritic:
-        """GP over [tactical values, code of ``heads``]; RUNNING trials enter as constant liars."""
-        running = np.hstack(
-            [
-                np.nan_to_num(unit_matrix(history.running, tactical), nan=0.5),
-                one_hot(choice_matrix(history.running, heads), heads),
-            ]
-        )
-        inputs = np.hstack([np.nan_to_num(x, nan=0.5), one_hot(choices, heads)])
+        """GP over :func:`critic_input` (tactical values, code of ``heads``) of the window's finished trials
+        (``inputs``); RUNNING trials enter as constant liars."""
+        running = critic_input(unit_matrix(history.running, tactical), choice_matrix(history.running, heads), heads)
         params = self._kernel_params(study, history, heads, tactical)
         return build_critic(inputs, history.utilities, running, params, self._critic_window)
 
@@ -605,12 +653,7 @@ class CascadeSampler(BaseSampler):
         fit_trials = done[start:stop]
 
         def fit() -> KernelParams:
-            fit_x = np.hstack(
-                [
-                    np.nan_to_num(unit_matrix(fit_trials, tactical), nan=0.5),
-                    one_hot(choice_matrix(fit_trials, heads), heads),
-                ]
-            )
+            fit_x = critic_input(unit_matrix(fit_trials, tactical), choice_matrix(fit_trials, heads), heads)
             return fit_kernel(fit_x, rank_utilities(fit_trials, study.direction))
 
         key = ("critic_kernel", tuple(t.number for t in fit_trials), tuple(tactical.items()), heads_key(heads))
@@ -628,18 +671,13 @@ class CascadeSampler(BaseSampler):
         x: np.ndarray,
         critic: GaussianProcessCritic,
         rng: np.random.Generator,
-    ) -> tuple[dict[str, Any], dict[str, float], dict[str, float], dict[str, float], dict[str, float]]:
-        """The tactical values for the strategy ``chosen`` of ``heads``.
-
-        Returns the values, their log-densities under the policy that drew them, the policy's
-        mean and spread (per parameter) and its diagnostics.
-        """
+    ) -> TacticalProposal:
+        """The tactical values for the strategy ``chosen`` of ``heads``."""
         names = list(tactical)
         finished = history.finished
         utilities = history.utilities
-        n_tac = x.shape[1]
-        code = one_hot(np.array([chosen]), heads)[0] if heads else np.zeros(0)
-        similarity = _strategy_similarity(critic, choices, heads, code, n_tac)
+        code = strategy_code(chosen, heads)
+        similarity = _strategy_similarity(critic, choices, heads, code)
         mean, std = strategy_start(x, utilities, similarity)
         if self._warm is not None:
             mean, std = self._warm_started(mean, std, float(similarity.sum()), tactical, heads, code, critic)
@@ -652,13 +690,12 @@ class CascadeSampler(BaseSampler):
         values = {n: from_unit(tactical[n], u) for n, u in zip(names, action)}  # type: ignore[arg-type]
         taken = np.array([to_unit(tactical[n], values[n]) for n in names])  # type: ignore[arg-type]
         log_prob = agent.log_prob(taken)
-        diagnostics = {**stats.as_dict(), "mean_std": float(agent.std.mean())}
-        return (
-            values,
-            {n: float(lp) for n, lp in zip(names, log_prob)},
-            {n: round(float(m), 6) for n, m in zip(names, agent.mean)},
-            {n: round(float(sd), 6) for n, sd in zip(names, agent.std)},
-            diagnostics,
+        return TacticalProposal(
+            values=values,
+            log_prob={n: float(lp) for n, lp in zip(names, log_prob)},
+            mean={n: round(float(m), 6) for n, m in zip(names, agent.mean)},
+            std={n: round(float(sd), 6) for n, sd in zip(names, agent.std)},
+            diagnostics={**stats.as_dict(), "mean_std": float(agent.std.mean())},
         )
 
     def _warm_started(
@@ -678,17 +715,15 @@ class CascadeSampler(BaseSampler):
         """
         assert self._warm is not None
         x_old, c_old, u_old = self._warm.elite(tactical, heads)
-        similarity = _strategy_similarity(critic, c_old, heads, code, x_old.shape[1])
+        similarity = _strategy_similarity(critic, c_old, heads, code)
         return blend_start((mean, std), elite_initialisation(x_old, u_old, similarity), n_own)
 
     # -- finished trials as arrays, each row computed once -----------------------------------
-    def _finished_choices(
-        self, study: Study, finished: list[FrozenTrial], strategic: list[StrategicParam]
-    ) -> np.ndarray:
+    def _finished_choices(self, study: Study, finished: list[FrozenTrial], heads: list[StrategicParam]) -> np.ndarray:
         rows = self._finished_cache.values(
-            study, finished, ("choices", heads_key(strategic)), lambda t: choice_matrix([t], strategic)[0]
+            study, finished, ("choices", heads_key(heads)), lambda t: choice_matrix([t], heads)[0]
         )
-        return np.array(rows, dtype=int).reshape(len(finished), len(strategic))
+        return np.array(rows, dtype=int).reshape(len(finished), len(heads))
 
     def _finished_units(
         self, study: Study, finished: list[FrozenTrial], tactical: dict[str, BaseDistribution]
