@@ -42,8 +42,6 @@ from optuna.distributions import BaseDistribution
 from optuna.samplers import BaseSampler
 from optuna.samplers import QMCSampler
 from optuna.samplers import RandomSampler
-from optuna.samplers._base import _process_constraints_after_trial
-from optuna.storages._heartbeat import is_heartbeat_enabled
 from optuna.study import Study
 from optuna.trial import FrozenTrial
 from optuna.trial import TrialState
@@ -82,6 +80,16 @@ from cascaderl_optuna._cascade.low_level import MAX_REAL_BATCH
 from cascaderl_optuna._cascade.low_level import optimistic_score
 from cascaderl_optuna._cascade.low_level import same_strategy
 from cascaderl_optuna._cascade.low_level import strategy_start
+from cascaderl_optuna._cascade.optuna_compat import heartbeat_enabled
+from cascaderl_optuna._cascade.optuna_compat import in_optimize_loop
+from cascaderl_optuna._cascade.optuna_compat import is_multi_objective
+from cascaderl_optuna._cascade.optuna_compat import owning_study
+from cascaderl_optuna._cascade.optuna_compat import process_constraints_after_trial
+from cascaderl_optuna._cascade.optuna_compat import record_heartbeat
+from cascaderl_optuna._cascade.optuna_compat import stale_trial_ids
+from cascaderl_optuna._cascade.optuna_compat import study_storage
+from cascaderl_optuna._cascade.optuna_compat import study_trials
+from cascaderl_optuna._cascade.optuna_compat import trial_id
 from cascaderl_optuna._cascade.orphans import OrphanSweep
 from cascaderl_optuna._cascade.ppo import PPOStats
 from cascaderl_optuna._cascade.records import critic_gaps
@@ -399,14 +407,13 @@ class CascadeSampler(BaseSampler):
         # heartbeats from Optuna, and a single one would make them look stale to other workers.
         # A worker killed even earlier (between Optuna's create_new_trial and this hook) leaves a trial
         # that never beats: every worker fails those orphans, once per grace period (._cascade.orphans).
-        owner = getattr(study, "_study", study)  # HyperbandPruner hands samplers a bracket's view
-        if owner._thread_local.in_optimize_loop and is_heartbeat_enabled(study._storage):
-            study._storage.record_heartbeat(trial._trial_id)  # type: ignore[attr-defined]
-            self._orphan_sweep(owner)
+        if in_optimize_loop(study) and heartbeat_enabled(study_storage(study)):
+            record_heartbeat(study, trial)
+            self._orphan_sweep(owning_study(study))
 
     def after_trial(self, study: Study, trial: FrozenTrial, state: TrialState, values: Sequence[float] | None) -> None:
         if self._constraints_func is not None:
-            _process_constraints_after_trial(self._constraints_func, study, trial, state)
+            process_constraints_after_trial(self._constraints_func, study, trial, state)
 
     def reseed_rng(self) -> None:
         self._entropy = _entropy(None)
@@ -414,7 +421,7 @@ class CascadeSampler(BaseSampler):
         self._independent.reseed_rng()
 
     def _in_startup(self, study: Study) -> bool:
-        finished = study._get_trials(deepcopy=False, states=_FINISHED, use_cache=True)
+        finished = study_trials(study, _FINISHED)
         return len(finished) < self._n_startup_trials
 
     def infer_relative_search_space(self, study: Study, trial: FrozenTrial) -> dict[str, BaseDistribution]:
@@ -426,7 +433,7 @@ class CascadeSampler(BaseSampler):
         with self._lock:
             groups = self._search_space.calculate(study)
         space = {name: dist for group in groups for name, dist in group.items() if not dist.single()}
-        finished = study._get_trials(deepcopy=False, states=_FINISHED, use_cache=True)
+        finished = study_trials(study, _FINISHED)
         return {name: space[name] for name in parameter_order(finished, space)}
 
     def sample_relative(
@@ -438,8 +445,7 @@ class CascadeSampler(BaseSampler):
         if self._in_startup(study):
             return self._startup.sample_relative(study, trial, search_space)
         heads, tactical = split_search_space(search_space, self._strategic_names)
-        trials = study._get_trials(deepcopy=False, use_cache=True)
-        history = read_history(trials, study.direction, self._window, trial.number)
+        history = read_history(study_trials(study), study.direction, self._window, trial.number)
         if history.running:
             history = self._without_dead(study, history)
         rng = np.random.default_rng([self._entropy, trial.number])
@@ -463,14 +469,13 @@ class CascadeSampler(BaseSampler):
 
     def _without_dead(self, study: Study, history: History) -> History:
         """The history without RUNNING trials whose worker is gone (see :func:`without_stale`)."""
-        storage = study._storage
-        stale = storage._get_stale_trial_ids(study._study_id) if is_heartbeat_enabled(storage) else ()  # type: ignore[attr-defined]
+        stale = stale_trial_ids(study)
         if not stale and self._pending_timeout is None:
             return history
         return without_stale(history, set(stale), self._pending_timeout, datetime.datetime.now())
 
     def _check_single_objective(self, study: Study) -> None:
-        if study._is_multi_objective():
+        if is_multi_objective(study):
             raise ValueError(
                 f"CascadeSampler is single-objective, but study {study.study_name!r} has "
                 f"{len(study.directions)} objectives. Optimise one objective (or a weighted sum "
@@ -514,13 +519,13 @@ class CascadeSampler(BaseSampler):
             ll_log_prob=None if proposal is None else proposal.log_prob,
             ll_mean=None if proposal is None else proposal.mean,
             ll_std=None if proposal is None else proposal.std,
-        ).write(study, trial._trial_id)
+        ).write(study, trial_id(trial))
         PolicyDiagnostics(
             probs=strategy.probs,
             entropy=strategy.entropy,
             high_level=strategy.diagnostics,
             low_level=None if proposal is None else proposal.diagnostics,
-        ).write(study, trial._trial_id)
+        ).write(study, trial_id(trial))
         return params
 
     # -- the high level ----------------------------------------------------------------------

@@ -57,6 +57,8 @@ from cascaderl_optuna._cascade.coordinates import unit_matrix
 from cascaderl_optuna._cascade.high_level import TUNING_TRIALS
 from cascaderl_optuna._cascade.history import FINISHED_STATES
 from cascaderl_optuna._cascade.history import rank_utilities
+from cascaderl_optuna._cascade.optuna_compat import contains
+from cascaderl_optuna._cascade.optuna_compat import is_multi_objective
 
 
 PRIOR_TRIALS = 8
@@ -88,7 +90,7 @@ class WarmStart:
     @classmethod
     def from_study(cls, study: Study | Sequence[FrozenTrial], strategic_names: Sequence[str]) -> WarmStart:
         if isinstance(study, Study):
-            if study._is_multi_objective():
+            if is_multi_objective(study):
                 raise ValueError(
                     f"warm_start: study {study.study_name!r} has {len(study.directions)} objectives; the cascade is "
                     "single-objective and learns from a single-objective study."
@@ -188,7 +190,7 @@ def design_value(value: Any, dist: BaseDistribution) -> Any:
         return None
     if isinstance(internal, float) and math.isnan(internal):
         return None
-    return value if dist._contains(internal) else None
+    return value if contains(dist, internal) else None
 
 
 def _key(value: Any) -> Any:
