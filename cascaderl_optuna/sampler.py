@@ -45,6 +45,7 @@ from optuna.samplers import RandomSampler
 from optuna.study import Study
 from optuna.trial import FrozenTrial
 from optuna.trial import TrialState
+from threadpoolctl import ThreadpoolController
 import torch
 
 from cascaderl_optuna._cascade.agent_protocols import HighLevelAgentFactory
@@ -109,18 +110,32 @@ from cascaderl_optuna._cascade.warm_start import WarmStart
 _FINISHED = (TrialState.COMPLETE, TrialState.PRUNED)
 
 
+_blas_controller: ThreadpoolController | None = None
+
+
+def _blas_threads() -> ThreadpoolController:
+    """threadpoolctl's view of the BLAS libraries loaded in this process, made once: inspecting them costs about a
+    millisecond, limiting them through a made controller some 35 microseconds (2-core machine)."""
+    global _blas_controller
+    if _blas_controller is None:
+        _blas_controller = ThreadpoolController()
+    return _blas_controller
+
+
 @contextlib.contextmanager
-def _single_threaded_torch() -> Iterator[None]:
-    """The sampler's tensors have a few hundred rows: threads cost more than they save.
+def _single_threaded_maths() -> Iterator[None]:
+    """The sampler's arrays have a few hundred rows: threads cost more than they save.
 
     On a busy 2-core machine a multi-threaded 150x150 Cholesky took 140 ms against 0.1 ms on one
-    thread, so the sampler's own maths runs on one thread and restores the setting afterwards.
+    thread, so the sampler's own maths (torch, and NumPy's BLAS through threadpoolctl, whatever
+    the user's environment sets) runs on one thread and restores the settings afterwards.
     """
     previous = torch.get_num_threads()
     if previous != 1:
         torch.set_num_threads(1)
     try:
-        yield
+        with _blas_threads().limit(limits=1, user_api="blas"):
+            yield
     finally:
         if previous != 1:
             torch.set_num_threads(previous)
@@ -450,7 +465,7 @@ class CascadeSampler(BaseSampler):
             history = self._without_dead(study, history)
         rng = np.random.default_rng([self._entropy, trial.number])
         fixed = trial.system_attrs.get("fixed_params", {}) or {}
-        with self._lock, _single_threaded_torch():
+        with self._lock, _single_threaded_maths():
             return self._decide(study, trial, history, heads, tactical, fixed, rng)
 
     def sample_independent(

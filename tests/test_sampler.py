@@ -371,3 +371,22 @@ def test_a_running_trial_older_than_pending_timeout_is_not_pending():
         planted(trial)
         study.tell(trial, 1.0)
     assert seen == [[dead.number], []]
+
+
+def test_the_samplers_maths_runs_on_one_blas_thread_and_the_users_setting_comes_back():
+    threadpoolctl = pytest.importorskip("threadpoolctl")
+    sampler = CascadeSampler(seed=0, n_startup_trials=3)
+    decide = sampler._decide
+    inside = []
+
+    def probing_decide(*args, **kwargs):
+        inside.append([pool["num_threads"] for pool in threadpoolctl.threadpool_info() if pool["user_api"] == "blas"])
+        return decide(*args, **kwargs)
+
+    sampler._decide = probing_decide
+    study = optuna.create_study(sampler=sampler)
+    with threadpoolctl.threadpool_limits(limits=2, user_api="blas"):
+        study.optimize(planted, n_trials=6)
+        after = [pool["num_threads"] for pool in threadpoolctl.threadpool_info() if pool["user_api"] == "blas"]
+    assert len(inside) == 3 and all(threads and set(threads) == {1} for threads in inside)
+    assert after and set(after) == {2}
