@@ -243,10 +243,12 @@ class CascadeSampler(BaseSampler):
             study.optimize(objective, n_trials=60)
 
     Args:
-        seed: Seed of every random choice. The same seed and the same sequence of results give
-            the same suggestions.
+        seed: Seed of every random choice (``None`` or an int >= 0). The same seed and the same
+            sequence of results give the same suggestions.
         strategic_params: Names of integer or stepped-float parameters to treat as strategic
-            (e.g. ``("lora_rank",)``), besides every categorical parameter.
+            (e.g. ``("lora_rank",)``), besides every categorical parameter. Checked at the first
+            trial after one has finished: a continuous float named here raises ``ValueError``
+            there, and a name the study has not suggested is warned about (``UserWarning``, once).
         n_startup_trials: Trials drawn from a space-filling design before the agents act.
         startup: ``"qmc"`` (scrambled Sobol, :class:`~optuna.samplers.QMCSampler`) or
             ``"random"``.
@@ -284,7 +286,10 @@ class CascadeSampler(BaseSampler):
             of each strategy family opens the study (evaluated anew), its trials count towards each
             family's tuning trials, and its elite seeds each strategy's low level with a weight that
             fades as this study's own trials arrive (:mod:`cascaderl_optuna._cascade.warm_start`).
-            Every worker of a study should get the same one.
+            Every worker of a study should get the same one. Its direction must be this study's: a
+            maximised study opening a minimised one would start from the worst points, so the first
+            trial raises ``ValueError`` instead (values are never flipped). A sequence of trials carries
+            no direction and is read as minimised (refused in a maximised study: pass the Study).
     """
 
     # -- ablation seams (benchmarks/ablations.py subclasses the sampler with other values; not a public API) ----
@@ -316,7 +321,10 @@ class CascadeSampler(BaseSampler):
         constraints_func: Callable[[FrozenTrial], Sequence[float]] | None = None,
         warm_start: Study | Sequence[FrozenTrial] | None = None,
     ) -> None:
-        _check(seed is None or isinstance(seed, (int, np.integer)), f"seed must be an int or None, got {seed!r}.")
+        _check(
+            seed is None or (isinstance(seed, (int, np.integer)) and not isinstance(seed, bool) and seed >= 0),
+            f"seed must be None (fresh randomness) or an int >= 0, e.g. seed=0; got {seed!r}.",
+        )
         _check(
             not isinstance(strategic_params, str),
             "strategic_params must be a sequence of parameter names, e.g. ('lora_rank',), "
@@ -401,6 +409,7 @@ class CascadeSampler(BaseSampler):
         self._finished_cache = FinishedTrialCache()
         self._lock = threading.RLock()
         self._orphan_sweep = OrphanSweep()
+        self._study_checked = False  # the checks that need the study: once per sampler (_check_study)
 
     def __getstate__(self) -> dict[str, Any]:
         # Picklable like optuna's own samplers (Ray Tune and multiprocessing copy the sampler):
@@ -441,6 +450,8 @@ class CascadeSampler(BaseSampler):
 
     def infer_relative_search_space(self, study: Study, trial: FrozenTrial) -> dict[str, BaseDistribution]:
         self._check_single_objective(study)
+        if not self._study_checked:
+            self._check_study(study)
         if trial.number < len(self._design):  # the warm start's design: parameter by parameter
             return {}
         if self._in_startup(study):
@@ -488,6 +499,36 @@ class CascadeSampler(BaseSampler):
         if not stale and self._pending_timeout is None:
             return history
         return without_stale(history, set(stale), self._pending_timeout, datetime.datetime.now())
+
+    def _check_study(self, study: Study) -> None:
+        """The arguments that can only be checked against the study, once per sampler, at the first trial that
+        shows the search space (the first with a finished trial before it).
+
+        ``warm_start``'s direction must be the study's. Every name in ``strategic_params`` must be a parameter
+        that can be strategic (not a continuous float); a name the study has not suggested yet is warned about.
+        Optuna asks for the search space at the trial's first ``suggest_*``, so a refusal raises inside the
+        objective before it has done any work: ``study.optimize`` fails that trial and re-raises, and nothing
+        stored is lost or changed.
+        """
+        if self._warm is not None and self._warm.direction != study.direction:
+            raise ValueError(self._warm.direction_mismatch(study.direction))
+        seen: dict[str, BaseDistribution] = {}
+        for finished in study_trials(study, _FINISHED):
+            seen.update(finished.distributions)
+        if not seen:
+            return  # no search space yet: checked at a later trial
+        self._study_checked = True
+        for name in self._strategic_names:
+            if name in seen:
+                StrategicParam(name, seen[name])  # raises for a continuous float, naming strategic_params
+        unknown = sorted(set(self._strategic_names) - set(seen))
+        if unknown:
+            warnings.warn(
+                f"strategic_params names {unknown}, which study {study.study_name!r} has not suggested (its "
+                f"parameters: {sorted(seen)}). Check the spelling; a name that is not a parameter is ignored.",
+                UserWarning,
+                stacklevel=3,
+            )
 
     def _check_single_objective(self, study: Study) -> None:
         if is_multi_objective(study):
