@@ -246,9 +246,9 @@ class CascadeSampler(BaseSampler):
         seed: Seed of every random choice (``None`` or an int >= 0). The same seed and the same
             sequence of results give the same suggestions.
         strategic_params: Names of integer or stepped-float parameters to treat as strategic
-            (e.g. ``("lora_rank",)``), besides every categorical parameter. Checked at the first
-            trial after one has finished: a continuous float named here raises ``ValueError``
-            there, and a name the study has not suggested is warned about (``UserWarning``, once).
+            (e.g. ``("lora_rank",)``), besides every categorical parameter. A continuous float
+            named here raises ``ValueError`` at the first trial after one has suggested it; a name
+            no trial of the start-up suggested is warned about when it ends (``UserWarning``, once).
         n_startup_trials: Trials drawn from a space-filling design before the agents act.
         startup: ``"qmc"`` (scrambled Sobol, :class:`~optuna.samplers.QMCSampler`) or
             ``"random"``.
@@ -501,31 +501,34 @@ class CascadeSampler(BaseSampler):
         return without_stale(history, set(stale), self._pending_timeout, datetime.datetime.now())
 
     def _check_study(self, study: Study) -> None:
-        """The arguments that can only be checked against the study, once per sampler, at the first trial that
-        shows the search space (the first with a finished trial before it).
+        """The arguments that can only be checked against the study; called for each trial until the start-up
+        is over, then never again (``_study_checked``).
 
-        ``warm_start``'s direction must be the study's. Every name in ``strategic_params`` must be a parameter
-        that can be strategic (not a continuous float); a name the study has not suggested yet is warned about.
-        Optuna asks for the search space at the trial's first ``suggest_*``, so a refusal raises inside the
-        objective before it has done any work: ``study.optimize`` fails that trial and re-raises, and nothing
-        stored is lost or changed.
+        ``warm_start``'s direction must be the study's (checked at the first trial). A parameter named in
+        ``strategic_params`` must be able to be strategic: a continuous float is refused at the first trial
+        after a finished trial has suggested it. A name no trial of the start-up has suggested is warned about
+        once, when the start-up is over: not earlier, because a parameter suggested in one branch only (a LoRA
+        rank when the adapter is LoRA) may be missing from the first trials. Optuna asks for the search space at
+        a trial's first ``suggest_*``, so a refusal raises inside the objective before it has done any work:
+        ``study.optimize`` fails that trial and re-raises, and nothing stored is lost or changed.
         """
         if self._warm is not None and self._warm.direction != study.direction:
             raise ValueError(self._warm.direction_mismatch(study.direction))
+        finished = study_trials(study, _FINISHED)
         seen: dict[str, BaseDistribution] = {}
-        for finished in study_trials(study, _FINISHED):
-            seen.update(finished.distributions)
-        if not seen:
-            return  # no search space yet: checked at a later trial
-        self._study_checked = True
+        for t in finished:
+            seen.update(t.distributions)
         for name in self._strategic_names:
             if name in seen:
                 StrategicParam(name, seen[name])  # raises for a continuous float, naming strategic_params
+        if len(finished) < self._n_startup_trials:
+            return
+        self._study_checked = True
         unknown = sorted(set(self._strategic_names) - set(seen))
         if unknown:
             warnings.warn(
-                f"strategic_params names {unknown}, which study {study.study_name!r} has not suggested (its "
-                f"parameters: {sorted(seen)}). Check the spelling; a name that is not a parameter is ignored.",
+                f"strategic_params names {unknown}, which no trial of study {study.study_name!r} has suggested "
+                f"(its parameters: {sorted(seen)}). Check the spelling; a name that is not a parameter is ignored.",
                 UserWarning,
                 stacklevel=3,
             )
