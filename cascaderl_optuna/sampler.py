@@ -558,17 +558,18 @@ class CascadeSampler(BaseSampler):
         choices = self._finished_choices(study, finished, heads)
         x = self._finished_units(study, finished, tactical)
         # the heads the critic and the low level see: all of them, or none in the `flat` ablation
-        seen = heads if self._critic_sees_strategy else []
-        critic_inputs = critic_input(x, choices[:, : len(seen)], seen)
-        critic = self._critic(study, history, seen, tactical, critic_inputs) if tactical else None
+        critic_heads = heads if self._critic_sees_strategy else []
+        critic_choices = choices[:, : len(critic_heads)]
+        critic_inputs = critic_input(x, critic_choices, critic_heads)
+        critic = self._critic(study, history, critic_heads, tactical, critic_inputs) if tactical else None
         strategy = self._strategy(study, history, heads, choices, decisions, fixed, critic, critic_inputs, rng)
         params = dict(strategy.params)
         proposal = None
         if tactical:
             assert critic is not None
-            chosen = strategy.chosen[: len(seen)]
+            chosen = strategy.chosen[: len(critic_heads)]
             proposal = self._tactical(
-                history, decisions, seen, choices[:, : len(seen)], chosen, tactical, x, critic, rng
+                history, decisions, critic_heads, critic_choices, chosen, tactical, x, critic, rng
             )
             params.update(proposal.values)
         Decision(
