@@ -1,11 +1,14 @@
 """The ablations: the shipped cascade with one part switched off, to show what each part is worth.
 
-Each is a subclass of the shipped ``CascadeSampler`` (or of one of its agents) that replaces one part, so
-nothing in ``cascaderl_optuna`` carries them. ``benchmarks.samplers`` registers them as
-``cascade_uniform_high_level``, ``cascade_no_low_level_learning``, ``cascade_flat`` and ``cascade_no_tuning_share``;
-the ``ablation`` suite pairs each with the full cascade by seed (``docs/benchmarks.md``), and the ``llm_family`` suite
-runs ``cascade_no_tuning_share`` beside the cascade on the drawn LoRA landscapes. The first three decide exactly as
-the ablation switch of earlier versions did, so the committed rows stay reproducible.
+Each is a subclass of the shipped ``CascadeSampler`` that sets one of its documented ablation seams (class attributes,
+never an override of the sampler's methods): ``_high_level_agent_class`` and ``_low_level_agent_class`` take any agent
+that satisfies ``cascaderl_optuna._cascade.agent_protocols``, ``_critic_sees_strategy`` hides the strategy from the
+critic and the low level, and ``HighLevelAgent.keep_tuning_share`` drops the tuning share. ``benchmarks.samplers``
+registers them as ``cascade_uniform_high_level``, ``cascade_no_low_level_learning``, ``cascade_flat`` and
+``cascade_no_tuning_share``; the ``ablation`` suite pairs each with the full cascade by seed (``docs/benchmarks.md``),
+and the ``llm_family`` suite runs ``cascade_no_tuning_share`` beside the cascade on the drawn LoRA landscapes. They
+decide exactly as the ablation switch of earlier versions did, so the committed rows stay reproducible
+(``scripts/check_identical_suggestions.py`` checks one study of each).
 
 * ``uniform_high_level``: strategies uniformly at random, no high-level learning; the low level as shipped.
 * ``no_low_level_learning``: tactical values uniformly at random; the high level as shipped.
@@ -22,12 +25,10 @@ from collections.abc import Callable
 
 import numpy as np
 import optuna
-import torch
 
 from cascaderl_optuna import CascadeSampler
 from cascaderl_optuna._cascade.encoding import HistoryEncoder
 from cascaderl_optuna._cascade.encoding import N_FEATURES
-from cascaderl_optuna._cascade.high_level import floored_softmax
 from cascaderl_optuna._cascade.high_level import HighLevelAgent
 from cascaderl_optuna._cascade.low_level import LowLevelAgent
 from cascaderl_optuna._cascade.ppo import PPOStats
@@ -80,15 +81,7 @@ class FlatHighLevelAgent(HighLevelAgent):
 class NoTuningShareAgent(HighLevelAgent):
     """The learned floored softmax alone: a choice is judged on whatever trials it happened to get."""
 
-    def _probs(self, features: torch.Tensor, bias: torch.Tensor, theta: torch.Tensor) -> torch.Tensor:
-        valid = self._mask.expand(features.shape[:-1])
-        logits = (bias + features @ theta).masked_fill(~valid, -torch.inf)
-        return torch.where(valid, floored_softmax(logits, self.floor, self._n_per_head[:, None]), 0.0)
-
-    def head_probabilities(self, k: int, phi: np.ndarray) -> np.ndarray:
-        with torch.no_grad():
-            logits = self.bias[k, : self.n_choices[k]] + torch.tensor(phi) @ self.theta
-            return floored_softmax(logits, self.floor, self.n_choices[k]).numpy()
+    keep_tuning_share = False
 
 
 class NoTuningShareCascade(CascadeSampler):
@@ -107,15 +100,7 @@ class FlatCascade(CascadeSampler):
     """One agent over all parameters: the critic and the low level do not see the strategy."""
 
     _high_level_agent_class = FlatHighLevelAgent
-
-    def _critic_gap_function(self, critic, x, onehot, utilities, strategic, rng):  # type: ignore[no-untyped-def]
-        return None
-
-    def _critic(self, study, history, heads, tactical, x, choices):  # type: ignore[no-untyped-def]
-        return super()._critic(study, history, [], tactical, x, choices[:, :0])
-
-    def _tactical(self, history, decisions, heads, choices, chosen, tactical, x, critic, rng):  # type: ignore[no-untyped-def]
-        return super()._tactical(history, decisions, [], choices[:, :0], [], tactical, x, critic, rng)
+    _critic_sees_strategy = False
 
 
 ABLATIONS: dict[str, type[CascadeSampler]] = {

@@ -33,7 +33,9 @@ JSON: the weights, the settings, the per-round held-out figures). Use the result
 from __future__ import annotations
 
 import argparse
+from collections.abc import Callable
 from dataclasses import dataclass
+import functools
 import json
 import math
 from pathlib import Path
@@ -130,8 +132,12 @@ class Episode:
 
 
 class _RecordingHighLevelAgent(HighLevelAgent):
-    """The shipped high-level agent, keeping what it saw and did in its last ``act`` (in memory only):
+    """The shipped high-level agent, handing what it saw and did in each ``act`` to ``record`` (in memory only):
     pre-training re-scores each decision under other feature weights."""
+
+    def __init__(self, n_choices: list[int], *, record: Callable[[dict[str, Any]], None], **kwargs: Any) -> None:
+        super().__init__(n_choices, **kwargs)
+        self._record = record
 
     def head_probabilities(self, k: int, phi: np.ndarray) -> np.ndarray:
         self._seen.append(phi.copy())
@@ -141,35 +147,35 @@ class _RecordingHighLevelAgent(HighLevelAgent):
         self._seen: list[np.ndarray] = []
         chosen, log_probs, probs, gaps = super().act(rng, pending, fixed, critic_gap)
         fixed = fixed or {}
-        self.last_decision = {
-            "features": self._seen,
-            "bias": self.bias.numpy(),
-            "theta": self.theta.numpy(),
-            "chosen": chosen,
-            "sampled": [k not in fixed for k in range(len(self.n_choices))],
-            "log_prob": sum(lp for k, lp in enumerate(log_probs) if k not in fixed),
-            "floor": self.floor,
-        }
+        self._record(
+            {
+                "features": self._seen,
+                "bias": self.bias.numpy(),
+                "theta": self.theta.numpy(),
+                "chosen": chosen,
+                "sampled": [k not in fixed for k in range(len(self.n_choices))],
+                "log_prob": sum(lp for k, lp in enumerate(log_probs) if k not in fixed),
+                "floor": self.floor,
+            }
+        )
         return chosen, log_probs, probs, gaps
 
 
 class RecordingCascade(CascadeSampler):
-    """``CascadeSampler`` whose ``last_high_level`` is the last high-level decision (None before one)."""
+    """``CascadeSampler`` whose ``last_high_level`` is its last high-level decision (None before one).
 
-    _high_level_agent_class = _RecordingHighLevelAgent
+    It goes through the sampler's documented agent seam (``_high_level_agent_class``): its agents are made by a
+    factory that hands each decision back to the sampler.
+    """
+
     last_high_level: dict[str, Any] | None = None
 
-    def _decide(self, study, trial, history, strategic, tactical, fixed, rng):  # type: ignore[no-untyped-def]
-        self._acting: list[_RecordingHighLevelAgent] = []
-        params = super()._decide(study, trial, history, strategic, tactical, fixed, rng)
-        acted = [a for a in self._acting if hasattr(a, "last_decision")]
-        self.last_high_level = acted[-1].last_decision if acted else None
-        return params
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self._high_level_agent_class = functools.partial(_RecordingHighLevelAgent, record=self._record)
 
-    def _high_level_agent(self, strategic):  # type: ignore[no-untyped-def]
-        agent = super()._high_level_agent(strategic)
-        self._acting.append(agent)
-        return agent
+    def _record(self, decision: dict[str, Any]) -> None:
+        self.last_high_level = decision
 
 
 def run_episode(theta: np.ndarray, problem_seed: int, n_trials: int, sampler_seed: int) -> Episode:

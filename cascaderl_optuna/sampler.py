@@ -29,6 +29,8 @@ from collections.abc import Callable
 from collections.abc import Iterator
 from collections.abc import Sequence
 import contextlib
+from dataclasses import dataclass
+from dataclasses import field
 import datetime
 import threading
 from typing import Any
@@ -40,20 +42,23 @@ from optuna.distributions import BaseDistribution
 from optuna.samplers import BaseSampler
 from optuna.samplers import QMCSampler
 from optuna.samplers import RandomSampler
-from optuna.samplers._base import _process_constraints_after_trial
-from optuna.storages._heartbeat import is_heartbeat_enabled
 from optuna.study import Study
 from optuna.trial import FrozenTrial
 from optuna.trial import TrialState
+from threadpoolctl import ThreadpoolController
 import torch
 
+from cascaderl_optuna._cascade.agent_protocols import HighLevelAgentFactory
+from cascaderl_optuna._cascade.agent_protocols import HighLevelPolicy
+from cascaderl_optuna._cascade.agent_protocols import LowLevelAgentFactory
 from cascaderl_optuna._cascade.coordinates import choice_matrix
+from cascaderl_optuna._cascade.coordinates import critic_input
 from cascaderl_optuna._cascade.coordinates import from_unit
 from cascaderl_optuna._cascade.coordinates import heads_key
-from cascaderl_optuna._cascade.coordinates import one_hot
 from cascaderl_optuna._cascade.coordinates import parameter_order
 from cascaderl_optuna._cascade.coordinates import split_search_space
 from cascaderl_optuna._cascade.coordinates import StrategicParam
+from cascaderl_optuna._cascade.coordinates import strategy_code
 from cascaderl_optuna._cascade.coordinates import to_unit
 from cascaderl_optuna._cascade.coordinates import unit_matrix
 from cascaderl_optuna._cascade.coordinates import unit_row
@@ -76,6 +81,16 @@ from cascaderl_optuna._cascade.low_level import MAX_REAL_BATCH
 from cascaderl_optuna._cascade.low_level import optimistic_score
 from cascaderl_optuna._cascade.low_level import same_strategy
 from cascaderl_optuna._cascade.low_level import strategy_start
+from cascaderl_optuna._cascade.optuna_compat import heartbeat_enabled
+from cascaderl_optuna._cascade.optuna_compat import in_optimize_loop
+from cascaderl_optuna._cascade.optuna_compat import is_multi_objective
+from cascaderl_optuna._cascade.optuna_compat import owning_study
+from cascaderl_optuna._cascade.optuna_compat import process_constraints_after_trial
+from cascaderl_optuna._cascade.optuna_compat import record_heartbeat
+from cascaderl_optuna._cascade.optuna_compat import stale_trial_ids
+from cascaderl_optuna._cascade.optuna_compat import study_storage
+from cascaderl_optuna._cascade.optuna_compat import study_trials
+from cascaderl_optuna._cascade.optuna_compat import trial_id
 from cascaderl_optuna._cascade.orphans import OrphanSweep
 from cascaderl_optuna._cascade.ppo import PPOStats
 from cascaderl_optuna._cascade.records import critic_gaps
@@ -95,18 +110,32 @@ from cascaderl_optuna._cascade.warm_start import WarmStart
 _FINISHED = (TrialState.COMPLETE, TrialState.PRUNED)
 
 
+_blas_controller: ThreadpoolController | None = None
+
+
+def _blas_threads() -> ThreadpoolController:
+    """threadpoolctl's view of the BLAS libraries loaded in this process, made once: inspecting them costs about a
+    millisecond, limiting them through a made controller some 35 microseconds (2-core machine)."""
+    global _blas_controller
+    if _blas_controller is None:
+        _blas_controller = ThreadpoolController()
+    return _blas_controller
+
+
 @contextlib.contextmanager
-def _single_threaded_torch() -> Iterator[None]:
-    """The sampler's tensors have a few hundred rows: threads cost more than they save.
+def _single_threaded_maths() -> Iterator[None]:
+    """The sampler's arrays have a few hundred rows: threads cost more than they save.
 
     On a busy 2-core machine a multi-threaded 150x150 Cholesky took 140 ms against 0.1 ms on one
-    thread, so the sampler's own maths runs on one thread and restores the setting afterwards.
+    thread, so the sampler's own maths (torch, and NumPy's BLAS through threadpoolctl, whatever
+    the user's environment sets) runs on one thread and restores the settings afterwards.
     """
     previous = torch.get_num_threads()
     if previous != 1:
         torch.set_num_threads(1)
     try:
-        yield
+        with _blas_threads().limit(limits=1, user_api="blas"):
+            yield
     finally:
         if previous != 1:
             torch.set_num_threads(previous)
@@ -120,17 +149,49 @@ def _entropy(seed: int | None) -> int:
 
 
 def _strategy_similarity(
-    critic: GaussianProcessCritic, choices: np.ndarray, heads: list[StrategicParam], code: np.ndarray, n_tac: int
+    critic: GaussianProcessCritic, choices: np.ndarray, heads: list[StrategicParam], code: np.ndarray
 ) -> np.ndarray:
     """How much each row of ``choices`` behaves like the strategy ``code`` in the critic's eyes (its kernel on the
     strategy part of the input alone); all ones without strategic heads."""
     if not heads or not len(choices):
         return np.ones(len(choices))
-    return critic.input_similarity(
-        np.hstack([np.zeros((len(choices), n_tac)), one_hot(choices, heads)]),
-        np.concatenate([np.zeros(n_tac), code]),
-        slice(n_tac, None),
-    )
+    return critic.strategy_similarity(critic_input(np.zeros((len(choices), 0)), choices, heads), code)
+
+
+@dataclass(frozen=True)
+class StrategyChoice:
+    """The high level's decision for one trial (empty without strategic heads)."""
+
+    chosen: list[int] = field(default_factory=list)
+    """Index of the chosen choice of each head."""
+    params: dict[str, Any] = field(default_factory=dict)
+    """Head name -> the chosen value."""
+    log_prob: dict[str, float] = field(default_factory=dict)
+    """Head name -> behaviour log-probability of the choice (heads fixed by ``enqueue_trial`` are absent)."""
+    critic_gap: dict[str, list[float]] | None = None
+    """Head name -> the ``critic_gap`` feature of each choice, as the agent saw it."""
+    probs: dict[str, list[float]] | None = None
+    """Head name -> the policy's probability of each choice (observability)."""
+    entropy: float | None = None
+    """The policy's entropy summed over heads (observability)."""
+    diagnostics: dict[str, Any] | None = None
+    """The PPO statistics of the high level's fit (observability)."""
+
+
+@dataclass(frozen=True)
+class TacticalProposal:
+    """The low level's proposal for one trial, by tactical parameter name."""
+
+    values: dict[str, Any]
+    """The values the trial runs with."""
+    log_prob: dict[str, float]
+    """Log-density of each value's unit-cube coordinate under the policy that drew it."""
+    mean: dict[str, float]
+    """The policy's centre (observability)."""
+    std: dict[str, float]
+    """The policy's spread (observability)."""
+    diagnostics: dict[str, float]
+    """The PPO statistics of the low level's update, plus ``mean_std`` (observability)."""
 
 
 def _check(condition: bool, message: str) -> None:
@@ -182,10 +243,12 @@ class CascadeSampler(BaseSampler):
             study.optimize(objective, n_trials=60)
 
     Args:
-        seed: Seed of every random choice. The same seed and the same sequence of results give
-            the same suggestions.
+        seed: Seed of every random choice (``None`` or an int >= 0). The same seed and the same
+            sequence of results give the same suggestions.
         strategic_params: Names of integer or stepped-float parameters to treat as strategic
-            (e.g. ``("lora_rank",)``), besides every categorical parameter.
+            (e.g. ``("lora_rank",)``), besides every categorical parameter. A continuous float
+            named here raises ``ValueError`` at the first trial after one has suggested it; a name
+            no trial of the start-up suggested is warned about when it ends (``UserWarning``, once).
         n_startup_trials: Trials drawn from a space-filling design before the agents act.
         startup: ``"qmc"`` (scrambled Sobol, :class:`~optuna.samplers.QMCSampler`) or
             ``"random"``.
@@ -223,12 +286,21 @@ class CascadeSampler(BaseSampler):
             of each strategy family opens the study (evaluated anew), its trials count towards each
             family's tuning trials, and its elite seeds each strategy's low level with a weight that
             fades as this study's own trials arrive (:mod:`cascaderl_optuna._cascade.warm_start`).
-            Every worker of a study should get the same one.
+            Every worker of a study should get the same one. Its direction must be this study's: a
+            maximised study opening a minimised one would start from the worst points, so the first
+            trial raises ``ValueError`` instead (values are never flipped). A sequence of trials carries
+            no direction and is read as minimised (refused in a maximised study: pass the Study).
     """
 
-    # The agent classes of both levels (benchmarks/ subclasses the sampler with other ones).
-    _high_level_agent_class: type[HighLevelAgent] = HighLevelAgent
-    _low_level_agent_class: type[LowLevelAgent] = LowLevelAgent
+    # -- ablation seams (benchmarks/ablations.py subclasses the sampler with other values; not a public API) ----
+    _high_level_agent_class: HighLevelAgentFactory = HighLevelAgent
+    """Makes the high-level agent of each decision: anything that satisfies ``agent_protocols.HighLevelPolicy``."""
+    _low_level_agent_class: LowLevelAgentFactory = LowLevelAgent
+    """Makes the low-level agent of each decision: anything that satisfies ``agent_protocols.LowLevelPolicy``."""
+    _critic_sees_strategy: bool = True
+    """False: the critic and the low level do not see the strategy (the ``flat`` ablation): the critic models the
+    tactical values alone, one low-level start is shared by every strategy, and the high level gets no
+    ``critic_gap``."""
 
     def __init__(
         self,
@@ -249,7 +321,10 @@ class CascadeSampler(BaseSampler):
         constraints_func: Callable[[FrozenTrial], Sequence[float]] | None = None,
         warm_start: Study | Sequence[FrozenTrial] | None = None,
     ) -> None:
-        _check(seed is None or isinstance(seed, (int, np.integer)), f"seed must be an int or None, got {seed!r}.")
+        _check(
+            seed is None or (isinstance(seed, (int, np.integer)) and not isinstance(seed, bool) and seed >= 0),
+            f"seed must be None (fresh randomness) or an int >= 0, e.g. seed=0; got {seed!r}.",
+        )
         _check(
             not isinstance(strategic_params, str),
             "strategic_params must be a sequence of parameter names, e.g. ('lora_rank',), "
@@ -318,7 +393,6 @@ class CascadeSampler(BaseSampler):
         self._gamma = gamma
         self._clip = clip
         self._beta = exploration
-        self._seed = seed
         self._entropy = _entropy(seed)
         # Without a seed, QMCSampler warns that every worker must share one; the cascade's
         # workers need not (each scrambles its own Sobol sequence), so it gets a random one.
@@ -335,6 +409,7 @@ class CascadeSampler(BaseSampler):
         self._finished_cache = FinishedTrialCache()
         self._lock = threading.RLock()
         self._orphan_sweep = OrphanSweep()
+        self._study_checked = False  # the checks that need the study: once per sampler (_check_study)
 
     def __getstate__(self) -> dict[str, Any]:
         # Picklable like optuna's own samplers (Ray Tune and multiprocessing copy the sampler):
@@ -356,14 +431,13 @@ class CascadeSampler(BaseSampler):
         # heartbeats from Optuna, and a single one would make them look stale to other workers.
         # A worker killed even earlier (between Optuna's create_new_trial and this hook) leaves a trial
         # that never beats: every worker fails those orphans, once per grace period (._cascade.orphans).
-        owner = getattr(study, "_study", study)  # HyperbandPruner hands samplers a bracket's view
-        if owner._thread_local.in_optimize_loop and is_heartbeat_enabled(study._storage):
-            study._storage.record_heartbeat(trial._trial_id)  # type: ignore[attr-defined]
-            self._orphan_sweep(owner)
+        if in_optimize_loop(study) and heartbeat_enabled(study_storage(study)):
+            record_heartbeat(study, trial)
+            self._orphan_sweep(owning_study(study))
 
     def after_trial(self, study: Study, trial: FrozenTrial, state: TrialState, values: Sequence[float] | None) -> None:
         if self._constraints_func is not None:
-            _process_constraints_after_trial(self._constraints_func, study, trial, state)
+            process_constraints_after_trial(self._constraints_func, study, trial, state)
 
     def reseed_rng(self) -> None:
         self._entropy = _entropy(None)
@@ -371,11 +445,13 @@ class CascadeSampler(BaseSampler):
         self._independent.reseed_rng()
 
     def _in_startup(self, study: Study) -> bool:
-        finished = study._get_trials(deepcopy=False, states=_FINISHED, use_cache=True)
+        finished = study_trials(study, _FINISHED)
         return len(finished) < self._n_startup_trials
 
     def infer_relative_search_space(self, study: Study, trial: FrozenTrial) -> dict[str, BaseDistribution]:
         self._check_single_objective(study)
+        if not self._study_checked:
+            self._check_study(study)
         if trial.number < len(self._design):  # the warm start's design: parameter by parameter
             return {}
         if self._in_startup(study):
@@ -383,7 +459,7 @@ class CascadeSampler(BaseSampler):
         with self._lock:
             groups = self._search_space.calculate(study)
         space = {name: dist for group in groups for name, dist in group.items() if not dist.single()}
-        finished = study._get_trials(deepcopy=False, states=_FINISHED, use_cache=True)
+        finished = study_trials(study, _FINISHED)
         return {name: space[name] for name in parameter_order(finished, space)}
 
     def sample_relative(
@@ -394,15 +470,14 @@ class CascadeSampler(BaseSampler):
             return {}
         if self._in_startup(study):
             return self._startup.sample_relative(study, trial, search_space)
-        strategic, tactical = split_search_space(search_space, self._strategic_names)
-        trials = study._get_trials(deepcopy=False, use_cache=True)
-        history = read_history(trials, study.direction, self._window, trial.number)
+        heads, tactical = split_search_space(search_space, self._strategic_names)
+        history = read_history(study_trials(study), study.direction, self._window, trial.number)
         if history.running:
             history = self._without_dead(study, history)
         rng = np.random.default_rng([self._entropy, trial.number])
         fixed = trial.system_attrs.get("fixed_params", {}) or {}
-        with self._lock, _single_threaded_torch():
-            return self._decide(study, trial, history, strategic, tactical, fixed, rng)
+        with self._lock, _single_threaded_maths():
+            return self._decide(study, trial, history, heads, tactical, fixed, rng)
 
     def sample_independent(
         self,
@@ -420,14 +495,46 @@ class CascadeSampler(BaseSampler):
 
     def _without_dead(self, study: Study, history: History) -> History:
         """The history without RUNNING trials whose worker is gone (see :func:`without_stale`)."""
-        storage = study._storage
-        stale = storage._get_stale_trial_ids(study._study_id) if is_heartbeat_enabled(storage) else ()  # type: ignore[attr-defined]
+        stale = stale_trial_ids(study)
         if not stale and self._pending_timeout is None:
             return history
         return without_stale(history, set(stale), self._pending_timeout, datetime.datetime.now())
 
+    def _check_study(self, study: Study) -> None:
+        """The arguments that can only be checked against the study; called for each trial until the start-up
+        is over, then never again (``_study_checked``).
+
+        ``warm_start``'s direction must be the study's (checked at the first trial). A parameter named in
+        ``strategic_params`` must be able to be strategic: a continuous float is refused at the first trial
+        after a finished trial has suggested it. A name no trial of the start-up has suggested is warned about
+        once, when the start-up is over: not earlier, because a parameter suggested in one branch only (a LoRA
+        rank when the adapter is LoRA) may be missing from the first trials. Optuna asks for the search space at
+        a trial's first ``suggest_*``, so a refusal raises inside the objective before it has done any work:
+        ``study.optimize`` fails that trial and re-raises, and nothing stored is lost or changed.
+        """
+        if self._warm is not None and self._warm.direction != study.direction:
+            raise ValueError(self._warm.direction_mismatch(study.direction))
+        finished = study_trials(study, _FINISHED)
+        seen: dict[str, BaseDistribution] = {}
+        for t in finished:
+            seen.update(t.distributions)
+        for name in self._strategic_names:
+            if name in seen:
+                StrategicParam(name, seen[name])  # raises for a continuous float, naming strategic_params
+        if len(finished) < self._n_startup_trials:
+            return
+        self._study_checked = True
+        unknown = sorted(set(self._strategic_names) - set(seen))
+        if unknown:
+            warnings.warn(
+                f"strategic_params names {unknown}, which no trial of study {study.study_name!r} has suggested "
+                f"(its parameters: {sorted(seen)}). Check the spelling; a name that is not a parameter is ignored.",
+                UserWarning,
+                stacklevel=3,
+            )
+
     def _check_single_objective(self, study: Study) -> None:
-        if study._is_multi_objective():
+        if is_multi_objective(study):
             raise ValueError(
                 f"CascadeSampler is single-objective, but study {study.study_name!r} has "
                 f"{len(study.directions)} objectives. Optimise one objective (or a weighted sum "
@@ -441,68 +548,93 @@ class CascadeSampler(BaseSampler):
         study: Study,
         trial: FrozenTrial,
         history: History,
-        strategic: list[StrategicParam],
+        heads: list[StrategicParam],
         tactical: dict[str, BaseDistribution],
         fixed: dict[str, Any],
         rng: np.random.Generator,
     ) -> dict[str, Any]:
         finished = history.finished
         decisions = self._finished_cache.values(study, finished, DECISION_KEY, Decision.read)
-        choices = self._finished_choices(study, finished, strategic)
+        choices = self._finished_choices(study, finished, heads)
         x = self._finished_units(study, finished, tactical)
-        critic = self._critic(study, history, strategic, tactical, x, choices) if tactical else None
-        params: dict[str, Any] = {}
-        chosen: list[int] = []
-        hl_log_prob: dict[str, float] = {}
-        gaps: dict[str, list[float]] | None = None
-        diagnostics: dict[str, Any] = {}
-        if strategic:
-            agent = self._high_level_agent(strategic)
-            stats = self._fit_high_level(study, agent, history, strategic, choices, decisions)
-            fixed_idx = {
-                k: idx
-                for k, head in enumerate(strategic)
-                if head.name in fixed and (idx := head.index_of(fixed[head.name])) is not None
-            }
-            gap_fn = None
-            if critic is not None and len(finished):
-                gap_fn = self._critic_gap_function(
-                    critic, x, one_hot(choices, strategic), history.utilities, strategic, rng
-                )
-            pending = choice_matrix(history.running, strategic)
-            chosen, log_probs, probs, head_gaps = agent.act(rng, pending, fixed_idx, gap_fn)
-            gaps = {}
-            for k, (head, c, lp) in enumerate(zip(strategic, chosen, log_probs)):
-                params[head.name] = head.choices[c]
-                gaps[head.name] = [round(float(g), 5) for g in head_gaps[k]]
-                if k not in fixed_idx:  # a fixed value was not sampled: off-policy data
-                    hl_log_prob[head.name] = lp
-            diagnostics["probs"] = {h.name: [round(float(p_), 6) for p_ in p] for h, p in zip(strategic, probs)}
-            diagnostics["entropy"] = float(sum(-(p * np.log(p)).sum() for p in probs))
-            diagnostics["high_level"] = stats.as_dict()
-        ll_log_prob = ll_mean = ll_std = None
+        # the heads the critic and the low level see: all of them, or none in the `flat` ablation
+        critic_heads = heads if self._critic_sees_strategy else []
+        critic_choices = choices[:, : len(critic_heads)]
+        critic_inputs = critic_input(x, critic_choices, critic_heads)
+        critic = self._critic(study, history, critic_heads, tactical, critic_inputs) if tactical else None
+        strategy = self._strategy(study, history, heads, choices, decisions, fixed, critic, critic_inputs, rng)
+        params = dict(strategy.params)
+        proposal = None
         if tactical:
             assert critic is not None
-            values, ll_log_prob, ll_mean, ll_std, diagnostics["low_level"] = self._tactical(
-                history, decisions, strategic, choices, chosen, tactical, x, critic, rng
+            chosen = strategy.chosen[: len(critic_heads)]
+            proposal = self._tactical(
+                history, decisions, critic_heads, critic_choices, chosen, tactical, x, critic, rng
             )
-            params.update(values)
+            params.update(proposal.values)
         Decision(
-            strategy={h.name: c for h, c in zip(strategic, chosen)},
-            hl_log_prob=hl_log_prob,
-            critic_gap=gaps,
-            ll_log_prob=ll_log_prob,
-            ll_mean=ll_mean,
-            ll_std=ll_std,
-        ).write(study, trial._trial_id)
-        PolicyDiagnostics(**diagnostics).write(study, trial._trial_id)
+            strategy={h.name: c for h, c in zip(heads, strategy.chosen)},
+            hl_log_prob=strategy.log_prob,
+            critic_gap=strategy.critic_gap,
+            ll_log_prob=None if proposal is None else proposal.log_prob,
+            ll_mean=None if proposal is None else proposal.mean,
+            ll_std=None if proposal is None else proposal.std,
+        ).write(study, trial_id(trial))
+        PolicyDiagnostics(
+            probs=strategy.probs,
+            entropy=strategy.entropy,
+            high_level=strategy.diagnostics,
+            low_level=None if proposal is None else proposal.diagnostics,
+        ).write(study, trial_id(trial))
         return params
 
     # -- the high level ----------------------------------------------------------------------
-    def _high_level_agent(self, strategic: list[StrategicParam]) -> HighLevelAgent:
-        warm: dict[str, Any] = {} if self._warm is None else {"tuned_elsewhere": self._warm.tuned_counts(strategic)}
+    def _strategy(
+        self,
+        study: Study,
+        history: History,
+        heads: list[StrategicParam],
+        choices: np.ndarray,
+        decisions: list[Decision | None],
+        fixed: dict[str, Any],
+        critic: GaussianProcessCritic | None,
+        critic_inputs: np.ndarray,
+        rng: np.random.Generator,
+    ) -> StrategyChoice:
+        """The strategy for this trial: the high-level agent, re-fitted on the window, samples one choice per head
+        (a value fixed with ``enqueue_trial`` is kept, and is off-policy data)."""
+        if not heads:
+            return StrategyChoice()
+        agent = self._high_level_agent(heads)
+        stats = self._fit_high_level(study, agent, history, heads, choices, decisions)
+        fixed_idx = {
+            k: idx
+            for k, head in enumerate(heads)
+            if head.name in fixed and (idx := head.index_of(fixed[head.name])) is not None
+        }
+        gap_fn = None
+        if critic is not None and len(history.finished) and self._critic_sees_strategy:
+            n_tactical = critic_inputs.shape[1] - sum(h.n_choices for h in heads)
+            candidates = critic_gap_candidates(critic_inputs, n_tactical, history.utilities, rng)
+            gap_fn = critic_gap_function(
+                critic.predict, candidates, n_tactical, [h.n_choices for h in heads], self._beta
+            )
+        pending = choice_matrix(history.running, heads)
+        chosen, log_probs, probs, head_gaps = agent.act(rng, pending, fixed_idx, gap_fn)
+        return StrategyChoice(
+            chosen=chosen,
+            params={head.name: head.choices[c] for head, c in zip(heads, chosen)},
+            log_prob={head.name: lp for k, (head, lp) in enumerate(zip(heads, log_probs)) if k not in fixed_idx},
+            critic_gap={head.name: [round(float(g), 5) for g in gaps] for head, gaps in zip(heads, head_gaps)},
+            probs={h.name: [round(float(p_), 6) for p_ in p] for h, p in zip(heads, probs)},
+            entropy=float(sum(-(p * np.log(p)).sum() for p in probs)),
+            diagnostics=stats.as_dict(),
+        )
+
+    def _high_level_agent(self, heads: list[StrategicParam]) -> HighLevelPolicy:
+        warm: dict[str, Any] = {} if self._warm is None else {"tuned_elsewhere": self._warm.tuned_counts(heads)}
         return self._high_level_agent_class(
-            [h.n_choices for h in strategic],
+            [h.n_choices for h in heads],
             theta_prior=self._theta,
             floor=self._floor,
             gamma=self._gamma,
@@ -513,9 +645,9 @@ class CascadeSampler(BaseSampler):
     def _fit_high_level(
         self,
         study: Study,
-        agent: HighLevelAgent,
+        agent: HighLevelPolicy,
         history: History,
-        strategic: list[StrategicParam],
+        heads: list[StrategicParam],
         choices: np.ndarray,
         decisions: list[Decision | None],
     ) -> PPOStats:
@@ -529,41 +661,28 @@ class CascadeSampler(BaseSampler):
             return agent.fit(
                 choices,
                 history.utilities,
-                high_level_behaviour(history.finished, decisions, strategic),
-                critic_gaps(decisions, strategic),
+                high_level_behaviour(history.finished, decisions, heads),
+                critic_gaps(decisions, heads),
             )
         fit_trials = history.all_finished[fit_range[0] : fit_range[1]]
 
         def fit() -> tuple[torch.Tensor, torch.Tensor, PPOStats]:
-            fitted = self._high_level_agent(strategic)
+            fitted = self._high_level_agent(heads)
             fit_decisions = self._finished_cache.values(
                 study, fit_trials, ("high_level_fit", DECISION_KEY), Decision.read
             )
             stats = fitted.fit(
-                choice_matrix(fit_trials, strategic),
+                choice_matrix(fit_trials, heads),
                 rank_utilities(fit_trials, study.direction),
-                high_level_behaviour(fit_trials, fit_decisions, strategic),
-                critic_gaps(fit_decisions, strategic),
+                high_level_behaviour(fit_trials, fit_decisions, heads),
+                critic_gaps(fit_decisions, heads),
             )
             return fitted.bias, fitted.theta, stats
 
-        key = ("high_level", tuple(t.number for t in fit_trials), heads_key(strategic))
+        key = ("high_level", tuple(t.number for t in fit_trials), heads_key(heads))
         agent.bias, agent.theta, stats = self._finished_cache.memo(study, key, fit)
         agent.observe(choices, history.utilities)
         return stats
-
-    def _critic_gap_function(
-        self,
-        critic: GaussianProcessCritic,
-        x: np.ndarray,
-        onehot: np.ndarray,
-        utilities: np.ndarray,
-        strategic: list[StrategicParam],
-        rng: np.random.Generator,
-    ) -> Callable[[int, list[int]], np.ndarray] | None:
-        """The ``critic_gap`` feature of each strategic choice (:func:`critic_gap_function`)."""
-        candidates = critic_gap_candidates(x, onehot, utilities, rng)
-        return critic_gap_function(critic.predict, candidates, x.shape[1], [h.n_choices for h in strategic], self._beta)
 
     # -- the critic --------------------------------------------------------------------------
     def _critic(
@@ -572,17 +691,11 @@ class CascadeSampler(BaseSampler):
         history: History,
         heads: list[StrategicParam],
         tactical: dict[str, BaseDistribution],
-        x: np.ndarray,
-        choices: np.ndarray,
+        inputs: np.ndarray,
     ) -> GaussianProcessCritic:
-        """GP over [tactical values, code of ``heads``]; RUNNING trials enter as constant liars."""
-        running = np.hstack(
-            [
-                np.nan_to_num(unit_matrix(history.running, tactical), nan=0.5),
-                one_hot(choice_matrix(history.running, heads), heads),
-            ]
-        )
-        inputs = np.hstack([np.nan_to_num(x, nan=0.5), one_hot(choices, heads)])
+        """GP over :func:`critic_input` (tactical values, code of ``heads``) of the window's finished trials
+        (``inputs``); RUNNING trials enter as constant liars."""
+        running = critic_input(unit_matrix(history.running, tactical), choice_matrix(history.running, heads), heads)
         params = self._kernel_params(study, history, heads, tactical)
         return build_critic(inputs, history.utilities, running, params, self._critic_window)
 
@@ -605,12 +718,7 @@ class CascadeSampler(BaseSampler):
         fit_trials = done[start:stop]
 
         def fit() -> KernelParams:
-            fit_x = np.hstack(
-                [
-                    np.nan_to_num(unit_matrix(fit_trials, tactical), nan=0.5),
-                    one_hot(choice_matrix(fit_trials, heads), heads),
-                ]
-            )
+            fit_x = critic_input(unit_matrix(fit_trials, tactical), choice_matrix(fit_trials, heads), heads)
             return fit_kernel(fit_x, rank_utilities(fit_trials, study.direction))
 
         key = ("critic_kernel", tuple(t.number for t in fit_trials), tuple(tactical.items()), heads_key(heads))
@@ -628,18 +736,13 @@ class CascadeSampler(BaseSampler):
         x: np.ndarray,
         critic: GaussianProcessCritic,
         rng: np.random.Generator,
-    ) -> tuple[dict[str, Any], dict[str, float], dict[str, float], dict[str, float], dict[str, float]]:
-        """The tactical values for the strategy ``chosen`` of ``heads``.
-
-        Returns the values, their log-densities under the policy that drew them, the policy's
-        mean and spread (per parameter) and its diagnostics.
-        """
+    ) -> TacticalProposal:
+        """The tactical values for the strategy ``chosen`` of ``heads``."""
         names = list(tactical)
         finished = history.finished
         utilities = history.utilities
-        n_tac = x.shape[1]
-        code = one_hot(np.array([chosen]), heads)[0] if heads else np.zeros(0)
-        similarity = _strategy_similarity(critic, choices, heads, code, n_tac)
+        code = strategy_code(chosen, heads)
+        similarity = _strategy_similarity(critic, choices, heads, code)
         mean, std = strategy_start(x, utilities, similarity)
         if self._warm is not None:
             mean, std = self._warm_started(mean, std, float(similarity.sum()), tactical, heads, code, critic)
@@ -652,13 +755,12 @@ class CascadeSampler(BaseSampler):
         values = {n: from_unit(tactical[n], u) for n, u in zip(names, action)}  # type: ignore[arg-type]
         taken = np.array([to_unit(tactical[n], values[n]) for n in names])  # type: ignore[arg-type]
         log_prob = agent.log_prob(taken)
-        diagnostics = {**stats.as_dict(), "mean_std": float(agent.std.mean())}
-        return (
-            values,
-            {n: float(lp) for n, lp in zip(names, log_prob)},
-            {n: round(float(m), 6) for n, m in zip(names, agent.mean)},
-            {n: round(float(sd), 6) for n, sd in zip(names, agent.std)},
-            diagnostics,
+        return TacticalProposal(
+            values=values,
+            log_prob={n: float(lp) for n, lp in zip(names, log_prob)},
+            mean={n: round(float(m), 6) for n, m in zip(names, agent.mean)},
+            std={n: round(float(sd), 6) for n, sd in zip(names, agent.std)},
+            diagnostics={**stats.as_dict(), "mean_std": float(agent.std.mean())},
         )
 
     def _warm_started(
@@ -678,17 +780,15 @@ class CascadeSampler(BaseSampler):
         """
         assert self._warm is not None
         x_old, c_old, u_old = self._warm.elite(tactical, heads)
-        similarity = _strategy_similarity(critic, c_old, heads, code, x_old.shape[1])
+        similarity = _strategy_similarity(critic, c_old, heads, code)
         return blend_start((mean, std), elite_initialisation(x_old, u_old, similarity), n_own)
 
     # -- finished trials as arrays, each row computed once -----------------------------------
-    def _finished_choices(
-        self, study: Study, finished: list[FrozenTrial], strategic: list[StrategicParam]
-    ) -> np.ndarray:
+    def _finished_choices(self, study: Study, finished: list[FrozenTrial], heads: list[StrategicParam]) -> np.ndarray:
         rows = self._finished_cache.values(
-            study, finished, ("choices", heads_key(strategic)), lambda t: choice_matrix([t], strategic)[0]
+            study, finished, ("choices", heads_key(heads)), lambda t: choice_matrix([t], heads)[0]
         )
-        return np.array(rows, dtype=int).reshape(len(finished), len(strategic))
+        return np.array(rows, dtype=int).reshape(len(finished), len(heads))
 
     def _finished_units(
         self, study: Study, finished: list[FrozenTrial], tactical: dict[str, BaseDistribution]

@@ -2,6 +2,7 @@
 
 import json
 import math
+import warnings
 
 import numpy as np
 import optuna
@@ -371,3 +372,64 @@ def test_a_running_trial_older_than_pending_timeout_is_not_pending():
         planted(trial)
         study.tell(trial, 1.0)
     assert seen == [[dead.number], []]
+
+
+def test_the_samplers_maths_runs_on_one_blas_thread_and_the_users_setting_comes_back():
+    threadpoolctl = pytest.importorskip("threadpoolctl")
+    sampler = CascadeSampler(seed=0, n_startup_trials=3)
+    decide = sampler._decide
+    inside = []
+
+    def probing_decide(*args, **kwargs):
+        inside.append([pool["num_threads"] for pool in threadpoolctl.threadpool_info() if pool["user_api"] == "blas"])
+        return decide(*args, **kwargs)
+
+    sampler._decide = probing_decide
+    study = optuna.create_study(sampler=sampler)
+    with threadpoolctl.threadpool_limits(limits=2, user_api="blas"):
+        study.optimize(planted, n_trials=6)
+        after = [pool["num_threads"] for pool in threadpoolctl.threadpool_info() if pool["user_api"] == "blas"]
+    assert len(inside) == 3 and all(threads and set(threads) == {1} for threads in inside)
+    assert after and set(after) == {2}
+
+
+@pytest.mark.parametrize("seed", [-1, True, 1.5, "0"])
+def test_a_bad_seed_is_refused_by_name(seed):
+    with pytest.raises(ValueError, match=r"seed must be None .* or an int >= 0"):
+        CascadeSampler(seed=seed)
+
+
+def test_warm_start_that_is_neither_a_study_nor_trials_is_refused_by_name():
+    with pytest.raises(TypeError, match=r"warm_start must be an optuna.Study .* got int: 123"):
+        CascadeSampler(warm_start=123)
+    with pytest.raises(TypeError, match=r"warm_start must be .* a sequence holding str"):
+        CascadeSampler(warm_start=["not a trial"])
+
+
+def _conditional(trial):
+    opt = trial.suggest_categorical("optimizer", ["adamw", "sgd"])
+    lr = trial.suggest_float("learning_rate", 1e-4, 1.0, log=True)
+    return (0.0 if opt == "adamw" else 0.5) + abs(math.log10(lr) + 2)
+
+
+def test_an_unknown_strategic_param_is_warned_about_once_when_the_start_up_ends():
+    study = optuna.create_study(sampler=CascadeSampler(seed=0, n_startup_trials=3, strategic_params=("lora_rnak",)))
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        study.optimize(_conditional, n_trials=3)  # a conditional parameter may still appear
+    with pytest.warns(UserWarning, match=r"strategic_params names \['lora_rnak'\].*\['learning_rate', 'optimizer'\]"):
+        study.optimize(_conditional, n_trials=1)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        study.optimize(_conditional, n_trials=4)  # once per sampler
+
+
+def test_a_continuous_strategic_param_is_refused_at_the_first_trial_that_shows_it():
+    study = optuna.create_study(
+        sampler=CascadeSampler(seed=0, n_startup_trials=10, strategic_params=("learning_rate",))
+    )
+    study.optimize(_conditional, n_trials=1)  # nothing to check against yet
+    with pytest.raises(ValueError, match=r"'learning_rate' is named strategic .* continuous.*strategic_params"):
+        study.optimize(_conditional, n_trials=1)
+    assert [t.state for t in study.trials] == [TrialState.COMPLETE, TrialState.FAIL]  # no RUNNING trial left behind
+    assert study.trials[0].params  # what was stored stays

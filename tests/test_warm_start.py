@@ -192,3 +192,28 @@ def test_a_choice_with_the_tuning_trials_between_both_studies_is_tuned_and_its_h
     assert probs[0].tolist() == pytest.approx(
         head_policy(logits, uncertainty, valid, 0.15, 2, elsewhere + 100)[0].tolist()
     )
+
+
+def _quadratic(trial):
+    return (trial.suggest_float("x", -1.0, 1.0) - 0.5) ** 2
+
+
+def test_a_warm_start_from_a_study_of_the_other_direction_is_refused_by_name():
+    earlier = optuna.create_study(direction="maximize")
+    earlier.optimize(_quadratic, n_trials=5)
+    study = optuna.create_study(sampler=CascadeSampler(seed=0, warm_start=earlier))
+    with pytest.raises(
+        ValueError, match=r"warm_start: study .* was maximised, but this study minimises.*same direction"
+    ):
+        study.optimize(_quadratic, n_trials=1)
+    assert [t.state for t in study.trials] == [optuna.trial.TrialState.FAIL]
+
+
+def test_warm_start_trials_are_read_as_minimised_and_refused_in_a_maximised_study():
+    earlier = optuna.create_study()
+    earlier.optimize(_quadratic, n_trials=5)
+    minimised = optuna.create_study(sampler=CascadeSampler(seed=0, warm_start=earlier.trials))
+    minimised.optimize(_quadratic, n_trials=2)
+    maximised = optuna.create_study(direction="maximize", sampler=CascadeSampler(seed=0, warm_start=earlier.trials))
+    with pytest.raises(ValueError, match=r"warm_start: the earlier trials .* are read as minimised.*optuna.Study"):
+        maximised.optimize(_quadratic, n_trials=1)

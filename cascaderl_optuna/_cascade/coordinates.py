@@ -186,6 +186,25 @@ def one_hot(choices: np.ndarray, heads: Sequence[StrategicParam]) -> np.ndarray:
     return np.hstack(blocks) if blocks else np.zeros((n, 0))
 
 
+MISSING_UNIT = 0.5
+"""Where the critic puts a tactical parameter a trial lacks: the centre of the unit interval."""
+
+
+def critic_input(units: np.ndarray, choices: np.ndarray, heads: Sequence[StrategicParam]) -> np.ndarray:
+    """The critic's input rows: each row's tactical unit values (``MISSING_UNIT`` where NaN, a parameter the trial
+    lacks), then the one-hot code of its strategic ``choices`` of ``heads`` (:func:`one_hot`).
+
+    The one place that builds what the critic sees: its data, the RUNNING trials, its hyperparameter fit and the
+    similarity of strategies all go through here, so their columns always line up.
+    """
+    return np.hstack([np.nan_to_num(units, nan=MISSING_UNIT), one_hot(choices, heads)])
+
+
+def strategy_code(chosen: Sequence[int], heads: Sequence[StrategicParam]) -> np.ndarray:
+    """The strategy part of :func:`critic_input` for one strategy (``chosen``: an index per head)."""
+    return critic_input(np.zeros((1, 0)), np.array([chosen], dtype=int).reshape(1, len(heads)), heads)[0]
+
+
 def unit_row(trial: FrozenTrial, tactical: Mapping[str, BaseDistribution], names: Sequence[str]) -> list[float]:
     """One trial's tactical values in the unit cube; NaN where it lacks a parameter or it changed type."""
     row = [math.nan] * len(names)

@@ -83,11 +83,9 @@ def negative_log_posterior(
     log_ls: torch.Tensor,
     log_sig: torch.Tensor,
     log_noise: torch.Tensor,
-    extra_prior: torch.Tensor | float = 0.0,
 ) -> torch.Tensor:
     """What :func:`fit_kernel` minimises: the negative log marginal likelihood of standardised targets ``yt`` at
-    inputs ``xt`` plus the hyperparameters' prior (and ``extra_prior``, the negative log prior of any further
-    hyperparameters a caller fits with them, as the research variants in ``benchmarks/variants.py`` do), per trial."""
+    inputs ``xt`` plus the hyperparameters' prior, per trial."""
     n = xt.shape[0]
     noise = log_noise.exp() + _NOISE_FLOOR
     xs = xt / log_ls.exp()
@@ -100,7 +98,6 @@ def negative_log_posterior(
     nll = 0.5 * yt @ alpha + chol.diagonal().log().sum()
     prior = 0.5 * (((log_ls - _LENGTHSCALE_PRIOR_MEAN) / _LENGTHSCALE_PRIOR_STD) ** 2).sum()
     prior = prior + 0.5 * log_sig**2 + 0.5 * ((log_noise - prior_kernel(xt.shape[1]).log_noise) / 2.0) ** 2
-    prior = prior + extra_prior
     return (nll + prior) / n
 
 
@@ -155,13 +152,15 @@ class GaussianProcessCritic:
         r2 = np.maximum(qs_sq[:, None] + self._xs_sq[None, :] - 2.0 * (qs @ self._xs.T), 0.0)
         return self._signal * _matern52_of_squared_distance(r2, np.sqrt, np.exp)
 
-    def input_similarity(self, x: np.ndarray, query: np.ndarray, dims: slice) -> np.ndarray:
-        """Kernel correlation (in [0, 1]) between rows of ``x`` and ``query`` on ``dims`` only.
+    def strategy_similarity(self, codes: np.ndarray, code: np.ndarray) -> np.ndarray:
+        """Kernel correlation (in [0, 1]) between the strategy ``codes`` (rows) and the strategy ``code``.
 
-        On the strategy code this says how much the critic believes a trial's strategy behaves
-        like ``query``'s: a mismatch on a head with a long length scale barely lowers it.
+        Both are the strategy part of the critic's input (its last ``len(code)`` columns,
+        ``coordinates.critic_input``). It says how much the critic believes a trial's strategy behaves like
+        ``code``'s: a mismatch on a head with a long length scale barely lowers it.
         """
-        d = (x[:, dims] - query[None, dims]) * self._inv_ls[dims]
+        dims = slice(len(self._inv_ls) - len(code), None)
+        d = (codes - code[None, :]) * self._inv_ls[dims]
         return _matern52_of_squared_distance(np.einsum("ij,ij->i", d, d), np.sqrt, np.exp)
 
     def predict(self, xq: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

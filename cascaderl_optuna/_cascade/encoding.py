@@ -50,8 +50,16 @@ FEATURE_NAMES = (
     "recent_share",
     "critic_gap",
 )
-CRITIC_GAP = FEATURE_NAMES.index("critic_gap")
-UNCERTAINTY = FEATURE_NAMES.index("uncertainty")
+FEATURE_INDEX = {name: i for i, name in enumerate(FEATURE_NAMES)}
+"""Column of each feature in a feature row: the encoder and the agents index features by name."""
+BEST_GAP = FEATURE_INDEX["best_gap"]
+MEAN_GAP = FEATURE_INDEX["mean_gap"]
+BUDGET_SHARE = FEATURE_INDEX["budget_share"]
+UNCERTAINTY = FEATURE_INDEX["uncertainty"]
+STAGNATION = FEATURE_INDEX["stagnation"]
+PENDING_SHARE = FEATURE_INDEX["pending_share"]
+RECENT_SHARE = FEATURE_INDEX["recent_share"]
+CRITIC_GAP = FEATURE_INDEX["critic_gap"]
 N_FEATURES = len(FEATURE_NAMES)
 RECENT = 10
 MIN_CONDITIONAL_COUNT_PER_CHOICE = 2
@@ -130,10 +138,10 @@ class HistoryEncoder:
             total = sum(count)
             for c in range(n_c):
                 if count[c] > 0:
-                    rows[c][0] = summary.best[c] - self._best_all
-                    rows[c][1] = summary.total[c] / count[c] - mean_all
+                    rows[c][BEST_GAP] = summary.best[c] - self._best_all
+                    rows[c][MEAN_GAP] = summary.total[c] / count[c] - mean_all
                 if total > 0:
-                    rows[c][2] = count[c] / total
+                    rows[c][BUDGET_SHARE] = count[c] / total
         if pending is not None and pending.sum() > 0:
             pending_rows = (pending / (1.0 + pending.sum())).tolist()
         else:
@@ -145,12 +153,12 @@ class HistoryEncoder:
                 recent_counts[c] += 1
         for c in range(n_c):
             row = rows[c]
-            row[3] = 1.0 / math.sqrt(1.0 + count[c])
-            row[4] = since_best[c] / (1.0 + count[c])
+            row[UNCERTAINTY] = 1.0 / math.sqrt(1.0 + count[c])
+            row[STAGNATION] = since_best[c] / (1.0 + count[c])
             if pending_rows is not None:
-                row[5] = pending_rows[c]
+                row[PENDING_SHARE] = pending_rows[c]
             if recent:
-                row[6] = recent_counts[c] / len(recent)
+                row[RECENT_SHARE] = recent_counts[c] / len(recent)
         return rows
 
     def value_state(self) -> list[float]:
@@ -167,20 +175,20 @@ uniform draws."""
 
 
 def critic_gap_candidates(
-    x: np.ndarray, onehot: np.ndarray, utilities: np.ndarray, rng: np.random.Generator
+    inputs: np.ndarray, n_tactical: int, utilities: np.ndarray, rng: np.random.Generator
 ) -> np.ndarray:
     """Rows of (tactical values, strategy code) at which the critic values every choice.
 
-    The window's best trials (their tactical values and strategy codes), plus as many uniform
-    tactical vectors, each with the code of one of those trials: a choice's own optimum may lie
-    where no trial has been (SGD's learning rate far from AdamW's), and the critic's optimism
-    there counts.
+    ``inputs`` are the window's critic inputs (``coordinates.critic_input``, the first ``n_tactical`` columns the
+    tactical values). The candidates: the window's best trials, plus as many uniform tactical vectors, each with the
+    code of one of those trials: a choice's own optimum may lie where no trial has been (SGD's learning rate far from
+    AdamW's), and the critic's optimism there counts.
     """
     top = np.argsort(-utilities, kind="stable")[:GAP_CANDIDATES]
-    base = np.hstack([np.nan_to_num(x[top], nan=0.5), onehot[top]])
-    n_tac = x.shape[1]
-    explore = np.hstack([rng.random((GAP_CANDIDATES, n_tac)), onehot[rng.choice(top, GAP_CANDIDATES)]])
-    return np.vstack([base, explore])
+    explore = np.hstack(
+        [rng.random((GAP_CANDIDATES, n_tactical)), inputs[rng.choice(top, GAP_CANDIDATES), n_tactical:]]
+    )
+    return np.vstack([inputs[top], explore])
 
 
 def critic_gap_function(

@@ -17,6 +17,7 @@ from optuna.search_space.group_decomposed import _SearchSpaceGroup
 from optuna.study import Study
 from optuna.trial import TrialState
 
+from cascaderl_optuna._cascade.optuna_compat import study_trials
 from cascaderl_optuna._cascade.trial_cache import StudyBinding
 
 
@@ -50,7 +51,7 @@ class IncrementalGroupDecomposedSearchSpace:
     def calculate(self, study: Study) -> list[dict[str, BaseDistribution]]:
         if self._binding.rebind(study):
             self._reset()
-        trials = study._get_trials(deepcopy=False, use_cache=True)
+        trials = study_trials(study)
         advancing = True
         for trial in trials[self._cursor :]:
             finished = trial.state in _READ or trial.state in _SKIP

@@ -112,9 +112,13 @@ def head_policy(
     floor: float,
     n_choices,
     tuned_elsewhere: torch.Tensor | None = None,
+    keep_tuning_share: bool = True,
 ) -> torch.Tensor:
-    """The probabilities of a head's choices: the floored softmax, with the tuning share mixed in."""
+    """The probabilities of a head's choices: the floored softmax, with the tuning share mixed in (unless
+    ``keep_tuning_share`` is false: the floored softmax alone)."""
     floored = torch.where(valid, floored_softmax(logits.masked_fill(~valid, -torch.inf), floor, n_choices), 0.0)
+    if not keep_tuning_share:
+        return floored
     m, q = tuning_share(uncertainty, valid, tuned_elsewhere)
     return (1 - m) * floored + m * q
 
@@ -125,6 +129,10 @@ assert DEFAULT_THETA.shape == (N_FEATURES,)
 
 class HighLevelAgent:
     """Chooses one index per strategic head. Knows nothing of Optuna: arrays in, actions out."""
+
+    keep_tuning_share: bool = True
+    """Ablation seam (``benchmarks/ablations.py``, ``no_tuning_share``): a subclass that sets it false has the learned
+    floored softmax alone as its policy, in acting and in the PPO re-scoring alike."""
 
     def __init__(
         self,
@@ -166,7 +174,13 @@ class HighLevelAgent:
         valid = self._mask.expand(features.shape[:-1])
         logits = bias + features @ theta
         return head_policy(
-            logits, features[..., UNCERTAINTY], valid, self.floor, self._n_per_head[:, None], self._tuned_elsewhere
+            logits,
+            features[..., UNCERTAINTY],
+            valid,
+            self.floor,
+            self._n_per_head[:, None],
+            self._tuned_elsewhere,
+            self.keep_tuning_share,
         )
 
     # -- learning ---------------------------------------------------------------------------
@@ -258,7 +272,9 @@ class HighLevelAgent:
             logits = self.bias[k, : self.n_choices[k]] + phi_t @ self.theta
             valid = torch.ones(self.n_choices[k], dtype=torch.bool)
             elsewhere = None if self._tuned_elsewhere is None else self._tuned_elsewhere[k, : self.n_choices[k]]
-            return head_policy(logits, phi_t[:, UNCERTAINTY], valid, self.floor, self.n_choices[k], elsewhere).numpy()
+            return head_policy(
+                logits, phi_t[:, UNCERTAINTY], valid, self.floor, self.n_choices[k], elsewhere, self.keep_tuning_share
+            ).numpy()
 
     def act(
         self,

@@ -39,6 +39,8 @@ from optuna.study import StudyDirection
 from optuna.trial import FrozenTrial
 from optuna.trial import TrialState
 
+from cascaderl_optuna._cascade.optuna_compat import trial_id
+
 
 FINISHED_STATES = (TrialState.COMPLETE, TrialState.PRUNED, TrialState.FAIL)
 _NORMAL = NormalDist()
@@ -84,7 +86,7 @@ def without_stale(
     running = [
         t
         for t in history.running
-        if t._trial_id not in stale_ids
+        if trial_id(t) not in stale_ids
         and (max_age is None or t.datetime_start is None or (now - t.datetime_start).total_seconds() <= max_age)
     ]
     if len(running) == len(history.running):

@@ -122,7 +122,7 @@ class LowLevelAgent:
         """``n`` draws of the policy, clipped to the unit cube (the imagined actions and the proposals).
 
         Clipping puts the mass beyond a face onto it. A policy truncated to the cube instead (out-of-cube
-        values re-drawn) was tried and not adopted: ``benchmarks/variants.py``.
+        values re-drawn) was tried and not adopted.
         """
         return np.clip(self.mean + self.std * rng.standard_normal((n, self.dim)), 0.0, 1.0)
 
@@ -168,7 +168,18 @@ class LowLevelAgent:
                 old = np.concatenate([old, real_old])
                 advantages = np.concatenate([advantages, real_adv])
                 weights = np.concatenate([weights, np.full(len(rx), self.real_weight / len(rx))])
-            new_mean, new_log_std, self.stats = self.update(actions, present, old, advantages, weights)
+            new_mean, new_log_std, self.stats = gaussian_ppo_update(
+                actions,
+                present,
+                old,
+                advantages,
+                weights,
+                self.mean,
+                np.log(self.std),
+                clip=self.clip,
+                epochs=self.epochs,
+                lr=self.lr,
+            )
             self.stats.v_loss = float(np.mean((returns - returns.mean()) ** 2))
             new_std = np.exp(new_log_std)
             if not (np.all(np.isfinite(new_mean)) and np.all(np.isfinite(new_std))):
@@ -176,28 +187,6 @@ class LowLevelAgent:
             self.mean = new_mean.clip(0.0, 1.0)
             self.std = new_std.clip(MIN_STD, MAX_STD)
         return self.stats
-
-    def update(
-        self,
-        actions: np.ndarray,
-        present: np.ndarray,
-        old_log_prob: np.ndarray,
-        advantages: np.ndarray,
-        weights: np.ndarray,
-    ) -> tuple[np.ndarray, np.ndarray, PPOStats]:
-        """One PPO update of the policy on a batch: the new mean, log-scale and the update's statistics."""
-        return gaussian_ppo_update(
-            actions,
-            present,
-            old_log_prob,
-            advantages,
-            weights,
-            self.mean,
-            np.log(self.std),
-            clip=self.clip,
-            epochs=self.epochs,
-            lr=self.lr,
-        )
 
     def act(self, rng: np.random.Generator, score: Callable[[np.ndarray], np.ndarray] | None = None) -> np.ndarray:
         """One action in the unit cube: the best of ``n_proposals`` policy samples by ``score``.

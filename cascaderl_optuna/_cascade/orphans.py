@@ -30,9 +30,13 @@ import time
 import optuna
 from optuna.exceptions import UpdateFinishedTrialError
 from optuna.storages import BaseStorage
-from optuna.storages import RDBStorage
-from optuna.storages._heartbeat import is_heartbeat_enabled
 from optuna.trial import TrialState
+
+from cascaderl_optuna._cascade.optuna_compat import heartbeat_enabled
+from cascaderl_optuna._cascade.optuna_compat import never_beaten_running_ids
+from cascaderl_optuna._cascade.optuna_compat import rdb_storage
+from cascaderl_optuna._cascade.optuna_compat import study_id
+from cascaderl_optuna._cascade.optuna_compat import study_storage
 
 
 ORPHAN_ATTR = "cascade:orphaned"
@@ -40,35 +44,12 @@ ORPHAN_ATTR = "cascade:orphaned"
 _REASON = "RUNNING with no heartbeat and no parameter past the grace period: its worker died inside study.ask()"
 
 
-def _rdb(storage: BaseStorage) -> RDBStorage | None:
-    """The RDB storage behind ``storage`` (Optuna wraps it in a ``_CachedStorage``), or None."""
-    backend = getattr(storage, "_backend", storage)
-    return backend if isinstance(backend, RDBStorage) else None
-
-
 def grace_period(storage: BaseStorage) -> float:
     """Seconds after which a trial without a fresh heartbeat counts as dead (Optuna's default: two intervals)."""
-    rdb = _rdb(storage)
+    rdb = rdb_storage(storage)
     interval = storage.get_heartbeat_interval()  # type: ignore[attr-defined]
     grace = rdb.grace_period if rdb is not None else None
     return float(grace if grace is not None else 2 * interval)
-
-
-def never_beaten_running_ids(storage: RDBStorage, study_id: int) -> list[int]:
-    """Ids of the study's RUNNING trials that have no heartbeat row (one query)."""
-    from optuna.storages._rdb import models
-    from optuna.storages._rdb.storage import _create_scoped_session
-
-    with _create_scoped_session(storage.scoped_session) as session:
-        rows = (
-            session.query(models.TrialModel.trial_id)
-            .outerjoin(models.TrialHeartbeatModel, models.TrialHeartbeatModel.trial_id == models.TrialModel.trial_id)
-            .filter(models.TrialModel.study_id == study_id)
-            .filter(models.TrialModel.state == TrialState.RUNNING)
-            .filter(models.TrialHeartbeatModel.trial_heartbeat_id.is_(None))
-            .all()
-        )
-    return [int(r[0]) for r in rows]
 
 
 def fail_orphaned_trials(study: optuna.Study, now: datetime.datetime | None = None) -> list[int]:
@@ -77,14 +58,14 @@ def fail_orphaned_trials(study: optuna.Study, now: datetime.datetime | None = No
     Does nothing unless the study's storage is an RDB storage with heartbeats enabled. ``now``
     (the local clock, which wrote ``datetime_start``) is for tests.
     """
-    storage = study._storage
-    rdb = _rdb(storage)
-    if rdb is None or not is_heartbeat_enabled(storage):
+    storage = study_storage(study)
+    rdb = rdb_storage(storage)
+    if rdb is None or not heartbeat_enabled(storage):
         return []
     grace = grace_period(storage)
     now = now or datetime.datetime.now()
     failed = []
-    for trial_id in never_beaten_running_ids(rdb, study._study_id):
+    for trial_id in never_beaten_running_ids(rdb, study_id(study)):
         trial = storage.get_trial(trial_id)
         if trial.params or trial.datetime_start is None:
             continue
@@ -126,7 +107,7 @@ class OrphanSweep:
     def __call__(self, study: optuna.Study) -> list[int]:
         with self._lock:
             now = time.monotonic()
-            if now < self._next.get(study._study_id, 0.0):
+            if now < self._next.get(study_id(study), 0.0):
                 return []
-            self._next[study._study_id] = now + grace_period(study._storage)
+            self._next[study_id(study)] = now + grace_period(study_storage(study))
         return fail_orphaned_trials(study)

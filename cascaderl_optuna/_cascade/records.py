@@ -34,6 +34,7 @@ from optuna.study import Study
 from optuna.trial import FrozenTrial
 
 from cascaderl_optuna._cascade.coordinates import StrategicParam
+from cascaderl_optuna._cascade.optuna_compat import set_trial_system_attr
 
 
 DECISION_KEY = "cascade:decision"
@@ -218,14 +219,13 @@ def _readable(data: Any) -> bool:
 def _write_json(study: Study, trial_id: int, key: str, record: dict[str, Any]) -> None:
     """Store ``record`` as JSON under ``key`` (chunked when longer than ``MAX_CHUNK``)."""
     text = json.dumps(record, separators=(",", ":"), allow_nan=False)
-    storage = study._storage
     if len(text) <= MAX_CHUNK:
-        storage.set_trial_system_attr(trial_id, key, text)
+        set_trial_system_attr(study, trial_id, key, text)
         return
     chunks = [text[i : i + MAX_CHUNK] for i in range(0, len(text), MAX_CHUNK)]
     for i, chunk in enumerate(chunks):
-        storage.set_trial_system_attr(trial_id, f"{key}:{i}", chunk)
-    storage.set_trial_system_attr(trial_id, f"{key}:n", len(chunks))
+        set_trial_system_attr(study, trial_id, f"{key}:{i}", chunk)
+    set_trial_system_attr(study, trial_id, f"{key}:n", len(chunks))
 
 
 def _read_json(trial: FrozenTrial, key: str) -> Any:

@@ -24,6 +24,10 @@ import weakref
 from optuna.study import Study
 from optuna.trial import FrozenTrial
 
+from cascaderl_optuna._cascade.optuna_compat import study_id
+from cascaderl_optuna._cascade.optuna_compat import study_storage
+from cascaderl_optuna._cascade.optuna_compat import trial_id
+
 
 T = TypeVar("T")
 _MAX_TAGS = 8
@@ -45,9 +49,9 @@ class StudyBinding:
 
     def rebind(self, study: Study) -> bool:
         storage = self._storage() if self._storage is not None else None
-        if storage is study._storage and self._study_id == study._study_id:
+        if storage is study_storage(study) and self._study_id == study_id(study):
             return False
-        self._storage, self._study_id = weakref.ref(study._storage), study._study_id
+        self._storage, self._study_id = weakref.ref(study_storage(study)), study_id(study)
         return True
 
 
@@ -81,9 +85,9 @@ class FinishedTrialCache:
         kept: dict[int, Any] = {}
         out = []
         for trial in finished:
-            trial_id = trial._trial_id
-            value = known[trial_id] if trial_id in known else compute(trial)
-            kept[trial_id] = value
+            key = trial_id(trial)
+            value = known[key] if key in known else compute(trial)
+            kept[key] = value
             out.append(value)
         if tag not in self._by_tag and len(self._by_tag) >= _MAX_TAGS:
             self._by_tag.clear()  # the search space changed many times: old tags are stale

@@ -38,6 +38,7 @@ and choices the earlier study did not have have no prior.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from collections.abc import Mapping
 from collections.abc import Sequence
 import math
@@ -57,6 +58,8 @@ from cascaderl_optuna._cascade.coordinates import unit_matrix
 from cascaderl_optuna._cascade.high_level import TUNING_TRIALS
 from cascaderl_optuna._cascade.history import FINISHED_STATES
 from cascaderl_optuna._cascade.history import rank_utilities
+from cascaderl_optuna._cascade.optuna_compat import contains
+from cascaderl_optuna._cascade.optuna_compat import is_multi_objective
 
 
 PRIOR_TRIALS = 8
@@ -68,13 +71,21 @@ MAX_PRIOR_TRIALS = 500
 class WarmStart:
     """The prior knowledge read from an earlier study (module docstring). Knows the old trials, not the new study."""
 
-    def __init__(self, trials: Sequence[FrozenTrial], direction: StudyDirection, strategic_names: Sequence[str]):
+    def __init__(
+        self,
+        trials: Sequence[FrozenTrial],
+        direction: StudyDirection,
+        strategic_names: Sequence[str],
+        source: str | None = None,
+    ):
         finished = [t for t in trials if t.state in FINISHED_STATES and t.params]
         if not finished:
             raise ValueError(
                 "warm_start: the earlier study has no finished trial with parameters to learn from. Pass a study "
                 "with COMPLETE trials, or leave warm_start out."
             )
+        self.direction = direction
+        self._source = source
         utilities = rank_utilities(finished, direction)
         order = np.argsort(-utilities, kind="stable")[:MAX_PRIOR_TRIALS]
         self.trials = [finished[i] for i in order]  # best first
@@ -86,21 +97,43 @@ class WarmStart:
         self._design = self._make_design()
 
     @classmethod
-    def from_study(cls, study: Study | Sequence[FrozenTrial], strategic_names: Sequence[str]) -> WarmStart:
+    def from_study(cls, study: Any, strategic_names: Sequence[str]) -> WarmStart:
+        """Read ``warm_start``: an optuna ``Study`` (its direction is its own) or a sequence of ``FrozenTrial``
+        (read as minimised: the sampler refuses it in a maximised study, see :meth:`direction_mismatch`)."""
         if isinstance(study, Study):
-            if study._is_multi_objective():
+            if is_multi_objective(study):
                 raise ValueError(
                     f"warm_start: study {study.study_name!r} has {len(study.directions)} objectives; the cascade is "
                     "single-objective and learns from a single-objective study."
                 )
-            return cls(study.get_trials(deepcopy=False), study.direction, strategic_names)
-        trials = list(study)
-        if not all(isinstance(t, FrozenTrial) for t in trials):
+            return cls(
+                study.get_trials(deepcopy=False), study.direction, strategic_names, f"study {study.study_name!r}"
+            )
+        trials = list(study) if isinstance(study, Iterable) and not isinstance(study, (str, bytes, Mapping)) else None
+        if trials is None or not all(isinstance(t, FrozenTrial) for t in trials):
+            got = type(study).__name__ if trials is None else f"a sequence holding {_kinds(trials)}"
             raise TypeError(
                 "warm_start must be an optuna.Study (e.g. optuna.load_study(study_name=..., storage=...)) or a "
-                f"sequence of FrozenTrial (minimised); got {type(study).__name__}."
+                f"sequence of FrozenTrial (e.g. study.trials, read as minimised); got {got}: {_short(study)}."
             )
         return cls(trials, StudyDirection.MINIMIZE, strategic_names)
+
+    def direction_mismatch(self, direction: StudyDirection) -> str:
+        """Why this warm start cannot open a study optimised in ``direction`` (another direction than its own)."""
+        old = "minimised" if self.direction == StudyDirection.MINIMIZE else "maximised"
+        new = "minimises" if direction == StudyDirection.MINIMIZE else "maximises"
+        if self._source is None:
+            fix = (
+                "pass the earlier optuna.Study itself (its direction is read from it), or, if those trials were "
+                "maximised too, create an earlier study with direction='maximize' holding them (study.add_trials)"
+            )
+        else:
+            fix = "warm-start from a study optimised in the same direction, or leave warm_start out"
+        source = f"{self._source} was" if self._source else "the earlier trials (a sequence of FrozenTrial) are read as"
+        return (
+            f"warm_start: {source} {old}, but this study {new}: the earlier best configurations would open this "
+            f"study as the worst for it. The cascade refuses rather than guess; {fix}."
+        )
 
     # -- 1. where to start ------------------------------------------------------------------------
     def _is_strategic(self, name: str, dist: BaseDistribution) -> bool:
@@ -188,7 +221,16 @@ def design_value(value: Any, dist: BaseDistribution) -> Any:
         return None
     if isinstance(internal, float) and math.isnan(internal):
         return None
-    return value if dist._contains(internal) else None
+    return value if contains(dist, internal) else None
+
+
+def _kinds(items: Sequence[Any]) -> str:
+    return ", ".join(sorted({type(t).__name__ for t in items})) or "nothing"
+
+
+def _short(value: Any) -> str:
+    text = repr(value)
+    return text if len(text) <= 80 else text[:77] + "..."
 
 
 def _key(value: Any) -> Any:

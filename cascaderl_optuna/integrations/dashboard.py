@@ -25,6 +25,9 @@ from optuna.study import Study
 from optuna.trial import FrozenTrial
 from optuna.trial import TrialState
 
+from cascaderl_optuna._cascade.optuna_compat import is_multi_objective
+from cascaderl_optuna._cascade.optuna_compat import study_trials
+
 
 _logger = get_logger(__name__)
 
@@ -129,16 +132,12 @@ class DashboardCallback:
         self._lock = threading.Lock()  # optimize(n_jobs=k) calls back from k threads
 
     def __call__(self, study: Study, trial: FrozenTrial) -> None:
-        if study._is_multi_objective():
+        if is_multi_objective(study):
             raise ValueError(
                 "DashboardCallback draws single-objective studies only (CascadeSampler optimises "
                 f"one objective); study {study.study_name!r} has {len(study.directions)} objectives."
             )
-        finished = study._get_trials(
-            deepcopy=False,
-            states=(TrialState.COMPLETE, TrialState.PRUNED, TrialState.FAIL),
-            use_cache=False,
-        )
+        finished = study_trials(study, (TrialState.COMPLETE, TrialState.PRUNED, TrialState.FAIL), use_cache=False)
         with self._lock:
             n = len(finished)
             if n - self._published_at < self._every:

@@ -44,6 +44,7 @@ import plotly.graph_objects as go
 
 from cascaderl_optuna._cascade.coordinates import parameter_order
 from cascaderl_optuna._cascade.coordinates import StrategicParam
+from cascaderl_optuna._cascade.optuna_compat import is_multi_objective
 from cascaderl_optuna._cascade.records import Decision
 from cascaderl_optuna._cascade.records import PolicyDiagnostics
 
@@ -139,7 +140,7 @@ def resolve_strategic_params(study: Study, strategic_params: Sequence[str] | Non
 
 
 def _check_single_objective(study: Study, what: str) -> None:
-    if study._is_multi_objective():
+    if is_multi_objective(study):
         raise ValueError(
             f"{what} supports single-objective studies only (CascadeSampler optimises one "
             f"objective); study {study.study_name!r} has {len(study.directions)} objectives."
