@@ -186,7 +186,7 @@ def test_workers_learn_a_constraint_from_each_other_s_trials(postgres_url):
     40 trials fit, each worker's last 10 at least 5; the same workers with the constraint kept out of the study (8
     runs) fit 0 to 6 of the last 40 and at most 2 of a worker's last 10. Which family the two end on is not asserted
     here: SGD, the best within the budget, in 22 of the 24 runs, and AdamW's basin in 2 (the best-family basin
-    shortfall of issue 18, docs/benchmarks.md); the single-process, seeded
+    shortfall in docs/benchmarks.md); the single-process, seeded
     ``test_constraints.py::test_both_levels_learn_the_feasible_region_and_the_family_that_is_best_within_it``
     asserts the family."""
     name = f"constrained-{time.time_ns()}"
