@@ -335,12 +335,59 @@ def make_console(*, stderr: bool = False, file: Any = None, environ: Any = None)
 
 # -- commands --------------------------------------------------------------------------------------
 def cmd_optimize(args: argparse.Namespace, console: Any) -> int:
-    from cascaderl_optuna.cli.reports import write_reports
-    from cascaderl_optuna.cli.tasks import get_task
-    from cascaderl_optuna.cli.tasks import TrainingDiverged
-    from cascaderl_optuna.cli.tasks import UnknownTaskError
-    from cascaderl_optuna.search_space import SearchSpaceError
+    """``cascaderl-optuna optimize``: every check first, then the study, its trials and the report.
 
+    The order matters: bad arguments, an unknown task or a bad space are refused before any
+    storage is opened, so a refused run leaves nothing behind; the trials are in the storage the
+    moment each one finishes, so an interrupted run still reports on them (exit status 130).
+    """
+    check_optimize_arguments(args)
+    budget = parse_memory(args.memory_budget) if args.memory_budget is not None else None
+    task = load_task(args.task, data=args.data, device=args.device, memory_budget_gib=budget)
+    space = load_space(task, args.space)
+    study_name = args.study_name or f"{task.name}-{args.sampler}"
+    study, resumed = open_study(
+        storage=args.storage,
+        study_name=study_name,
+        task=task,
+        sampler_name=args.sampler,
+        space=space,
+        seed=args.seed,
+        pruner=make_pruner(args.pruner),
+        n_startup_trials=args.startup_trials,
+        memory_budget_gib=budget,
+        warm_start=args.warm_start,
+        warm_start_storage=args.warm_start_storage,
+    )
+    before = len(study.trials)
+    console.print(
+        f"{'Resuming' if resumed else 'Created'} study {study_name} in {args.storage} "
+        f"({before} trials stored); task {task.name}, sampler {args.sampler}, space {space.source}.",
+        markup=False,
+    )
+    loggers = make_loggers(args, study_name, task)
+    live = LiveTable(
+        console, args.trials, space.strategic_names, title=f"{study_name} ({task.objective_metric}, {task.direction})"
+    )
+    start = time.monotonic()
+    interrupted = run_trials(study, task, space, args.trials, live, loggers, console)
+    print_outcome(study, task, added=len(study.trials) - before, elapsed=time.monotonic() - start, console=console)
+    if args.reports.lower() != "none":
+        write_report(study, task, space, args.reports, args.eval_seeds, console)
+    _publish_to_dashboard(study, space)
+    console.print(
+        f"Open the study in optuna-dashboard: cascaderl-optuna dashboard --storage {shlex.quote(args.storage)}",
+        markup=False,
+    )
+    return 130 if interrupted else 0
+
+
+def check_optimize_arguments(args: argparse.Namespace) -> None:
+    """Refuse counts below 1 and a report folder that is a file, before anything is created or trained.
+
+    A report folder that cannot be written would only show up after the last trial; the trials
+    would be stored, but the report the user asked for would be lost to a traceback.
+    """
     if args.trials < 1:
         raise CliError(f"--trials must be at least 1, got {args.trials}.")
     if args.eval_seeds < 1:
@@ -356,111 +403,139 @@ def cmd_optimize(args: argparse.Namespace, console: Any) -> int:
                 f"--reports {args.reports}: a file of that name exists, and the report is a folder. "
                 "Give a folder name, or --reports none."
             )
-    budget = parse_memory(args.memory_budget) if args.memory_budget is not None else None
-    options = {"data": args.data} if args.data else {}
-    if args.device:
-        options["device"] = args.device
+
+
+def load_task(name: str, *, data: str | None, device: str | None, memory_budget_gib: float | None) -> Any:
+    """The task ``--task`` names, built with ``--data`` and ``--device``; its failures as :class:`CliError`.
+
+    Building a task loads its data and, for some, imports an optional extra: each way that can
+    fail (no such task, a missing extra, an option the task does not take, unreadable data) is
+    the user's to fix, so it becomes one message naming the argument rather than a traceback.
+    """
+    from cascaderl_optuna.cli.tasks import get_task
+    from cascaderl_optuna.cli.tasks import UnknownTaskError
+
+    options = {"data": data} if data else {}
+    if device:
+        options["device"] = device
     try:
-        task = get_task(args.task, **options)
+        task = get_task(name, **options)
     except UnknownTaskError as exc:
         raise CliError(str(exc)) from None
     except ImportError as exc:  # a task's optional extra (e.g. text_classification needs the llm extra)
         raise CliError(str(exc)) from None
     except TypeError as exc:
-        if args.device and "device" in str(exc):
+        if device and "device" in str(exc):
             raise CliError(
-                f"task {args.task!r} does not take --device (it runs on the CPU); leave the option out."
+                f"task {name!r} does not take --device (it runs on the CPU); leave the option out."
             ) from None
         raise
     except (ValueError, OSError) as exc:
         raise CliError(str(exc)) from None
-    task.memory_budget_gib = budget
+    task.memory_budget_gib = memory_budget_gib
+    return task
+
+
+def load_space(task: Any, path: str | None) -> Any:
+    """The task's own search space, or the ``--space`` file once the task has checked it understands it."""
+    from cascaderl_optuna.search_space import SearchSpaceError
+
     try:
-        space = task.load_space(args.space)
+        return task.load_space(path)
     except SearchSpaceError as exc:
         raise CliError(f"bad search space: {exc}") from None
-    pruner: optuna.pruners.BasePruner = (
-        optuna.pruners.MedianPruner(n_startup_trials=5, n_warmup_steps=2)
-        if args.pruner == "median"
-        else optuna.pruners.NopPruner()
-    )
-    study_name = args.study_name or f"{task.name}-{args.sampler}"
-    study, resumed = open_study(
-        storage=args.storage,
-        study_name=study_name,
-        task=task,
-        sampler_name=args.sampler,
-        space=space,
-        seed=args.seed,
-        pruner=pruner,
-        n_startup_trials=args.startup_trials,
-        memory_budget_gib=budget,
-        warm_start=args.warm_start,
-        warm_start_storage=args.warm_start_storage,
-    )
-    before = len(study.trials)
-    console.print(
-        f"{'Resuming' if resumed else 'Created'} study {study_name} in {args.storage} "
-        f"({before} trials stored); task {task.name}, sampler {args.sampler}, space {space.source}.",
-        markup=False,
-    )
-    callbacks: list[Any] = []
-    closers: list[Any] = []
+
+
+def make_pruner(name: str) -> optuna.pruners.BasePruner:
+    """``--pruner``: the median pruner, or none.
+
+    The median pruner waits for 5 trials and judges a trial only from its third report: the
+    first epochs of a run with warmup say little about where it ends.
+    """
+    if name == "median":
+        return optuna.pruners.MedianPruner(n_startup_trials=5, n_warmup_steps=2)
+    return optuna.pruners.NopPruner()
+
+
+def make_loggers(args: argparse.Namespace, study_name: str, task: Any) -> list[tuple[Any, Any]]:
+    """The ``--tensorboard`` and ``--wandb`` callbacks, each with the function that closes it.
+
+    Each logger holds a file or a connection; :func:`run_trials` closes them however the
+    optimisation ends, so the last trials reach the log even after Ctrl+C.
+    """
+    loggers: list[tuple[Any, Any]] = []
     if args.tensorboard:
         from cascaderl_optuna.integrations.loggers import TensorBoardCallback
 
         tb = TensorBoardCallback(args.tensorboard)
-        callbacks.append(tb)
-        closers.append(tb.close)
+        loggers.append((tb, tb.close))
     if args.wandb:
         from cascaderl_optuna.integrations.loggers import WandbCallback
 
         wb = WandbCallback(project=args.wandb, name=study_name, config={"task": task.name, "sampler": args.sampler})
-        callbacks.append(wb)
-        closers.append(wb.finish)
-    live = LiveTable(
-        console, args.trials, space.strategic_names, title=f"{study_name} ({task.objective_metric}, {task.direction})"
-    )
-    callbacks.insert(0, live)
-    interrupted = False
-    start = time.monotonic()
+        loggers.append((wb, wb.finish))
+    return loggers
+
+
+def run_trials(
+    study: Study,
+    task: Any,
+    space: Any,
+    n_trials: int,
+    live: LiveTable,
+    loggers: Sequence[tuple[Any, Any]],
+    console: Any,
+) -> bool:
+    """Run ``n_trials`` trials under the live view; ``True`` when Ctrl+C stopped them.
+
+    A diverged training fails its trial and the study goes on (``catch``). Ctrl+C is not an
+    error here: the finished trials are stored, and the caller still writes their report.
+    """
+    from cascaderl_optuna.cli.tasks import TrainingDiverged
+
+    callbacks = [live, *(callback for callback, _ in loggers)]
     try:
         with live:
             study.optimize(
-                make_objective(task, space), n_trials=args.trials, catch=(TrainingDiverged,), callbacks=callbacks
+                make_objective(task, space), n_trials=n_trials, catch=(TrainingDiverged,), callbacks=callbacks
             )
     except KeyboardInterrupt:
-        interrupted = True
         console.print("[yellow]Interrupted: writing the report of the trials finished so far.[/]")
+        return True
     finally:
-        for close in closers:
+        for _, close in loggers:
             close()
-    elapsed = time.monotonic() - start
-    added = len(study.trials) - before
+    return False
+
+
+def print_outcome(study: Study, task: Any, *, added: int, elapsed: float, console: Any) -> None:
+    """How many trials ran, and the best configuration found, in full (the table abbreviates it)."""
     console.print(f"{added} trials in {elapsed:.1f} s; the study now has {len(study.trials)} trials.")
     try:
         best = study.best_trial
-        console.print(
-            f"Best: trial {best.number}, {task.objective_metric} {best.value:.4g}, {best.params}", markup=False
-        )
     except ValueError:
         console.print("[yellow]No trial completed.[/]")
-    if args.reports.lower() != "none":
-        console.print("Evaluating the default and the best configuration on the held-out test split...")
-        written = write_reports(study, task, space, args.reports, seeds=tuple(range(args.eval_seeds)))
-        report = json.loads(written["evaluation.json"].read_text())
-        m = task.test_metric
-        line = f"{m}: default {report['default']['test'][m]:.4g}"
-        if report["best"]:
-            line += f", best found {report['best']['test'][m]:.4g}"
-        console.print(line)
-        console.print(f"Report written to {args.reports}/ ({', '.join(sorted(written))}).", markup=False)
-    _publish_to_dashboard(study, space)
-    console.print(
-        f"Open the study in optuna-dashboard: cascaderl-optuna dashboard --storage {shlex.quote(args.storage)}",
-        markup=False,
-    )
-    return 130 if interrupted else 0
+        return
+    console.print(f"Best: trial {best.number}, {task.objective_metric} {best.value:.4g}, {best.params}", markup=False)
+
+
+def write_report(study: Study, task: Any, space: Any, folder: str, eval_seeds: int, console: Any) -> None:
+    """The report folder (:func:`~cascaderl_optuna.cli.reports.write_reports`), and its headline on the console.
+
+    The evaluation retrains the default and the best configuration: the user is told first,
+    since it takes as long as a few trials.
+    """
+    from cascaderl_optuna.cli.reports import write_reports
+
+    console.print("Evaluating the default and the best configuration on the held-out test split...")
+    written = write_reports(study, task, space, folder, seeds=tuple(range(eval_seeds)))
+    report = json.loads(written["evaluation.json"].read_text())
+    m = task.test_metric
+    line = f"{m}: default {report['default']['test'][m]:.4g}"
+    if report["best"]:
+        line += f", best found {report['best']['test'][m]:.4g}"
+    console.print(line)
+    console.print(f"Report written to {folder}/ ({', '.join(sorted(written))}).", markup=False)
 
 
 def _publish_to_dashboard(study: Study, space: Any) -> None:
