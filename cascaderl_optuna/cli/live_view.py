@@ -156,14 +156,16 @@ def abbreviate(names: Iterable[str], known: dict[str, str] | None = None) -> dic
 
 
 def values_text(params: Sequence[tuple[str, str]], names: dict[str, str] | None, width: int | None) -> str:
-    """``name=value`` pairs, whole; with ``width``, as many as fit and ``…`` for the rest."""
+    """``name=value`` pairs, whole; with ``width`` (in terminal cells), as many as fit and ``…`` for the rest."""
+    from rich.cells import cell_len
+
     pairs = [f"{names.get(n, n) if names else n}={v}" for n, v in params]
     text = " ".join(pairs)
-    if width is None or len(text) <= width:
+    if width is None or cell_len(text) <= width:
         return text
     shown: list[str] = []
     for pair in pairs:
-        if len(" ".join([*shown, pair, MORE])) > width:
+        if cell_len(" ".join([*shown, pair, MORE])) > width:
             break
         shown.append(pair)
     return " ".join([*shown, MORE])
