@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Debian packages the tests need, installed only when missing: PostgreSQL's server binaries (the
-# distributed tests start a throwaway server on 127.0.0.1) and Chromium (the optuna-dashboard test
-# drives it headless through Playwright). Needs root (or sudo) for apt-get.
+# distributed tests start a throwaway server on 127.0.0.1), Chromium (the optuna-dashboard test
+# drives it headless through Playwright) and tmux (the command line's live view is read back from a
+# real terminal of 80x24 and 120x40). Needs root (or sudo) for apt-get.
 set -euo pipefail
 missing=()
 if ! ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 && ! command -v initdb >/dev/null 2>&1; then
@@ -9,6 +10,9 @@ if ! ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 && ! command -v initdb 
 fi
 if [ ! -x /usr/bin/chromium ]; then
   missing+=(chromium)
+fi
+if ! command -v tmux >/dev/null 2>&1; then
+  missing+=(tmux)
 fi
 [ ${#missing[@]} -eq 0 ] && exit 0
 SUDO=""

@@ -23,6 +23,10 @@ from rich.console import Console
 from cascaderl_optuna._cascade.records import PolicyDiagnostics
 from cascaderl_optuna.cli.app import COLUMNS
 from cascaderl_optuna.cli.app import main
+from cascaderl_optuna.cli.live_view import format_value
+from tests.test_cli_terminal import assert_rows_show_whole_values
+from tests.test_cli_terminal import legend
+from tests.test_cli_terminal import row_lines
 
 
 def _run(argv: list[str]) -> tuple[int, str]:
@@ -464,20 +468,29 @@ def test_piped_output_never_splits_a_parameter_assignment(tmp_path, columns: str
     study = optuna.load_study(study_name="digits_mlp-random", storage=storage)
     assert len(study.trials) == 3
     strategic = ("optimizer", "scheduler", "dropout")
-    table_words = {w for x in lines if "│" in x for w in x.replace("│", " ").split()}
-    assert sorted(_rows(out.stdout)) == [0, 1, 2]
     for t in study.trials:
-        (line,) = [x for x in lines if x.startswith(f"trial {t.number} | ")]  # one log line per trial
+        (line,) = [x for x in lines if x.startswith(f"trial {t.number} | ")]  # one log line per trial, in full
         assert f"value {t.value:.3g}" in line
         for name, value in t.params.items():
             text = f"{value:.3g}" if isinstance(value, float) else str(value)
             word = text if name in strategic else f"{name}={text}"
             assert word in line.replace("|", " ").split()
-            assert word in table_words, (word, out.stdout)  # whole in the table too, never folded
     best = study.best_trial
     assert any(x.startswith(f"Best: trial {best.number},") and x.endswith(f"{best.params}") for x in lines)
-    if columns == "80":  # the table keeps to COLUMNS as far as whole words allow: cells wrap at spaces
-        assert max(len(x) for x in lines if "│" in x) < 140
+    # The final table: one line per trial, every value shown whole (never folded onto the next line).
+    start = next(i for i, x in enumerate(lines) if x.strip().startswith("digits_mlp-random ("))
+    end = next(i for i, x in enumerate(lines) if x.startswith("trials "))
+    table = lines[start : end + 1]
+    trials = {t.number: t for t in study.trials}
+    rows = row_lines(table, trials)
+    assert sorted(rows) == [0, 1, 2], out.stdout
+    assert_rows_show_whole_values(rows, trials, legend(table))
+    if columns == "80":  # the table keeps to COLUMNS
+        assert max(len(x) for x in table) <= 80, out.stdout
+    else:  # no COLUMNS: room for every parameter under its full name
+        words = {w for x in table for w in x.replace("│", " ").split()}
+        for t in study.trials:
+            assert all(f"{n}={format_value(v)}" in words for n, v in t.params.items() if n not in strategic)
 
 
 @pytest.mark.parametrize(
@@ -552,7 +565,9 @@ def test_a_memory_budget_stores_configurations_that_do_not_fit_as_infeasible(tmp
                 assert a.user_attrs["memory_gib"] < b.user_attrs["memory_gib"]
     for t in infeasible:
         assert t.value == pytest.approx(math.log(10)) and "out of memory" in t.user_attrs["infeasible_reason"]
-        assert _rows(text)[t.number][1].startswith("INFEASIBLE: out of memory")
+        (line,) = [x for x in text.splitlines() if x.startswith(f"trial {t.number} | ")]
+        assert line.split(" | ")[1].startswith("INFEASIBLE: out of memory")  # the log line has the reason
+        assert _rows(text)[t.number][1].startswith("INFEASIBLE")  # the table, at least its start
     assert study.best_trial in feasible
     # Another budget (or none) is another experiment.
     for other in (["--memory-budget", "1GiB"], []):

@@ -9,9 +9,11 @@
 ``optimize`` runs the study in a storage (an embedded SQLite file by default, so optuna-dashboard
 can open it), shows a live table of the trials (strategy, key values, value, best so far, the
 policy's probability of the strategy it chose, its entropy) with a progress bar, and writes the
-report folder (:mod:`cascaderl_optuna.cli.reports`). Through a pipe or into a CI log, where nothing
-can redraw, each trial is instead printed as one line when it finishes and the table once at the
-end, never wrapped mid-word (``COLUMNS`` sets the width; see :func:`make_console`). Running it
+report folder (:mod:`cascaderl_optuna.cli.reports`). The table fits the terminal, one line per
+trial, by abbreviating, cutting and dropping what matters least (:mod:`cascaderl_optuna.cli.live_view`).
+Through a pipe or into a CI log, where nothing can redraw, each trial is instead printed as one
+line when it finishes and the table once at the end (``COLUMNS`` sets its width; see
+:func:`make_console`). Running it
 again with the same study name adds trials to the stored study; it never overwrites one. The study remembers the
 task, the sampler and
 the search space it was created with, and refuses to continue with different ones (their trials
@@ -28,7 +30,6 @@ import argparse
 from collections.abc import Sequence
 import hashlib
 import json
-import math
 import os
 import shlex
 import sys
@@ -38,8 +39,10 @@ import warnings
 
 import optuna
 from optuna.study import Study
-from optuna.trial import FrozenTrial
 from optuna.trial import TrialState
+
+from cascaderl_optuna.cli.live_view import COLUMNS as COLUMNS  # the table's columns, for callers
+from cascaderl_optuna.cli.live_view import LiveTable
 
 
 DEFAULT_STORAGE = "sqlite:///cascaderl.db"
@@ -47,7 +50,6 @@ SAMPLERS = ("cascade", "tpe", "random", "gp")
 PRUNERS = ("median", "none")
 ATTR_PREFIX = "cascaderl_cli:"
 """Study user attrs with which ``optimize`` checks that a resumed study is the same experiment."""
-LIVE_ROWS = 15
 NON_TERMINAL_WIDTH = 1000
 """Line width of output that goes to a pipe, a file or a CI log when ``COLUMNS`` is not set."""
 
@@ -290,17 +292,6 @@ def make_objective(task: Any, space: Any) -> Any:
     return objective
 
 
-# -- the live table --------------------------------------------------------------------------------
-def _fmt(v: Any) -> str:
-    if isinstance(v, float):
-        return f"{v:.3g}" if math.isfinite(v) else str(v)
-    return "" if v is None else str(v)
-
-
-def _infeasible(trial: FrozenTrial) -> bool:
-    return any(c > 0.0 for c in trial.constraints.values())
-
-
 def parse_memory(text: str) -> float:
     """``--memory-budget``: a size in GiB (``24``, ``0.5``) or with a unit (``512MiB``, ``24GiB``, ``300KB``)."""
     import re
@@ -322,43 +313,12 @@ def parse_memory(text: str) -> float:
     return float(match.group(1)) * units[match.group(2)]
 
 
-def trial_row(study: Study, trial: FrozenTrial, strategic: Sequence[str], best: float | None) -> dict[str, str]:
-    """The live table's cells for one finished trial (policy numbers as the loggers compute them)."""
-    from cascaderl_optuna.integrations.loggers import trial_metrics
-
-    scalars, _ = trial_metrics(study, trial)
-    p_strategy = scalars.get("charts/strategy_probability")
-    entropy = scalars.get("charts/entropy")
-    strategy = [_fmt(trial.params[n]) for n in strategic if n in trial.params]
-    others = [f"{n}={_fmt(v)}" for n, v in trial.params.items() if n not in strategic]
-    state = trial.state.name
-    if trial.state == TrialState.COMPLETE and _infeasible(trial):
-        state = "INFEASIBLE: " + str(trial.user_attrs.get("infeasible_reason", "a constraint is above 0"))[:64]
-    elif trial.state == TrialState.FAIL and "fail_reason" in trial.user_attrs:
-        state = "FAIL: " + str(trial.user_attrs["fail_reason"])[:40]
-    elif trial.state == TrialState.PRUNED and trial.last_step is not None:
-        state = f"PRUNED @{trial.last_step}"
-    return {
-        "trial": str(trial.number),
-        "state": state,
-        "strategy": " / ".join(strategy),
-        "values": " ".join(others),
-        "value": _fmt(trial.value) if trial.state == TrialState.COMPLETE else "",
-        "best": _fmt(best),
-        "p(strategy)": "" if p_strategy is None else f"{p_strategy:.3f}",
-        "entropy": _fmt(entropy),
-    }
-
-
-COLUMNS = ("trial", "state", "strategy", "values", "value", "best", "p(strategy)", "entropy")
-
-
 def make_console(*, stderr: bool = False, file: Any = None, environ: Any = None) -> Any:
     """The Rich console of the command: the terminal's width on a terminal, no wrapping elsewhere.
 
     Written to a pipe, a file or a CI log, Rich would format for 80 columns and break long lines
     (a path, a parameter assignment, the best configuration) into fragments. There the console
-    takes ``COLUMNS`` when it is set (tables are laid out to fit it, see :class:`LiveTable`),
+    takes ``COLUMNS`` when it is set (the table is laid out to fit it, see :class:`LiveTable`),
     else ``NON_TERMINAL_WIDTH``, and ``soft_wrap``: a message is one line however long, as a log
     line should be.
     """
@@ -373,126 +333,61 @@ def make_console(*, stderr: bool = False, file: Any = None, environ: Any = None)
     return Console(stderr=stderr, file=file, width=width, soft_wrap=True, _environ=environ)
 
 
-def trial_line(cells: dict[str, str]) -> str:
-    """One finished trial as one log line (the non-terminal form of a live table row)."""
-    parts = [f"trial {cells['trial']}", cells["state"]]
-    if cells["value"]:
-        parts.append(f"value {cells['value']}")
-    if cells["best"]:
-        parts.append(f"best {cells['best']}")
-    parts.append(f"strategy {cells['strategy']}")
-    if cells["values"]:
-        parts.append(cells["values"])
-    if cells["p(strategy)"]:
-        parts.append(f"p(strategy) {cells['p(strategy)']} entropy {cells['entropy']}")
-    return " | ".join(parts)
-
-
-class LiveTable:
-    """The finished trials as a study callback: a live Rich table and progress bar on a terminal.
-
-    On a terminal the table redraws in place after every trial (its last ``max_rows`` trials).
-    Anywhere else (a pipe, a file, a CI log) nothing can redraw, and Rich's ``Live`` would print
-    only once, at the end: there each trial is printed as one line (:func:`trial_line`) the
-    moment it finishes, so a long study shows its progress in the log, and the final table is
-    printed at the end.
-
-    Rich fits a table into the console width by wrapping cells at spaces and, where a column is
-    still too narrow, by folding a word across lines (``learning_`` / ``rate=0.03`` / ``9``). A
-    terminal's live table must fit the screen (``Live`` redraws by counting lines), so there a
-    narrow window still folds. Off a terminal there is no screen to fit: every column is at
-    least as wide as its longest word, so the table keeps to ``COLUMNS`` when that is enough
-    and grows past it when not, and no value is ever cut in two.
-    """
-
-    def __init__(
-        self, console: Any, n_trials: int, strategic: Sequence[str], title: str, max_rows: int = LIVE_ROWS
-    ) -> None:
-        from rich.console import Group
-        from rich.live import Live
-        from rich.progress import BarColumn
-        from rich.progress import MofNCompleteColumn
-        from rich.progress import Progress
-        from rich.progress import TextColumn
-        from rich.progress import TimeElapsedColumn
-        from rich.progress import TimeRemainingColumn
-
-        self.console = console
-        self.strategic = list(strategic)
-        self.title = title
-        self.max_rows = max_rows
-        self.rows: list[tuple[dict[str, str], bool]] = []
-        self.progress = Progress(
-            TextColumn("[bold]trials"),
-            BarColumn(),
-            MofNCompleteColumn(),
-            TimeElapsedColumn(),
-            TimeRemainingColumn(),
-            console=console,
-            auto_refresh=False,
-        )
-        self.task_id = self.progress.add_task("trials", total=n_trials)
-        self._group = Group
-        self.on_terminal = bool(console.is_terminal)
-        self.live = (
-            Live(self.render(), console=console, refresh_per_second=4, transient=False) if self.on_terminal else None
-        )
-
-    def render(self) -> Any:
-        from rich.cells import cell_len
-        from rich.table import Table
-
-        table = Table(title=self.title, caption=f"strategy = {' / '.join(self.strategic)}", expand=False)
-        shown = self.rows[-self.max_rows :]
-        for c in COLUMNS:
-            right = c in ("trial", "value", "best", "p(strategy)", "entropy")
-            min_width = None
-            if not self.on_terminal:  # off a terminal: never fold a word (see the class docstring)
-                min_width = max(
-                    cell_len(w) for text in (c, *(cells[c] for cells, _ in shown)) for w in [*text.split(), ""]
-                )
-            table.add_column(c, justify="right" if right else "left", overflow="fold", min_width=min_width)
-        for cells, new_best in shown:
-            table.add_row(*(cells[c] for c in COLUMNS), style="bold green" if new_best else None)
-        return self._group(table, self.progress)
-
-    def __call__(self, study: Study, trial: FrozenTrial) -> None:
-        try:
-            best = study.best_value
-        except ValueError:
-            best = None
-        cells = trial_row(study, trial, self.strategic, best)
-        new_best = (
-            trial.state == TrialState.COMPLETE and best is not None and trial.value == best and not _infeasible(trial)
-        )
-        self.rows.append((cells, new_best))
-        self.progress.advance(self.task_id)
-        if self.live is not None:
-            self.live.update(self.render(), refresh=True)
-        else:
-            self.console.print(trial_line(cells), markup=False, highlight=False, soft_wrap=True)
-
-    def __enter__(self) -> LiveTable:
-        if self.live is not None:
-            self.live.start(refresh=True)
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        if self.live is not None:
-            self.live.update(self.render(), refresh=True)
-            self.live.stop()
-        else:
-            self.console.print(self.render(), crop=False)  # lines may be longer than COLUMNS
-
-
 # -- commands --------------------------------------------------------------------------------------
 def cmd_optimize(args: argparse.Namespace, console: Any) -> int:
-    from cascaderl_optuna.cli.reports import write_reports
-    from cascaderl_optuna.cli.tasks import get_task
-    from cascaderl_optuna.cli.tasks import TrainingDiverged
-    from cascaderl_optuna.cli.tasks import UnknownTaskError
-    from cascaderl_optuna.search_space import SearchSpaceError
+    """``cascaderl-optuna optimize``: every check first, then the study, its trials and the report.
 
+    The order matters: bad arguments, an unknown task or a bad space are refused before any
+    storage is opened, so a refused run leaves nothing behind; the trials are in the storage the
+    moment each one finishes, so an interrupted run still reports on them (exit status 130).
+    """
+    check_optimize_arguments(args)
+    budget = parse_memory(args.memory_budget) if args.memory_budget is not None else None
+    task = load_task(args.task, data=args.data, device=args.device, memory_budget_gib=budget)
+    space = load_space(task, args.space)
+    study_name = args.study_name or f"{task.name}-{args.sampler}"
+    study, resumed = open_study(
+        storage=args.storage,
+        study_name=study_name,
+        task=task,
+        sampler_name=args.sampler,
+        space=space,
+        seed=args.seed,
+        pruner=make_pruner(args.pruner),
+        n_startup_trials=args.startup_trials,
+        memory_budget_gib=budget,
+        warm_start=args.warm_start,
+        warm_start_storage=args.warm_start_storage,
+    )
+    before = len(study.trials)
+    console.print(
+        f"{'Resuming' if resumed else 'Created'} study {study_name} in {args.storage} "
+        f"({before} trials stored); task {task.name}, sampler {args.sampler}, space {space.source}.",
+        markup=False,
+    )
+    loggers = make_loggers(args, study_name, task)
+    live = LiveTable(
+        console, args.trials, space.strategic_names, title=f"{study_name} ({task.objective_metric}, {task.direction})"
+    )
+    start = time.monotonic()
+    interrupted = run_trials(study, task, space, args.trials, live, loggers, console)
+    print_outcome(study, task, added=len(study.trials) - before, elapsed=time.monotonic() - start, console=console)
+    if args.reports.lower() != "none":
+        write_report(study, task, space, args.reports, args.eval_seeds, console)
+    _publish_to_dashboard(study, space)
+    console.print(
+        f"Open the study in optuna-dashboard: cascaderl-optuna dashboard --storage {shlex.quote(args.storage)}",
+        markup=False,
+    )
+    return 130 if interrupted else 0
+
+
+def check_optimize_arguments(args: argparse.Namespace) -> None:
+    """Refuse counts below 1 and a report folder that is a file, before anything is created or trained.
+
+    A report folder that cannot be written would only show up after the last trial; the trials
+    would be stored, but the report the user asked for would be lost to a traceback.
+    """
     if args.trials < 1:
         raise CliError(f"--trials must be at least 1, got {args.trials}.")
     if args.eval_seeds < 1:
@@ -508,111 +403,139 @@ def cmd_optimize(args: argparse.Namespace, console: Any) -> int:
                 f"--reports {args.reports}: a file of that name exists, and the report is a folder. "
                 "Give a folder name, or --reports none."
             )
-    budget = parse_memory(args.memory_budget) if args.memory_budget is not None else None
-    options = {"data": args.data} if args.data else {}
-    if args.device:
-        options["device"] = args.device
+
+
+def load_task(name: str, *, data: str | None, device: str | None, memory_budget_gib: float | None) -> Any:
+    """The task ``--task`` names, built with ``--data`` and ``--device``; its failures as :class:`CliError`.
+
+    Building a task loads its data and, for some, imports an optional extra: each way that can
+    fail (no such task, a missing extra, an option the task does not take, unreadable data) is
+    the user's to fix, so it becomes one message naming the argument rather than a traceback.
+    """
+    from cascaderl_optuna.cli.tasks import get_task
+    from cascaderl_optuna.cli.tasks import UnknownTaskError
+
+    options = {"data": data} if data else {}
+    if device:
+        options["device"] = device
     try:
-        task = get_task(args.task, **options)
+        task = get_task(name, **options)
     except UnknownTaskError as exc:
         raise CliError(str(exc)) from None
     except ImportError as exc:  # a task's optional extra (e.g. text_classification needs the llm extra)
         raise CliError(str(exc)) from None
     except TypeError as exc:
-        if args.device and "device" in str(exc):
+        if device and "device" in str(exc):
             raise CliError(
-                f"task {args.task!r} does not take --device (it runs on the CPU); leave the option out."
+                f"task {name!r} does not take --device (it runs on the CPU); leave the option out."
             ) from None
         raise
     except (ValueError, OSError) as exc:
         raise CliError(str(exc)) from None
-    task.memory_budget_gib = budget
+    task.memory_budget_gib = memory_budget_gib
+    return task
+
+
+def load_space(task: Any, path: str | None) -> Any:
+    """The task's own search space, or the ``--space`` file once the task has checked it understands it."""
+    from cascaderl_optuna.search_space import SearchSpaceError
+
     try:
-        space = task.load_space(args.space)
+        return task.load_space(path)
     except SearchSpaceError as exc:
         raise CliError(f"bad search space: {exc}") from None
-    pruner: optuna.pruners.BasePruner = (
-        optuna.pruners.MedianPruner(n_startup_trials=5, n_warmup_steps=2)
-        if args.pruner == "median"
-        else optuna.pruners.NopPruner()
-    )
-    study_name = args.study_name or f"{task.name}-{args.sampler}"
-    study, resumed = open_study(
-        storage=args.storage,
-        study_name=study_name,
-        task=task,
-        sampler_name=args.sampler,
-        space=space,
-        seed=args.seed,
-        pruner=pruner,
-        n_startup_trials=args.startup_trials,
-        memory_budget_gib=budget,
-        warm_start=args.warm_start,
-        warm_start_storage=args.warm_start_storage,
-    )
-    before = len(study.trials)
-    console.print(
-        f"{'Resuming' if resumed else 'Created'} study {study_name} in {args.storage} "
-        f"({before} trials stored); task {task.name}, sampler {args.sampler}, space {space.source}.",
-        markup=False,
-    )
-    callbacks: list[Any] = []
-    closers: list[Any] = []
+
+
+def make_pruner(name: str) -> optuna.pruners.BasePruner:
+    """``--pruner``: the median pruner, or none.
+
+    The median pruner waits for 5 trials and judges a trial only from its third report: the
+    first epochs of a run with warmup say little about where it ends.
+    """
+    if name == "median":
+        return optuna.pruners.MedianPruner(n_startup_trials=5, n_warmup_steps=2)
+    return optuna.pruners.NopPruner()
+
+
+def make_loggers(args: argparse.Namespace, study_name: str, task: Any) -> list[tuple[Any, Any]]:
+    """The ``--tensorboard`` and ``--wandb`` callbacks, each with the function that closes it.
+
+    Each logger holds a file or a connection; :func:`run_trials` closes them however the
+    optimisation ends, so the last trials reach the log even after Ctrl+C.
+    """
+    loggers: list[tuple[Any, Any]] = []
     if args.tensorboard:
         from cascaderl_optuna.integrations.loggers import TensorBoardCallback
 
         tb = TensorBoardCallback(args.tensorboard)
-        callbacks.append(tb)
-        closers.append(tb.close)
+        loggers.append((tb, tb.close))
     if args.wandb:
         from cascaderl_optuna.integrations.loggers import WandbCallback
 
         wb = WandbCallback(project=args.wandb, name=study_name, config={"task": task.name, "sampler": args.sampler})
-        callbacks.append(wb)
-        closers.append(wb.finish)
-    live = LiveTable(
-        console, args.trials, space.strategic_names, title=f"{study_name} ({task.objective_metric}, {task.direction})"
-    )
-    callbacks.insert(0, live)
-    interrupted = False
-    start = time.monotonic()
+        loggers.append((wb, wb.finish))
+    return loggers
+
+
+def run_trials(
+    study: Study,
+    task: Any,
+    space: Any,
+    n_trials: int,
+    live: LiveTable,
+    loggers: Sequence[tuple[Any, Any]],
+    console: Any,
+) -> bool:
+    """Run ``n_trials`` trials under the live view; ``True`` when Ctrl+C stopped them.
+
+    A diverged training fails its trial and the study goes on (``catch``). Ctrl+C is not an
+    error here: the finished trials are stored, and the caller still writes their report.
+    """
+    from cascaderl_optuna.cli.tasks import TrainingDiverged
+
+    callbacks = [live, *(callback for callback, _ in loggers)]
     try:
         with live:
             study.optimize(
-                make_objective(task, space), n_trials=args.trials, catch=(TrainingDiverged,), callbacks=callbacks
+                make_objective(task, space), n_trials=n_trials, catch=(TrainingDiverged,), callbacks=callbacks
             )
     except KeyboardInterrupt:
-        interrupted = True
         console.print("[yellow]Interrupted: writing the report of the trials finished so far.[/]")
+        return True
     finally:
-        for close in closers:
+        for _, close in loggers:
             close()
-    elapsed = time.monotonic() - start
-    added = len(study.trials) - before
+    return False
+
+
+def print_outcome(study: Study, task: Any, *, added: int, elapsed: float, console: Any) -> None:
+    """How many trials ran, and the best configuration found, in full (the table abbreviates it)."""
     console.print(f"{added} trials in {elapsed:.1f} s; the study now has {len(study.trials)} trials.")
     try:
         best = study.best_trial
-        console.print(
-            f"Best: trial {best.number}, {task.objective_metric} {best.value:.4g}, {best.params}", markup=False
-        )
     except ValueError:
         console.print("[yellow]No trial completed.[/]")
-    if args.reports.lower() != "none":
-        console.print("Evaluating the default and the best configuration on the held-out test split...")
-        written = write_reports(study, task, space, args.reports, seeds=tuple(range(args.eval_seeds)))
-        report = json.loads(written["evaluation.json"].read_text())
-        m = task.test_metric
-        line = f"{m}: default {report['default']['test'][m]:.4g}"
-        if report["best"]:
-            line += f", best found {report['best']['test'][m]:.4g}"
-        console.print(line)
-        console.print(f"Report written to {args.reports}/ ({', '.join(sorted(written))}).", markup=False)
-    _publish_to_dashboard(study, space)
-    console.print(
-        f"Open the study in optuna-dashboard: cascaderl-optuna dashboard --storage {shlex.quote(args.storage)}",
-        markup=False,
-    )
-    return 130 if interrupted else 0
+        return
+    console.print(f"Best: trial {best.number}, {task.objective_metric} {best.value:.4g}, {best.params}", markup=False)
+
+
+def write_report(study: Study, task: Any, space: Any, folder: str, eval_seeds: int, console: Any) -> None:
+    """The report folder (:func:`~cascaderl_optuna.cli.reports.write_reports`), and its headline on the console.
+
+    The evaluation retrains the default and the best configuration: the user is told first,
+    since it takes as long as a few trials.
+    """
+    from cascaderl_optuna.cli.reports import write_reports
+
+    console.print("Evaluating the default and the best configuration on the held-out test split...")
+    written = write_reports(study, task, space, folder, seeds=tuple(range(eval_seeds)))
+    report = json.loads(written["evaluation.json"].read_text())
+    m = task.test_metric
+    line = f"{m}: default {report['default']['test'][m]:.4g}"
+    if report["best"]:
+        line += f", best found {report['best']['test'][m]:.4g}"
+    console.print(line)
+    console.print(f"Report written to {folder}/ ({', '.join(sorted(written))}).", markup=False)
 
 
 def _publish_to_dashboard(study: Study, space: Any) -> None:

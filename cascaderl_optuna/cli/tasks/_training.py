@@ -215,3 +215,29 @@ def fit_or_infeasible(
         return infeasible_value
     record_memory(trial, meter)
     return value
+
+
+def tuned_objective(
+    trial: optuna.Trial,
+    train: Callable[[Callable[[int, float], None], MemoryMeter], dict[str, list[float]]],
+    meter: MemoryMeter,
+    *,
+    unit: str,
+    infeasible_value: float,
+) -> float:
+    """The objective of every built-in task: one training run, its validation loss the trial's value.
+
+    ``train(report, meter)`` trains once with the trial's configuration and returns its curves;
+    it calls ``report(step, val_loss)`` after each validation pass (``unit`` names the step:
+    ``"epoch"``, ``"step"``), which reports to the trial and stops the run when the pruner says
+    so. The value is the last validation loss, the last validation accuracy is kept as the user
+    attribute ``val_accuracy``, and a run that runs out of memory is infeasible
+    (:func:`fit_or_infeasible`). One definition, so that "a trial" means the same in every task.
+    """
+
+    def run(meter: MemoryMeter) -> float:
+        curves = train(pruning_reporter(trial, unit), meter)
+        trial.set_user_attr("val_accuracy", curves["val_accuracy"][-1])
+        return curves["val_loss"][-1]
+
+    return fit_or_infeasible(trial, run, meter, infeasible_value)

@@ -43,13 +43,12 @@ from cascaderl_optuna.cli.tasks import Evaluation
 from cascaderl_optuna.cli.tasks import ParamRule
 from cascaderl_optuna.cli.tasks import Task
 from cascaderl_optuna.cli.tasks import TrainingDiverged
-from cascaderl_optuna.cli.tasks._training import fit_or_infeasible
 from cascaderl_optuna.cli.tasks._training import make_optimizer
 from cascaderl_optuna.cli.tasks._training import make_schedule
 from cascaderl_optuna.cli.tasks._training import MemoryMeter
 from cascaderl_optuna.cli.tasks._training import OPTIMIZERS
-from cascaderl_optuna.cli.tasks._training import pruning_reporter
 from cascaderl_optuna.cli.tasks._training import SCHEDULERS
+from cascaderl_optuna.cli.tasks._training import tuned_objective
 
 
 EPOCHS = 12
@@ -313,15 +312,14 @@ class DigitsMLPTask(Task):
         return model, curves
 
     def objective(self, trial: optuna.Trial, params: Mapping[str, Any]) -> float:
-        """The validation loss; a run that does not fit in memory is infeasible (``fit_or_infeasible``)."""
-
-        def run(meter: MemoryMeter) -> float:
-            _, curves = self.train(params, seed=trial.number, on_epoch=pruning_reporter(trial, "epoch"), meter=meter)
-            trial.set_user_attr("val_accuracy", curves["val_accuracy"][-1])
-            return curves["val_loss"][-1]
-
-        meter = MemoryMeter("cpu", self.memory_budget_gib)
-        return fit_or_infeasible(trial, run, meter, infeasible_value=math.log(self.n_classes))
+        """The validation loss after the last epoch, reported every epoch (:func:`tuned_objective`)."""
+        return tuned_objective(
+            trial,
+            lambda report, meter: self.train(params, seed=trial.number, on_epoch=report, meter=meter)[1],
+            MemoryMeter("cpu", self.memory_budget_gib),
+            unit="epoch",
+            infeasible_value=math.log(self.n_classes),
+        )
 
     def evaluate(self, params: Mapping[str, Any], seed: int = 0) -> Evaluation:
         model, curves = self.train(params, seed=seed)
