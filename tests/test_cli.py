@@ -15,6 +15,7 @@ import sys
 import time
 import urllib.request
 
+from optional_extras import needs_cli_extra
 import optuna
 from optuna.trial import TrialState
 import pytest
@@ -27,6 +28,9 @@ from cascaderl_optuna.cli.live_view import format_value
 from tests.test_cli_terminal import assert_rows_show_whole_values
 from tests.test_cli_terminal import legend
 from tests.test_cli_terminal import row_lines
+
+
+pytestmark = needs_cli_extra
 
 
 def _run(argv: list[str]) -> tuple[int, str]:

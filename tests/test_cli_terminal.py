@@ -19,6 +19,7 @@ import subprocess
 import sys
 import time
 
+from optional_extras import needs_cli_extra
 import optuna
 from optuna.distributions import CategoricalDistribution
 from optuna.distributions import FloatDistribution
@@ -30,6 +31,9 @@ from rich.console import Console
 from cascaderl_optuna.cli.live_view import abbreviate
 from cascaderl_optuna.cli.live_view import format_value
 from cascaderl_optuna.cli.live_view import LiveTable
+
+
+pytestmark = needs_cli_extra
 
 
 STRATEGIC = ("optimizer", "scheduler", "dropout")

@@ -13,6 +13,7 @@ import math
 import os
 from pathlib import Path
 
+from optional_extras import needs_cli_extra
 import optuna
 from optuna.trial import TrialState
 import pytest
@@ -24,6 +25,9 @@ from cascaderl_optuna.cli.tasks import TrainingDiverged
 from cascaderl_optuna.cli.tasks.text_data import load_text_splits
 from cascaderl_optuna.cli.tasks.text_data import TextDataError
 from cascaderl_optuna.search_space import SearchSpace
+
+
+pytestmark = needs_cli_extra
 
 
 SST2 = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "sst2"
