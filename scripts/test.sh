@@ -5,7 +5,7 @@
 # exit status is non-zero when either fails.
 # pytest runs both tiers: the package's tests (tests/) and the benchmark harness's (benchmarks/tests/: its quick
 # suite, the README and docs freshness checks). Extra arguments go to pytest (e.g. -m "not slow", -k learning, or
-# a test file, which then replaces the two folders).
+# a test file or folder given as a path, tests/test_sampler.py or benchmarks/tests/, which then replaces the two).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/setup_env.sh test,bench,dashboard,logging,cli,ray,llm
@@ -14,8 +14,8 @@ lint=0
 scripts/lint.sh || lint=$?
 tests=0
 paths=(tests benchmarks/tests)
-for arg in "$@"; do
-  [[ -e "${arg%%::*}" ]] && paths=()  # a test file or folder was named: run just that
+for arg in "$@"; do  # a test file or folder was named (a path with a slash, or a .py file): run just that
+  if [[ ( "$arg" == */* || "$arg" == *.py* ) && -e "${arg%%::*}" ]]; then paths=(); fi
 done
 .venv/bin/python -m pytest "${paths[@]}" "$@" || tests=$?
 [ "$lint" = 0 ] || echo "scripts/lint.sh failed (exit $lint): run scripts/lint.sh --fix, then fix what remains" >&2

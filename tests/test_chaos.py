@@ -30,5 +30,5 @@ def test_random_kills_leave_no_zombie_and_lose_no_trial(postgres_url, tmp_path):
     assert result["killed_failures"] <= result["kills"], result
     assert result["outside"] == [], result
     assert result["tracebacks"] == [], result
-    assert result["trials"] >= 80, result
+    assert result["complete"] >= 40, result  # a kill fails at most the one trial it hits: most trials complete
     assert result["best_share_last_third"] > 0.5, result  # the planted best family dominates the end

@@ -6,6 +6,13 @@ and one evaluation seed so the file stays fast.
 
 from __future__ import annotations
 
+from optional_extras import require_cli_extra
+
+
+require_cli_extra()
+
+
+import importlib.util
 import json
 import math
 from pathlib import Path
@@ -15,7 +22,6 @@ import sys
 import time
 import urllib.request
 
-from optional_extras import needs_cli_extra
 import optuna
 from optuna.trial import TrialState
 import pytest
@@ -28,9 +34,6 @@ from cascaderl_optuna.cli.live_view import format_value
 from tests.test_cli_terminal import assert_rows_show_whole_values
 from tests.test_cli_terminal import legend
 from tests.test_cli_terminal import row_lines
-
-
-pytestmark = needs_cli_extra
 
 
 def _run(argv: list[str]) -> tuple[int, str]:
@@ -71,7 +74,8 @@ def first_run(tmp_path_factory):  # type: ignore[no-untyped-def]
         "--reports",
         str(tmp / "reports"),
     ]
-    rc, text = _run([*args, "--trials", "6", "--tensorboard", str(tmp / "tb")])
+    tensorboard = ["--tensorboard", str(tmp / "tb")] if importlib.util.find_spec("tensorboard") else []
+    rc, text = _run([*args, "--trials", "6", *tensorboard])
     return {
         "tmp": tmp,
         "storage": storage,
@@ -172,6 +176,7 @@ def test_optimize_saves_the_cascade_figures_for_optuna_dashboard(first_run) -> N
 
 @pytest.mark.slow  # real training runs of the command
 def test_optimize_logs_to_tensorboard_when_asked(first_run) -> None:
+    pytest.importorskip("tensorboard", reason="needs the logging extra: pip install '.[logging]'")
     from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 
     acc = EventAccumulator(str(first_run["tmp"] / "tb"))

@@ -9,6 +9,12 @@ from trials made up on the spot (no training).
 
 from __future__ import annotations
 
+from optional_extras import require_cli_extra
+
+
+require_cli_extra()
+
+
 import io
 import os
 from pathlib import Path
@@ -19,7 +25,6 @@ import subprocess
 import sys
 import time
 
-from optional_extras import needs_cli_extra
 import optuna
 from optuna.distributions import CategoricalDistribution
 from optuna.distributions import FloatDistribution
@@ -31,9 +36,6 @@ from rich.console import Console
 from cascaderl_optuna.cli.live_view import abbreviate
 from cascaderl_optuna.cli.live_view import format_value
 from cascaderl_optuna.cli.live_view import LiveTable
-
-
-pytestmark = needs_cli_extra
 
 
 STRATEGIC = ("optimizer", "scheduler", "dropout")

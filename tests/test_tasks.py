@@ -2,11 +2,16 @@
 
 from __future__ import annotations
 
+from optional_extras import require_cli_extra
+
+
+require_cli_extra()
+
+
 import math
 from pathlib import Path
 
 import numpy as np
-from optional_extras import needs_cli_extra
 import optuna
 from optuna.trial import TrialState
 import pytest
@@ -27,9 +32,6 @@ from cascaderl_optuna.cli.tasks._training import MEMORY_CONSTRAINT
 from cascaderl_optuna.cli.tasks._training import MemoryMeter
 from cascaderl_optuna.cli.tasks.digits_mlp import DigitsMLPTask
 from cascaderl_optuna.search_space import SearchSpaceError
-
-
-pytestmark = needs_cli_extra
 
 
 @pytest.fixture(scope="module")

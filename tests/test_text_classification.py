@@ -9,11 +9,16 @@ same place, so their absence is a failure. The data-reading tests need neither.
 
 from __future__ import annotations
 
+from optional_extras import require_cli_extra
+
+
+require_cli_extra()
+
+
 import math
 import os
 from pathlib import Path
 
-from optional_extras import needs_cli_extra
 import optuna
 from optuna.trial import TrialState
 import pytest
@@ -25,9 +30,6 @@ from cascaderl_optuna.cli.tasks import TrainingDiverged
 from cascaderl_optuna.cli.tasks.text_data import load_text_splits
 from cascaderl_optuna.cli.tasks.text_data import TextDataError
 from cascaderl_optuna.search_space import SearchSpace
-
-
-pytestmark = needs_cli_extra
 
 
 SST2 = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "sst2"
