@@ -32,6 +32,7 @@ import contextlib
 from dataclasses import dataclass
 from dataclasses import field
 import datetime
+import math
 import threading
 from typing import Any
 import warnings
@@ -199,6 +200,29 @@ def _check(condition: bool, message: str) -> None:
         raise ValueError(message)
 
 
+def _is_int(value: object) -> bool:
+    """An int (NumPy's too), but not a bool: ``window=True`` is a mistake, not 1."""
+    return isinstance(value, (int, np.integer)) and not isinstance(value, bool)
+
+
+def _is_real(value: object) -> bool:
+    """A real number (an int or a float, NumPy's too), but not a bool; checked before any comparison, so that
+    ``gamma='0.9'`` is refused by name instead of by ``'<' not supported``."""
+    return isinstance(value, (int, float, np.integer, np.floating)) and not isinstance(value, bool)
+
+
+def _is_iterable(value: object) -> bool:
+    try:
+        iter(value)  # type: ignore[call-overload]
+    except TypeError:
+        return False
+    return True
+
+
+def _given(value: object) -> str:
+    return f"the string {value!r}" if isinstance(value, str) else f"{type(value).__name__}: {value!r}"
+
+
 class CascadeSampler(BaseSampler):
     """Hierarchical reinforcement-learning sampler: strategies first, then the numbers.
 
@@ -326,34 +350,40 @@ class CascadeSampler(BaseSampler):
             f"seed must be None (fresh randomness) or an int >= 0, e.g. seed=0; got {seed!r}.",
         )
         _check(
-            not isinstance(strategic_params, str),
+            not isinstance(strategic_params, str) and _is_iterable(strategic_params),
             "strategic_params must be a sequence of parameter names, e.g. ('lora_rank',), "
-            f"not the string {strategic_params!r}.",
+            f"not {_given(strategic_params)}.",
         )
         _check(
-            isinstance(n_startup_trials, int) and n_startup_trials >= 1,
+            _is_int(n_startup_trials) and n_startup_trials >= 1,
             f"n_startup_trials must be an int >= 1, got {n_startup_trials!r}.",
         )
-        _check(startup in ("qmc", "random"), f"startup must be 'qmc' or 'random', got {startup!r}.")
-        _check(isinstance(window, int) and window >= 2, f"window must be an int >= 2, got {window!r}.")
         _check(
-            isinstance(critic_window, int) and critic_window >= 2,
+            isinstance(startup, str) and startup in ("qmc", "random"),
+            f"startup must be 'qmc' or 'random', got {startup!r}.",
+        )
+        _check(_is_int(window) and window >= 2, f"window must be an int >= 2, got {window!r}.")
+        _check(
+            _is_int(critic_window) and critic_window >= 2,
             f"critic_window must be an int >= 2, got {critic_window!r}.",
         )
         _check(
-            isinstance(critic_refit_interval, int) and critic_refit_interval >= 1,
+            _is_int(critic_refit_interval) and critic_refit_interval >= 1,
             f"critic_refit_interval must be an int >= 1, got {critic_refit_interval!r}.",
         )
         _check(
-            0.0 < probability_floor < 1.0,
-            f"probability_floor must be in (0, 1), got {probability_floor!r}: 0 would let a "
+            _is_real(probability_floor) and 0.0 < probability_floor < 1.0,
+            f"probability_floor must be a number in (0, 1), got {probability_floor!r}: 0 would let a "
             "strategy's probability vanish, 1 would make the high level uniform.",
         )
-        _check(0.0 <= gamma < 1.0, f"gamma must be in [0, 1), got {gamma!r}.")
-        _check(0.0 < clip < 1.0, f"clip must be in (0, 1), got {clip!r}.")
-        _check(exploration >= 0.0, f"exploration must be >= 0, got {exploration!r}.")
+        _check(_is_real(gamma) and 0.0 <= gamma < 1.0, f"gamma must be a number in [0, 1), got {gamma!r}.")
+        _check(_is_real(clip) and 0.0 < clip < 1.0, f"clip must be a number in (0, 1), got {clip!r}.")
         _check(
-            pending_timeout is None or (isinstance(pending_timeout, (int, float)) and pending_timeout > 0),
+            _is_real(exploration) and 0.0 <= exploration < math.inf,
+            f"exploration must be a finite number >= 0, got {exploration!r}.",
+        )
+        _check(
+            pending_timeout is None or (_is_real(pending_timeout) and pending_timeout > 0),
             f"pending_timeout must be a number of seconds > 0 or None (off), got {pending_timeout!r}.",
         )
         self._pending_timeout = None if pending_timeout is None else float(pending_timeout)
@@ -366,15 +396,17 @@ class CascadeSampler(BaseSampler):
         if isinstance(high_level_theta, str):
             _check(
                 high_level_theta == "pretrained",
-                f"high_level_theta must be 8 numbers or 'pretrained', got {high_level_theta!r}.",
+                f"high_level_theta must be {N_FEATURES} numbers or 'pretrained', got {high_level_theta!r}.",
             )
             from cascaderl_optuna._cascade.pretrained import load_pretrained_theta
 
             high_level_theta = load_pretrained_theta().tolist()
         if high_level_theta is not None:
-            theta = np.asarray(high_level_theta, dtype=float)
             _check(
-                theta.shape == (N_FEATURES,) and bool(np.all(np.isfinite(theta))),
+                _is_iterable(high_level_theta)
+                and all(_is_real(w) for w in high_level_theta)
+                and np.shape(high_level_theta) == (N_FEATURES,)
+                and bool(np.all(np.isfinite(np.asarray(high_level_theta, dtype=float)))),
                 f"high_level_theta must be {N_FEATURES} finite numbers (one weight per history "
                 "feature, see cascaderl_optuna._cascade.encoding.FEATURE_NAMES), "
                 f"got {high_level_theta!r}.",

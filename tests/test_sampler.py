@@ -203,6 +203,40 @@ def test_bad_constructor_arguments_are_clear_errors(kwargs, match):
         CascadeSampler(**kwargs)
 
 
+_BAD_ARGUMENTS = {
+    "seed": [-1, True, 1.5, "0"],
+    "strategic_params": ["lora_rank", None, 5],
+    "n_startup_trials": [0, True, 2.0, "3", None],
+    "startup": ["sobol", None, ["qmc"]],
+    "window": [1, True, 10.0, "200", None],
+    "critic_window": [1, True, 10.0, "120", None],
+    "critic_refit_interval": [0, True, 10.0, "10", None],
+    "probability_floor": [0.0, 1.0, "0.15", None, True, float("nan")],
+    "gamma": [1.0, -0.1, "0.9", None, True, float("nan")],
+    "clip": [0.0, 1.0, None, "0.2", True],
+    "exploration": [-1.0, "1", None, True, float("inf"), float("nan")],
+    "high_level_theta": ["prior", [1.0, 2.0], [0.0] * 7 + ["1"], [0.0] * 7 + [float("nan")], 5.0, [[0.0] * 8]],
+    "pending_timeout": [0, -1.0, True, "60"],
+    "constraints_func": [1, "f"],
+}
+
+
+@pytest.mark.parametrize(
+    "name, value", [(name, value) for name, values in _BAD_ARGUMENTS.items() for value in values], ids=repr
+)
+def test_every_bad_constructor_argument_is_refused_by_name(name, value):
+    with pytest.raises(ValueError) as raised:
+        CascadeSampler(**{name: value})
+    assert str(raised.value).startswith(f"{name} must be"), str(raised.value)
+
+
+def test_the_theta_message_counts_the_features():
+    from cascaderl_optuna._cascade.encoding import N_FEATURES
+
+    with pytest.raises(ValueError, match=rf"high_level_theta must be {N_FEATURES} numbers or 'pretrained'"):
+        CascadeSampler(high_level_theta="prior")
+
+
 def test_long_records_are_chunked_for_rdb_storage(tmp_path):
     study = optuna.create_study(storage=f"sqlite:///{tmp_path / 'c.db'}")
     trial = study.ask()
