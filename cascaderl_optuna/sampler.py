@@ -35,7 +35,9 @@ import datetime
 import math
 import threading
 from typing import Any
+from typing import cast
 import warnings
+import weakref
 
 import numpy as np
 import optuna
@@ -43,6 +45,7 @@ from optuna.distributions import BaseDistribution
 from optuna.samplers import BaseSampler
 from optuna.samplers import QMCSampler
 from optuna.samplers import RandomSampler
+from optuna.storages import BaseStorage
 from optuna.study import Study
 from optuna.trial import FrozenTrial
 from optuna.trial import TrialState
@@ -89,6 +92,7 @@ from cascaderl_optuna._cascade.optuna_compat import owning_study
 from cascaderl_optuna._cascade.optuna_compat import process_constraints_after_trial
 from cascaderl_optuna._cascade.optuna_compat import record_heartbeat
 from cascaderl_optuna._cascade.optuna_compat import stale_trial_ids
+from cascaderl_optuna._cascade.optuna_compat import study_id
 from cascaderl_optuna._cascade.optuna_compat import study_storage
 from cascaderl_optuna._cascade.optuna_compat import study_trials
 from cascaderl_optuna._cascade.optuna_compat import trial_id
@@ -157,6 +161,28 @@ def _strategy_similarity(
     if not heads or not len(choices):
         return np.ones(len(choices))
     return critic.strategy_similarity(critic_input(np.zeros((len(choices), 0)), choices, heads), code)
+
+
+class _StudySet:
+    """A set of studies, each named by its storage and its id there (in-memory storages all number their first study
+    0, so the id alone cannot tell). Storages are held by weak references; a copy (pickle) starts empty, and checks
+    its studies again."""
+
+    def __init__(self) -> None:
+        self._ids: weakref.WeakKeyDictionary[BaseStorage, set[int]] = weakref.WeakKeyDictionary()
+
+    def __contains__(self, study: object) -> bool:
+        study = cast(Study, study)
+        return study_id(study) in self._ids.get(study_storage(study), ())
+
+    def add(self, study: Study) -> None:
+        self._ids.setdefault(study_storage(study), set()).add(study_id(study))
+
+    def __getstate__(self) -> dict[str, Any]:
+        return {}
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        self.__init__()  # type: ignore[misc]
 
 
 @dataclass(frozen=True)
@@ -272,7 +298,7 @@ class CascadeSampler(BaseSampler):
         strategic_params: Names of integer or stepped-float parameters to treat as strategic
             (e.g. ``("lora_rank",)``), besides every categorical parameter. A continuous float
             named here raises ``ValueError`` at the first trial after one has suggested it; a name
-            no trial of the start-up suggested is warned about when it ends (``UserWarning``, once).
+            no trial of the start-up suggested is warned about when it ends (``UserWarning``, once per study).
         n_startup_trials: Trials drawn from a space-filling design before the agents act.
         startup: ``"qmc"`` (scrambled Sobol, :class:`~optuna.samplers.QMCSampler`) or
             ``"random"``.
@@ -441,7 +467,7 @@ class CascadeSampler(BaseSampler):
         self._finished_cache = FinishedTrialCache()
         self._lock = threading.RLock()
         self._orphan_sweep = OrphanSweep()
-        self._study_checked = False  # the checks that need the study: once per sampler (_check_study)
+        self._checked_studies = _StudySet()  # the studies whose checks are done (_check_study)
 
     def __getstate__(self) -> dict[str, Any]:
         # Picklable like optuna's own samplers (Ray Tune and multiprocessing copy the sampler):
@@ -482,8 +508,10 @@ class CascadeSampler(BaseSampler):
 
     def infer_relative_search_space(self, study: Study, trial: FrozenTrial) -> dict[str, BaseDistribution]:
         self._check_single_objective(study)
-        if not self._study_checked:
-            self._check_study(study)
+        if study not in self._checked_studies:  # read without the lock: a study once in the set stays in it
+            with self._lock:
+                if study not in self._checked_studies:
+                    self._check_study(study)
         if trial.number < len(self._design):  # the warm start's design: parameter by parameter
             return {}
         if self._in_startup(study):
@@ -534,7 +562,8 @@ class CascadeSampler(BaseSampler):
 
     def _check_study(self, study: Study) -> None:
         """The arguments that can only be checked against the study; called for each trial until the start-up
-        is over, then never again (``_study_checked``).
+        is over, then never again for that study (``_checked_studies``; a sampler reused for another study checks
+        that one too). Called under the lock, so with ``study.optimize(n_jobs=...)`` the warning fires once.
 
         ``warm_start``'s direction must be the study's (checked at the first trial). A parameter named in
         ``strategic_params`` must be able to be strategic: a continuous float is refused at the first trial
@@ -555,7 +584,7 @@ class CascadeSampler(BaseSampler):
                 StrategicParam(name, seen[name])  # raises for a continuous float, naming strategic_params
         if len(finished) < self._n_startup_trials:
             return
-        self._study_checked = True
+        self._checked_studies.add(study)
         unknown = sorted(set(self._strategic_names) - set(seen))
         if unknown:
             warnings.warn(

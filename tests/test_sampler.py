@@ -455,7 +455,23 @@ def test_an_unknown_strategic_param_is_warned_about_once_when_the_start_up_ends(
         study.optimize(_conditional, n_trials=1)
     with warnings.catch_warnings():
         warnings.simplefilter("error")
-        study.optimize(_conditional, n_trials=4)  # once per sampler
+        study.optimize(_conditional, n_trials=4)  # once per study
+
+
+def _unknown_name_warnings(study, **optimize):
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")  # a second warning would be recorded, not deduplicated
+        study.optimize(_conditional, **optimize)
+    return [w for w in caught if "strategic_params names ['lora_rnak']" in str(w.message)]
+
+
+def test_the_unknown_name_warning_fires_once_per_study_with_threads():
+    sampler = CascadeSampler(seed=0, n_startup_trials=3, strategic_params=("lora_rnak",))
+    first = optuna.create_study(sampler=sampler)
+    assert len(_unknown_name_warnings(first, n_trials=12, n_jobs=2)) == 1
+    assert len(_unknown_name_warnings(first, n_trials=2, n_jobs=2)) == 0
+    second = optuna.create_study(sampler=sampler)  # the same sampler, reused: the new study is checked too
+    assert len(_unknown_name_warnings(second, n_trials=12, n_jobs=2)) == 1
 
 
 def test_a_continuous_strategic_param_is_refused_at_the_first_trial_that_shows_it():
