@@ -29,8 +29,6 @@ from collections.abc import Callable
 from collections.abc import Iterator
 from collections.abc import Sequence
 import contextlib
-from dataclasses import dataclass
-from dataclasses import field
 import datetime
 import math
 import threading
@@ -55,6 +53,7 @@ import torch
 from cascaderl_optuna._cascade.agent_protocols import HighLevelAgentFactory
 from cascaderl_optuna._cascade.agent_protocols import HighLevelPolicy
 from cascaderl_optuna._cascade.agent_protocols import LowLevelAgentFactory
+from cascaderl_optuna._cascade.coordinates import check_strategic
 from cascaderl_optuna._cascade.coordinates import choice_matrix
 from cascaderl_optuna._cascade.coordinates import critic_input
 from cascaderl_optuna._cascade.coordinates import from_unit
@@ -98,6 +97,8 @@ from cascaderl_optuna._cascade.optuna_compat import study_trials
 from cascaderl_optuna._cascade.optuna_compat import trial_id
 from cascaderl_optuna._cascade.orphans import OrphanSweep
 from cascaderl_optuna._cascade.ppo import PPOStats
+from cascaderl_optuna._cascade.proposals import StrategyChoice
+from cascaderl_optuna._cascade.proposals import TacticalProposal
 from cascaderl_optuna._cascade.records import critic_gaps
 from cascaderl_optuna._cascade.records import Decision
 from cascaderl_optuna._cascade.records import DECISION_KEY
@@ -183,42 +184,6 @@ class _StudySet:
 
     def __setstate__(self, state: dict[str, Any]) -> None:
         self.__init__()  # type: ignore[misc]
-
-
-@dataclass(frozen=True)
-class StrategyChoice:
-    """The high level's decision for one trial (empty without strategic heads)."""
-
-    chosen: list[int] = field(default_factory=list)
-    """Index of the chosen choice of each head."""
-    params: dict[str, Any] = field(default_factory=dict)
-    """Head name -> the chosen value."""
-    log_prob: dict[str, float] = field(default_factory=dict)
-    """Head name -> behaviour log-probability of the choice (heads fixed by ``enqueue_trial`` are absent)."""
-    critic_gap: dict[str, list[float]] | None = None
-    """Head name -> the ``critic_gap`` feature of each choice, as the agent saw it."""
-    probs: dict[str, list[float]] | None = None
-    """Head name -> the policy's probability of each choice (observability)."""
-    entropy: float | None = None
-    """The policy's entropy summed over heads (observability)."""
-    diagnostics: dict[str, Any] | None = None
-    """The PPO statistics of the high level's fit (observability)."""
-
-
-@dataclass(frozen=True)
-class TacticalProposal:
-    """The low level's proposal for one trial, by tactical parameter name."""
-
-    values: dict[str, Any]
-    """The values the trial runs with."""
-    log_prob: dict[str, float]
-    """Log-density of each value's unit-cube coordinate under the policy that drew it."""
-    mean: dict[str, float]
-    """The policy's centre (observability)."""
-    std: dict[str, float]
-    """The policy's spread (observability)."""
-    diagnostics: dict[str, float]
-    """The PPO statistics of the low level's update, plus ``mean_std`` (observability)."""
 
 
 def _check(condition: bool, message: str) -> None:
@@ -581,7 +546,7 @@ class CascadeSampler(BaseSampler):
             seen.update(t.distributions)
         for name in self._strategic_names:
             if name in seen:
-                StrategicParam(name, seen[name])  # raises for a continuous float, naming strategic_params
+                check_strategic(name, seen[name])
         if len(finished) < self._n_startup_trials:
             return
         self._checked_studies.add(study)
@@ -623,7 +588,7 @@ class CascadeSampler(BaseSampler):
         critic_choices = choices[:, : len(critic_heads)]
         critic_inputs = critic_input(x, critic_choices, critic_heads)
         critic = self._critic(study, history, critic_heads, tactical, critic_inputs) if tactical else None
-        strategy = self._strategy(study, history, heads, choices, decisions, fixed, critic, critic_inputs, rng)
+        strategy = self._strategy(study, history, heads, choices, decisions, fixed, critic, x, critic_inputs, rng)
         params = dict(strategy.params)
         proposal = None
         if tactical:
@@ -659,11 +624,13 @@ class CascadeSampler(BaseSampler):
         decisions: list[Decision | None],
         fixed: dict[str, Any],
         critic: GaussianProcessCritic | None,
+        x: np.ndarray,
         critic_inputs: np.ndarray,
         rng: np.random.Generator,
     ) -> StrategyChoice:
         """The strategy for this trial: the high-level agent, re-fitted on the window, samples one choice per head
-        (a value fixed with ``enqueue_trial`` is kept, and is off-policy data)."""
+        (a value fixed with ``enqueue_trial`` is kept, and is off-policy data). ``x``: the window's tactical values,
+        ``critic_inputs``: its critic inputs (``x``, then the strategy code)."""
         if not heads:
             return StrategyChoice()
         agent = self._high_level_agent(heads)
@@ -675,7 +642,7 @@ class CascadeSampler(BaseSampler):
         }
         gap_fn = None
         if critic is not None and len(history.finished) and self._critic_sees_strategy:
-            n_tactical = critic_inputs.shape[1] - sum(h.n_choices for h in heads)
+            n_tactical = x.shape[1]
             candidates = critic_gap_candidates(critic_inputs, n_tactical, history.utilities, rng)
             gap_fn = critic_gap_function(
                 critic.predict, candidates, n_tactical, [h.n_choices for h in heads], self._beta
@@ -683,8 +650,8 @@ class CascadeSampler(BaseSampler):
         pending = choice_matrix(history.running, heads)
         chosen, log_probs, probs, head_gaps = agent.act(rng, pending, fixed_idx, gap_fn)
         return StrategyChoice(
+            heads=heads,
             chosen=chosen,
-            params={head.name: head.choices[c] for head, c in zip(heads, chosen)},
             log_prob={head.name: lp for k, (head, lp) in enumerate(zip(heads, log_probs)) if k not in fixed_idx},
             critic_gap={head.name: [round(float(g), 5) for g in gaps] for head, gaps in zip(heads, head_gaps)},
             probs={h.name: [round(float(p_), 6) for p_ in p] for h, p in zip(heads, probs)},

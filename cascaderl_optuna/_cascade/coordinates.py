@@ -59,6 +59,14 @@ class StrategicParam:
         return None
 
 
+def check_strategic(name: str, distribution: BaseDistribution) -> None:
+    """Raise ``ValueError`` (naming ``strategic_params``) when the parameter ``name`` cannot be a strategic head: a
+    continuous float, or more than ``MAX_STRATEGIC_LEVELS`` levels. The sampler checks a name from ``strategic_params``
+    as soon as a finished trial shows its distribution, so the mistake surfaces at the next trial instead of when
+    the start-up ends (where :class:`StrategicParam` would raise the same error)."""
+    strategic_choices(name, distribution)
+
+
 def strategic_choices(name: str, distribution: BaseDistribution) -> tuple[Any, ...]:
     """The discrete values a strategic parameter can take."""
     if isinstance(distribution, CategoricalDistribution):
