@@ -120,8 +120,8 @@ _blas_controller: ThreadpoolController | None = None
 
 
 def _blas_threads() -> ThreadpoolController:
-    """threadpoolctl's view of the BLAS libraries loaded in this process, made once: inspecting them costs about a
-    millisecond, limiting them through a made controller some 35 microseconds (2-core machine)."""
+    """threadpoolctl's view of the BLAS libraries loaded in this process, made once: inspecting the loaded libraries
+    is far slower than limiting them through a controller already made, and the limit is set on every decision."""
     global _blas_controller
     if _blas_controller is None:
         _blas_controller = ThreadpoolController()
@@ -132,9 +132,16 @@ def _blas_threads() -> ThreadpoolController:
 def _single_threaded_maths() -> Iterator[None]:
     """The sampler's arrays have a few hundred rows: threads cost more than they save.
 
-    On a busy 2-core machine a multi-threaded 150x150 Cholesky took 140 ms against 0.1 ms on one
-    thread, so the sampler's own maths (torch, and NumPy's BLAS through threadpoolctl, whatever
-    the user's environment sets) runs on one thread and restores the settings afterwards.
+    Spreading such small factorisations over threads is far slower than one thread on a busy
+    machine (a worker's threads compete with the objective's), so the sampler's own maths (torch,
+    and NumPy's BLAS through threadpoolctl, whatever the user's environment sets) runs on one
+    thread and restores the settings afterwards.
+
+    The limit is process-wide, not per thread: torch's and BLAS's thread pools belong to the
+    process. While a decision runs, anything else in the process that uses them runs on one thread
+    too, e.g. the objective of another trial in ``study.optimize(n_jobs=...)``, whose NumPy or
+    torch code runs single-threaded until the decision ends. (Each decision is short, and the
+    setting comes back after it.)
     """
     previous = torch.get_num_threads()
     if previous != 1:
@@ -236,6 +243,10 @@ class CascadeSampler(BaseSampler):
     last intermediate value). Infeasible trials (a constraint value above 0) rank after every
     feasible one, by how far they miss. FAIL trials and NaN or infinite values are the worst
     outcome. The sampler is single-objective: a multi-objective study raises at its first trial.
+
+    Each decision runs torch and NumPy's BLAS on one thread, and that limit is process-wide: with
+    ``study.optimize(n_jobs=...)`` an objective running in another thread meanwhile does its NumPy
+    or torch maths on one thread too, until the decision ends (the setting then comes back).
 
     Example:
 
