@@ -10,8 +10,10 @@ from optuna.distributions import CategoricalDistribution
 from optuna.distributions import FloatDistribution
 from optuna.trial import TrialState
 import pytest
+import threadpoolctl
 
 from cascaderl_optuna import CascadeSampler
+from cascaderl_optuna._cascade import optuna_compat as compat
 from cascaderl_optuna._cascade.records import Decision
 from cascaderl_optuna._cascade.records import DECISION_KEY
 from cascaderl_optuna._cascade.records import FORMAT_VERSION
@@ -242,8 +244,9 @@ def test_long_records_are_chunked_for_rdb_storage(tmp_path):
     trial = study.ask()
     record = PolicyDiagnostics(probs={f"head{i}": [0.123456] * 40 for i in range(10)}, entropy=1.5)
     assert len(json.dumps(record.to_json())) > MAX_CHUNK
-    record.write(study, trial._trial_id)
-    frozen = study._storage.get_trial(trial._trial_id)
+    frozen = compat.study_trials(study)[trial.number]
+    record.write(study, compat.trial_id(frozen))
+    frozen = compat.study_storage(study).get_trial(compat.trial_id(frozen))
     chunks = [k for k in frozen.system_attrs if k.startswith(POLICY_KEY + ":")]
     assert len(chunks) > 2 and POLICY_KEY not in frozen.system_attrs
     assert all(len(v) <= MAX_CHUNK for k, v in frozen.system_attrs.items() if k in chunks and isinstance(v, str))
@@ -391,7 +394,7 @@ def test_a_running_trial_older_than_pending_timeout_is_not_pending():
     assert without_stale(history, set(), None, started + datetime.timedelta(days=9)).running == [running]
     assert without_stale(history, set(), 60.0, started + datetime.timedelta(seconds=30)).running == [running]
     assert without_stale(history, set(), 60.0, started + datetime.timedelta(seconds=61)).running == []
-    assert without_stale(history, {running._trial_id}, None, started).running == []  # a stale heartbeat
+    assert without_stale(history, {compat.trial_id(running)}, None, started).running == []  # a stale heartbeat
     # Through the sampler: with a timeout the dead trial is left out of what the next decision sees.
     seen = []
 
@@ -409,7 +412,6 @@ def test_a_running_trial_older_than_pending_timeout_is_not_pending():
 
 
 def test_the_samplers_maths_runs_on_one_blas_thread_and_the_users_setting_comes_back():
-    threadpoolctl = pytest.importorskip("threadpoolctl")
     sampler = CascadeSampler(seed=0, n_startup_trials=3)
     decide = sampler._decide
     inside = []
