@@ -29,12 +29,13 @@ from collections.abc import Callable
 from collections.abc import Iterator
 from collections.abc import Sequence
 import contextlib
-from dataclasses import dataclass
-from dataclasses import field
 import datetime
+import math
 import threading
 from typing import Any
+from typing import cast
 import warnings
+import weakref
 
 import numpy as np
 import optuna
@@ -42,6 +43,7 @@ from optuna.distributions import BaseDistribution
 from optuna.samplers import BaseSampler
 from optuna.samplers import QMCSampler
 from optuna.samplers import RandomSampler
+from optuna.storages import BaseStorage
 from optuna.study import Study
 from optuna.trial import FrozenTrial
 from optuna.trial import TrialState
@@ -51,6 +53,7 @@ import torch
 from cascaderl_optuna._cascade.agent_protocols import HighLevelAgentFactory
 from cascaderl_optuna._cascade.agent_protocols import HighLevelPolicy
 from cascaderl_optuna._cascade.agent_protocols import LowLevelAgentFactory
+from cascaderl_optuna._cascade.coordinates import check_strategic
 from cascaderl_optuna._cascade.coordinates import choice_matrix
 from cascaderl_optuna._cascade.coordinates import critic_input
 from cascaderl_optuna._cascade.coordinates import from_unit
@@ -88,11 +91,14 @@ from cascaderl_optuna._cascade.optuna_compat import owning_study
 from cascaderl_optuna._cascade.optuna_compat import process_constraints_after_trial
 from cascaderl_optuna._cascade.optuna_compat import record_heartbeat
 from cascaderl_optuna._cascade.optuna_compat import stale_trial_ids
+from cascaderl_optuna._cascade.optuna_compat import study_id
 from cascaderl_optuna._cascade.optuna_compat import study_storage
 from cascaderl_optuna._cascade.optuna_compat import study_trials
 from cascaderl_optuna._cascade.optuna_compat import trial_id
 from cascaderl_optuna._cascade.orphans import OrphanSweep
 from cascaderl_optuna._cascade.ppo import PPOStats
+from cascaderl_optuna._cascade.proposals import StrategyChoice
+from cascaderl_optuna._cascade.proposals import TacticalProposal
 from cascaderl_optuna._cascade.records import critic_gaps
 from cascaderl_optuna._cascade.records import Decision
 from cascaderl_optuna._cascade.records import DECISION_KEY
@@ -114,8 +120,8 @@ _blas_controller: ThreadpoolController | None = None
 
 
 def _blas_threads() -> ThreadpoolController:
-    """threadpoolctl's view of the BLAS libraries loaded in this process, made once: inspecting them costs about a
-    millisecond, limiting them through a made controller some 35 microseconds (2-core machine)."""
+    """threadpoolctl's view of the BLAS libraries loaded in this process, made once: inspecting the loaded libraries
+    is far slower than limiting them through a controller already made, and the limit is set on every decision."""
     global _blas_controller
     if _blas_controller is None:
         _blas_controller = ThreadpoolController()
@@ -126,9 +132,16 @@ def _blas_threads() -> ThreadpoolController:
 def _single_threaded_maths() -> Iterator[None]:
     """The sampler's arrays have a few hundred rows: threads cost more than they save.
 
-    On a busy 2-core machine a multi-threaded 150x150 Cholesky took 140 ms against 0.1 ms on one
-    thread, so the sampler's own maths (torch, and NumPy's BLAS through threadpoolctl, whatever
-    the user's environment sets) runs on one thread and restores the settings afterwards.
+    Spreading such small factorisations over threads is far slower than one thread on a busy
+    machine (a worker's threads compete with the objective's), so the sampler's own maths (torch,
+    and NumPy's BLAS through threadpoolctl, whatever the user's environment sets) runs on one
+    thread and restores the settings afterwards.
+
+    The limit is process-wide, not per thread: torch's and BLAS's thread pools belong to the
+    process. While a decision runs, anything else in the process that uses them runs on one thread
+    too, e.g. the objective of another trial in ``study.optimize(n_jobs=...)``, whose NumPy or
+    torch code runs single-threaded until the decision ends. (Each decision is short, and the
+    setting comes back after it.)
     """
     previous = torch.get_num_threads()
     if previous != 1:
@@ -158,45 +171,54 @@ def _strategy_similarity(
     return critic.strategy_similarity(critic_input(np.zeros((len(choices), 0)), choices, heads), code)
 
 
-@dataclass(frozen=True)
-class StrategyChoice:
-    """The high level's decision for one trial (empty without strategic heads)."""
+class _StudySet:
+    """A set of studies, each named by its storage and its id there (in-memory storages all number their first study
+    0, so the id alone cannot tell). Storages are held by weak references; a copy (pickle) starts empty, and checks
+    its studies again."""
 
-    chosen: list[int] = field(default_factory=list)
-    """Index of the chosen choice of each head."""
-    params: dict[str, Any] = field(default_factory=dict)
-    """Head name -> the chosen value."""
-    log_prob: dict[str, float] = field(default_factory=dict)
-    """Head name -> behaviour log-probability of the choice (heads fixed by ``enqueue_trial`` are absent)."""
-    critic_gap: dict[str, list[float]] | None = None
-    """Head name -> the ``critic_gap`` feature of each choice, as the agent saw it."""
-    probs: dict[str, list[float]] | None = None
-    """Head name -> the policy's probability of each choice (observability)."""
-    entropy: float | None = None
-    """The policy's entropy summed over heads (observability)."""
-    diagnostics: dict[str, Any] | None = None
-    """The PPO statistics of the high level's fit (observability)."""
+    def __init__(self) -> None:
+        self._ids: weakref.WeakKeyDictionary[BaseStorage, set[int]] = weakref.WeakKeyDictionary()
 
+    def __contains__(self, study: object) -> bool:
+        study = cast(Study, study)
+        return study_id(study) in self._ids.get(study_storage(study), ())
 
-@dataclass(frozen=True)
-class TacticalProposal:
-    """The low level's proposal for one trial, by tactical parameter name."""
+    def add(self, study: Study) -> None:
+        self._ids.setdefault(study_storage(study), set()).add(study_id(study))
 
-    values: dict[str, Any]
-    """The values the trial runs with."""
-    log_prob: dict[str, float]
-    """Log-density of each value's unit-cube coordinate under the policy that drew it."""
-    mean: dict[str, float]
-    """The policy's centre (observability)."""
-    std: dict[str, float]
-    """The policy's spread (observability)."""
-    diagnostics: dict[str, float]
-    """The PPO statistics of the low level's update, plus ``mean_std`` (observability)."""
+    def __getstate__(self) -> dict[str, Any]:
+        return {}
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        self.__init__()  # type: ignore[misc]
 
 
 def _check(condition: bool, message: str) -> None:
     if not condition:
         raise ValueError(message)
+
+
+def _is_int(value: object) -> bool:
+    """An int (NumPy's too), but not a bool: ``window=True`` is a mistake, not 1."""
+    return isinstance(value, (int, np.integer)) and not isinstance(value, bool)
+
+
+def _is_real(value: object) -> bool:
+    """A real number (an int or a float, NumPy's too), but not a bool; checked before any comparison, so that
+    ``gamma='0.9'`` is refused by name instead of by ``'<' not supported``."""
+    return isinstance(value, (int, float, np.integer, np.floating)) and not isinstance(value, bool)
+
+
+def _is_iterable(value: object) -> bool:
+    try:
+        iter(value)  # type: ignore[call-overload]
+    except TypeError:
+        return False
+    return True
+
+
+def _given(value: object) -> str:
+    return f"the string {value!r}" if isinstance(value, str) else f"{type(value).__name__}: {value!r}"
 
 
 class CascadeSampler(BaseSampler):
@@ -221,6 +243,10 @@ class CascadeSampler(BaseSampler):
     last intermediate value). Infeasible trials (a constraint value above 0) rank after every
     feasible one, by how far they miss. FAIL trials and NaN or infinite values are the worst
     outcome. The sampler is single-objective: a multi-objective study raises at its first trial.
+
+    Each decision runs torch and NumPy's BLAS on one thread, and that limit is process-wide: with
+    ``study.optimize(n_jobs=...)`` an objective running in another thread meanwhile does its NumPy
+    or torch maths on one thread too, until the decision ends (the setting then comes back).
 
     Example:
 
@@ -248,7 +274,7 @@ class CascadeSampler(BaseSampler):
         strategic_params: Names of integer or stepped-float parameters to treat as strategic
             (e.g. ``("lora_rank",)``), besides every categorical parameter. A continuous float
             named here raises ``ValueError`` at the first trial after one has suggested it; a name
-            no trial of the start-up suggested is warned about when it ends (``UserWarning``, once).
+            no trial of the start-up suggested is warned about when it ends (``UserWarning``, once per study).
         n_startup_trials: Trials drawn from a space-filling design before the agents act.
         startup: ``"qmc"`` (scrambled Sobol, :class:`~optuna.samplers.QMCSampler`) or
             ``"random"``.
@@ -326,34 +352,40 @@ class CascadeSampler(BaseSampler):
             f"seed must be None (fresh randomness) or an int >= 0, e.g. seed=0; got {seed!r}.",
         )
         _check(
-            not isinstance(strategic_params, str),
+            not isinstance(strategic_params, str) and _is_iterable(strategic_params),
             "strategic_params must be a sequence of parameter names, e.g. ('lora_rank',), "
-            f"not the string {strategic_params!r}.",
+            f"not {_given(strategic_params)}.",
         )
         _check(
-            isinstance(n_startup_trials, int) and n_startup_trials >= 1,
+            _is_int(n_startup_trials) and n_startup_trials >= 1,
             f"n_startup_trials must be an int >= 1, got {n_startup_trials!r}.",
         )
-        _check(startup in ("qmc", "random"), f"startup must be 'qmc' or 'random', got {startup!r}.")
-        _check(isinstance(window, int) and window >= 2, f"window must be an int >= 2, got {window!r}.")
         _check(
-            isinstance(critic_window, int) and critic_window >= 2,
+            isinstance(startup, str) and startup in ("qmc", "random"),
+            f"startup must be 'qmc' or 'random', got {startup!r}.",
+        )
+        _check(_is_int(window) and window >= 2, f"window must be an int >= 2, got {window!r}.")
+        _check(
+            _is_int(critic_window) and critic_window >= 2,
             f"critic_window must be an int >= 2, got {critic_window!r}.",
         )
         _check(
-            isinstance(critic_refit_interval, int) and critic_refit_interval >= 1,
+            _is_int(critic_refit_interval) and critic_refit_interval >= 1,
             f"critic_refit_interval must be an int >= 1, got {critic_refit_interval!r}.",
         )
         _check(
-            0.0 < probability_floor < 1.0,
-            f"probability_floor must be in (0, 1), got {probability_floor!r}: 0 would let a "
+            _is_real(probability_floor) and 0.0 < probability_floor < 1.0,
+            f"probability_floor must be a number in (0, 1), got {probability_floor!r}: 0 would let a "
             "strategy's probability vanish, 1 would make the high level uniform.",
         )
-        _check(0.0 <= gamma < 1.0, f"gamma must be in [0, 1), got {gamma!r}.")
-        _check(0.0 < clip < 1.0, f"clip must be in (0, 1), got {clip!r}.")
-        _check(exploration >= 0.0, f"exploration must be >= 0, got {exploration!r}.")
+        _check(_is_real(gamma) and 0.0 <= gamma < 1.0, f"gamma must be a number in [0, 1), got {gamma!r}.")
+        _check(_is_real(clip) and 0.0 < clip < 1.0, f"clip must be a number in (0, 1), got {clip!r}.")
         _check(
-            pending_timeout is None or (isinstance(pending_timeout, (int, float)) and pending_timeout > 0),
+            _is_real(exploration) and 0.0 <= exploration < math.inf,
+            f"exploration must be a finite number >= 0, got {exploration!r}.",
+        )
+        _check(
+            pending_timeout is None or (_is_real(pending_timeout) and pending_timeout > 0),
             f"pending_timeout must be a number of seconds > 0 or None (off), got {pending_timeout!r}.",
         )
         self._pending_timeout = None if pending_timeout is None else float(pending_timeout)
@@ -366,15 +398,17 @@ class CascadeSampler(BaseSampler):
         if isinstance(high_level_theta, str):
             _check(
                 high_level_theta == "pretrained",
-                f"high_level_theta must be 8 numbers or 'pretrained', got {high_level_theta!r}.",
+                f"high_level_theta must be {N_FEATURES} numbers or 'pretrained', got {high_level_theta!r}.",
             )
             from cascaderl_optuna._cascade.pretrained import load_pretrained_theta
 
             high_level_theta = load_pretrained_theta().tolist()
         if high_level_theta is not None:
-            theta = np.asarray(high_level_theta, dtype=float)
             _check(
-                theta.shape == (N_FEATURES,) and bool(np.all(np.isfinite(theta))),
+                _is_iterable(high_level_theta)
+                and all(_is_real(w) for w in high_level_theta)
+                and np.shape(high_level_theta) == (N_FEATURES,)
+                and bool(np.all(np.isfinite(np.asarray(high_level_theta, dtype=float)))),
                 f"high_level_theta must be {N_FEATURES} finite numbers (one weight per history "
                 "feature, see cascaderl_optuna._cascade.encoding.FEATURE_NAMES), "
                 f"got {high_level_theta!r}.",
@@ -409,7 +443,7 @@ class CascadeSampler(BaseSampler):
         self._finished_cache = FinishedTrialCache()
         self._lock = threading.RLock()
         self._orphan_sweep = OrphanSweep()
-        self._study_checked = False  # the checks that need the study: once per sampler (_check_study)
+        self._checked_studies = _StudySet()  # the studies whose checks are done (_check_study)
 
     def __getstate__(self) -> dict[str, Any]:
         # Picklable like optuna's own samplers (Ray Tune and multiprocessing copy the sampler):
@@ -450,8 +484,10 @@ class CascadeSampler(BaseSampler):
 
     def infer_relative_search_space(self, study: Study, trial: FrozenTrial) -> dict[str, BaseDistribution]:
         self._check_single_objective(study)
-        if not self._study_checked:
-            self._check_study(study)
+        if study not in self._checked_studies:  # read without the lock: a study once in the set stays in it
+            with self._lock:
+                if study not in self._checked_studies:
+                    self._check_study(study)
         if trial.number < len(self._design):  # the warm start's design: parameter by parameter
             return {}
         if self._in_startup(study):
@@ -502,7 +538,8 @@ class CascadeSampler(BaseSampler):
 
     def _check_study(self, study: Study) -> None:
         """The arguments that can only be checked against the study; called for each trial until the start-up
-        is over, then never again (``_study_checked``).
+        is over, then never again for that study (``_checked_studies``; a sampler reused for another study checks
+        that one too). Called under the lock, so with ``study.optimize(n_jobs=...)`` the warning fires once.
 
         ``warm_start``'s direction must be the study's (checked at the first trial). A parameter named in
         ``strategic_params`` must be able to be strategic: a continuous float is refused at the first trial
@@ -520,10 +557,10 @@ class CascadeSampler(BaseSampler):
             seen.update(t.distributions)
         for name in self._strategic_names:
             if name in seen:
-                StrategicParam(name, seen[name])  # raises for a continuous float, naming strategic_params
+                check_strategic(name, seen[name])
         if len(finished) < self._n_startup_trials:
             return
-        self._study_checked = True
+        self._checked_studies.add(study)
         unknown = sorted(set(self._strategic_names) - set(seen))
         if unknown:
             warnings.warn(
@@ -562,7 +599,7 @@ class CascadeSampler(BaseSampler):
         critic_choices = choices[:, : len(critic_heads)]
         critic_inputs = critic_input(x, critic_choices, critic_heads)
         critic = self._critic(study, history, critic_heads, tactical, critic_inputs) if tactical else None
-        strategy = self._strategy(study, history, heads, choices, decisions, fixed, critic, critic_inputs, rng)
+        strategy = self._strategy(study, history, heads, choices, decisions, fixed, critic, x, critic_inputs, rng)
         params = dict(strategy.params)
         proposal = None
         if tactical:
@@ -598,11 +635,13 @@ class CascadeSampler(BaseSampler):
         decisions: list[Decision | None],
         fixed: dict[str, Any],
         critic: GaussianProcessCritic | None,
+        x: np.ndarray,
         critic_inputs: np.ndarray,
         rng: np.random.Generator,
     ) -> StrategyChoice:
         """The strategy for this trial: the high-level agent, re-fitted on the window, samples one choice per head
-        (a value fixed with ``enqueue_trial`` is kept, and is off-policy data)."""
+        (a value fixed with ``enqueue_trial`` is kept, and is off-policy data). ``x``: the window's tactical values,
+        ``critic_inputs``: its critic inputs (``x``, then the strategy code)."""
         if not heads:
             return StrategyChoice()
         agent = self._high_level_agent(heads)
@@ -614,7 +653,7 @@ class CascadeSampler(BaseSampler):
         }
         gap_fn = None
         if critic is not None and len(history.finished) and self._critic_sees_strategy:
-            n_tactical = critic_inputs.shape[1] - sum(h.n_choices for h in heads)
+            n_tactical = x.shape[1]
             candidates = critic_gap_candidates(critic_inputs, n_tactical, history.utilities, rng)
             gap_fn = critic_gap_function(
                 critic.predict, candidates, n_tactical, [h.n_choices for h in heads], self._beta
@@ -622,8 +661,8 @@ class CascadeSampler(BaseSampler):
         pending = choice_matrix(history.running, heads)
         chosen, log_probs, probs, head_gaps = agent.act(rng, pending, fixed_idx, gap_fn)
         return StrategyChoice(
+            heads=heads,
             chosen=chosen,
-            params={head.name: head.choices[c] for head, c in zip(heads, chosen)},
             log_prob={head.name: lp for k, (head, lp) in enumerate(zip(heads, log_probs)) if k not in fixed_idx},
             critic_gap={head.name: [round(float(g), 5) for g in gaps] for head, gaps in zip(heads, head_gaps)},
             probs={h.name: [round(float(p_), 6) for p_ in p] for h, p in zip(heads, probs)},

@@ -1,11 +1,16 @@
 """The agents on plain arrays, without Optuna (as cmaes tests its optimisers)."""
 
 import numpy as np
+from optuna.distributions import CategoricalDistribution
 import pytest
 import torch
 
+from cascaderl_optuna._cascade.coordinates import critic_input
+from cascaderl_optuna._cascade.coordinates import StrategicParam
+from cascaderl_optuna._cascade.coordinates import strategy_code
 from cascaderl_optuna._cascade.critic import fit_kernel
 from cascaderl_optuna._cascade.critic import GaussianProcessCritic
+from cascaderl_optuna._cascade.encoding import critic_gap_function
 from cascaderl_optuna._cascade.encoding import HistoryEncoder
 from cascaderl_optuna._cascade.high_level import HighLevelAgent
 from cascaderl_optuna._cascade.high_level import TUNING_SHARE
@@ -13,6 +18,7 @@ from cascaderl_optuna._cascade.high_level import TUNING_TRIALS
 from cascaderl_optuna._cascade.history import discounted_returns
 from cascaderl_optuna._cascade.low_level import elite_initialisation
 from cascaderl_optuna._cascade.low_level import LowLevelAgent
+from cascaderl_optuna._cascade.low_level import optimistic_score
 from cascaderl_optuna._cascade.ppo import normalise
 from cascaderl_optuna._cascade.ppo import ppo_update
 
@@ -314,3 +320,36 @@ def test_a_kernel_fit_that_diverges_to_nan_falls_back_to_the_prior(monkeypatch):
     assert (params.log_signal, params.log_noise) == (prior.log_signal, prior.log_noise)
     mean, sd = GaussianProcessCritic(x, y, params).predict(rng.random((5, 3)))
     assert np.all(np.isfinite(mean)) and np.all(np.isfinite(sd))
+
+
+_HEADS = [
+    StrategicParam("optimizer", CategoricalDistribution(["adamw", "sgd", "adafactor"])),
+    StrategicParam("scheduler", CategoricalDistribution(["cosine", "linear"])),
+]
+
+
+def _recording_critic(seen):
+    def predict(rows):
+        seen.append(rows.copy())
+        return rows.sum(1), np.ones(len(rows))
+
+    return predict
+
+
+def test_optimistic_score_builds_the_rows_critic_input_builds():
+    seen = []
+    actions = np.random.default_rng(0).random((5, 2))
+    optimistic_score(_recording_critic(seen), strategy_code([2, 1], _HEADS), 1.0)(actions)
+    assert np.array_equal(seen[0], critic_input(actions, np.array([[2, 1]] * 5), _HEADS))
+
+
+def test_critic_gap_function_writes_the_codes_critic_input_builds():
+    rng = np.random.default_rng(0)
+    units = rng.random((4, 2))
+    candidates = critic_input(units, np.array([[0, 1], [1, 0], [2, 1], [0, 0]]), _HEADS)
+    seen = []
+    gap = critic_gap_function(_recording_critic(seen), candidates, 2, [h.n_choices for h in _HEADS], 0.0)
+    gap(1, [2])  # head 1's choices, with head 0 fixed at its choice 2
+    for c in range(_HEADS[1].n_choices):
+        block = seen[0][c * len(units) : (c + 1) * len(units)]
+        assert np.array_equal(block, critic_input(units, np.array([[2, c]] * len(units)), _HEADS))

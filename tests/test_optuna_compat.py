@@ -5,7 +5,6 @@ One test per function: a new Optuna release that renames one of them fails here,
 
 from __future__ import annotations
 
-import datetime
 import time
 
 import optuna
@@ -59,7 +58,9 @@ def test_study_trials_filters_by_state_without_copying():
     assert len(compat.study_trials(study)) == 4
     finished = compat.study_trials(study, (TrialState.COMPLETE,))
     assert [t.number for t in finished] == [0, 1, 2]
-    assert compat.study_trials(study, use_cache=False)[0] is not None
+    assert compat.study_trials(study)[0] is compat.study_trials(study)[0]  # the stored object, read twice
+    assert compat.study_trials(study)[0] is not study.trials[0]  # where the public API hands out a copy
+    assert [t.number for t in compat.study_trials(study, use_cache=False)] == [0, 1, 2, 3]
 
 
 def test_is_multi_objective():
@@ -113,6 +114,19 @@ def test_contains():
     assert not compat.contains(IntDistribution(0, 10, step=2), 3.0)
 
 
+def test_search_space_groups_refine_by_each_trials_parameters():
+    a, b, c = FloatDistribution(0, 1), IntDistribution(0, 3), FloatDistribution(0, 2)
+    groups = compat.SearchSpaceGroups()
+    assert groups.groups() == []
+    groups.add_distributions({"a": a, "b": b})
+    assert groups.groups() == [{"a": a, "b": b}]
+    # "a" keeps the distribution it was first seen with
+    groups.add_distributions({"a": FloatDistribution(0, 5), "c": c})
+    assert sorted(groups.groups(), key=lambda g: sorted(g)) == [{"a": a}, {"b": b}, {"c": c}]
+    groups.add_distributions({"a": a, "c": c})  # a set seen before changes nothing
+    assert len(groups.groups()) == 3
+
+
 def test_heartbeat_enabled(tmp_path):
     assert compat.heartbeat_enabled(_heartbeat_storage(tmp_path))
     assert not compat.heartbeat_enabled(optuna.storages.InMemoryStorage())
@@ -129,14 +143,18 @@ def test_record_heartbeat_keeps_a_trial_from_going_stale(tmp_path):
 
 
 def test_stale_trial_ids_names_the_trials_whose_heartbeat_is_old(tmp_path):
-    storage = _heartbeat_storage(tmp_path, interval=1, grace=3)
+    storage = _heartbeat_storage(tmp_path, interval=1, grace=1)
     study = optuna.create_study(storage=storage)
     study.ask()
     frozen = compat.study_trials(study)[0]
     compat.record_heartbeat(study, frozen)
-    assert compat.stale_trial_ids(study) == []
-    time.sleep(4)
+    assert compat.stale_trial_ids(study) in ([], [compat.trial_id(frozen)])  # fresh, unless this machine stalled
+    deadline = time.monotonic() + 30  # the beat goes stale after the 1 s grace period; poll, however slow the clock
+    while compat.stale_trial_ids(study) == [] and time.monotonic() < deadline:
+        time.sleep(0.2)
     assert compat.stale_trial_ids(study) == [compat.trial_id(frozen)]
+    compat.record_heartbeat(study, frozen)
+    assert compat.stale_trial_ids(study) in ([], [compat.trial_id(frozen)])
     assert compat.stale_trial_ids(optuna.create_study()) == []  # no heartbeats: none
 
 
@@ -156,7 +174,8 @@ def test_never_beaten_running_ids_ignores_finished_and_beating_trials(tmp_path):
     silent = study.ask()
     ids = compat.never_beaten_running_ids(storage, compat.study_id(study))
     assert ids == [compat.trial_id(compat.study_trials(study)[silent.number])]
-    assert datetime.datetime.now() >= study.trials[silent.number].datetime_start
+    compat.record_heartbeat(study, compat.study_trials(study)[silent.number])
+    assert compat.never_beaten_running_ids(storage, compat.study_id(study)) == []
 
 
 _DEFINED = [n for n, f in vars(compat).items() if callable(f) and getattr(f, "__module__", None) == compat.__name__]

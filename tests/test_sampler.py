@@ -10,8 +10,10 @@ from optuna.distributions import CategoricalDistribution
 from optuna.distributions import FloatDistribution
 from optuna.trial import TrialState
 import pytest
+import threadpoolctl
 
 from cascaderl_optuna import CascadeSampler
+from cascaderl_optuna._cascade import optuna_compat as compat
 from cascaderl_optuna._cascade.records import Decision
 from cascaderl_optuna._cascade.records import DECISION_KEY
 from cascaderl_optuna._cascade.records import FORMAT_VERSION
@@ -203,13 +205,48 @@ def test_bad_constructor_arguments_are_clear_errors(kwargs, match):
         CascadeSampler(**kwargs)
 
 
+_BAD_ARGUMENTS = {
+    "seed": [-1, True, 1.5, "0"],
+    "strategic_params": ["lora_rank", None, 5],
+    "n_startup_trials": [0, True, 2.0, "3", None],
+    "startup": ["sobol", None, ["qmc"]],
+    "window": [1, True, 10.0, "200", None],
+    "critic_window": [1, True, 10.0, "120", None],
+    "critic_refit_interval": [0, True, 10.0, "10", None],
+    "probability_floor": [0.0, 1.0, "0.15", None, True, float("nan")],
+    "gamma": [1.0, -0.1, "0.9", None, True, float("nan")],
+    "clip": [0.0, 1.0, None, "0.2", True],
+    "exploration": [-1.0, "1", None, True, float("inf"), float("nan")],
+    "high_level_theta": ["prior", [1.0, 2.0], [0.0] * 7 + ["1"], [0.0] * 7 + [float("nan")], 5.0, [[0.0] * 8]],
+    "pending_timeout": [0, -1.0, True, "60"],
+    "constraints_func": [1, "f"],
+}
+
+
+@pytest.mark.parametrize(
+    "name, value", [(name, value) for name, values in _BAD_ARGUMENTS.items() for value in values], ids=repr
+)
+def test_every_bad_constructor_argument_is_refused_by_name(name, value):
+    with pytest.raises(ValueError) as raised:
+        CascadeSampler(**{name: value})
+    assert str(raised.value).startswith(f"{name} must be"), str(raised.value)
+
+
+def test_the_theta_message_counts_the_features():
+    from cascaderl_optuna._cascade.encoding import N_FEATURES
+
+    with pytest.raises(ValueError, match=rf"high_level_theta must be {N_FEATURES} numbers or 'pretrained'"):
+        CascadeSampler(high_level_theta="prior")
+
+
 def test_long_records_are_chunked_for_rdb_storage(tmp_path):
     study = optuna.create_study(storage=f"sqlite:///{tmp_path / 'c.db'}")
     trial = study.ask()
     record = PolicyDiagnostics(probs={f"head{i}": [0.123456] * 40 for i in range(10)}, entropy=1.5)
     assert len(json.dumps(record.to_json())) > MAX_CHUNK
-    record.write(study, trial._trial_id)
-    frozen = study._storage.get_trial(trial._trial_id)
+    frozen = compat.study_trials(study)[trial.number]
+    record.write(study, compat.trial_id(frozen))
+    frozen = compat.study_storage(study).get_trial(compat.trial_id(frozen))
     chunks = [k for k in frozen.system_attrs if k.startswith(POLICY_KEY + ":")]
     assert len(chunks) > 2 and POLICY_KEY not in frozen.system_attrs
     assert all(len(v) <= MAX_CHUNK for k, v in frozen.system_attrs.items() if k in chunks and isinstance(v, str))
@@ -357,7 +394,7 @@ def test_a_running_trial_older_than_pending_timeout_is_not_pending():
     assert without_stale(history, set(), None, started + datetime.timedelta(days=9)).running == [running]
     assert without_stale(history, set(), 60.0, started + datetime.timedelta(seconds=30)).running == [running]
     assert without_stale(history, set(), 60.0, started + datetime.timedelta(seconds=61)).running == []
-    assert without_stale(history, {running._trial_id}, None, started).running == []  # a stale heartbeat
+    assert without_stale(history, {compat.trial_id(running)}, None, started).running == []  # a stale heartbeat
     # Through the sampler: with a timeout the dead trial is left out of what the next decision sees.
     seen = []
 
@@ -375,7 +412,6 @@ def test_a_running_trial_older_than_pending_timeout_is_not_pending():
 
 
 def test_the_samplers_maths_runs_on_one_blas_thread_and_the_users_setting_comes_back():
-    threadpoolctl = pytest.importorskip("threadpoolctl")
     sampler = CascadeSampler(seed=0, n_startup_trials=3)
     decide = sampler._decide
     inside = []
@@ -421,7 +457,23 @@ def test_an_unknown_strategic_param_is_warned_about_once_when_the_start_up_ends(
         study.optimize(_conditional, n_trials=1)
     with warnings.catch_warnings():
         warnings.simplefilter("error")
-        study.optimize(_conditional, n_trials=4)  # once per sampler
+        study.optimize(_conditional, n_trials=4)  # once per study
+
+
+def _unknown_name_warnings(study, **optimize):
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")  # a second warning would be recorded, not deduplicated
+        study.optimize(_conditional, **optimize)
+    return [w for w in caught if "strategic_params names ['lora_rnak']" in str(w.message)]
+
+
+def test_the_unknown_name_warning_fires_once_per_study_with_threads():
+    sampler = CascadeSampler(seed=0, n_startup_trials=3, strategic_params=("lora_rnak",))
+    first = optuna.create_study(sampler=sampler)
+    assert len(_unknown_name_warnings(first, n_trials=12, n_jobs=2)) == 1
+    assert len(_unknown_name_warnings(first, n_trials=2, n_jobs=2)) == 0
+    second = optuna.create_study(sampler=sampler)  # the same sampler, reused: the new study is checked too
+    assert len(_unknown_name_warnings(second, n_trials=12, n_jobs=2)) == 1
 
 
 def test_a_continuous_strategic_param_is_refused_at_the_first_trial_that_shows_it():

@@ -209,6 +209,18 @@ def test_a_warm_start_from_a_study_of_the_other_direction_is_refused_by_name():
     assert [t.state for t in study.trials] == [optuna.trial.TrialState.FAIL]
 
 
+def test_a_sampler_reused_for_a_study_of_the_other_direction_still_refuses_its_warm_start():
+    earlier = optuna.create_study(direction="maximize")
+    earlier.optimize(_quadratic, n_trials=5)
+    sampler = CascadeSampler(seed=0, n_startup_trials=2, warm_start=earlier)
+    maximised = optuna.create_study(direction="maximize", sampler=sampler)
+    maximised.optimize(_quadratic, n_trials=4)  # the same direction: past the start-up, every check done
+    minimised = optuna.create_study(sampler=sampler)
+    with pytest.raises(ValueError, match=r"warm_start: study .* was maximised, but this study minimises"):
+        minimised.optimize(_quadratic, n_trials=1)
+    assert [t.state for t in minimised.trials] == [optuna.trial.TrialState.FAIL]
+
+
 def test_warm_start_trials_are_read_as_minimised_and_refused_in_a_maximised_study():
     earlier = optuna.create_study()
     earlier.optimize(_quadratic, n_trials=5)

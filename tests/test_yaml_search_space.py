@@ -19,6 +19,8 @@ from cascaderl_optuna.search_space import SearchSpace
 from cascaderl_optuna.search_space import SearchSpaceError
 
 
+pytest.importorskip("yaml", reason="needs the cli extra: pip install '.[cli]'")
+
 SPACE = textwrap.dedent(
     """\
     description: a fine-tuning space

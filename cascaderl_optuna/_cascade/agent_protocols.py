@@ -7,6 +7,18 @@
 sampler with other ones (uniform strategies, uniform tactical values, no history encoding). These protocols are
 everything the sampler calls on an agent, so an agent that satisfies them needs no knowledge of the sampler's
 internals, and the sampler's private methods are never overridden.
+
+An agent may also be made by subclassing a shipped one. ``HighLevelAgent`` documents three extension points for that,
+which the sampler never calls itself (so they are not part of :class:`HighLevelPolicy`) and which the ablations use:
+
+* ``encoder`` (attribute, a :class:`~cascaderl_optuna._cascade.encoding.HistoryEncoder`): turns the window into each
+  choice's features, in ``fit``, ``observe`` and ``act`` alike; replace it in ``__init__`` with a subclass to change
+  what the policy sees (``flat`` zeroes every feature with one whose ``feature_rows`` returns zeros).
+* ``head_probabilities(k, phi)``: head ``k``'s probability of each choice given its ``(n_choices[k], N_FEATURES)``
+  feature matrix, called by ``act``; override it to change how the agent acts (``uniform_high_level`` returns
+  uniform probabilities, and overrides ``fit`` and ``observe`` to learn nothing). ``fit`` re-scores its actions
+  through its own batched policy, not through this method.
+* ``keep_tuning_share`` (class attribute): false drops the share kept for untuned choices, in acting and fitting.
 """
 
 from __future__ import annotations

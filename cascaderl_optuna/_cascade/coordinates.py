@@ -59,6 +59,14 @@ class StrategicParam:
         return None
 
 
+def check_strategic(name: str, distribution: BaseDistribution) -> None:
+    """Raise ``ValueError`` (naming ``strategic_params``) when the parameter ``name`` cannot be a strategic head: a
+    continuous float, or more than ``MAX_STRATEGIC_LEVELS`` levels. The sampler checks a name from ``strategic_params``
+    as soon as a finished trial shows its distribution, so the mistake surfaces at the next trial instead of when
+    the start-up ends (where :class:`StrategicParam` would raise the same error)."""
+    strategic_choices(name, distribution)
+
+
 def strategic_choices(name: str, distribution: BaseDistribution) -> tuple[Any, ...]:
     """The discrete values a strategic parameter can take."""
     if isinstance(distribution, CategoricalDistribution):
@@ -194,8 +202,13 @@ def critic_input(units: np.ndarray, choices: np.ndarray, heads: Sequence[Strateg
     """The critic's input rows: each row's tactical unit values (``MISSING_UNIT`` where NaN, a parameter the trial
     lacks), then the one-hot code of its strategic ``choices`` of ``heads`` (:func:`one_hot`).
 
-    The one place that builds what the critic sees: its data, the RUNNING trials, its hyperparameter fit and the
-    similarity of strategies all go through here, so their columns always line up.
+    This defines the critic's input layout, and builds every row that comes from trials or from a strategy: the
+    critic's data, the RUNNING trials, its hyperparameter fit, the similarity of strategies and :func:`strategy_code`
+    go through here. Two hot paths write rows of the same layout themselves, from rows built here, to stay lean
+    (they run inside the agents' updates): ``low_level.optimistic_score`` appends one :func:`strategy_code` to
+    imagined tactical actions, and ``encoding.critic_gap_function`` sets one head's one-hot block of candidate rows in
+    place (block ``k`` starts at column ``n_tactical + sum(n_choices[:k])``). ``tests/test_agents.py`` checks that
+    both match what this function builds.
     """
     return np.hstack([np.nan_to_num(units, nan=MISSING_UNIT), one_hot(choices, heads)])
 

@@ -204,7 +204,8 @@ def critic_gap_function(
     already made and head ``k``'s to ``c``; the feature is the best optimistic critic value
     (``mean + beta * std``) over the candidates, minus the best over all choices: 0 for the
     choice the critic thinks can reach furthest, negative for the others. ``predict`` is the
-    critic's posterior (mean, std) of a batch of rows.
+    critic's posterior (mean, std) of a batch of rows. The one-hot blocks are written in place at the offsets of
+    ``coordinates.critic_input``'s layout (tactical columns, then one block of ``n_choices[k]`` columns per head).
     """
     offsets = np.cumsum([0, *n_choices]) + n_tactical
 

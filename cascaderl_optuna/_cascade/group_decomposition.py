@@ -13,10 +13,10 @@ groups, with the same distributions, as optuna's class, at a cost that does not 
 from __future__ import annotations
 
 from optuna.distributions import BaseDistribution
-from optuna.search_space.group_decomposed import _SearchSpaceGroup
 from optuna.study import Study
 from optuna.trial import TrialState
 
+from cascaderl_optuna._cascade.optuna_compat import SearchSpaceGroups
 from cascaderl_optuna._cascade.optuna_compat import study_trials
 from cascaderl_optuna._cascade.trial_cache import StudyBinding
 
@@ -38,7 +38,7 @@ class IncrementalGroupDecomposedSearchSpace:
         self._reset()
 
     def _reset(self) -> None:
-        self._groups = _SearchSpaceGroup()
+        self._groups = SearchSpaceGroups()
         self._cursor = 0  # trials[:cursor] are all finished and read
         self._read_beyond: set[int] = set()  # trial numbers >= cursor already read
 
@@ -64,4 +64,4 @@ class IncrementalGroupDecomposedSearchSpace:
                 self._read_beyond.discard(trial.number)
             else:
                 advancing = False
-        return [dict(group) for group in self._groups.search_spaces]
+        return self._groups.groups()

@@ -128,7 +128,12 @@ assert DEFAULT_THETA.shape == (N_FEATURES,)
 
 
 class HighLevelAgent:
-    """Chooses one index per strategic head. Knows nothing of Optuna: arrays in, actions out."""
+    """Chooses one index per strategic head. Knows nothing of Optuna: arrays in, actions out.
+
+    Besides :class:`~cascaderl_optuna._cascade.agent_protocols.HighLevelPolicy` (what the sampler calls), a subclass
+    may change ``encoder``, ``head_probabilities`` and ``keep_tuning_share``: the extension points documented in
+    :mod:`cascaderl_optuna._cascade.agent_protocols` (``benchmarks/ablations.py`` uses each).
+    """
 
     keep_tuning_share: bool = True
     """Ablation seam (``benchmarks/ablations.py``, ``no_tuning_share``): a subclass that sets it false has the learned
@@ -163,7 +168,7 @@ class HighLevelAgent:
         self._n_per_head = torch.tensor(self.n_choices, dtype=torch.float64)
         self.theta = self._theta_prior.clone()
         self.bias = torch.zeros(len(self.n_choices), self._c_max, dtype=torch.float64)
-        self.encoder = HistoryEncoder(self.n_choices)
+        self.encoder = HistoryEncoder(self.n_choices)  # an extension point: a subclass may replace it
         self.stats = PPOStats()
         # (K, c_max) trials of each choice in an earlier study (warm start): they count towards its tuning trials
         self._tuned_elsewhere = None if tuned_elsewhere is None else torch.tensor(tuned_elsewhere, dtype=torch.float64)
@@ -266,7 +271,10 @@ class HighLevelAgent:
 
     # -- acting -----------------------------------------------------------------------------
     def head_probabilities(self, k: int, phi: np.ndarray) -> np.ndarray:
-        """The policy of head ``k`` given its feature matrix ``phi`` (``(n_choices[k], F)``)."""
+        """The policy of head ``k`` given its feature matrix ``phi`` (``(n_choices[k], F)``), as ``act`` samples it.
+
+        An extension point (see :mod:`~cascaderl_optuna._cascade.agent_protocols`): a subclass overrides it to act by
+        another policy; ``fit`` does not call it."""
         with torch.no_grad():
             phi_t = torch.tensor(phi)
             logits = self.bias[k, : self.n_choices[k]] + phi_t @ self.theta

@@ -233,7 +233,8 @@ def optimistic_score(
     predict: Callable[[np.ndarray], tuple[np.ndarray, np.ndarray]], strategy_code: np.ndarray, beta: float
 ) -> Callable[[np.ndarray], np.ndarray]:
     """``actions -> mean + beta * std`` of the critic at (actions, the strategy's code): what the
-    agent's PPO update and its choice among proposals maximise."""
+    agent's PPO update and its choice among proposals maximise. The rows are ``coordinates.critic_input``'s layout,
+    built directly from ``strategy_code`` (``coordinates.strategy_code``) on this hot path."""
 
     def score(actions: np.ndarray) -> np.ndarray:
         mu, sd = predict(np.hstack([actions, np.repeat(strategy_code[None, :], len(actions), 0)]))

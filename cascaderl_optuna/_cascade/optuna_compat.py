@@ -2,7 +2,8 @@
 
 The sampler needs a few things Optuna does not publish: reading trials without copying them (the sampler re-reads its
 window on every decision), writing a record to a trial the sampler does not hold a ``Trial`` for, the storage's
-heartbeats (to tell a dead worker's trial from a running one), and the ids that name a study and a trial in storage.
+heartbeats (to tell a dead worker's trial from a running one), the ids that name a study and a trial in storage, and
+the partition behind Optuna's group-decomposed search space.
 Optuna's own samplers use the same names (``study._get_trials``, ``study._storage``, ...), which are not covered by its
 deprecation policy: a new Optuna release may rename them. Each is wrapped here in a small named function, and
 ``tests/test_optuna_compat.py`` holds one behaviour test per function, so such a release fails in one module and one
@@ -18,6 +19,7 @@ from typing import Any
 
 from optuna.distributions import BaseDistribution
 from optuna.samplers._base import _process_constraints_after_trial
+from optuna.search_space.group_decomposed import _SearchSpaceGroup
 from optuna.storages import BaseStorage
 from optuna.storages import RDBStorage
 from optuna.storages._heartbeat import is_heartbeat_enabled
@@ -66,9 +68,10 @@ def in_optimize_loop(study: Study) -> bool:
     return bool(owning_study(study)._thread_local.in_optimize_loop)
 
 
-def set_trial_system_attr(study: Study, trial_id: int, key: str, value: Any) -> None:
-    """Store a system attribute on a trial of ``study`` (``FrozenTrial`` has no setter; ``Trial`` is not at hand)."""
-    study._storage.set_trial_system_attr(trial_id, key, value)
+def set_trial_system_attr(study: Study, id_in_storage: int, key: str, value: Any) -> None:
+    """Store a system attribute on the trial of ``study`` whose storage id is ``id_in_storage`` (``FrozenTrial`` has
+    no setter; ``Trial`` is not at hand)."""
+    study_storage(study).set_trial_system_attr(id_in_storage, key, value)
 
 
 def process_constraints_after_trial(
@@ -84,6 +87,22 @@ def contains(distribution: BaseDistribution, internal: float) -> bool:
     return distribution._contains(internal)
 
 
+# -- search space ------------------------------------------------------------------------------------------------------
+class SearchSpaceGroups:
+    """Optuna's partition of parameters into groups that always appear together (what ``_GroupDecomposedSearchSpace``
+    keeps): ``add_distributions(distributions)`` refines it by one trial's parameters, ``groups()`` lists the groups;
+    a parameter keeps the distribution of the first trial that had it."""
+
+    def __init__(self) -> None:
+        self._groups = _SearchSpaceGroup()
+
+    def add_distributions(self, distributions: dict[str, BaseDistribution]) -> None:
+        self._groups.add_distributions(distributions)
+
+    def groups(self) -> list[dict[str, BaseDistribution]]:
+        return [dict(group) for group in self._groups.search_spaces]
+
+
 # -- heartbeats --------------------------------------------------------------------------------------------------------
 def heartbeat_enabled(storage: BaseStorage) -> bool:
     """Whether ``storage`` records heartbeats (an RDB or gRPC storage made with ``heartbeat_interval``)."""
@@ -92,15 +111,15 @@ def heartbeat_enabled(storage: BaseStorage) -> bool:
 
 def record_heartbeat(study: Study, trial: FrozenTrial) -> None:
     """Write a heartbeat for ``trial`` now (the storage must have heartbeats enabled)."""
-    study._storage.record_heartbeat(trial._trial_id)  # type: ignore[attr-defined]
+    study_storage(study).record_heartbeat(trial_id(trial))  # type: ignore[attr-defined]
 
 
 def stale_trial_ids(study: Study) -> list[int]:
     """Ids of the study's RUNNING trials whose heartbeat is older than the grace period; none without heartbeats."""
-    storage = study._storage
+    storage = study_storage(study)
     if not is_heartbeat_enabled(storage):
         return []
-    return list(storage._get_stale_trial_ids(study._study_id))  # type: ignore[attr-defined]
+    return list(storage._get_stale_trial_ids(study_id(study)))  # type: ignore[attr-defined]
 
 
 def rdb_storage(storage: BaseStorage) -> RDBStorage | None:

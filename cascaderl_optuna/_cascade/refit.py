@@ -17,8 +17,8 @@ def refit_point(n_finished: int, interval: int, first: int | None = None) -> int
     ``b_(j+1) = b_j + max(interval, b_j // 20)``. The critic's hyperparameters use
     ``interval=critic_refit_interval``; the high level, ``interval=1, first=window``.
     A critic fit costs a cubic marginal-likelihood optimisation on the critic window; with a
-    fixed interval it was a third of the sampler's time per trial in a profiled 400-trial study,
-    while the hyperparameters of a large study barely move between fits. With the default
+    fixed interval it dominated the sampler's time per trial in long studies, while the
+    hyperparameters of a large study barely move between fits. With the default
     interval of 10 the points are the multiples of 10 up to 220, then 231, 242, ... and every 50
     trials by 1,000. A fresh process computes the same points from the trial count.
     """

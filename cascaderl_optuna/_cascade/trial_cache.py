@@ -2,7 +2,7 @@
 
 The sampler re-reads its whole window (200 trials) on every decision: the JSON record each trial
 carries, its tactical values in the unit cube, its strategy indices. Parsing and converting them
-again each time was about a tenth of its cost per trial (profiled at 400 trials). A finished trial
+again each time was a noticeable share of its cost per trial. A finished trial
 never changes (optuna refuses to update one), so a value derived from it can be kept. Each kind of
 value is kept under a tag that names everything else it depends on (the record's key, the tactical
 distributions, the strategic heads), and only for the trials of the last call with that tag (the
