@@ -91,14 +91,12 @@ def worker(url: str, study_name: str, seed: int, n_trials: int = 100_000) -> Non
     study.optimize(objective, n_trials=n_trials, catch=(RuntimeError,))
 
 
-def _finished_trials(study_name: str, url: str) -> int:
-    study = optuna.load_study(study_name=study_name, storage=storage(url))
+def _finished_trials(study: optuna.Study) -> int:
     return len(study.get_trials(deepcopy=False, states=(TrialState.COMPLETE, TrialState.PRUNED, TrialState.FAIL)))
 
 
 def _kill_by_trials(
-    study_name: str,
-    url: str,
+    study: optuna.Study,
     trials: int,
     kill_every_trials: tuple[int, int],
     rng: random.Random,
@@ -112,7 +110,7 @@ def _kill_by_trials(
     """
     give_up = time.monotonic() + deadline
     next_kill = rng.randint(*kill_every_trials)
-    while (finished := _finished_trials(study_name, url)) < trials:
+    while (finished := _finished_trials(study)) < trials:
         if time.monotonic() > give_up:
             raise RuntimeError(f"the workers finished {finished} of {trials} trials in {deadline:.0f} s: no progress")
         if finished >= next_kill:
@@ -182,7 +180,10 @@ def run(
         workers[i] = start()
 
     if trials is not None:
-        _kill_by_trials(study_name, url, trials, kill_every_trials, rng, kill_one, deadline)
+        # One storage for the whole loop: a new one per poll would open a connection pool each time and exhaust the
+        # server's connections.
+        watched = optuna.load_study(study_name=study_name, storage=optuna.storages.RDBStorage(url))
+        _kill_by_trials(watched, trials, kill_every_trials, rng, kill_one, deadline)
     else:
         end = time.time() + seconds
         while True:
