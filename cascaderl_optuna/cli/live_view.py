@@ -308,10 +308,14 @@ class LiveTable:
             trial.state == TrialState.COMPLETE and best is not None and trial.value == best and not is_infeasible(trial)
         )
         self.rows.append(TrialRow(cells, params, new_best))
-        self.progress.advance(self.task_id)
         if self.live is not None:
+            # The table first, then the count: Live redraws on its own thread as well, and the progress bar is
+            # live, so advancing it first could show a count whose newest trial is not in the table yet.
             self.live.update(self.render(), refresh=True)
+            self.progress.advance(self.task_id)
+            self.live.refresh()
         else:
+            self.progress.advance(self.task_id)
             self.console.print(trial_line(cells), markup=False, highlight=False, soft_wrap=True)
 
     def __enter__(self) -> LiveTable:
