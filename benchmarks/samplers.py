@@ -34,6 +34,15 @@ def _cascade_pretrained(seed: int, problem: Problem) -> optuna.samplers.BaseSamp
     return CascadeSampler(seed=seed, strategic_params=problem.strategic_params, high_level_theta="pretrained")
 
 
+def _cascade_budget(n_trials: int) -> Callable[[int, Problem], optuna.samplers.BaseSampler]:
+    def make(seed: int, problem: Problem) -> optuna.samplers.BaseSampler:
+        from cascaderl_optuna import CascadeSampler
+
+        return CascadeSampler(seed=seed, strategic_params=problem.strategic_params, n_trials=n_trials)
+
+    return make
+
+
 ABLATIONS = ("uniform_high_level", "no_low_level_learning", "flat", "no_tuning_share")  # benchmarks/ablations.py
 SAMPLERS: dict[str, Callable[[int, Problem], optuna.samplers.BaseSampler]] = {
     "cascade": _cascade,
@@ -41,6 +50,9 @@ SAMPLERS: dict[str, Callable[[int, Problem], optuna.samplers.BaseSampler]] = {
     **{f"cascade_{a}": _cascade_ablation(a) for a in ABLATIONS},
     # The high level started from the weights pre-trained over synthetic studies (benchmarks/pretraining.py).
     "cascade_pretrained": _cascade_pretrained,
+    # Research (branch research-small-budget): the tuning share scaled to a known budget of 50 or 200 trials.
+    "cascade_budget50": _cascade_budget(50),
+    "cascade_budget200": _cascade_budget(200),
     # optuna 5 defaults: multivariate=True, constant_liar=True (see TPESampler's signature).
     "tpe_default": lambda seed, problem: optuna.samplers.TPESampler(seed=seed),
     "tpe_mv_group": lambda seed, problem: optuna.samplers.TPESampler(seed=seed, multivariate=True, group=True),

@@ -114,6 +114,15 @@ SUITES: dict[str, tuple[Entry, ...]] = {
     ),
     # Three studies per sampler, one after the other on one worker: the report takes the median (machine noise).
     "timing": tuple(Entry("llm_strong", (s,), 3, 300 if s == "gp" else 1000) for s in ALL),
+    # Research (branch research-small-budget): the tuning share scaled to a known budget, against the shipped cascade
+    # re-run on this machine, on the full and llm_family suites' LoRA problems and seeds.
+    "small_budget": tuple(
+        Entry(p, ("cascade_budget50", "cascade"), 20, 50)
+        for p in ("llm_strong", "llm_smooth", *(f"llm_family_{k}" for k in PUBLISHED_LLM_FAMILY))
+    ),
+    "small_budget_late": tuple(
+        Entry(p, ("cascade_budget200", "cascade"), 10, 200) for p in ("llm_strong", "llm_family_2", "llm_family_5")
+    ),
     "quick": (
         Entry("llm_strong", ("cascade", "random", "tpe_default", "tpe_independent"), 3, 30),
         Entry("llm_strong_hand", ("tpe_default",), 3, 30),

@@ -70,6 +70,7 @@ from cascaderl_optuna._cascade.encoding import critic_gap_candidates
 from cascaderl_optuna._cascade.encoding import critic_gap_function
 from cascaderl_optuna._cascade.encoding import N_FEATURES
 from cascaderl_optuna._cascade.group_decomposition import IncrementalGroupDecomposedSearchSpace
+from cascaderl_optuna._cascade.high_level import budget_tuning_trials
 from cascaderl_optuna._cascade.high_level import HighLevelAgent
 from cascaderl_optuna._cascade.history import History
 from cascaderl_optuna._cascade.history import rank_utilities
@@ -290,6 +291,10 @@ class CascadeSampler(BaseSampler):
             maximised study opening a minimised one would start from the worst points, so the first
             trial raises ``ValueError`` instead (values are never flipped). A sequence of trials carries
             no direction and is read as minimised (refused in a maximised study: pass the Study).
+        n_trials: The study's budget, if known (``None``, the default: unknown). With it, each strategic choice is
+            protected by the tuning share for about ``0.4 * n_trials / n_choices`` trials of its own (at least 4, at
+            most 16) instead of 16, so that a small budget is not spent spreading trials over every choice
+            (``high_level.budget_tuning_trials``). Experimental (branch ``research-small-budget``).
     """
 
     # -- ablation seams (benchmarks/ablations.py subclasses the sampler with other values; not a public API) ----
@@ -320,6 +325,7 @@ class CascadeSampler(BaseSampler):
         pending_timeout: float | None = None,
         constraints_func: Callable[[FrozenTrial], Sequence[float]] | None = None,
         warm_start: Study | Sequence[FrozenTrial] | None = None,
+        n_trials: int | None = None,
     ) -> None:
         _check(
             seed is None or (isinstance(seed, (int, np.integer)) and not isinstance(seed, bool) and seed >= 0),
@@ -384,6 +390,11 @@ class CascadeSampler(BaseSampler):
         for name in self._strategic_names:
             _check(isinstance(name, str), f"strategic_params must hold names (str), got {name!r}.")
         self._n_startup_trials = n_startup_trials
+        _check(
+            n_trials is None or (isinstance(n_trials, (int, np.integer)) and not isinstance(n_trials, bool) and n_trials >= 1),
+            f"n_trials must be None (budget unknown) or an int >= 1, e.g. n_trials=50; got {n_trials!r}.",
+        )
+        self._n_trials = None if n_trials is None else int(n_trials)
         self._warm = None if warm_start is None else WarmStart.from_study(warm_start, self._strategic_names)
         self._design = [] if self._warm is None else self._warm.design(n_startup_trials)
         self._window = window
@@ -633,6 +644,8 @@ class CascadeSampler(BaseSampler):
 
     def _high_level_agent(self, heads: list[StrategicParam]) -> HighLevelPolicy:
         warm: dict[str, Any] = {} if self._warm is None else {"tuned_elsewhere": self._warm.tuned_counts(heads)}
+        if self._n_trials is not None:
+            warm["tuning_trials"] = budget_tuning_trials(self._n_trials, [h.n_choices for h in heads])
         return self._high_level_agent_class(
             [h.n_choices for h in heads],
             theta_prior=self._theta,

@@ -78,10 +78,27 @@ its own optimum: with 8, a family whose best learning rate sat a decade from the
 still judged on borrowed values in the benchmark's trap instances (``docs/benchmarks.md``)."""
 TUNING_SHARE = 0.5
 """The most of a head's probability that goes to its untuned choices (when all of them are)."""
+BUDGET_TUNING_FRACTION = 0.4
+"""With a known budget of ``n`` trials, head ``k`` protects each of its ``n_k`` choices for about
+``BUDGET_TUNING_FRACTION * n / n_k`` trials (:func:`budget_tuning_trials`): at 200 trials and five
+families that is :data:`TUNING_TRIALS`, at 50 trials four or five."""
+MIN_BUDGET_TUNING_TRIALS = 4
+"""The fewest tuning trials a choice gets when the budget is known."""
+
+
+def budget_tuning_trials(n_trials: int, n_choices: Sequence[int]) -> list[int]:
+    """Tuning trials of each head's choices for a study of ``n_trials`` trials, at most :data:`TUNING_TRIALS`."""
+    return [
+        max(MIN_BUDGET_TUNING_TRIALS, min(TUNING_TRIALS, round(BUDGET_TUNING_FRACTION * n_trials / max(c, 1))))
+        for c in n_choices
+    ]
 
 
 def tuning_share(
-    uncertainty: torch.Tensor, valid: torch.Tensor, tuned_elsewhere: torch.Tensor | None = None
+    uncertainty: torch.Tensor,
+    valid: torch.Tensor,
+    tuned_elsewhere: torch.Tensor | None = None,
+    tuning_trials: float | torch.Tensor = TUNING_TRIALS,
 ) -> tuple[torch.Tensor, torch.Tensor]:
     """``(m, q)`` of the tuning share from the encoder's ``uncertainty`` feature of each choice.
 
@@ -90,6 +107,8 @@ def tuning_share(
     choices; ``q`` (same shape as ``uncertainty``): how it is split, by missing trials.
     ``tuned_elsewhere`` (broadcast against ``uncertainty``): trials each choice had in an earlier
     study that warm-starts this one (``warm_start.WarmStart.tuned_counts``); they count as its own.
+    ``tuning_trials`` (a number, or one per head broadcast against ``uncertainty``): the trials a choice
+    is protected for (:data:`TUNING_TRIALS` unless the sampler knows its budget).
     """
     # a count, so an integer: rounded, because 1 / (1 / sqrt(1 + c))^2 - 1 comes back a hair below c for some c (13,
     # 24, ...), and with a warm start's counts added a choice at exactly TUNING_TRIALS would keep a missing 1e-15 of
@@ -98,7 +117,7 @@ def tuning_share(
     count = torch.round(1.0 / uncertainty.clamp_min(1e-6) ** 2 - 1.0)
     if tuned_elsewhere is not None:
         count = count + tuned_elsewhere
-    missing = torch.where(valid, (TUNING_TRIALS - count).clamp_min(0.0), 0.0)
+    missing = torch.where(valid, (tuning_trials - count).clamp_min(0.0), 0.0)
     untuned = (missing > 0).to(missing.dtype).sum(-1, keepdim=True)
     m = TUNING_SHARE * untuned / valid.to(missing.dtype).sum(-1, keepdim=True)
     q = missing / missing.sum(-1, keepdim=True).clamp_min(1e-12)
@@ -113,13 +132,14 @@ def head_policy(
     n_choices,
     tuned_elsewhere: torch.Tensor | None = None,
     keep_tuning_share: bool = True,
+    tuning_trials: float | torch.Tensor = TUNING_TRIALS,
 ) -> torch.Tensor:
     """The probabilities of a head's choices: the floored softmax, with the tuning share mixed in (unless
     ``keep_tuning_share`` is false: the floored softmax alone)."""
     floored = torch.where(valid, floored_softmax(logits.masked_fill(~valid, -torch.inf), floor, n_choices), 0.0)
     if not keep_tuning_share:
         return floored
-    m, q = tuning_share(uncertainty, valid, tuned_elsewhere)
+    m, q = tuning_share(uncertainty, valid, tuned_elsewhere, tuning_trials)
     return (1 - m) * floored + m * q
 
 
@@ -146,6 +166,7 @@ class HighLevelAgent:
         lr: float = 0.1,
         prior_strength: float = 0.05,
         tuned_elsewhere: np.ndarray | None = None,
+        tuning_trials: Sequence[int] | None = None,
     ) -> None:
         self.n_choices = list(n_choices)
         self.floor = floor
@@ -167,6 +188,13 @@ class HighLevelAgent:
         self.stats = PPOStats()
         # (K, c_max) trials of each choice in an earlier study (warm start): they count towards its tuning trials
         self._tuned_elsewhere = None if tuned_elsewhere is None else torch.tensor(tuned_elsewhere, dtype=torch.float64)
+        # tuning trials of each head's choices: TUNING_TRIALS for all (the default) or one per head (a known budget)
+        self._tuning_trials_list = [TUNING_TRIALS] * len(self.n_choices) if tuning_trials is None else list(tuning_trials)
+        self._tuning_trials: float | torch.Tensor = (
+            TUNING_TRIALS
+            if tuning_trials is None
+            else torch.tensor(self._tuning_trials_list, dtype=torch.float64)[:, None]
+        )
 
     # -- the policy -------------------------------------------------------------------------
     def _probs(self, features: torch.Tensor, bias: torch.Tensor, theta: torch.Tensor) -> torch.Tensor:
@@ -181,6 +209,7 @@ class HighLevelAgent:
             self._n_per_head[:, None],
             self._tuned_elsewhere,
             self.keep_tuning_share,
+            self._tuning_trials,
         )
 
     # -- learning ---------------------------------------------------------------------------
@@ -273,7 +302,14 @@ class HighLevelAgent:
             valid = torch.ones(self.n_choices[k], dtype=torch.bool)
             elsewhere = None if self._tuned_elsewhere is None else self._tuned_elsewhere[k, : self.n_choices[k]]
             return head_policy(
-                logits, phi_t[:, UNCERTAINTY], valid, self.floor, self.n_choices[k], elsewhere, self.keep_tuning_share
+                logits,
+                phi_t[:, UNCERTAINTY],
+                valid,
+                self.floor,
+                self.n_choices[k],
+                elsewhere,
+                self.keep_tuning_share,
+                self._tuning_trials_list[k],
             ).numpy()
 
     def act(
