@@ -34,11 +34,16 @@ def _cascade_pretrained(seed: int, problem: Problem) -> optuna.samplers.BaseSamp
     return CascadeSampler(seed=seed, strategic_params=problem.strategic_params, high_level_theta="pretrained")
 
 
-def _cascade_budget(n_trials: int) -> Callable[[int, Problem], optuna.samplers.BaseSampler]:
+def _cascade_budget(
+    n_trials: int | None, release_gap: float | None = None
+) -> Callable[[int, Problem], optuna.samplers.BaseSampler]:
     def make(seed: int, problem: Problem) -> optuna.samplers.BaseSampler:
         from cascaderl_optuna import CascadeSampler
 
-        return CascadeSampler(seed=seed, strategic_params=problem.strategic_params, n_trials=n_trials)
+        class _Sampler(CascadeSampler):
+            _tuning_release_gap = release_gap
+
+        return _Sampler(seed=seed, strategic_params=problem.strategic_params, n_trials=n_trials)
 
     return make
 
@@ -53,6 +58,9 @@ SAMPLERS: dict[str, Callable[[int, Problem], optuna.samplers.BaseSampler]] = {
     # Research (branch research-small-budget): the tuning share scaled to a known budget of 50 or 200 trials.
     "cascade_budget50": _cascade_budget(50),
     "cascade_budget200": _cascade_budget(200),
+    # ... and a choice released from the share once the critic's optimistic gap to the leader is below -1 (release1).
+    "cascade_budget50_release1": _cascade_budget(50, 1.0),
+    "cascade_release1": _cascade_budget(None, 1.0),
     # optuna 5 defaults: multivariate=True, constant_liar=True (see TPESampler's signature).
     "tpe_default": lambda seed, problem: optuna.samplers.TPESampler(seed=seed),
     "tpe_mv_group": lambda seed, problem: optuna.samplers.TPESampler(seed=seed, multivariate=True, group=True),

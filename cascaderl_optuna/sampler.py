@@ -302,6 +302,9 @@ class CascadeSampler(BaseSampler):
     """Makes the high-level agent of each decision: anything that satisfies ``agent_protocols.HighLevelPolicy``."""
     _low_level_agent_class: LowLevelAgentFactory = LowLevelAgent
     """Makes the low-level agent of each decision: anything that satisfies ``agent_protocols.LowLevelPolicy``."""
+    _tuning_release_gap: float | None = None
+    """Research seam (branch research-small-budget): when set, a strategic choice whose critic gap is below minus
+    this is released from the tuning share early (``high_level.tuning_share``); ``None``: never."""
     _critic_sees_strategy: bool = True
     """False: the critic and the low level do not see the strategy (the ``flat`` ablation): the critic models the
     tactical values alone, one low-level start is shared by every strategy, and the high level gets no
@@ -646,6 +649,8 @@ class CascadeSampler(BaseSampler):
         warm: dict[str, Any] = {} if self._warm is None else {"tuned_elsewhere": self._warm.tuned_counts(heads)}
         if self._n_trials is not None:
             warm["tuning_trials"] = budget_tuning_trials(self._n_trials, [h.n_choices for h in heads])
+        if self._tuning_release_gap is not None:
+            warm["release_gap"] = self._tuning_release_gap
         return self._high_level_agent_class(
             [h.n_choices for h in heads],
             theta_prior=self._theta,

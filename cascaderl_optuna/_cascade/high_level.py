@@ -82,6 +82,8 @@ BUDGET_TUNING_FRACTION = 0.4
 """With a known budget of ``n`` trials, head ``k`` protects each of its ``n_k`` choices for about
 ``BUDGET_TUNING_FRACTION * n / n_k`` trials (:func:`budget_tuning_trials`): at 200 trials and five
 families that is :data:`TUNING_TRIALS`, at 50 trials four or five."""
+MIN_RELEASE_TRIALS = 2
+"""Trials of its own a choice needs before the critic's evidence may release it from the tuning share."""
 MIN_BUDGET_TUNING_TRIALS = 4
 """The fewest tuning trials a choice gets when the budget is known."""
 
@@ -99,6 +101,8 @@ def tuning_share(
     valid: torch.Tensor,
     tuned_elsewhere: torch.Tensor | None = None,
     tuning_trials: float | torch.Tensor = TUNING_TRIALS,
+    critic_gap: torch.Tensor | None = None,
+    release_gap: float | None = None,
 ) -> tuple[torch.Tensor, torch.Tensor]:
     """``(m, q)`` of the tuning share from the encoder's ``uncertainty`` feature of each choice.
 
@@ -109,6 +113,10 @@ def tuning_share(
     study that warm-starts this one (``warm_start.WarmStart.tuned_counts``); they count as its own.
     ``tuning_trials`` (a number, or one per head broadcast against ``uncertainty``): the trials a choice
     is protected for (:data:`TUNING_TRIALS` unless the sampler knows its budget).
+    ``critic_gap`` and ``release_gap`` (research, off by default): a choice with at least
+    :data:`MIN_RELEASE_TRIALS` trials whose ``critic_gap`` (its optimistic critic value minus the
+    leader's) is below ``-release_gap`` is released from the share early: the evidence already says
+    it is worse than the leader, even optimistically.
     """
     # a count, so an integer: rounded, because 1 / (1 / sqrt(1 + c))^2 - 1 comes back a hair below c for some c (13,
     # 24, ...), and with a warm start's counts added a choice at exactly TUNING_TRIALS would keep a missing 1e-15 of
@@ -118,6 +126,8 @@ def tuning_share(
     if tuned_elsewhere is not None:
         count = count + tuned_elsewhere
     missing = torch.where(valid, (tuning_trials - count).clamp_min(0.0), 0.0)
+    if release_gap is not None and critic_gap is not None:
+        missing = torch.where((critic_gap < -release_gap) & (count >= MIN_RELEASE_TRIALS), 0.0, missing)
     untuned = (missing > 0).to(missing.dtype).sum(-1, keepdim=True)
     m = TUNING_SHARE * untuned / valid.to(missing.dtype).sum(-1, keepdim=True)
     q = missing / missing.sum(-1, keepdim=True).clamp_min(1e-12)
@@ -133,13 +143,15 @@ def head_policy(
     tuned_elsewhere: torch.Tensor | None = None,
     keep_tuning_share: bool = True,
     tuning_trials: float | torch.Tensor = TUNING_TRIALS,
+    critic_gap: torch.Tensor | None = None,
+    release_gap: float | None = None,
 ) -> torch.Tensor:
     """The probabilities of a head's choices: the floored softmax, with the tuning share mixed in (unless
     ``keep_tuning_share`` is false: the floored softmax alone)."""
     floored = torch.where(valid, floored_softmax(logits.masked_fill(~valid, -torch.inf), floor, n_choices), 0.0)
     if not keep_tuning_share:
         return floored
-    m, q = tuning_share(uncertainty, valid, tuned_elsewhere, tuning_trials)
+    m, q = tuning_share(uncertainty, valid, tuned_elsewhere, tuning_trials, critic_gap, release_gap)
     return (1 - m) * floored + m * q
 
 
@@ -167,6 +179,7 @@ class HighLevelAgent:
         prior_strength: float = 0.05,
         tuned_elsewhere: np.ndarray | None = None,
         tuning_trials: Sequence[int] | None = None,
+        release_gap: float | None = None,
     ) -> None:
         self.n_choices = list(n_choices)
         self.floor = floor
@@ -188,6 +201,7 @@ class HighLevelAgent:
         self.stats = PPOStats()
         # (K, c_max) trials of each choice in an earlier study (warm start): they count towards its tuning trials
         self._tuned_elsewhere = None if tuned_elsewhere is None else torch.tensor(tuned_elsewhere, dtype=torch.float64)
+        self._release_gap = release_gap
         # tuning trials of each head's choices: TUNING_TRIALS for all (the default) or one per head (a known budget)
         self._tuning_trials_list = [TUNING_TRIALS] * len(self.n_choices) if tuning_trials is None else list(tuning_trials)
         self._tuning_trials: float | torch.Tensor = (
@@ -210,6 +224,8 @@ class HighLevelAgent:
             self._tuned_elsewhere,
             self.keep_tuning_share,
             self._tuning_trials,
+            None if self._release_gap is None else features[..., CRITIC_GAP],
+            self._release_gap,
         )
 
     # -- learning ---------------------------------------------------------------------------
@@ -310,6 +326,8 @@ class HighLevelAgent:
                 elsewhere,
                 self.keep_tuning_share,
                 self._tuning_trials_list[k],
+                None if self._release_gap is None else phi_t[:, CRITIC_GAP],
+                self._release_gap,
             ).numpy()
 
     def act(
