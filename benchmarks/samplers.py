@@ -35,13 +35,14 @@ def _cascade_pretrained(seed: int, problem: Problem) -> optuna.samplers.BaseSamp
 
 
 def _cascade_budget(
-    n_trials: int | None, release_gap: float | None = None
+    n_trials: int | None, release_gap: float | None = None, scale_tuning_trials: bool = False
 ) -> Callable[[int, Problem], optuna.samplers.BaseSampler]:
     def make(seed: int, problem: Problem) -> optuna.samplers.BaseSampler:
         from cascaderl_optuna import CascadeSampler
 
         class _Sampler(CascadeSampler):
             _tuning_release_gap = release_gap
+            _scale_tuning_trials_to_budget = scale_tuning_trials
 
         return _Sampler(seed=seed, strategic_params=problem.strategic_params, n_trials=n_trials)
 
@@ -56,11 +57,14 @@ SAMPLERS: dict[str, Callable[[int, Problem], optuna.samplers.BaseSampler]] = {
     # The high level started from the weights pre-trained over synthetic studies (benchmarks/pretraining.py).
     "cascade_pretrained": _cascade_pretrained,
     # Research (branch research-small-budget): the tuning share scaled to a known budget of 50 or 200 trials.
-    "cascade_budget50": _cascade_budget(50),
-    "cascade_budget200": _cascade_budget(200),
-    # ... and a choice released from the share once the critic's optimistic gap to the leader is below -1 (release1).
-    "cascade_budget50_release1": _cascade_budget(50, 1.0),
+    # First idea: tuning trials per choice scaled to the budget (round(0.4 * n / n_choices), 4 to 16).
+    "cascade_budget50": _cascade_budget(50, scale_tuning_trials=True),
+    # ... with a choice released from the share once its critic gap to the leader is below -1 (the second idea).
+    "cascade_budget50_release1": _cascade_budget(50, 1.0, scale_tuning_trials=True),
+    # Second idea alone, whatever the budget (release gap 1.0).
     "cascade_release1": _cascade_budget(None, 1.0),
+    # Second idea as CascadeSampler(n_trials=n) ships it on the branch: release gap 0.02 * n (1.0 at 50, 4.0 at 200).
+    **{f"cascade_n{n}": _cascade_budget(n) for n in (50, 100, 200)},
     # optuna 5 defaults: multivariate=True, constant_liar=True (see TPESampler's signature).
     "tpe_default": lambda seed, problem: optuna.samplers.TPESampler(seed=seed),
     "tpe_mv_group": lambda seed, problem: optuna.samplers.TPESampler(seed=seed, multivariate=True, group=True),

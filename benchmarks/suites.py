@@ -117,15 +117,21 @@ SUITES: dict[str, tuple[Entry, ...]] = {
     # Research (branch research-small-budget): the tuning share scaled to a known budget, against the shipped cascade
     # re-run on this machine, on the full and llm_family suites' LoRA problems and seeds.
     "small_budget": tuple(
-        Entry(p, ("cascade_budget50", "cascade", "cascade_budget50_release1", "cascade_release1"), 20, 50)
+        Entry(p, ("cascade_budget50", "cascade", "cascade_budget50_release1", "cascade_release1", "cascade_n50"), 20, 50)
         for p in ("llm_strong", "llm_smooth", *(f"llm_family_{k}" for k in PUBLISHED_LLM_FAMILY))
     ),
     # The late game: the variant at 200 trials against the committed rows of the shipped cascade (the shipped cascade
     # re-run here on two seeds to confirm that they are reproduced).
     "small_budget_late": (
-        *(Entry(p, ("cascade_release1",), 10, 200) for p in ("llm_strong", "llm_family_2", "llm_family_5")),
+        *(
+            Entry(p, ("cascade_release1", "cascade_n200"), 10, 200)
+            for p in ("llm_strong", "llm_family_2", "llm_family_5")
+        ),
         Entry("llm_strong", ("cascade",), 2, 200),
     ),
+    # The variant on the thirty held-out LoRA landscapes (never looked at while it was chosen), the committed suite's
+    # three seeds, against the committed rows of the shipped cascade, GP and TPE.
+    "small_budget_heldout": tuple(Entry(f"llm_family_{k}", ("cascade_release1",), 3, 50) for k in HELDOUT_LLM_FAMILY),
     "quick": (
         Entry("llm_strong", ("cascade", "random", "tpe_default", "tpe_independent"), 3, 30),
         Entry("llm_strong_hand", ("tpe_default",), 3, 30),

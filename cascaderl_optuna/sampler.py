@@ -72,6 +72,7 @@ from cascaderl_optuna._cascade.encoding import N_FEATURES
 from cascaderl_optuna._cascade.group_decomposition import IncrementalGroupDecomposedSearchSpace
 from cascaderl_optuna._cascade.high_level import budget_tuning_trials
 from cascaderl_optuna._cascade.high_level import HighLevelAgent
+from cascaderl_optuna._cascade.high_level import RELEASE_GAP_PER_TRIAL
 from cascaderl_optuna._cascade.history import History
 from cascaderl_optuna._cascade.history import rank_utilities
 from cascaderl_optuna._cascade.history import read_history
@@ -291,10 +292,11 @@ class CascadeSampler(BaseSampler):
             maximised study opening a minimised one would start from the worst points, so the first
             trial raises ``ValueError`` instead (values are never flipped). A sequence of trials carries
             no direction and is read as minimised (refused in a maximised study: pass the Study).
-        n_trials: The study's budget, if known (``None``, the default: unknown). With it, each strategic choice is
-            protected by the tuning share for about ``0.4 * n_trials / n_choices`` trials of its own (at least 4, at
-            most 16) instead of 16, so that a small budget is not spent spreading trials over every choice
-            (``high_level.budget_tuning_trials``). Experimental (branch ``research-small-budget``).
+        n_trials: The study's budget, if known (``None``, the default: unknown, today's policy exactly). With it, a
+            strategic choice with at least 2 trials is released from the tuning share early once the critic's
+            optimistic value of it is more than ``0.02 * n_trials`` (in rank-utility units) below the best choice's:
+            a small budget stops protecting a choice the evidence already rules out, a large one asks for much more
+            evidence (``high_level.tuning_share``). Experimental (branch ``research-small-budget``).
     """
 
     # -- ablation seams (benchmarks/ablations.py subclasses the sampler with other values; not a public API) ----
@@ -304,7 +306,11 @@ class CascadeSampler(BaseSampler):
     """Makes the low-level agent of each decision: anything that satisfies ``agent_protocols.LowLevelPolicy``."""
     _tuning_release_gap: float | None = None
     """Research seam (branch research-small-budget): when set, a strategic choice whose critic gap is below minus
-    this is released from the tuning share early (``high_level.tuning_share``); ``None``: never."""
+    this is released from the tuning share early (``high_level.tuning_share``), whatever ``n_trials``; ``None``: the
+    gap that ``n_trials`` implies (``RELEASE_GAP_PER_TRIAL * n_trials``), or never when the budget is unknown."""
+    _scale_tuning_trials_to_budget: bool = False
+    """Research seam: with ``n_trials``, also scale each choice's tuning trials to the budget
+    (``high_level.budget_tuning_trials``; measured a wash, so off)."""
     _critic_sees_strategy: bool = True
     """False: the critic and the low level do not see the strategy (the ``flat`` ablation): the critic models the
     tactical values alone, one low-level start is shared by every strategy, and the high level gets no
@@ -647,10 +653,13 @@ class CascadeSampler(BaseSampler):
 
     def _high_level_agent(self, heads: list[StrategicParam]) -> HighLevelPolicy:
         warm: dict[str, Any] = {} if self._warm is None else {"tuned_elsewhere": self._warm.tuned_counts(heads)}
-        if self._n_trials is not None:
+        if self._n_trials is not None and self._scale_tuning_trials_to_budget:
             warm["tuning_trials"] = budget_tuning_trials(self._n_trials, [h.n_choices for h in heads])
-        if self._tuning_release_gap is not None:
-            warm["release_gap"] = self._tuning_release_gap
+        release_gap = self._tuning_release_gap
+        if release_gap is None and self._n_trials is not None:
+            release_gap = RELEASE_GAP_PER_TRIAL * self._n_trials
+        if release_gap is not None:
+            warm["release_gap"] = release_gap
         return self._high_level_agent_class(
             [h.n_choices for h in heads],
             theta_prior=self._theta,

@@ -49,8 +49,10 @@ def _suggestions(**kwargs):
     return [t.params for t in study.trials]
 
 
-def test_n_trials_none_is_the_default_and_a_budget_changes_the_suggestions():
+def test_n_trials_none_is_the_default_and_a_budget_sets_the_release_gap():
     assert _suggestions() == _suggestions(n_trials=None)
-    assert _suggestions(n_trials=20) != _suggestions()
+    agent = CascadeSampler(n_trials=50)._high_level_agent([])
+    assert agent._release_gap == pytest.approx(1.0) and agent._tuning_trials_list == []
+    assert CascadeSampler()._high_level_agent([])._release_gap is None
     with pytest.raises(ValueError):
         CascadeSampler(n_trials=0)

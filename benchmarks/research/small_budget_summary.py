@@ -40,7 +40,7 @@ def main(argv: list[str]) -> int:
     lines = []
     for prob_dir in sorted(d for d in folder.iterdir() if d.is_dir()):
         problem = prob_dir.name
-        home = HOME.get(problem, "llm_family")
+        home = HOME.get(problem) or ("llm_family" if (COMMITTED / "llm_family" / problem).is_dir() else "llm_family_heldout")
         var = incumbents(rows.path(scratch, suite, problem, variant), checkpoints)
         comm = {
             s: incumbents(rows.path(COMMITTED, home, problem, s), checkpoints) for s in ("cascade", *peers)
@@ -48,7 +48,6 @@ def main(argv: list[str]) -> int:
         # the shipped cascade re-run here where it was; otherwise its committed rows (reproduced here seed for seed)
         here = incumbents(rows.path(scratch, suite, problem, "cascade"), checkpoints)
         ship = {**comm["cascade"], **here}
-        med = {}
         seeds = sorted(set(var) & set(ship))
         if not seeds:
             continue
@@ -68,9 +67,11 @@ def main(argv: list[str]) -> int:
             total_c[c][0] += wc
             total_c[c][1] += lc
             total_c[c][2] += len(cs) - wc - lc
-            med = {s: np.median([comm[s][k][i] for k in seeds if k in comm[s]]) for s in peers}
+            med = {
+                s: np.median([comm[s][k][i] for k in seeds if k in comm[s]]) if comm[s] else np.nan for s in peers
+            }
             rerun = [s for s in cs if s in here]
-            for s in peers:
+            for s in (s for s in peers if comm[s]):
                 ahead[c][s][0] += int(np.median(v) < med[s])
                 ahead[c][s][1] += int(np.median(sh) < med[s])
                 ahead[c][s][2] += 1
@@ -98,7 +99,7 @@ def main(argv: list[str]) -> int:
             f"- {c} trials: vs shipped here {total[c][0]} wins, {total[c][1]} losses, {total[c][2]} ties; "
             f"vs committed {total_c[c][0]}-{total_c[c][1]} ({total_c[c][2]} ties); "
             f"geometric mean of the regret ratio variant/shipped(here) {g:.3f}; median lower than the peer's on "
-            + ", ".join(f"{s} {a[0]}/{a[2]} (shipped {a[1]}/{a[2]})" for s, a in ahead[c].items())
+            + ", ".join(f"{s} {a[0]}/{a[2]} (shipped {a[1]}/{a[2]})" for s, a in ahead[c].items() if a[2])
             + " problems"
         )
     return 0

@@ -82,6 +82,9 @@ BUDGET_TUNING_FRACTION = 0.4
 """With a known budget of ``n`` trials, head ``k`` protects each of its ``n_k`` choices for about
 ``BUDGET_TUNING_FRACTION * n / n_k`` trials (:func:`budget_tuning_trials`): at 200 trials and five
 families that is :data:`TUNING_TRIALS`, at 50 trials four or five."""
+RELEASE_GAP_PER_TRIAL = 0.02
+"""With a known budget of ``n`` trials, the critic gap below which a choice leaves the tuning share early is
+``RELEASE_GAP_PER_TRIAL * n`` (1.0 at 50 trials, 4.0 at 200): the larger the budget, the surer the evidence must be."""
 MIN_RELEASE_TRIALS = 2
 """Trials of its own a choice needs before the critic's evidence may release it from the tuning share."""
 MIN_BUDGET_TUNING_TRIALS = 4
