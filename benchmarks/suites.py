@@ -128,6 +128,7 @@ SUITES: dict[str, tuple[Entry, ...]] = {
             for p in ("llm_strong", "llm_family_2", "llm_family_5")
         ),
         Entry("llm_strong", ("cascade",), 2, 200),
+        *(Entry(p, ("cascade_n100",), 10, 100) for p in ("llm_strong", "llm_family_2", "llm_family_5")),
     ),
     # The variant on the thirty held-out LoRA landscapes (never looked at while it was chosen), the committed suite's
     # three seeds, against the committed rows of the shipped cascade, GP and TPE.
