@@ -117,7 +117,9 @@ SUITES: dict[str, tuple[Entry, ...]] = {
     # Research (branch research-small-budget): the tuning share scaled to a known budget, against the shipped cascade
     # re-run on this machine, on the full and llm_family suites' LoRA problems and seeds.
     "small_budget": tuple(
-        Entry(p, ("cascade_budget50", "cascade", "cascade_budget50_release1", "cascade_release1", "cascade_n50"), 20, 50)
+        Entry(
+            p, ("cascade_budget50", "cascade", "cascade_budget50_release1", "cascade_release1", "cascade_n50"), 20, 50
+        )
         for p in ("llm_strong", "llm_smooth", *(f"llm_family_{k}" for k in PUBLISHED_LLM_FAMILY))
     ),
     # The late game: the variant at 200 trials against the committed rows of the shipped cascade (the shipped cascade

@@ -400,7 +400,8 @@ class CascadeSampler(BaseSampler):
             _check(isinstance(name, str), f"strategic_params must hold names (str), got {name!r}.")
         self._n_startup_trials = n_startup_trials
         _check(
-            n_trials is None or (isinstance(n_trials, (int, np.integer)) and not isinstance(n_trials, bool) and n_trials >= 1),
+            n_trials is None
+            or (isinstance(n_trials, (int, np.integer)) and not isinstance(n_trials, bool) and n_trials >= 1),
             f"n_trials must be None (budget unknown) or an int >= 1, e.g. n_trials=50; got {n_trials!r}.",
         )
         self._n_trials = None if n_trials is None else int(n_trials)

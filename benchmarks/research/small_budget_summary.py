@@ -40,11 +40,11 @@ def main(argv: list[str]) -> int:
     lines = []
     for prob_dir in sorted(d for d in folder.iterdir() if d.is_dir()):
         problem = prob_dir.name
-        home = HOME.get(problem) or ("llm_family" if (COMMITTED / "llm_family" / problem).is_dir() else "llm_family_heldout")
+        home = HOME.get(problem) or (
+            "llm_family" if (COMMITTED / "llm_family" / problem).is_dir() else "llm_family_heldout"
+        )
         var = incumbents(rows.path(scratch, suite, problem, variant), checkpoints)
-        comm = {
-            s: incumbents(rows.path(COMMITTED, home, problem, s), checkpoints) for s in ("cascade", *peers)
-        }
+        comm = {s: incumbents(rows.path(COMMITTED, home, problem, s), checkpoints) for s in ("cascade", *peers)}
         # the shipped cascade re-run here where it was; otherwise its committed rows (reproduced here seed for seed)
         here = incumbents(rows.path(scratch, suite, problem, "cascade"), checkpoints)
         ship = {**comm["cascade"], **here}
@@ -67,9 +67,7 @@ def main(argv: list[str]) -> int:
             total_c[c][0] += wc
             total_c[c][1] += lc
             total_c[c][2] += len(cs) - wc - lc
-            med = {
-                s: np.median([comm[s][k][i] for k in seeds if k in comm[s]]) if comm[s] else np.nan for s in peers
-            }
+            med = {s: np.median([comm[s][k][i] for k in seeds if k in comm[s]]) if comm[s] else np.nan for s in peers}
             rerun = [s for s in cs if s in here]
             for s in (s for s in peers if comm[s]):
                 ahead[c][s][0] += int(np.median(v) < med[s])

@@ -206,7 +206,9 @@ class HighLevelAgent:
         self._tuned_elsewhere = None if tuned_elsewhere is None else torch.tensor(tuned_elsewhere, dtype=torch.float64)
         self._release_gap = release_gap
         # tuning trials of each head's choices: TUNING_TRIALS for all (the default) or one per head (a known budget)
-        self._tuning_trials_list = [TUNING_TRIALS] * len(self.n_choices) if tuning_trials is None else list(tuning_trials)
+        self._tuning_trials_list = (
+            [TUNING_TRIALS] * len(self.n_choices) if tuning_trials is None else list(tuning_trials)
+        )
         self._tuning_trials: float | torch.Tensor = (
             TUNING_TRIALS
             if tuning_trials is None
