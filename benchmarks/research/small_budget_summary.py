@@ -6,12 +6,13 @@ re-run on this machine (paired by seed), and medians beside the committed rows o
 
 from __future__ import annotations
 
-import sys
 from pathlib import Path
+import sys
 
 import numpy as np
 
 from benchmarks import rows
+
 
 COMMITTED = Path(__file__).resolve().parents[1] / "results"
 HOME = {"llm_strong": "full", "llm_smooth": "full"}
@@ -55,10 +56,10 @@ def main(argv: list[str]) -> int:
         for i, c in enumerate(checkpoints):
             v = np.array([var[s][i] for s in seeds])
             sh = np.array([ship[s][i] for s in seeds])
-            w, l = int((v < sh - 1e-9).sum()), int((v > sh + 1e-9).sum())
+            w, lost = int((v < sh - 1e-9).sum()), int((v > sh + 1e-9).sum())
             total[c][0] += w
-            total[c][1] += l
-            total[c][2] += len(seeds) - w - l
+            total[c][1] += lost
+            total[c][2] += len(seeds) - w - lost
             ratios[c] += list(np.log(np.maximum(v - optimum, 1e-6) / np.maximum(sh - optimum, 1e-6)))
             cs = [s for s in seeds if s in comm["cascade"]]
             vc = np.array([var[s][i] for s in cs])
@@ -75,7 +76,7 @@ def main(argv: list[str]) -> int:
                 ahead[c][s][2] += 1
             same = int(sum(abs(here[s][i] - comm["cascade"][s][i]) < 1e-9 for s in rerun))
             lines.append(
-                f"| {problem} | {c} | {len(seeds)} | {np.median(v):.4f} | {np.median(sh):.4f} | {w}-{l} | "
+                f"| {problem} | {c} | {len(seeds)} | {np.median(v):.4f} | {np.median(sh):.4f} | {w}-{lost} | "
                 f"{np.median(cc):.4f} | {wc}-{lc} | {same}/{len(rerun)} | "
                 + " | ".join(f"{med[s]:.4f}" for s in peers)
                 + " |"
