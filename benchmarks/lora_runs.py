@@ -41,7 +41,7 @@ from typing import Any
 
 DATA_DIR = Path(__file__).resolve().parent / "data" / "lora_runs"
 SST2 = Path(__file__).resolve().parents[2] / "shared" / "data" / "sst2"
-MAX_STEPS = 80  # about 25 s a run on one core: 1,000 runs in about 7 core-hours
+MAX_STEPS = 80  # the table's cost: see the data card (measured per run in each row's seconds)
 EVAL_EVERY = 20
 TRAIN_SENTENCES = 4000  # drawn once (seed 0) from SST-2's training split
 EVAL_SENTENCES = 200  # drawn once (seed 0) from SST-2's dev split: every run is scored on the same sentences
