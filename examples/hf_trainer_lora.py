@@ -13,7 +13,7 @@ Every categorical parameter (optimizer, schedule, batch size, rank, alpha, targe
 choice for the cascade's high level, and every float a *tactical* number for its low level: no extra
 configuration. Trainer reports the evaluation loss at every evaluation step, so the pruner stops poor runs early.
 
-    python examples/hf_trainer_lora.py --trials 20 --max-steps 60          # minutes on a CPU
+    python examples/hf_trainer_lora.py --trials 20 --max-steps 60          # minutes per trial on a CPU
     python examples/hf_trainer_lora.py --trials 40 --max-steps 300 --storage sqlite:///lora.db
 
 On a machine with CUDA, Trainer uses the GPU; ``--device cpu`` keeps it on the CPU. SST-2 is read from
