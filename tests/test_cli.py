@@ -348,7 +348,9 @@ def test_dashboard_serves_the_storage(tmp_path) -> None:
         proc.wait(timeout=30)
 
 
-def test_dashboard_without_optuna_dashboard_prints_the_command(monkeypatch) -> None:
+def test_dashboard_without_optuna_dashboard_prints_the_command(tmp_path, monkeypatch) -> None:
+    monkeypatch.chdir(tmp_path)
+    optuna.create_study(storage="sqlite:///my.db")  # the storage is checked first: it must exist
     monkeypatch.setitem(sys.modules, "optuna_dashboard", None)  # import optuna_dashboard -> ImportError
     rc, text = _run(["dashboard", "--storage", "sqlite:///my.db", "--port", "8081"])
     assert rc == 1

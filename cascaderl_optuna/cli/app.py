@@ -559,6 +559,11 @@ def dashboard_command(storage: str, host: str, port: int) -> list[str]:
 
 def cmd_dashboard(args: argparse.Namespace, console: Any) -> int:
     command = " ".join(shlex.quote(a) for a in dashboard_command(args.storage, args.host, args.port))
+    # The arguments first: a wrong storage or port is an error whether or not the extra is installed, and the
+    # command printed below must name a storage that exists.
+    if not 0 < args.port < 65536:
+        raise CliError(f"--port must be between 1 and 65535, got {args.port}.")
+    check_storage(args.storage, must_exist=True)
     try:
         from optuna_dashboard import run_server
     except ImportError:
@@ -569,9 +574,6 @@ def cmd_dashboard(args: argparse.Namespace, console: Any) -> int:
             markup=False,
         )
         return 1
-    if not 0 < args.port < 65536:
-        raise CliError(f"--port must be between 1 and 65535, got {args.port}.")
-    check_storage(args.storage, must_exist=True)
     try:
         names = optuna.get_all_study_names(storage=args.storage)
     except Exception as exc:
