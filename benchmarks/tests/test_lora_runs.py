@@ -26,12 +26,12 @@ def test_configurations_are_fixed_and_inside_the_space() -> None:
         assert {p[name] for p in drawn} == set(lora_runs.SPACE[name]), name
 
 
-def test_the_table_is_its_configurations_then_three_seeds_of_the_first_twenty() -> None:
+def test_the_table_is_960_configurations_and_two_more_seeds_of_the_first_twenty_collected_first() -> None:
     table = lora_runs.jobs(1000)
     assert len(table) == len(set(table)) == 1000
-    assert [j.config for j in table[:960]] == list(range(960)) and {j.seed for j in table[:960]} == {0}
-    replicated = table[960:]
-    assert {(j.config, j.seed) for j in replicated} == {(c, s) for c in range(20) for s in (1, 2)}
+    assert sorted(j.config for j in table if j.seed == 0) == list(range(960))
+    assert {(j.config, j.seed) for j in table if j.seed} == {(c, s) for c in range(20) for s in (1, 2)}
+    assert {j.config for j in table[:60]} == set(range(20))  # a partial table already measures the noise
     assert lora_runs.jobs(5) == [lora_runs.Job(c, 0) for c in range(5)]  # too small for replicates
 
 
@@ -43,6 +43,16 @@ def test_shards_are_written_whole_and_read_back(tmp_path: Path) -> None:
     assert (tmp_path / "part-0-0000.jsonl.gz").read_bytes() == first  # deterministic bytes
     assert lora_runs.read_rows(tmp_path) == rows
     assert not list(tmp_path.glob("*.tmp"))
+
+
+def test_collect_refuses_to_mix_protocols_and_keeps_the_rows(tmp_path: Path) -> None:
+    old = dict(lora_runs.protocol(), max_steps=lora_runs.MAX_STEPS + 20)
+    rows = [{"config": 0, "seed": 0, "protocol": old, "final": 0.5}]
+    lora_runs.write_shard(tmp_path / "part-0-0000.jsonl.gz", rows)
+    (tmp_path / "train.tsv").write_text("sentence\tlabel\nfine\t1\n")
+    with pytest.raises(SystemExit, match="--out: .* another protocol"):
+        lora_runs.collect(2, 1, tmp_path, "cpu", tmp_path)
+    assert lora_runs.read_rows(tmp_path) == rows
 
 
 @pytest.mark.slow  # two real LoRA fine-tunings of MiniLM
@@ -60,5 +70,6 @@ def test_collect_runs_real_fine_tunings_records_their_curves_and_resumes(tmp_pat
         assert row["final"] == row["curve"][-1][1]
         assert row["seconds"] > 0 and row["peak_memory_gib"] > 0.1  # the model alone is about 90 MB in float32
         assert {"torch", "transformers", "peft"} <= set(row["versions"])
+        assert row["protocol"] == lora_runs.protocol()
     assert lora_runs.collect(3, 1, sst2, "cpu", tmp_path) == 1  # resumed: only configuration 2 is new
     assert len(lora_runs.read_rows(tmp_path)) == 3
