@@ -35,7 +35,10 @@ def _cascade_pretrained(seed: int, problem: Problem) -> optuna.samplers.BaseSamp
 
 
 def _cascade_budget(
-    n_trials: int | None, release_gap: float | None = None, scale_tuning_trials: bool = False
+    n_trials: int | None,
+    release_gap: float | None = None,
+    scale_tuning_trials: bool = False,
+    release_growth: float | None = None,
 ) -> Callable[[int, Problem], optuna.samplers.BaseSampler]:
     def make(seed: int, problem: Problem) -> optuna.samplers.BaseSampler:
         from cascaderl_optuna import CascadeSampler
@@ -43,6 +46,7 @@ def _cascade_budget(
         class _Sampler(CascadeSampler):
             _tuning_release_gap = release_gap
             _scale_tuning_trials_to_budget = scale_tuning_trials
+            _release_growth = release_growth
 
         return _Sampler(seed=seed, strategic_params=problem.strategic_params, n_trials=n_trials)
 
@@ -63,6 +67,8 @@ SAMPLERS: dict[str, Callable[[int, Problem], optuna.samplers.BaseSampler]] = {
     "cascade_budget50_release1": _cascade_budget(50, 1.0, scale_tuning_trials=True),
     # Second idea alone, whatever the budget (release gap 1.0).
     "cascade_release1": _cascade_budget(None, 1.0),
+    # Anytime release: gap max(1.0, 0.02 * trials seen): release1 until 50 trials, then the evidence must grow.
+    "cascade_anytime": _cascade_budget(None, 1.0, release_growth=0.02),
     # Second idea as CascadeSampler(n_trials=n) ships it on the branch: release gap 0.02 * n (1.0 at 50, 4.0 at 200).
     **{f"cascade_n{n}": _cascade_budget(n) for n in (50, 100, 200)},
     # optuna 5 defaults: multivariate=True, constant_liar=True (see TPESampler's signature).

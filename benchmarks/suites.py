@@ -132,6 +132,8 @@ SUITES: dict[str, tuple[Entry, ...]] = {
         Entry("llm_strong", ("cascade",), 2, 200),
         *(Entry(p, ("cascade_n100",), 10, 100) for p in ("llm_strong", "llm_family_2", "llm_family_5")),
     ),
+    # Anytime release (max(1.0, 0.02 * trials seen)): release1's first 50 trials, then the late game it lost.
+    "anytime_late": tuple(Entry(p, ("cascade_anytime",), 10, 200) for p in ("llm_strong", "llm_family_2", "llm_family_5")),
     # The variant on the thirty held-out LoRA landscapes (never looked at while it was chosen), the committed suite's
     # three seeds, against the committed rows of the shipped cascade, GP and TPE.
     "small_budget_heldout": tuple(Entry(f"llm_family_{k}", ("cascade_release1",), 3, 50) for k in HELDOUT_LLM_FAMILY),

@@ -308,6 +308,9 @@ class CascadeSampler(BaseSampler):
     """Research seam (branch research-small-budget): when set, a strategic choice whose critic gap is below minus
     this is released from the tuning share early (``high_level.tuning_share``), whatever ``n_trials``; ``None``: the
     gap that ``n_trials`` implies (``RELEASE_GAP_PER_TRIAL * n_trials``), or never when the budget is unknown."""
+    _release_growth: float | None = None
+    """Research seam (anytime release): the release gap grows with the trials seen, ``max(gap, growth * seen)``, so
+    a choice released on early evidence is protected again later, unless the evidence against it grew as well."""
     _scale_tuning_trials_to_budget: bool = False
     """Research seam: with ``n_trials``, also scale each choice's tuning trials to the budget
     (``high_level.budget_tuning_trials``; measured a wash, so off)."""
@@ -661,6 +664,8 @@ class CascadeSampler(BaseSampler):
             release_gap = RELEASE_GAP_PER_TRIAL * self._n_trials
         if release_gap is not None:
             warm["release_gap"] = release_gap
+            if self._release_growth is not None:
+                warm["release_growth"] = self._release_growth
         return self._high_level_agent_class(
             [h.n_choices for h in heads],
             theta_prior=self._theta,

@@ -183,6 +183,7 @@ class HighLevelAgent:
         tuned_elsewhere: np.ndarray | None = None,
         tuning_trials: Sequence[int] | None = None,
         release_gap: float | None = None,
+        release_growth: float | None = None,
     ) -> None:
         self.n_choices = list(n_choices)
         self.floor = floor
@@ -205,6 +206,7 @@ class HighLevelAgent:
         # (K, c_max) trials of each choice in an earlier study (warm start): they count towards its tuning trials
         self._tuned_elsewhere = None if tuned_elsewhere is None else torch.tensor(tuned_elsewhere, dtype=torch.float64)
         self._release_gap = release_gap
+        self._release_growth = release_growth
         # tuning trials of each head's choices: TUNING_TRIALS for all (the default) or one per head (a known budget)
         self._tuning_trials_list = (
             [TUNING_TRIALS] * len(self.n_choices) if tuning_trials is None else list(tuning_trials)
@@ -216,7 +218,17 @@ class HighLevelAgent:
         )
 
     # -- the policy -------------------------------------------------------------------------
-    def _probs(self, features: torch.Tensor, bias: torch.Tensor, theta: torch.Tensor) -> torch.Tensor:
+    def _release_threshold(self, seen: float | torch.Tensor) -> float | torch.Tensor | None:
+        """The critic gap below which a choice is released, after ``seen`` trials (research: anytime release)."""
+        if self._release_gap is None or self._release_growth is None:
+            return self._release_gap
+        if isinstance(seen, torch.Tensor):
+            return torch.clamp_min(self._release_growth * seen, self._release_gap)
+        return max(self._release_gap, self._release_growth * seen)
+
+    def _probs(
+        self, features: torch.Tensor, bias: torch.Tensor, theta: torch.Tensor, seen: float | torch.Tensor = 0.0
+    ) -> torch.Tensor:
         """Floored probabilities; ``features`` is ``(..., K, c_max, F)``."""
         valid = self._mask.expand(features.shape[:-1])
         logits = bias + features @ theta
@@ -230,7 +242,7 @@ class HighLevelAgent:
             self.keep_tuning_share,
             self._tuning_trials,
             None if self._release_gap is None else features[..., CRITIC_GAP],
-            self._release_gap,
+            self._release_threshold(seen),
         )
 
     # -- learning ---------------------------------------------------------------------------
@@ -277,11 +289,12 @@ class HighLevelAgent:
         f = torch.tensor(features[usable])
         idx = torch.tensor(np.where(present, choices, 0)[usable], dtype=torch.long)
         pres = torch.tensor(present[usable])
+        seen = torch.arange(n, dtype=torch.float64)[torch.tensor(usable)][:, None, None]
         bias = self.bias.clone().requires_grad_(True)
         theta = self.theta.clone().requires_grad_(True)
 
         def evaluate() -> tuple[torch.Tensor, torch.Tensor]:
-            probs = self._probs(f, bias, theta)
+            probs = self._probs(f, bias, theta, seen)
             chosen = probs.gather(-1, idx.unsqueeze(-1)).squeeze(-1)
             log_prob = torch.where(pres, chosen.log(), torch.zeros_like(chosen)).sum(-1)
             plogp = torch.where(self._mask, probs * probs.clamp_min(1e-300).log(), 0.0)
@@ -332,7 +345,7 @@ class HighLevelAgent:
                 self.keep_tuning_share,
                 self._tuning_trials_list[k],
                 None if self._release_gap is None else phi_t[:, CRITIC_GAP],
-                self._release_gap,
+                self._release_threshold(float(self.encoder._n_all)),
             ).numpy()
 
     def act(
