@@ -96,6 +96,11 @@ SUITES: dict[str, tuple[Entry, ...]] = {
     # GPSampler and TPE, and the thirty held-out ones (seeds never looked at while a design was chosen), where a
     # change of the cascade's high level is judged after it is made.
     # The cascade without its tuning share (benchmarks/ablations.py) beside it, 10 seeds: what the share is worth.
+    # Real LoRA runs (benchmarks.problems.lora_table, fitted on the table of benchmarks.lora_runs): the peers users
+    # compare with, at 10 to 200 trials.
+    "lora_table": (
+        Entry("lora_table", ("cascade", "gp", "tpe_default", "tpe_independent", "tpe_mv_group", "random"), 20, 200),
+    ),
     "llm_family": (
         *(
             Entry(f"llm_family_{k}", ("cascade", "gp", "tpe_default", "tpe_independent", "random"), 20, 200)

@@ -31,6 +31,12 @@ def _llm_family(seed: int) -> Callable[[], Problem]:
     return make
 
 
+def _lora_table() -> Problem:
+    from benchmarks.problems.lora_table import LoraTableProblem
+
+    return LoraTableProblem()
+
+
 def _llm_memory(seed: int) -> Callable[[], Problem]:
     def make() -> Problem:
         from benchmarks.problems.llm_memory import MemoryConstrainedLandscape
@@ -105,6 +111,8 @@ PROBLEMS.update({f"llm_family_{k}": _llm_family(k) for k in PUBLISHED_LLM_FAMILY
 # The same landscapes under a GPU-memory budget (benchmarks.problems.llm_memory): the `constrained` suite.
 CONSTRAINED_LLM = (2, 4)
 PROBLEMS.update({f"llm_memory_{k}": _llm_memory(k) for k in CONSTRAINED_LLM})
+# The surrogate of the table of real LoRA fine-tuning runs (benchmarks.problems.lora_table): the `lora_table` suite.
+PROBLEMS["lora_table"] = _lora_table
 # Held-out problems (the `heldout` suite): a change of the algorithm is checked on them after it is made (the README
 # says which of them were looked at while one was being chosen). The other 22 bbob-mixint functions in dimension 10,
 # YAHPO-SO instances the full suite does not use, and synthetic mixed spaces drawn from seeds the pre-training never
