@@ -10,8 +10,10 @@ from dataclasses import dataclass
 
 from benchmarks.problems import CONSTRAINED_LLM
 from benchmarks.problems import HELDOUT_LLM_FAMILY
+from benchmarks.problems import HELDOUT_LLM_TRAINER
 from benchmarks.problems import HELDOUT_PROBLEMS
 from benchmarks.problems import PUBLISHED_LLM_FAMILY
+from benchmarks.problems import PUBLISHED_LLM_TRAINER
 from benchmarks.samplers import ABLATION_SAMPLERS
 from benchmarks.samplers import BASELINES
 from benchmarks.samplers import TPE_VARIANTS
@@ -41,6 +43,7 @@ MAIN_PROBLEMS = (
     "mixint_f10_d10",
     "mixint_f21_d10",
 )
+TRAINER_PEERS = ("cascade", "gp", "tpe_default", "tpe_independent")
 # Problems outside the published comparison (benchmarks.problems.HELDOUT_PROBLEMS): a change of the cascade is checked
 # here after it is made, and the cascade set beside TPE on problems outside the published comparison. GPSampler is
 # left out for its cost (25-86 s per 200-trial study).
@@ -98,6 +101,17 @@ SUITES: dict[str, tuple[Entry, ...]] = {
     # The cascade without its tuning share (benchmarks/ablations.py) beside it, 10 seeds: what the share is worth.
     # Real LoRA runs (benchmarks.problems.lora_table, fitted on the table of benchmarks.lora_runs): the peers users
     # compare with, at 10 to 200 trials.
+    # Spaces written as many categorical lists (benchmarks/problems/llm_trainer.py): published and held-out instances.
+    "llm_trainer": tuple(
+        Entry(
+            f"llm_trainer_{k}", ("cascade", "gp", "tpe_default", "tpe_independent", "tpe_mv_group", "random"), 20, 200
+        )
+        for k in PUBLISHED_LLM_TRAINER
+    ),
+    "llm_trainer_heldout": tuple(
+        Entry(f"llm_trainer_{k}", ("cascade", "gp", "tpe_default", "tpe_independent"), 3, 200)
+        for k in HELDOUT_LLM_TRAINER
+    ),
     "lora_table": (
         Entry("lora_table", ("cascade", "gp", "tpe_default", "tpe_independent", "tpe_mv_group", "random"), 20, 200),
     ),

@@ -37,6 +37,15 @@ def _lora_table() -> Problem:
     return LoraTableProblem()
 
 
+def _llm_trainer(seed: int) -> Callable[[], Problem]:
+    def make() -> Problem:
+        from benchmarks.problems.llm_trainer import TrainerSpaceProblem
+
+        return TrainerSpaceProblem(seed)
+
+    return make
+
+
 def _llm_memory(seed: int) -> Callable[[], Problem]:
     def make() -> Problem:
         from benchmarks.problems.llm_memory import MemoryConstrainedLandscape
@@ -111,6 +120,12 @@ PROBLEMS.update({f"llm_family_{k}": _llm_family(k) for k in PUBLISHED_LLM_FAMILY
 # The same landscapes under a GPU-memory budget (benchmarks.problems.llm_memory): the `constrained` suite.
 CONSTRAINED_LLM = (2, 4)
 PROBLEMS.update({f"llm_memory_{k}": _llm_memory(k) for k in CONSTRAINED_LLM})
+# The same landscapes written as Trainer users write a space, eight categorical lists (benchmarks.problems.llm_trainer):
+# published instances in the `llm_trainer` suite, held-out ones in `llm_trainer_heldout` (kept out of HELDOUT_PROBLEMS,
+# whose suite predates them).
+PUBLISHED_LLM_TRAINER = (1, 2, 3, 4)
+HELDOUT_LLM_TRAINER = tuple(range(1000, 1020))
+PROBLEMS.update({f"llm_trainer_{k}": _llm_trainer(k) for k in (*PUBLISHED_LLM_TRAINER, *HELDOUT_LLM_TRAINER)})
 # The surrogate of the table of real LoRA fine-tuning runs (benchmarks.problems.lora_table): the `lora_table` suite.
 PROBLEMS["lora_table"] = _lora_table
 # Held-out problems (the `heldout` suite): a change of the algorithm is checked on them after it is made (the README
@@ -148,6 +163,8 @@ def make_problem(name: str) -> Problem:
 __all__ = [
     "CONSTRAINED_LLM",
     "HELDOUT_LLM_FAMILY",
+    "HELDOUT_LLM_TRAINER",
+    "PUBLISHED_LLM_TRAINER",
     "HELDOUT_PROBLEMS",
     "PROBLEMS",
     "PUBLISHED_LLM_FAMILY",
