@@ -35,6 +35,14 @@ def _cascade_pretrained(seed: int, problem: Problem) -> optuna.samplers.BaseSamp
 
 
 ABLATIONS = ("uniform_high_level", "no_low_level_learning", "flat", "no_tuning_share")  # benchmarks/ablations.py
+
+
+def _catcmawm(seed: int, problem: Problem) -> optuna.samplers.BaseSampler:
+    from benchmarks.catcmawm import CatCMAwMSampler
+
+    return CatCMAwMSampler(seed=seed)
+
+
 SAMPLERS: dict[str, Callable[[int, Problem], optuna.samplers.BaseSampler]] = {
     "cascade": _cascade,
     # The ablations: the cascade with one part switched off (benchmarks/ablations.py).
@@ -48,6 +56,8 @@ SAMPLERS: dict[str, Callable[[int, Problem], optuna.samplers.BaseSampler]] = {
     "gp": lambda seed, problem: optuna.samplers.GPSampler(seed=seed),
     "cmaes_margin": lambda seed, problem: optuna.samplers.CmaEsSampler(seed=seed, with_margin=True),
     "random": lambda seed, problem: optuna.samplers.RandomSampler(seed=seed),
+    # CatCMAwM (cmaes.CatCMAwM) on the shared parameters, random search for conditional ones (benchmarks/catcmawm.py).
+    "catcmawm": _catcmawm,
 }
 BASELINES = tuple(name for name in SAMPLERS if not name.startswith("cascade"))
 ABLATION_SAMPLERS = tuple(f"cascade_{a}" for a in ABLATIONS)

@@ -103,18 +103,11 @@ SUITES: dict[str, tuple[Entry, ...]] = {
     # compare with, at 10 to 200 trials.
     # Spaces written as many categorical lists (benchmarks/problems/llm_trainer.py): published and held-out instances.
     "llm_trainer": tuple(
-        Entry(
-            f"llm_trainer_{k}", ("cascade", "gp", "tpe_default", "tpe_independent", "tpe_mv_group", "random"), 20, 200
-        )
+        Entry(f"llm_trainer_{k}", (*TRAINER_PEERS, "tpe_mv_group", "catcmawm", "random"), 20, 200)
         for k in PUBLISHED_LLM_TRAINER
     ),
-    "llm_trainer_heldout": tuple(
-        Entry(f"llm_trainer_{k}", ("cascade", "gp", "tpe_default", "tpe_independent"), 3, 200)
-        for k in HELDOUT_LLM_TRAINER
-    ),
-    "lora_table": (
-        Entry("lora_table", ("cascade", "gp", "tpe_default", "tpe_independent", "tpe_mv_group", "random"), 20, 200),
-    ),
+    "llm_trainer_heldout": tuple(Entry(f"llm_trainer_{k}", TRAINER_PEERS, 3, 200) for k in HELDOUT_LLM_TRAINER),
+    "lora_table": (Entry("lora_table", (*TRAINER_PEERS, "tpe_mv_group", "catcmawm", "random"), 20, 200),),
     "llm_family": (
         *(
             Entry(f"llm_family_{k}", ("cascade", "gp", "tpe_default", "tpe_independent", "random"), 20, 200)
