@@ -43,6 +43,15 @@ def _catcmawm(seed: int, problem: Problem) -> optuna.samplers.BaseSampler:
     return CatCMAwMSampler(seed=seed)
 
 
+def _cascade_ordinal(seed: int, problem: Problem) -> optuna.samplers.BaseSampler:
+    from cascaderl_optuna import CascadeSampler
+
+    class _Ordinal(CascadeSampler):
+        _ordinal_levels = True
+
+    return _Ordinal(seed=seed, strategic_params=problem.strategic_params)
+
+
 SAMPLERS: dict[str, Callable[[int, Problem], optuna.samplers.BaseSampler]] = {
     "cascade": _cascade,
     # The ablations: the cascade with one part switched off (benchmarks/ablations.py).
@@ -58,6 +67,7 @@ SAMPLERS: dict[str, Callable[[int, Problem], optuna.samplers.BaseSampler]] = {
     "random": lambda seed, problem: optuna.samplers.RandomSampler(seed=seed),
     # CatCMAwM (cmaes.CatCMAwM) on the shared parameters, random search for conditional ones (benchmarks/catcmawm.py).
     "catcmawm": _catcmawm,
+    "cascade_ordinal": _cascade_ordinal,  # research: numeric levels as one ordered number in the critic
 }
 BASELINES = tuple(name for name in SAMPLERS if not name.startswith("cascade"))
 ABLATION_SAMPLERS = tuple(f"cascade_{a}" for a in ABLATIONS)

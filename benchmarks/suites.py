@@ -107,6 +107,10 @@ SUITES: dict[str, tuple[Entry, ...]] = {
         for k in PUBLISHED_LLM_TRAINER
     ),
     "llm_trainer_heldout": tuple(Entry(f"llm_trainer_{k}", TRAINER_PEERS, 3, 200) for k in HELDOUT_LLM_TRAINER),
+    "ordinal_research": tuple(
+        Entry(f"llm_trainer_{k}", ("cascade_ordinal", "cascade", "tpe_default", "tpe_independent"), 10, 100)
+        for k in PUBLISHED_LLM_TRAINER
+    ),
     "lora_table": (Entry("lora_table", (*TRAINER_PEERS, "tpe_mv_group", "catcmawm", "random"), 20, 200),),
     "llm_family": (
         *(

@@ -323,6 +323,8 @@ class CascadeSampler(BaseSampler):
     """Makes the high-level agent of each decision: anything that satisfies ``agent_protocols.HighLevelPolicy``."""
     _low_level_agent_class: LowLevelAgentFactory = LowLevelAgent
     """Makes the low-level agent of each decision: anything that satisfies ``agent_protocols.LowLevelPolicy``."""
+    _ordinal_levels: bool = False
+    """Research seam (branch research-ordinal): the critic codes a head of numeric levels as one ordered number."""
     _critic_sees_strategy: bool = True
     """False: the critic and the low level do not see the strategy (the ``flat`` ablation): the critic models the
     tactical values alone, one low-level start is shared by every strategy, and the high level gets no
@@ -596,6 +598,9 @@ class CascadeSampler(BaseSampler):
         x = self._finished_units(study, finished, tactical)
         # the heads the critic and the low level see: all of them, or none in the `flat` ablation
         critic_heads = heads if self._critic_sees_strategy else []
+        if self._ordinal_levels:
+            for head in heads:
+                head.ordinal = head.numeric
         critic_choices = choices[:, : len(critic_heads)]
         critic_inputs = critic_input(x, critic_choices, critic_heads)
         critic = self._critic(study, history, critic_heads, tactical, critic_inputs) if tactical else None
@@ -656,7 +661,7 @@ class CascadeSampler(BaseSampler):
             n_tactical = x.shape[1]
             candidates = critic_gap_candidates(critic_inputs, n_tactical, history.utilities, rng)
             gap_fn = critic_gap_function(
-                critic.predict, candidates, n_tactical, [h.n_choices for h in heads], self._beta
+                critic.predict, candidates, n_tactical, [h.code_matrix() for h in heads], self._beta
             )
         pending = choice_matrix(history.running, heads)
         chosen, log_probs, probs, head_gaps = agent.act(rng, pending, fixed_idx, gap_fn)

@@ -348,7 +348,7 @@ def test_critic_gap_function_writes_the_codes_critic_input_builds():
     units = rng.random((4, 2))
     candidates = critic_input(units, np.array([[0, 1], [1, 0], [2, 1], [0, 0]]), _HEADS)
     seen = []
-    gap = critic_gap_function(_recording_critic(seen), candidates, 2, [h.n_choices for h in _HEADS], 0.0)
+    gap = critic_gap_function(_recording_critic(seen), candidates, 2, [h.code_matrix() for h in _HEADS], 0.0)
     gap(1, [2])  # head 1's choices, with head 0 fixed at its choice 2
     for c in range(_HEADS[1].n_choices):
         block = seen[0][c * len(units) : (c + 1) * len(units)]

@@ -35,12 +35,33 @@ MAX_STRATEGIC_LEVELS = 64
 class StrategicParam:
     """One discrete head of the high-level agent: a parameter name and its list of choices."""
 
-    __slots__ = ("name", "distribution", "choices")
+    __slots__ = ("name", "distribution", "choices", "ordinal")
 
     def __init__(self, name: str, distribution: BaseDistribution) -> None:
         self.name = name
         self.distribution = distribution
         self.choices: tuple[Any, ...] = strategic_choices(name, distribution)
+        self.ordinal = False  # research (branch research-ordinal): the critic codes numeric levels as one number
+
+    @property
+    def numeric(self) -> bool:
+        """Every choice is a number (not a bool): the levels are ordered."""
+        return self.n_choices >= 3 and all(
+            isinstance(c, (int, float, np.integer, np.floating)) and not isinstance(c, (bool, np.bool_))
+            for c in self.choices
+        )
+
+    def code_matrix(self) -> np.ndarray:
+        """Row ``c``: the critic's code of choice ``c`` (one-hot; one ordered number for an ordinal head)."""
+        return self.level_positions()[:, None] if self.ordinal else np.eye(self.n_choices)
+
+    def level_positions(self) -> np.ndarray:
+        """Each choice's position in [0, 1]: on a log scale for positive levels spanning a factor of 4 or more."""
+        v = np.array([float(c) for c in self.choices])
+        if v.min() > 0 and v.max() / v.min() >= 4:
+            v = np.log(v)
+        span = v.max() - v.min()
+        return (v - v.min()) / span if span > 0 else np.zeros_like(v)
 
     @property
     def n_choices(self) -> int:
@@ -187,9 +208,13 @@ def one_hot(choices: np.ndarray, heads: Sequence[StrategicParam]) -> np.ndarray:
     n = choices.shape[0]
     blocks = []
     for k, head in enumerate(heads):
-        block = np.zeros((n, head.n_choices))
         rows = np.flatnonzero(choices[:, k] >= 0)
-        block[rows, choices[rows, k]] = 1.0
+        if head.ordinal:
+            block = np.full((n, 1), 0.5)
+            block[rows, 0] = head.level_positions()[choices[rows, k]]
+        else:
+            block = np.zeros((n, head.n_choices))
+            block[rows, choices[rows, k]] = 1.0
         blocks.append(block)
     return np.hstack(blocks) if blocks else np.zeros((n, 0))
 

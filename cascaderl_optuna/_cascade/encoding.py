@@ -195,7 +195,7 @@ def critic_gap_function(
     predict: Callable[[np.ndarray], tuple[np.ndarray, np.ndarray]],
     candidates: np.ndarray,
     n_tactical: int,
-    n_choices: Sequence[int],
+    codes: Sequence[np.ndarray],
     beta: float,
 ) -> Callable[[int, list[int]], np.ndarray]:
     """``(k, earlier choices) -> critic_gap`` of each choice of head ``k``.
@@ -207,18 +207,16 @@ def critic_gap_function(
     critic's posterior (mean, std) of a batch of rows. The one-hot blocks are written in place at the offsets of
     ``coordinates.critic_input``'s layout (tactical columns, then one block of ``n_choices[k]`` columns per head).
     """
-    offsets = np.cumsum([0, *n_choices]) + n_tactical
+    offsets = np.cumsum([0, *(code.shape[1] for code in codes)]) + n_tactical
 
     def gap(k: int, prefix: list[int]) -> np.ndarray:
         rows = candidates.copy()
         for j, c in enumerate(prefix):
-            rows[:, offsets[j] : offsets[j + 1]] = 0.0
-            rows[:, offsets[j] + c] = 1.0
-        n_c = n_choices[k]
-        rows[:, offsets[k] : offsets[k + 1]] = 0.0
+            rows[:, offsets[j] : offsets[j + 1]] = codes[j][c]
+        n_c = codes[k].shape[0]
         batch = np.tile(rows, (n_c, 1))  # one critic call for every choice of head k
         for c in range(n_c):
-            batch[c * len(rows) : (c + 1) * len(rows), offsets[k] + c] = 1.0
+            batch[c * len(rows) : (c + 1) * len(rows), offsets[k] : offsets[k + 1]] = codes[k][c]
         mu, sd = predict(batch)
         best = (mu + beta * sd).reshape(n_c, len(rows)).max(1)
         return best - best.max()
