@@ -111,6 +111,10 @@ SUITES: dict[str, tuple[Entry, ...]] = {
         Entry(f"llm_trainer_{k}", ("cascade_ordinal", "cascade", "tpe_default", "tpe_independent"), 10, 100)
         for k in PUBLISHED_LLM_TRAINER
     ),
+    "ordinal_heldout": tuple(
+        Entry(f"llm_trainer_{k}", ("cascade_ordinal", "cascade"), 3, 100) for k in HELDOUT_LLM_TRAINER
+    ),
+    "ordinal_late": tuple(Entry(f"llm_family_{k}", ("cascade_ordinal",), 10, 200) for k in PUBLISHED_LLM_FAMILY),
     "lora_table": (Entry("lora_table", (*TRAINER_PEERS, "tpe_mv_group", "catcmawm", "random"), 20, 200),),
     "llm_family": (
         *(
