@@ -40,6 +40,7 @@ from typing import Any
 
 
 DATA_DIR = Path(__file__).resolve().parent / "data" / "lora_runs"
+TIMING = Path(__file__).resolve().parent / "results" / "lora_runs_timing.json"
 SST2 = Path(__file__).resolve().parents[2] / "shared" / "data" / "sst2"
 MAX_STEPS = 60  # the table's cost: see the data card (measured per run in each row's seconds)
 EVAL_EVERY = 15
@@ -374,6 +375,26 @@ def collect(n_runs: int, n_workers: int, data: Path, device: str, out: Path = DA
     return len(todo)
 
 
+def time_runs(configs: list[int], data: Path, device: str) -> dict[str, Any]:
+    """Run ``configs`` once each (seed 0) in this process, one thread: the protocol's cost, measured apart from the
+    collection. The rows are not added to the table."""
+    import tempfile
+
+    ctx = _Context(data, device)
+    runs = []
+    with tempfile.TemporaryDirectory() as scratch:
+        for config in configs:
+            row = run_one(ctx, Job(config, 0), Path(scratch))
+            batch = row["params"]["per_device_train_batch_size"]
+            runs.append({"config": config, "batch_size": batch, "seconds": row["seconds"], "status": row["status"]})
+    return {
+        "protocol": protocol(),
+        "device": device,
+        "machine": platform.processor() or platform.machine(),
+        "runs": runs,
+    }
+
+
 def summary(rows: list[dict]) -> Iterator[str]:
     by_status: dict[str, int] = {}
     for r in rows:
@@ -395,10 +416,21 @@ def main(argv: list[str] | None = None) -> int:
     c.add_argument("--data", type=Path, default=SST2, help="the SST-2 folder (default ../shared/data/sst2)")
     c.add_argument("--out", type=Path, default=DATA_DIR)
     sub.add_parser("summary", help="what the shards hold")
+    t = sub.add_parser("time", help="time a few runs of the protocol (not added to the table)")
+    t.add_argument("--configs", type=int, nargs="+", default=[2, 3, 4, 5, 6, 7])
+    t.add_argument("--device", choices=("cpu", "cuda"), default="cpu")
+    t.add_argument("--data", type=Path, default=SST2, help="the SST-2 folder (default ../shared/data/sst2)")
+    t.add_argument("--out", type=Path, default=TIMING, help=f"where the timings go (default {TIMING.name})")
     args = parser.parse_args(argv)
     if args.command == "summary":
         for line in summary(read_rows()):
             print(line)
+        return 0
+    if args.command == "time":
+        timing = time_runs(args.configs, args.data, args.device)
+        args.out.write_text(json.dumps(timing, indent=1) + "\n")
+        for run in timing["runs"]:
+            print(f"config {run['config']} batch {run['batch_size']}: {run['seconds']:.1f} s ({run['status']})")
         return 0
     if args.runs < 1 or args.workers < 1:
         parser.error("--runs and --workers must be at least 1")

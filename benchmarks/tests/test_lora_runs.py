@@ -3,6 +3,7 @@ runs of the collection, resumed."""
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
@@ -73,3 +74,17 @@ def test_collect_runs_real_fine_tunings_records_their_curves_and_resumes(tmp_pat
         assert row["protocol"] == lora_runs.protocol()
     assert lora_runs.collect(3, 1, sst2, "cpu", tmp_path) == 1  # resumed: only configuration 2 is new
     assert len(lora_runs.read_rows(tmp_path)) == 3
+
+
+@pytest.mark.slow  # one real LoRA fine-tuning of MiniLM
+def test_time_measures_runs_without_adding_them_to_the_table(tmp_path: Path, monkeypatch) -> None:
+    sst2 = require_llm_extra_and_sst2()
+    for name, value in {"MAX_STEPS": 2, "EVAL_EVERY": 2, "TRAIN_SENTENCES": 32, "EVAL_SENTENCES": 8}.items():
+        monkeypatch.setattr(lora_runs, name, value)
+    monkeypatch.setattr(lora_runs, "DATA_DIR", tmp_path)
+    out = tmp_path / "timing.json"
+    assert lora_runs.main(["time", "--configs", "4", "--data", str(sst2), "--out", str(out)]) == 0
+    timing = json.loads(out.read_text())
+    assert timing["protocol"]["max_steps"] == 2 and [r["config"] for r in timing["runs"]] == [4]
+    assert timing["runs"][0]["seconds"] > 0 and timing["runs"][0]["batch_size"] == 8
+    assert lora_runs.read_rows(tmp_path) == []
