@@ -5,8 +5,9 @@ OptunaHub's ``catcmawm`` package wraps the same class, but OptunaHub downloads p
 benchmark machines cannot reach; this is a small local wrapper with the same division of work:
 
 * the parameters every finished trial shares (Optuna's intersection search space) go to CatCMAwM: floats as
-  continuous variables (in log space where the distribution is log), integers as integer variables over their grid,
-  categoricals as categorical variables;
+  continuous variables (in log space where the distribution is log), integers as integer variables over their grid
+  (a log integer, such as a batch size of 16-256, as a continuous variable in log space, rounded), categoricals as
+  categorical variables;
 * the others (conditional parameters, such as SGD's momentum under SGD only) are sampled independently by a
   ``RandomSampler``;
 * when the shared space changes (early, as conditional parameters leave it), CatCMAwM starts over on the new one;
@@ -62,7 +63,7 @@ class CatCMAwMSampler(optuna.samplers.BaseSampler):
         self._space = dict(sorted(space.items()))
         x_space, z_space, c_space = [], [], []
         for d in self._space.values():
-            if isinstance(d, FloatDistribution):
+            if isinstance(d, FloatDistribution) or (isinstance(d, IntDistribution) and d.log):
                 x_space.append([math.log(d.low), math.log(d.high)] if d.log else [d.low, d.high])
             elif isinstance(d, IntDistribution):
                 z_space.append(list(range(d.low, d.high + 1, d.step)))
@@ -88,11 +89,11 @@ class CatCMAwMSampler(optuna.samplers.BaseSampler):
         params: dict[str, Any] = {}
         xi = zi = ci = 0
         for name, d in self._space.items():
-            if isinstance(d, FloatDistribution):
+            if isinstance(d, FloatDistribution) or (isinstance(d, IntDistribution) and d.log):
                 v = float(solution.x[xi])
                 xi += 1
-                v = math.exp(v) if d.log else v
-                params[name] = min(max(v, d.low), d.high)
+                v = min(max(math.exp(v) if d.log else v, d.low), d.high)
+                params[name] = int(round(v)) if isinstance(d, IntDistribution) else v
             elif isinstance(d, IntDistribution):
                 params[name] = int(solution.z[zi])
                 zi += 1

@@ -47,6 +47,7 @@ EVAL_EVERY = 15
 TRAIN_SENTENCES = 4000  # drawn once (seed 0) from SST-2's training split
 EVAL_SENTENCES = 160  # drawn once (seed 0) from SST-2's dev split: every run is scored on the same sentences
 MAX_LENGTH = 64
+TRAIN_SAMPLING = "group_by_length"  # Trainer's train_sampling_strategy: batches of similar lengths, less padding
 N_REPLICATED = 20
 REPLICATE_SEEDS = (1, 2)
 DIVERGED_LOSS = 10.0  # a validation loss above this (chance is ln 2 = 0.69) or not finite: the run diverged
@@ -267,7 +268,7 @@ def run_one(ctx: _Context, job: Job, output_dir: Path) -> dict:
         disable_tqdm=True,
         dataloader_pin_memory=False,
         # Batches of similar lengths, as Trainer offers: a third of the padded tokens, so a third of the cost.
-        train_sampling_strategy="group_by_length",
+        train_sampling_strategy=TRAIN_SAMPLING,
     )
     trainer = Trainer(
         model=model,
@@ -317,7 +318,7 @@ def protocol() -> dict[str, Any]:
         "train_sentences": TRAIN_SENTENCES,
         "eval_sentences": EVAL_SENTENCES,
         "max_length": MAX_LENGTH,
-        "train_sampling": "group_by_length",
+        "train_sampling": TRAIN_SAMPLING,
     }
 
 

@@ -95,19 +95,19 @@ SUITES: dict[str, tuple[Entry, ...]] = {
         for p in ("llm_strong", "llm_smooth", "yahpo_xgboost_1501", "fcnet_naval", "mixint_f10_d10")
     ),
     "heldout": _HELDOUT,
-    # Drawn LoRA fine-tuning landscapes (benchmarks/problems/llm_family.py): the six published instances against
-    # GPSampler and TPE, and the thirty held-out ones (seeds never looked at while a design was chosen), where a
-    # change of the cascade's high level is judged after it is made.
-    # The cascade without its tuning share (benchmarks/ablations.py) beside it, 10 seeds: what the share is worth.
-    # Real LoRA runs (benchmarks.problems.lora_table, fitted on the table of benchmarks.lora_runs): the peers users
-    # compare with, at 10 to 200 trials.
     # Spaces written as many categorical lists (benchmarks/problems/llm_trainer.py): published and held-out instances.
     "llm_trainer": tuple(
         Entry(f"llm_trainer_{k}", (*TRAINER_PEERS, "tpe_mv_group", "catcmawm", "random"), 20, 200)
         for k in PUBLISHED_LLM_TRAINER
     ),
     "llm_trainer_heldout": tuple(Entry(f"llm_trainer_{k}", TRAINER_PEERS, 3, 200) for k in HELDOUT_LLM_TRAINER),
+    # Real LoRA runs (benchmarks.problems.lora_table, fitted on the table of benchmarks.lora_runs): the peers users
+    # compare with, 200 trials each.
     "lora_table": (Entry("lora_table", (*TRAINER_PEERS, "tpe_mv_group", "catcmawm", "random"), 20, 200),),
+    # Drawn LoRA fine-tuning landscapes (benchmarks/problems/llm_family.py): the six published instances against
+    # GPSampler and TPE, and the thirty held-out ones (seeds never looked at while a design was chosen), where a
+    # change of the cascade's high level is judged after it is made.
+    # The cascade without its tuning share (benchmarks/ablations.py) beside it, 10 seeds: what the share is worth.
     "llm_family": (
         *(
             Entry(f"llm_family_{k}", ("cascade", "gp", "tpe_default", "tpe_independent", "random"), 20, 200)

@@ -5,17 +5,18 @@ YAHPO Gym's recipe: fit a surrogate on real runs, and let the benchmark ask the 
 * **The split.** Configurations whose number is ``4 mod 5`` (a fifth of the table, :func:`is_held_out`) are held out:
   the surrogate the samplers are judged against never sees them, and they measure how well it ranks runs it did not
   see (:func:`fit_report`). The replicates (configurations 0-19 at seeds 1 and 2) measure run-to-run noise.
-* **The surrogate** (:class:`Surrogate`): a random forest (scikit-learn, 500 trees, fixed seed) per point of the
-  validation-loss curve (steps 15, 30, 45 and 60), on the parameters encoded as Trainer takes them (one-hot choices,
-  log learning rate and weight decay, warmup, SGD's momentum). The target is the validation loss capped at
-  :data:`LOSS_CAP`: a diverged run (loss not finite or above 10) counts as the cap, the way a user's objective
+* **The surrogate** (:class:`Surrogate`): a random forest (scikit-learn, 200 trees, fixed seed) with one output per
+  point of the validation-loss curve (steps 15, 30, 45 and 60), on the parameters encoded as Trainer takes them (one-hot
+  choices, log learning rate and weight decay, warmup, SGD's momentum). The target is the validation loss capped
+  at :data:`LOSS_CAP`: a diverged run (loss not finite or above 10) counts as the cap, the way a user's objective
   reports a failed run as a bad value rather than as nothing.
 * **Nearest run** (:class:`NearestRun`): the cross-check. The loss of the training run nearest in the same encoding;
   no model at all. The fit report gives both rank correlations.
-* **Noise.** ``evaluate`` adds Gaussian noise at the measured run-to-run level (:func:`replicate_noise_sd`, the
-  pooled standard deviation over the replicated configurations); ``true_value`` is the surrogate's mean.
+* **Noise.** ``evaluate`` adds Gaussian noise at the measured run-to-run level (:func:`replicate_noise_sd`, the pooled
+  standard deviation over the replicated configurations that never reached the cap); ``true_value`` is the surrogate's
+  mean.
 * **Multi-fidelity.** :meth:`LoraTableProblem.curve` gives the predicted curve, for pruners: the value at each
-  evaluation step, each from its own forest.
+  evaluation step.
 
 The problem's search space is the table's, as a Trainer user writes it (``benchmarks.lora_runs.SPACE``): seven
 categorical lists (optimizer, scheduler, LoRA r, alpha, target modules, dropout, batch size), the learning rate,
@@ -42,7 +43,7 @@ LOSS_CAP = 1.0
 """Validation loss that a diverged run counts as, and the most any run counts as (chance on two classes: 0.69)."""
 HELD_OUT_MOD = 5
 """Configurations ``c`` with ``c % HELD_OUT_MOD == HELD_OUT_MOD - 1`` are held out of the surrogate."""
-N_TREES = 500
+N_TREES = 200
 FAMILY_SAMPLE = 20_000
 """Random configurations the family minima are estimated from (:meth:`LoraTableProblem.family_minima`)."""
 
@@ -85,11 +86,15 @@ def curve_targets(row: dict, steps: Sequence[int]) -> list[float]:
 
 
 def replicate_noise_sd(rows: Sequence[dict]) -> float:
-    """Pooled within-configuration standard deviation of the capped final loss over configurations with 2+ seeds."""
+    """Pooled within-configuration standard deviation of the final loss over configurations with 2+ seeds.
+
+    A configuration with a seed at the cap (diverged, or worse than :data:`LOSS_CAP`) is left out: the gap between a
+    run that diverged and one that did not is a failure, not run-to-run noise of the loss, and it would inflate the
+    noise added to every evaluation."""
     by_config: dict[int, list[float]] = {}
     for r in rows:
         by_config.setdefault(r["config"], []).append(capped(r["final"]))
-    groups = [np.array(v) for v in by_config.values() if len(v) >= 2]
+    groups = [np.array(v) for v in by_config.values() if len(v) >= 2 and max(v) < LOSS_CAP]
     if not groups:
         raise ValueError("no configuration has two or more seeds: the table has no replicates yet")
     ss = sum(float(((g - g.mean()) ** 2).sum()) for g in groups)
@@ -98,7 +103,7 @@ def replicate_noise_sd(rows: Sequence[dict]) -> float:
 
 
 class Surrogate:
-    """Random forests, one per curve step, fitted on the seed-0 rows of the training part."""
+    """One random forest with an output per curve step, fitted on the seed-0 rows of the training part."""
 
     def __init__(self, rows: Sequence[dict], seed: int = 0) -> None:
         from sklearn.ensemble import RandomForestRegressor
@@ -109,18 +114,15 @@ class Surrogate:
         self.steps = sorted({int(s) for r in first for s, _ in r["curve"]})
         x = encode([r["params"] for r in first])
         y = np.array([curve_targets(r, self.steps) for r in first])
-        self.forests = []
-        for j in range(len(self.steps)):
-            forest = RandomForestRegressor(n_estimators=N_TREES, min_samples_leaf=2, random_state=seed, n_jobs=1)
-            self.forests.append(forest.fit(x, y[:, j]))
+        forest = RandomForestRegressor(n_estimators=N_TREES, min_samples_leaf=2, random_state=seed, n_jobs=1)
+        self.forest = forest.fit(x, y)
 
     def predict_curve(self, params: Sequence[Params]) -> np.ndarray:
         """``(len(params), len(steps))`` predicted capped losses."""
-        x = encode(params)
-        return np.column_stack([f.predict(x) for f in self.forests])
+        return self.forest.predict(encode(params)).reshape(len(params), len(self.steps))
 
     def predict(self, params: Sequence[Params]) -> np.ndarray:
-        return self.forests[-1].predict(encode(params))
+        return self.predict_curve(params)[:, -1]
 
 
 class NearestRun:
@@ -162,7 +164,7 @@ def fit_report(rows: Sequence[dict]) -> dict[str, Any]:
         "runs": len(rows),
         "training_runs": sum(r["seed"] == 0 for r in train),
         "held_out_runs": len(held0),
-        "held_out_diverged": int((~ok).sum()),
+        "held_out_not_ok": int((~ok).sum()),  # diverged or out of memory
         "steps": surrogate.steps,
         "spearman_surrogate_by_step": [
             round(float(spearmanr(truth[:, j], predicted[:, j])[0]), 4) for j in range(len(surrogate.steps))

@@ -16,12 +16,14 @@ def _objective(trial: optuna.Trial) -> float:
     lr = trial.suggest_float("lr", 1e-5, 1.0, log=True)
     y = trial.suggest_float("y", -3.0, 3.0)
     k = trial.suggest_int("k", 1, 8)
+    batch = trial.suggest_int("batch", 8, 256, log=True)  # a log integer: searched in log space
     if family == "b":
         trial.suggest_float("momentum", 0.0, 1.0)  # conditional: sampled independently
     if k == 8:
         raise optuna.TrialPruned()  # a trial that never finishes must not break a generation
     best = {"a": -3.0, "b": -1.0, "c": -4.0}[family]
-    return (math.log10(lr) - best) ** 2 + y * y + 0.1 * (k - 5) ** 2 + {"a": 0.0, "b": 0.5, "c": 0.2}[family]
+    offset = {"a": 0.0, "b": 0.5, "c": 0.2}[family]
+    return (math.log10(lr) - best) ** 2 + y * y + 0.1 * (k - 5) ** 2 + 0.1 * math.log2(batch / 32) ** 2 + offset
 
 
 @pytest.mark.parametrize("seed", [0, 1])
@@ -34,5 +36,6 @@ def test_catcmawm_finds_the_mixed_optimum_that_random_search_misses(seed: int) -
         found[name] = study.best_value
         for t in study.trials:
             assert 1e-5 <= t.params["lr"] <= 1.0 and ("momentum" in t.params) == (t.params["family"] == "b")
+            assert isinstance(t.params["batch"], int) and 8 <= t.params["batch"] <= 256
     assert found["catcmawm"] < 0.05 < found["random"]
     assert "catcmawm" in SAMPLERS

@@ -57,6 +57,28 @@ def test_the_held_out_fifth_never_reaches_the_surrogate(table: Path) -> None:
     assert len(train) + len(held) == len(rows)
 
 
+def test_held_out_losses_do_not_move_the_problems_predictions(table: Path, tmp_path: Path) -> None:
+    rows = lora_runs.read_rows(table)
+    poisoned = [
+        dict(r, final=0.0, curve=[[s, 0.0] for s, _ in r["curve"]]) if r["config"] % 5 == 4 else r for r in rows
+    ]
+    lora_runs.write_shard(tmp_path / "part-0-0000.jsonl.gz", poisoned)
+    probe = [lora_runs.draw_params(c) for c in range(2000, 2050)]
+    clean = lora_table.LoraTableProblem(table).surrogate.predict_curve(probe)
+    assert np.array_equal(lora_table.LoraTableProblem(tmp_path).surrogate.predict_curve(probe), clean)
+    # ... while the same change on training rows does move them: the check can fail
+    moved = [dict(r, final=0.0, curve=[[s, 0.0] for s, _ in r["curve"]]) if r["config"] % 5 == 3 else r for r in rows]
+    lora_runs.write_shard(tmp_path / "part-0-0000.jsonl.gz", moved)
+    lora_table._fitted.cache_clear()
+    assert not np.array_equal(lora_table.LoraTableProblem(tmp_path).surrogate.predict_curve(probe), clean)
+
+
+def test_the_noise_leaves_out_configurations_that_reached_the_cap() -> None:
+    rows = [{"config": 0, "final": f} for f in (0.50, 0.52, 0.54)]
+    rows += [{"config": 1, "final": f} for f in (0.40, None, 0.44)]  # one seed diverged: a failure, not noise
+    assert lora_table.replicate_noise_sd(rows) == pytest.approx(0.02)
+
+
 def test_a_diverged_run_counts_as_the_cap_at_every_later_step() -> None:
     row = {"curve": [[15, 0.5], [30, 50.0]], "status": "diverged"}
     assert lora_table.curve_targets(row, [15, 30, 45, 60]) == [0.5, 1.0, 1.0, 1.0]
@@ -69,7 +91,7 @@ def test_fit_report_ranks_unseen_runs_and_measures_the_noise_put_in(table: Path)
     assert report["steps"] == [15, 30, 45, 60]
     assert report["spearman_surrogate_by_step"][-1] > 0.8  # a learnable landscape is learned
     assert report["spearman_nearest_run_final"] < report["spearman_surrogate_by_step"][-1]
-    assert report["noise_sd"] == pytest.approx(NOISE, rel=0.35)  # 20 configurations x 3 seeds
+    assert report["noise_sd"] == pytest.approx(NOISE, rel=0.35)  # 20 configurations x 3 seeds, none at the cap
 
 
 def test_the_problem_runs_in_a_study_with_measured_noise_and_a_curve(table: Path) -> None:
