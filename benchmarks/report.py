@@ -34,6 +34,9 @@ from benchmarks.samplers import TPE_VARIANTS
 
 
 CHECKPOINTS = (25, 50, 100, 200)
+SMALL_BUDGET_CHECKPOINTS = (10, 25, 50, 100, 200)
+SMALL_BUDGET_SUITES = {"llm_trainer", "llm_trainer_heldout", "lora_table"}
+"""Suites reported from 10 trials on, the budgets fine-tuning users run (the older suites' reports keep theirs)."""
 CHALLENGER = "cascade"
 CHALLENGERS = {"pretraining": "cascade_pretrained"}  # a suite about a variant of the cascade challenges with it
 BOOTSTRAP = 2000
@@ -343,8 +346,15 @@ def _bootstrap_rng(seed: int, problem: str, sampler: str) -> np.random.Generator
     return np.random.default_rng([seed, zlib.crc32(f"{problem}/{sampler}".encode())])
 
 
-def build_summary(problems: dict[str, dict[str, list[dict]]], seed: int = 0, challenger: str = CHALLENGER) -> dict:
+def build_summary(
+    problems: dict[str, dict[str, list[dict]]],
+    seed: int = 0,
+    challenger: str = CHALLENGER,
+    checkpoints: tuple[int, ...] = CHECKPOINTS,
+) -> dict:
     summary: dict = {"problems": {}, "challenger": challenger}
+    if checkpoints != CHECKPOINTS:  # recorded only where it differs, so the older summaries stay as they were
+        summary["checkpoints"] = list(checkpoints)
     for problem in sorted(problems):
         rows = problems[problem]
         curves, info = regret_curves(rows)
@@ -355,7 +365,7 @@ def build_summary(problems: dict[str, dict[str, list[dict]]], seed: int = 0, cha
                 "seeds": len(c),
                 "trials": int(c.shape[1]),
                 "optuna": sorted({r["optuna_version"] for r in rows[sampler]}),
-                "median_regret": {str(t): float(np.median(c[:, t - 1])) for t in CHECKPOINTS if t <= c.shape[1]},
+                "median_regret": {str(t): float(np.median(c[:, t - 1])) for t in checkpoints if t <= c.shape[1]},
                 "final_regret": float(np.median(c[:, -1])),
                 "final_median_value": float(np.median([r["incumbent_true"][-1] for r in rows[sampler]])),
             }
@@ -368,7 +378,7 @@ def build_summary(problems: dict[str, dict[str, list[dict]]], seed: int = 0, cha
                 )
                 entry["paired"][sampler] = [
                     t
-                    for at in CHECKPOINTS
+                    for at in checkpoints
                     if (t := paired_test(rows[challenger], rows[sampler], curves[challenger], curves[sampler], at))
                 ]
         tpe = {t: entry["samplers"][t]["final_median_value"] for t in TPE_VARIANTS if t in entry["samplers"]}
@@ -481,6 +491,7 @@ def overview_table(summary: dict) -> list[str]:
 
 def write_markdown(summary: dict, timing: dict, costs: dict, suite: str) -> str:
     challenger = summary.get("challenger", CHALLENGER)
+    checkpoints = tuple(summary.get("checkpoints", CHECKPOINTS))
     lines = [
         f"# Benchmark report: suite `{suite}`",
         "",
@@ -509,11 +520,11 @@ def write_markdown(summary: dict, timing: dict, costs: dict, suite: str) -> str:
             f"{info['best_observed']:.6g}. Best TPE setting here (lowest median final value): "
             f"`{entry['best_tpe']}`.",
             "",
-            "| sampler | seeds | trials | " + " | ".join(f"regret @{t}" for t in CHECKPOINTS) + " |",
-            "|---|---|---|" + "---|" * len(CHECKPOINTS),
+            "| sampler | seeds | trials | " + " | ".join(f"regret @{t}" for t in checkpoints) + " |",
+            "|---|---|---|" + "---|" * len(checkpoints),
         ]
         for sampler, s in entry["samplers"].items():
-            cells = [_fmt(s["median_regret"].get(str(t))) for t in CHECKPOINTS]
+            cells = [_fmt(s["median_regret"].get(str(t))) for t in checkpoints]
             lines.append(f"| {sampler} | {s['seeds']} | {s['trials']} | " + " | ".join(cells) + " |")
         lines.append("")
         if entry["reach"]:
@@ -522,15 +533,15 @@ def write_markdown(summary: dict, timing: dict, costs: dict, suite: str) -> str:
                 "(median over its seeds, bootstrap 95% interval; share of its seeds that reach it):",
                 "",
                 "| baseline | target (regret) | trials needed | 95% interval | seeds reaching | "
-                + " | ".join(f"W/T/L @{t} (p)" for t in CHECKPOINTS)
+                + " | ".join(f"W/T/L @{t} (p)" for t in checkpoints)
                 + " |",
-                "|---|---|---|---|---|" + "---|" * len(CHECKPOINTS),
+                "|---|---|---|---|---|" + "---|" * len(checkpoints),
             ]
             for sampler, r in entry["reach"].items():
                 tests = {t["at"]: t for t in entry["paired"][sampler]}
                 cells = [
                     f"{t['win']}/{t['tie']}/{t['loss']} ({t['p']:.2g})" if (t := tests.get(at)) else "—"
-                    for at in CHECKPOINTS
+                    for at in checkpoints
                 ]
                 lines.append(
                     f"| {sampler} | {r['target']:.3g} | {_fmt(r['median_trials'])} of {r['budget']} | "
@@ -745,7 +756,8 @@ def report_texts(suite: str, results: Path = RESULTS_DIR, problems: dict | None 
     problems = load_suite(results, suite) if problems is None else problems
     if not problems:
         raise FileNotFoundError(f"no results under {results / suite}")
-    summary = build_summary(problems, challenger=CHALLENGERS.get(suite, CHALLENGER))
+    checkpoints = SMALL_BUDGET_CHECKPOINTS if suite in SMALL_BUDGET_SUITES else CHECKPOINTS
+    summary = build_summary(problems, challenger=CHALLENGERS.get(suite, CHALLENGER), checkpoints=checkpoints)
     timing = timing_table(results)
     costs = cost_table(problems)
     summary["timing"], summary["cost"] = timing, costs
