@@ -267,7 +267,9 @@ HELDOUT_FAMILIES = {
 }
 
 
-def heldout_section(summary: dict) -> str:
+def heldout_section(
+    summary: dict, at_trials: tuple[int, ...] = (50, 100, 200), family_names: dict[str, str] = HELDOUT_FAMILIES
+) -> str:
     """The challenger against each baseline, pooled over the problems of each family of the held-out suite.
 
     Few seeds per problem and many problems: per problem the paired tests say little, pooled they do. Each cell adds
@@ -286,15 +288,16 @@ def heldout_section(summary: dict) -> str:
         families.setdefault(problem_family(problem), []).append(entry)
     baselines = sorted({s for entries in families.values() for e in entries for s in e["paired"]})
     lines = [
-        f"| problems | baseline | {challenger} W/L @50 | @100 | @200 | problems with lower / higher median final "
-        "regret |",
-        "|---|---|---|---|---|---|",
+        f"| problems | baseline | {challenger} W/L @{at_trials[0]} | "
+        + "".join(f"@{t} | " for t in at_trials[1:])
+        + "problems with lower / higher median final regret |",
+        "|---|---|" + "---|" * len(at_trials) + "---|",
     ]
     for family, entries in families.items():
         seeds = sorted({e["samplers"][challenger]["seeds"] for e in entries})
         for baseline in baselines:
             cells = []
-            for at in (50, 100, 200):
+            for at in at_trials:
                 win = sum(t["win"] for e in entries for t in e["paired"].get(baseline, []) if t["at"] == at)
                 loss = sum(t["loss"] for e in entries for t in e["paired"].get(baseline, []) if t["at"] == at)
                 cells.append(f"{win}/{loss}, p = {sign_test(win, loss):.2g}")
@@ -302,7 +305,7 @@ def heldout_section(summary: dict) -> str:
             theirs = [e["samplers"][baseline]["final_regret"] for e in entries if baseline in e["samplers"]]
             lower = sum(a < b - 1e-12 for a, b in zip(mine, theirs))
             higher = sum(a > b + 1e-12 for a, b in zip(mine, theirs))
-            name = f"{HELDOUT_FAMILIES.get(family, family)}: {len(entries)} x {'/'.join(map(str, seeds))} seeds"
+            name = f"{family_names.get(family, family)}: {len(entries)} x {'/'.join(map(str, seeds))} seeds"
             lines.append(f"| {name} | `{baseline}` | " + " | ".join(cells) + f" | {lower} / {higher} |")
     lines += [
         "",
@@ -310,6 +313,37 @@ def heldout_section(summary: dict) -> str:
         "seed, added up over the family's problems; p: two-sided sign test of those counts.)",
         "",
     ]
+    return "\n".join(lines)
+
+
+SMALL_BUDGET_TRIALS = (10, 25, 50, 100, 200)
+
+
+def small_budget_section(summary: dict) -> str:
+    """A suite reported from 10 trials on (``report.SMALL_BUDGET_SUITES``): per sampler, on how many problems its
+    median regret is the lowest at each budget, then the challenger against each baseline pooled over the problems
+    (:func:`heldout_section`)."""
+    problems = summary["problems"]
+    samplers = list(dict.fromkeys(s for e in problems.values() for s in e["samplers"]))
+    first = {s: [] for s in samplers}
+    for t in SMALL_BUDGET_TRIALS:
+        counts = dict.fromkeys(samplers, 0)
+        for entry in problems.values():
+            medians = {
+                s: c["median_regret"][str(t)] for s, c in entry["samplers"].items() if str(t) in c["median_regret"]
+            }
+            if medians:
+                counts[min(medians, key=medians.get)] += 1
+        for s in samplers:
+            first[s].append(counts[s])
+    lines = [
+        f"| sampler | lowest median regret on how many of the {len(problems)} problems: "
+        + " | ".join(f"@{t}" for t in SMALL_BUDGET_TRIALS)
+        + " |",
+        "|---|" + "---|" * len(SMALL_BUDGET_TRIALS),
+    ]
+    lines += [f"| `{s}` | " + " | ".join(map(str, first[s])) + " |" for s in samplers]
+    lines += ["", heldout_section(summary, SMALL_BUDGET_TRIALS, {"llm": "LoRA landscapes, eight categorical lists"})]
     return "\n".join(lines)
 
 
@@ -445,6 +479,7 @@ BLOCKS: dict[str, Block] = {
         Block("pretraining", "pretraining", "docs/benchmarks.md", lambda s: overview_section(s, "pretraining")),
         Block("constrained", "constrained", "docs/benchmarks.md", constrained_section),
         Block("warm_start", "warm_start", "docs/benchmarks.md", warm_start_section),
+        Block("llm_trainer", "llm_trainer", "docs/benchmarks.md", small_budget_section),
     )
 }
 

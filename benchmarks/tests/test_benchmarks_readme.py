@@ -119,7 +119,7 @@ def test_every_block_is_rewritten_between_its_markers_in_its_own_page(tmp_path):
     assert readme.main(["--results", str(results), "--root", str(tmp_path)]) == 0
     text = (tmp_path / "docs" / "benchmarks.md").read_text()
     assert "stale figure" not in text and "stale figure" not in (tmp_path / "README.md").read_text()
-    assert text.startswith("intro of docs/benchmarks.md\n") and text.endswith("text after warm_start\n")
+    assert text.startswith("intro of docs/benchmarks.md\n") and text.endswith("text after llm_trainer\n")
     assert "| llm_strong | 0.01 | 0.05 | 0.004 | 0.0001 (2 seeds) | 87 [60, not reached] vs `tpe_default` |" in text
     # The overhead table belongs to the full suite's block only.
     full = text.split(readme.markers("full")[1])[0]
@@ -345,3 +345,25 @@ def test_a_one_digit_hand_edit_of_a_committed_table_is_caught(tmp_path):
     assert readme.stale_blocks(tmp_path, {block.suite: _committed_summary(block.suite)}, ["overview"]) == [
         "README.md: overview"
     ]
+
+
+def test_small_budget_block_counts_the_leaders_at_each_budget_and_pools_the_pairs():
+    def cell(regret):
+        return {"seeds": 20, "final_regret": regret[-1], "median_regret": dict(zip(("10", "25"), regret))}
+
+    def entry(cascade, tpe, win, loss):
+        pairs = [{"at": 10, "win": win, "loss": loss}, {"at": 25, "win": loss, "loss": win}]
+        return {"samplers": {"cascade": cell(cascade), "tpe_default": cell(tpe)}, "paired": {"tpe_default": pairs}}
+
+    summary = {
+        "challenger": "cascade",
+        "problems": {
+            "llm_trainer_1": entry((0.3, 0.1), (0.2, 0.2), 4, 16),
+            "llm_trainer_2": entry((0.5, 0.3), (0.4, 0.1), 5, 15),
+        },
+    }
+    text = readme.section(summary, "llm_trainer")
+    # @10 TPE leads on both, @25 one each; the budgets the rows lack are zeros, not a crash
+    assert "| `cascade` | 0 | 1 | 0 | 0 | 0 |" in text and "| `tpe_default` | 2 | 1 | 0 | 0 | 0 |" in text
+    pooled = "| LoRA landscapes, eight categorical lists: 2 x 20 seeds | `tpe_default` | 9/31, p = 0.00068 | 31/9,"
+    assert pooled in text and "| 1 / 1 |" in text  # final regret: lower on one problem, higher on the other
