@@ -96,7 +96,7 @@ def replicate_noise_sd(rows: Sequence[dict]) -> float:
         by_config.setdefault(r["config"], []).append(capped(r["final"]))
     groups = [np.array(v) for v in by_config.values() if len(v) >= 2 and max(v) < LOSS_CAP]
     if not groups:
-        raise ValueError("no configuration has two or more seeds: the table has no replicates yet")
+        raise ValueError("no configuration has two or more seeds all below the cap: no usable replicates yet")
     ss = sum(float(((g - g.mean()) ** 2).sum()) for g in groups)
     dof = sum(len(g) - 1 for g in groups)
     return math.sqrt(ss / dof)
