@@ -17,6 +17,9 @@ Afterwards the default configuration and each sampler's best trial are trained a
 measured on SST-2's labelled ``test.tsv`` (1,821 sentences), which no trial saw. Studies go to
 ``OUT/studies.db`` (a rerun continues them up to ``--trials``), numbers to ``OUT/results.json``
 and the table to ``OUT/REPORT.md``. One process, one torch thread: the machine is shared.
+
+The committed results were made at commit ``efcc68a``, when the task had its own training loop; it now trains with
+transformers' ``Trainer``, so a re-run here measures the new task (``docs/benchmarks.md`` says how to re-run the old).
 """
 
 from __future__ import annotations
