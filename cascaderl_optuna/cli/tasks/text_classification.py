@@ -364,6 +364,8 @@ class TextClassificationTask(Task):
 
         p = self.full_params(params)
         torch.set_num_threads(self.threads)
+        if self.device.type == "cuda" and self.device.index is not None:
+            torch.cuda.set_device(self.device)  # before Trainer's arguments pick the current CUDA device
         torch.manual_seed(seed)  # the head's initial weights
         model = self._build(p)
         curves: dict[str, list[float]] = {"step": [], "train_loss": [], "val_loss": [], "val_accuracy": []}
@@ -378,8 +380,6 @@ class TextClassificationTask(Task):
                 run=_RunLog(p, meter, on_eval, curves),
             )
             trainer.remove_callback(PrinterCallback)
-            if self.device.type == "cuda" and self.device.index is not None:
-                torch.cuda.set_device(self.device)
             trainer.train()
         return trainer, curves
 
