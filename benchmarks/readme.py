@@ -320,7 +320,7 @@ SMALL_BUDGET_TRIALS = (10, 25, 50, 100, 200)
 
 
 def small_budget_section(summary: dict) -> str:
-    """A suite reported from 10 trials on (``report.SMALL_BUDGET_SUITES``): per sampler, on how many problems its
+    """A suite of small-budget problems (``llm_trainer``, ``lora_table``): per sampler, on how many problems its
     median regret is the lowest at each budget, then the challenger against each baseline pooled over the problems
     (:func:`heldout_section`)."""
     problems = summary["problems"]

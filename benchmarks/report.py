@@ -33,10 +33,8 @@ from benchmarks.samplers import BASELINES
 from benchmarks.samplers import TPE_VARIANTS
 
 
-CHECKPOINTS = (25, 50, 100, 200)
-SMALL_BUDGET_CHECKPOINTS = (10, 25, 50, 100, 200)
-SMALL_BUDGET_SUITES = {"llm_trainer", "llm_trainer_heldout", "lora_table"}
-"""Suites reported from 10 trials on, the budgets fine-tuning users run (the older suites' reports keep theirs)."""
+CHECKPOINTS = (10, 25, 50, 100, 200)
+"""The trial counts every suite is reported at: from 10, the budgets fine-tuning users run, to 200."""
 CHALLENGER = "cascade"
 CHALLENGERS = {"pretraining": "cascade_pretrained"}  # a suite about a variant of the cascade challenges with it
 BOOTSTRAP = 2000
@@ -353,7 +351,7 @@ def build_summary(
     checkpoints: tuple[int, ...] = CHECKPOINTS,
 ) -> dict:
     summary: dict = {"problems": {}, "challenger": challenger}
-    if checkpoints != CHECKPOINTS:  # recorded only where it differs, so the older summaries stay as they were
+    if checkpoints != CHECKPOINTS:  # recorded only where it differs from every suite's
         summary["checkpoints"] = list(checkpoints)
     for problem in sorted(problems):
         rows = problems[problem]
@@ -756,8 +754,7 @@ def report_texts(suite: str, results: Path = RESULTS_DIR, problems: dict | None 
     problems = load_suite(results, suite) if problems is None else problems
     if not problems:
         raise FileNotFoundError(f"no results under {results / suite}")
-    checkpoints = SMALL_BUDGET_CHECKPOINTS if suite in SMALL_BUDGET_SUITES else CHECKPOINTS
-    summary = build_summary(problems, challenger=CHALLENGERS.get(suite, CHALLENGER), checkpoints=checkpoints)
+    summary = build_summary(problems, challenger=CHALLENGERS.get(suite, CHALLENGER))
     timing = timing_table(results)
     costs = cost_table(problems)
     summary["timing"], summary["cost"] = timing, costs

@@ -125,7 +125,7 @@ def test_every_block_is_rewritten_between_its_markers_in_its_own_page(tmp_path):
     full = text.split(readme.markers("full")[1])[0]
     assert "| cascade | 3 | 0.031 | 0.052 |" in full and text.count("| sampler | studies |") == 1
     assert "20 x 200" in full
-    assert "| llm_memory_4 | cascade | 20 | 8% | 17% | — | 3.5 | 0.13 | — | — | 0.015 |" in text
+    assert "| llm_memory_4 | cascade | 20 | 8% | 17% | — | 3.5 | — | 0.13 | — | — | 0.015 |" in text
     assert (
         "| cascade_warm vs cascade |  | 9/11 p=0.81 |" in text
         and "| cascade_warm | cascade | never [160, never] | 50% |" in text
