@@ -88,6 +88,20 @@ def test_one_trial_reports_every_evaluation_and_returns_the_validation_loss(task
     assert {"optimizer", "lora_rank", "lora_targets", "learning_rate", "batch_size"} <= set(trial.params)
 
 
+def test_a_configuration_becomes_trainers_own_arguments(task, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    # The task trains through transformers' Trainer: its optimizer names, schedules and clipping, not its own.
+    params = task.full_params(
+        {"optimizer": "sgd", "scheduler": "constant_warmup", "momentum": 0.8, "clip_norm": 2.5, "warmup_ratio": 0.2}
+    )
+    args = task._arguments(params, seed=3, output_dir=str(tmp_path))
+    assert (str(args.optim.value), str(args.lr_scheduler_type.value)) == ("sgd", "constant_with_warmup")
+    assert args.optim_args == "momentum=0.8" and args.max_grad_norm == 2.5 and args.seed == 3
+    assert args.get_warmup_steps(task.max_steps) == 1  # 20% of 4 steps
+    assert args.train_sampling_strategy == "group_by_length" and args.max_steps == task.max_steps
+    cosine = task._arguments(task.full_params({"optimizer": "adafactor", "scheduler": "cosine"}), 0, str(tmp_path))
+    assert (str(cosine.optim.value), cosine.get_warmup_steps(task.max_steps)) == ("adafactor", 0)  # no warm-up
+
+
 @pytest.mark.slow  # LoRA fine-tuning of MiniLM
 def test_evaluate_measures_the_held_out_test_split(task) -> None:  # type: ignore[no-untyped-def]
     assert task.test_source == "the labelled test split"
