@@ -119,10 +119,6 @@ class HistoryEncoder:
                     summary = self._conditional[k][prefix] = _Summary(self.n_choices[k])
                 summary.add(c, utility)
 
-    def marginal_counts(self, k: int) -> list[float]:
-        """Trials of each choice of head ``k`` in the window, whatever the earlier heads chose."""
-        return list(self._marginal[k].count)
-
     def features(self, k: int, prefix: Sequence[int], pending: np.ndarray | None = None) -> np.ndarray:
         """Feature matrix ``(n_choices[k], N_FEATURES)`` of head ``k`` given earlier choices."""
         return np.array(self.feature_rows(k, prefix, pending))

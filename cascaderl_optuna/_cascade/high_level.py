@@ -81,10 +81,7 @@ TUNING_SHARE = 0.5
 
 
 def tuning_share(
-    uncertainty: torch.Tensor,
-    valid: torch.Tensor,
-    tuned_elsewhere: torch.Tensor | None = None,
-    counts: torch.Tensor | None = None,
+    uncertainty: torch.Tensor, valid: torch.Tensor, tuned_elsewhere: torch.Tensor | None = None
 ) -> tuple[torch.Tensor, torch.Tensor]:
     """``(m, q)`` of the tuning share from the encoder's ``uncertainty`` feature of each choice.
 
@@ -98,7 +95,7 @@ def tuning_share(
     # 24, ...), and with a warm start's counts added a choice at exactly TUNING_TRIALS would keep a missing 1e-15 of
     # a trial: counted untuned, it took a share that its q (missing / sum of missing, at most 1e-3) did not hand out,
     # so the head's probabilities summed to less than 1 in the PPO fit
-    count = torch.round(1.0 / uncertainty.clamp_min(1e-6) ** 2 - 1.0) if counts is None else counts
+    count = torch.round(1.0 / uncertainty.clamp_min(1e-6) ** 2 - 1.0)
     if tuned_elsewhere is not None:
         count = count + tuned_elsewhere
     missing = torch.where(valid, (TUNING_TRIALS - count).clamp_min(0.0), 0.0)
@@ -116,14 +113,13 @@ def head_policy(
     n_choices,
     tuned_elsewhere: torch.Tensor | None = None,
     keep_tuning_share: bool = True,
-    counts: torch.Tensor | None = None,
 ) -> torch.Tensor:
     """The probabilities of a head's choices: the floored softmax, with the tuning share mixed in (unless
     ``keep_tuning_share`` is false: the floored softmax alone)."""
     floored = torch.where(valid, floored_softmax(logits.masked_fill(~valid, -torch.inf), floor, n_choices), 0.0)
     if not keep_tuning_share:
         return floored
-    m, q = tuning_share(uncertainty, valid, tuned_elsewhere, counts)
+    m, q = tuning_share(uncertainty, valid, tuned_elsewhere)
     return (1 - m) * floored + m * q
 
 
@@ -178,11 +174,8 @@ class HighLevelAgent:
         self._tuned_elsewhere = None if tuned_elsewhere is None else torch.tensor(tuned_elsewhere, dtype=torch.float64)
 
     # -- the policy -------------------------------------------------------------------------
-    def _probs(
-        self, features: torch.Tensor, bias: torch.Tensor, theta: torch.Tensor, counts: torch.Tensor | None = None
-    ) -> torch.Tensor:
-        """Floored probabilities; ``features`` is ``(..., K, c_max, F)``, ``counts`` (``(..., K, c_max)``) each
-        choice's trials in the window for the tuning share."""
+    def _probs(self, features: torch.Tensor, bias: torch.Tensor, theta: torch.Tensor) -> torch.Tensor:
+        """Floored probabilities; ``features`` is ``(..., K, c_max, F)``."""
         valid = self._mask.expand(features.shape[:-1])
         logits = bias + features @ theta
         return head_policy(
@@ -193,7 +186,6 @@ class HighLevelAgent:
             self._n_per_head[:, None],
             self._tuned_elsewhere,
             self.keep_tuning_share,
-            counts,
         )
 
     # -- learning ---------------------------------------------------------------------------
@@ -219,12 +211,9 @@ class HighLevelAgent:
         # Nested lists, converted to arrays once: heads with fewer choices are padded with the
         # zero rows of the choices they lack.
         padding = [[[0.0] * N_FEATURES for _ in range(self._c_max - c)] for c in self.n_choices]
-        feature_list, state_list, count_list = [], [], []
+        feature_list, state_list = [], []
         for t, row in enumerate(rows):
             feature_list.append([encoder.feature_rows(k, row[:k]) + padding[k] for k in range(n_heads)])
-            count_list.append(
-                [encoder.marginal_counts(k) + [0.0] * (self._c_max - self.n_choices[k]) for k in range(n_heads)]
-            )
             state_list.append(encoder.value_state())
             encoder.add(row, float(utilities[t]))
         features = np.array(feature_list, dtype=float).reshape(n, n_heads, self._c_max, N_FEATURES)
@@ -241,14 +230,13 @@ class HighLevelAgent:
         old = np.where(np.isnan(behaviour_log_prob), -np.log(self.n_choices)[None, :], behaviour_log_prob)
         old_log_prob = torch.tensor(np.where(present, old, 0.0).sum(axis=1)[usable])
         f = torch.tensor(features[usable])
-        counts = torch.tensor(np.array(count_list, dtype=float).reshape(n, n_heads, self._c_max)[usable])
         idx = torch.tensor(np.where(present, choices, 0)[usable], dtype=torch.long)
         pres = torch.tensor(present[usable])
         bias = self.bias.clone().requires_grad_(True)
         theta = self.theta.clone().requires_grad_(True)
 
         def evaluate() -> tuple[torch.Tensor, torch.Tensor]:
-            probs = self._probs(f, bias, theta, counts)
+            probs = self._probs(f, bias, theta)
             chosen = probs.gather(-1, idx.unsqueeze(-1)).squeeze(-1)
             log_prob = torch.where(pres, chosen.log(), torch.zeros_like(chosen)).sum(-1)
             plogp = torch.where(self._mask, probs * probs.clamp_min(1e-300).log(), 0.0)
@@ -292,16 +280,8 @@ class HighLevelAgent:
             logits = self.bias[k, : self.n_choices[k]] + phi_t @ self.theta
             valid = torch.ones(self.n_choices[k], dtype=torch.bool)
             elsewhere = None if self._tuned_elsewhere is None else self._tuned_elsewhere[k, : self.n_choices[k]]
-            counts = torch.tensor(self.encoder.marginal_counts(k), dtype=torch.float64)
             return head_policy(
-                logits,
-                phi_t[:, UNCERTAINTY],
-                valid,
-                self.floor,
-                self.n_choices[k],
-                elsewhere,
-                self.keep_tuning_share,
-                counts,
+                logits, phi_t[:, UNCERTAINTY], valid, self.floor, self.n_choices[k], elsewhere, self.keep_tuning_share
             ).numpy()
 
     def act(
