@@ -284,6 +284,19 @@ class HighLevelAgent:
                 logits, phi_t[:, UNCERTAINTY], valid, self.floor, self.n_choices[k], elsewhere, self.keep_tuning_share
             ).numpy()
 
+    def head_components(self, k: int, phi: np.ndarray) -> tuple[float, np.ndarray, np.ndarray]:
+        """``(m, q, floored)`` of head ``k``: its tuning share, how the share is split, and the floored softmax."""
+        with torch.no_grad():
+            phi_t = torch.tensor(phi)
+            logits = self.bias[k, : self.n_choices[k]] + phi_t @ self.theta
+            valid = torch.ones(self.n_choices[k], dtype=torch.bool)
+            elsewhere = None if self._tuned_elsewhere is None else self._tuned_elsewhere[k, : self.n_choices[k]]
+            floored = floored_softmax(logits, self.floor, self.n_choices[k])
+            if not self.keep_tuning_share:
+                return 0.0, floored.numpy(), floored.numpy()
+            m, q = tuning_share(phi_t[:, UNCERTAINTY], valid, elsewhere)
+            return float(m.reshape(-1)[0]), q.numpy(), floored.numpy()
+
     def act(
         self,
         rng: np.random.Generator,
@@ -307,6 +320,7 @@ class HighLevelAgent:
         log_probs: list[float] = []
         probs_out: list[np.ndarray] = []
         fixed = fixed or {}
+        tune_u = float(rng.random())
         for k, n_c in enumerate(self.n_choices):
             pend = None
             if pending is not None and len(pending):
@@ -318,7 +332,15 @@ class HighLevelAgent:
             gaps_out.append(phi_np[:, CRITIC_GAP].copy())
             p_np = self.head_probabilities(k, phi_np)
             p_np = p_np / p_np.sum()
-            c = fixed[k] if k in fixed else int(rng.choice(n_c, p=p_np))
+            if k in fixed:
+                c = fixed[k]
+            else:
+                # One uniform draw per trial decides, for every head, whether this trial tunes it: head k's untuned
+                # choices still get its share m_k of its draws, but the heads' tuning draws fall in the same trials,
+                # so the rest (1 - max m_k) follow the learned policy on every head.
+                m, q, floored = self.head_components(k, phi_np)
+                source = q if tune_u < m else floored
+                c = int(rng.choice(n_c, p=source / source.sum()))
             chosen.append(c)
             log_probs.append(float(np.log(p_np[c])))
             probs_out.append(p_np)
