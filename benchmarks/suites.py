@@ -96,8 +96,14 @@ SUITES: dict[str, tuple[Entry, ...]] = {
     ),
     "heldout": _HELDOUT,
     # Spaces written as many categorical lists (benchmarks/problems/llm_trainer.py): published and held-out instances.
+    # The cascade without its tuning share beside them: what the share costs at small budgets on such spaces.
     "llm_trainer": tuple(
-        Entry(f"llm_trainer_{k}", (*TRAINER_PEERS, "tpe_mv_group", "catcmawm", "random"), 20, 200)
+        Entry(
+            f"llm_trainer_{k}",
+            (*TRAINER_PEERS, "tpe_mv_group", "catcmawm", "random", "cascade_no_tuning_share"),
+            20,
+            200,
+        )
         for k in PUBLISHED_LLM_TRAINER
     ),
     "llm_trainer_heldout": tuple(Entry(f"llm_trainer_{k}", TRAINER_PEERS, 3, 200) for k in HELDOUT_LLM_TRAINER),
