@@ -98,6 +98,7 @@ def test_a_configuration_becomes_trainers_own_arguments(task, tmp_path) -> None:
     assert args.optim_args == "momentum=0.8" and args.max_grad_norm == 2.5 and args.seed == 3
     assert args.get_warmup_steps(task.max_steps) == 1  # 20% of 4 steps
     assert args.train_sampling_strategy == "group_by_length" and args.max_steps == task.max_steps
+    assert not args.logging_nan_inf_filter  # a NaN batch loss must reach the divergence check
     cosine = task._arguments(task.full_params({"optimizer": "adafactor", "scheduler": "cosine"}), 0, str(tmp_path))
     assert (str(cosine.optim.value), cosine.get_warmup_steps(task.max_steps)) == ("adafactor", 0)  # no warm-up
 

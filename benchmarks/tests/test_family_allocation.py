@@ -27,3 +27,19 @@ def test_a_best_family_never_tried_has_an_infinite_gap_and_rows_without_families
     m = study_allocation(_row(["sgd"] * 50, [1.6] * 50))
     assert m is not None and m["share_10_50"] == 0.0 and m["gap_50"] == math.inf
     assert study_allocation({"families": None, "family_minima": None, "true_values": []}) is None
+
+
+def test_studies_without_a_best_family_trial_are_counted_not_averaged(tmp_path) -> None:
+    from benchmarks import rows as rows_io
+    from benchmarks.family_allocation import markdown
+    from benchmarks.family_allocation import summarise
+
+    tried = _row(["adamw"] * 50, [1.1] * 50)
+    untried = _row(["sgd"] * 50, [1.6] * 50)
+    path = rows_io.path(tmp_path, "suite", "llm_family_1", "cascade")
+    path.parent.mkdir(parents=True)
+    path.write_bytes(rows_io.encode([{**tried, "seed": 0}, {**untried, "seed": 1}, {**untried, "seed": 2}]))
+    summary = summarise(tmp_path / "suite")["cascade"]
+    assert summary["studies"] == 3 and summary["untried_50"] == 2
+    assert math.isclose(summary["gap_50"][1], 0.1)
+    assert "(2 untried)" in markdown("suite", {"cascade": summary})

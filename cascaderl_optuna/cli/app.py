@@ -654,7 +654,10 @@ def build_parser() -> argparse.ArgumentParser:
     opt.add_argument(
         "--device",
         default=None,
-        help="where the task trains: cpu, cuda, cuda:1 or auto (text_classification; default auto: CUDA when present)",
+        help=(
+            "where the task trains: cpu, cuda or auto (text_classification; default auto: CUDA when present; "
+            "CUDA_VISIBLE_DEVICES picks the GPU)"
+        ),
     )
     opt.add_argument(
         "--memory-budget",

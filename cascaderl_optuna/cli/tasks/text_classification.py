@@ -142,7 +142,8 @@ class TextClassificationTask(Task):
         data: A folder of train/dev/test ``.tsv``/``.csv`` files (e.g. ``../shared/data/sst2``) or
             a Hugging Face dataset name (needs ``datasets``).
         model: Hugging Face model name or local path; default all-MiniLM-L6-v2 (bundled).
-        device: ``"cpu"``, ``"cuda"``, ``"cuda:1"``...; ``None`` or ``"auto"``: CUDA when present.
+        device: ``"cpu"``, ``"cuda"`` (the first visible GPU; choose it with ``CUDA_VISIBLE_DEVICES``); ``None`` or
+            ``"auto"``: CUDA when present.
         max_steps: Optimizer steps per training run.
         eval_every: Steps between validation measurements (each one reported to the trial).
         max_length: Token limit per sentence (longer ones are truncated).
@@ -231,9 +232,14 @@ class TextClassificationTask(Task):
                 ("cuda" if torch.cuda.is_available() else "cpu") if device in (None, "auto") else device
             )
         except RuntimeError:
-            raise ValueError(f"--device {device}: not a torch device; use cpu, cuda, cuda:N or auto.") from None
+            raise ValueError(f"--device {device}: not a torch device; use cpu, cuda or auto.") from None
         if self.device.type == "cuda" and not torch.cuda.is_available():
             raise ValueError(f"--device {device}: CUDA is not available on this machine; use --device cpu.")
+        if self.device.type == "cuda" and self.device.index not in (None, 0):
+            raise ValueError(
+                f"--device {device}: Trainer trains on the first visible GPU; pick GPU {self.device.index} with "
+                f"CUDA_VISIBLE_DEVICES={self.device.index} and --device cuda."
+            )
         self.threads = threads
         torch.set_num_threads(threads)
         splits = load_text_splits(data)  # TextDataError (a ValueError) says what to pass instead
@@ -287,13 +293,11 @@ class TextClassificationTask(Task):
         ids = self.tokenizer(texts, truncation=True, max_length=self.max_length)["input_ids"]
         return list(ids), torch.tensor(labels, dtype=torch.long)
 
-    def _rows(self, split: str, by_length: bool = False) -> list[dict[str, Any]]:
+    def _rows(self, split: str) -> list[dict[str, Any]]:
         """A split as Trainer's dataset: one ``{"input_ids", "labels"}`` row per sentence (the collator pads and
-        masks). ``by_length``: sorted by length, which keeps padding (and time) down in evaluation passes, whose
-        mean loss does not depend on the order."""
+        masks; Trainer groups the batches by length)."""
         ids, labels = self.splits[split]
-        order = sorted(range(len(ids)), key=lambda i: len(ids[i])) if by_length else range(len(ids))
-        return [{"input_ids": ids[i], "labels": int(labels[i])} for i in order]
+        return [{"input_ids": i, "labels": int(y)} for i, y in zip(ids, labels)]
 
     def _build(self, p: Mapping[str, Any]) -> _MeanPooledClassifier:
         """The model of one run: a copy of the encoder with peft's LoRA adapters, and a new classifier over its
@@ -325,7 +329,7 @@ class TextClassificationTask(Task):
             optim_args=f"momentum={float(p['momentum'])}" if p["optimizer"] == "sgd" else None,
             learning_rate=float(p["learning_rate"]),
             lr_scheduler_type=schedule,
-            warmup_steps=float(p["warmup_ratio"]) if warms_up else 0,  # below 1: a share of max_steps
+            warmup_steps=math.ceil(float(p["warmup_ratio"]) * self.max_steps) if warms_up else 0,
             weight_decay=float(p["weight_decay"]),
             max_grad_norm=float(p["clip_norm"]),
             eval_strategy="steps",
@@ -338,7 +342,8 @@ class TextClassificationTask(Task):
             use_cpu=self.device.type == "cpu",
             disable_tqdm=True,
             dataloader_pin_memory=False,
-            train_sampling_strategy="group_by_length",
+            train_sampling_strategy="group_by_length",  # also groups the evaluation batches by length
+            logging_nan_inf_filter=False,  # a batch whose loss is NaN makes the validation loss NaN: diverged
         )
 
     # -- the training run shared by objective and evaluate --------------------------------------
@@ -364,8 +369,6 @@ class TextClassificationTask(Task):
 
         p = self.full_params(params)
         torch.set_num_threads(self.threads)
-        if self.device.type == "cuda" and self.device.index is not None:
-            torch.cuda.set_device(self.device)  # before Trainer's arguments pick the current CUDA device
         torch.manual_seed(seed)  # the head's initial weights
         model = self._build(p)
         curves: dict[str, list[float]] = {"step": [], "train_loss": [], "val_loss": [], "val_accuracy": []}
@@ -374,12 +377,13 @@ class TextClassificationTask(Task):
                 model=model,
                 args=self._arguments(p, seed, output_dir),
                 train_dataset=self._rows("train"),
-                eval_dataset=self._rows("val", by_length=True),
+                eval_dataset=self._rows("val"),
                 data_collator=DataCollatorWithPadding(self.tokenizer),
                 compute_metrics=_accuracy,
                 run=_RunLog(p, meter, on_eval, curves),
             )
             trainer.remove_callback(PrinterCallback)
+            trainer.args._n_gpu = 1  # one device, as Trainer sets for model parallelism: never DataParallel's copies
             trainer.train()
         return trainer, curves
 
@@ -395,7 +399,7 @@ class TextClassificationTask(Task):
 
     def evaluate(self, params: Mapping[str, Any], seed: int = 0) -> Evaluation:
         trainer, curves = self.train(params, seed=seed)
-        metrics = trainer.evaluate(self._rows("test", by_length=True), metric_key_prefix="test")
+        metrics = trainer.evaluate(self._rows("test"), metric_key_prefix="test")
         return Evaluation({"test_accuracy": metrics["test_accuracy"], "test_loss": metrics["test_loss"]}, curves)
 
 
@@ -430,17 +434,15 @@ def _task_trainer_class() -> type:
     from transformers import TrainerCallback
 
     class Watch(TrainerCallback):
-        """Trainer's own reporting, read by the run: the meter after the first update, a validation pass after the
-        last step, and each validation loss checked for divergence and reported to the trial."""
+        """Trainer's own reporting, read by the run: the meter after the first update, and each validation loss
+        (Trainer validates every ``eval_steps`` and after the last step) checked for divergence and reported."""
 
         def __init__(self, run: _RunLog) -> None:
             self.run = run
 
-        def on_step_end(self, args, state, control, model=None, optimizer=None, **kwargs):
-            if self.run.meter is not None:
+        def on_optimizer_step(self, args, state, control, model=None, optimizer=None, **kwargs):
+            if self.run.meter is not None:  # after the update, before Trainer sets the gradients to None
                 self.run.meter.check(model, optimizer)
-            if state.global_step == state.max_steps and state.global_step % args.eval_steps:
-                control.should_evaluate = True  # the run's last loss, as its value
 
         def on_evaluate(self, args, state, control, metrics=None, **kwargs):
             if "eval_loss" not in (metrics or {}):
