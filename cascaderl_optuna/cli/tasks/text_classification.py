@@ -37,6 +37,7 @@ from collections.abc import Callable
 from collections.abc import Mapping
 import contextlib
 import copy
+import functools
 import math
 import os
 from pathlib import Path
@@ -373,7 +374,7 @@ class TextClassificationTask(Task):
         model = self._build(p)
         curves: dict[str, list[float]] = {"step": [], "train_loss": [], "val_loss": [], "val_accuracy": []}
         with tempfile.TemporaryDirectory(prefix="cascaderl-text-classification-") as output_dir:
-            trainer = _make_trainer(
+            trainer = _task_trainer_class()(
                 model=model,
                 args=self._arguments(p, seed, output_dir),
                 train_dataset=self._rows("train"),
@@ -428,8 +429,9 @@ class _RunLog:
         )
 
 
+@functools.cache
 def _task_trainer_class() -> type:
-    """``Trainer`` with the task's watch (built on first use: transformers is an optional extra)."""
+    """``Trainer`` with the task's watch (built once, on first use: transformers is an optional extra)."""
     from transformers import Trainer
     from transformers import TrainerCallback
 
@@ -478,13 +480,3 @@ def _task_trainer_class() -> type:
             return loss
 
     return TaskTrainer
-
-
-def _make_trainer(**kwargs: Any) -> Any:
-    global _TASK_TRAINER
-    if _TASK_TRAINER is None:
-        _TASK_TRAINER = _task_trainer_class()
-    return _TASK_TRAINER(**kwargs)
-
-
-_TASK_TRAINER: type | None = None
