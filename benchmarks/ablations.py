@@ -3,9 +3,10 @@
 Each is a subclass of the shipped ``CascadeSampler`` that sets one of its documented ablation seams (class attributes,
 never an override of the sampler's methods): ``_high_level_agent_class`` and ``_low_level_agent_class`` take any agent
 that satisfies ``cascaderl_optuna._cascade.agent_protocols``, ``_critic_sees_strategy`` hides the strategy from the
-critic and the low level, and ``HighLevelAgent.keep_tuning_share`` drops the tuning share. ``benchmarks.samplers``
-registers them as ``cascade_uniform_high_level``, ``cascade_no_low_level_learning``, ``cascade_flat`` and
-``cascade_no_tuning_share``; the ``ablation`` suite pairs each with the full cascade by seed (``docs/benchmarks.md``),
+critic and the low level, ``HighLevelAgent.keep_tuning_share`` drops the tuning share and
+``HighLevelAgent.share_on_decisive_head_only`` spreads it over every head. ``benchmarks.samplers`` registers them as
+``cascade_uniform_high_level``, ``cascade_no_low_level_learning``, ``cascade_flat``, ``cascade_no_tuning_share`` and
+``cascade_share_every_head``; the ``ablation`` suite pairs each with the full cascade by seed (``docs/benchmarks.md``),
 and the ``llm_family`` suite runs ``cascade_no_tuning_share`` beside the cascade on the drawn LoRA landscapes. They
 decide exactly as the ablation switch of earlier versions did, so the committed rows stay reproducible
 (``scripts/check_identical_suggestions.py`` checks one study of each).
@@ -17,6 +18,8 @@ decide exactly as the ablation switch of earlier versions did, so the committed 
 * ``no_tuning_share``: the high level's policy is the learned floored softmax alone, without the share that keeps a
   strategic choice from being judged before it has had ``TUNING_TRIALS`` trials of its own (the cascade before the
   share was added).
+* ``share_every_head``: the tuning share on every strategic head, not only on the decisive one (the cascade before
+  the share was narrowed; ``docs/algorithm.md``).
 """
 
 from __future__ import annotations
@@ -84,8 +87,18 @@ class NoTuningShareAgent(HighLevelAgent):
     keep_tuning_share = False
 
 
+class ShareEveryHeadAgent(HighLevelAgent):
+    """The tuning share on every head: each choice of each head gets its tuning trials before it is judged."""
+
+    share_on_decisive_head_only = False
+
+
 class NoTuningShareCascade(CascadeSampler):
     _high_level_agent_class = NoTuningShareAgent
+
+
+class ShareEveryHeadCascade(CascadeSampler):
+    _high_level_agent_class = ShareEveryHeadAgent
 
 
 class UniformHighLevelCascade(CascadeSampler):
@@ -108,6 +121,7 @@ ABLATIONS: dict[str, type[CascadeSampler]] = {
     "no_low_level_learning": NoLowLevelLearningCascade,
     "flat": FlatCascade,
     "no_tuning_share": NoTuningShareCascade,
+    "share_every_head": ShareEveryHeadCascade,
 }
 
 

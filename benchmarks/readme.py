@@ -228,6 +228,7 @@ ABLATION_COLUMNS = {
     "cascade_no_low_level_learning": "no low-level learning",
     "cascade_flat": "one flat agent",
     "cascade_no_tuning_share": "no tuning share",
+    "cascade_share_every_head": "tuning share on every head",
 }
 
 

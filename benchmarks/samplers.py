@@ -34,7 +34,13 @@ def _cascade_pretrained(seed: int, problem: Problem) -> optuna.samplers.BaseSamp
     return CascadeSampler(seed=seed, strategic_params=problem.strategic_params, high_level_theta="pretrained")
 
 
-ABLATIONS = ("uniform_high_level", "no_low_level_learning", "flat", "no_tuning_share")  # benchmarks/ablations.py
+ABLATIONS = (
+    "uniform_high_level",
+    "no_low_level_learning",
+    "flat",
+    "no_tuning_share",
+    "share_every_head",
+)  # benchmarks/ablations.py
 
 
 def _catcmawm(seed: int, problem: Problem) -> optuna.samplers.BaseSampler:

@@ -32,7 +32,7 @@ ROOT = Path(__file__).resolve().parent.parent
 N_TRIALS = 80
 N_ABLATION_TRIALS = 60
 PROBLEMS = ("llm_strong", "fcnet_protein", "llm_family_2", "mixint_f10_d10")
-ABLATIONS = ("uniform_high_level", "no_low_level_learning", "flat", "no_tuning_share")
+ABLATIONS = ("uniform_high_level", "no_low_level_learning", "flat", "no_tuning_share", "share_every_head")
 STUDIES = (
     *(f"cascade:{p}" for p in PROBLEMS),
     "warm_start:llm_family_3",

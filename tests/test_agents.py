@@ -12,6 +12,7 @@ from cascaderl_optuna._cascade.critic import fit_kernel
 from cascaderl_optuna._cascade.critic import GaussianProcessCritic
 from cascaderl_optuna._cascade.encoding import critic_gap_function
 from cascaderl_optuna._cascade.encoding import HistoryEncoder
+from cascaderl_optuna._cascade.high_level import decisive_head
 from cascaderl_optuna._cascade.high_level import HighLevelAgent
 from cascaderl_optuna._cascade.high_level import TUNING_SHARE
 from cascaderl_optuna._cascade.high_level import TUNING_TRIALS
@@ -67,6 +68,42 @@ def test_an_untuned_choice_keeps_the_tuning_share_however_bad_its_trials():
     _, _, probs_tuned, _ = agent.act(np.random.default_rng(1))
     assert probs_tuned[0][2] < 0.5 * probs[0][2]
     assert probs_tuned[0][2] >= 0.15 / 3 - 1e-12
+
+
+def test_the_decisive_head_is_the_one_whose_choices_move_the_best_utility():
+    choices = np.array([[0, 0], [0, 1], [1, 0], [1, 1]])
+    # head 0's choices: best 0.1 and 1.0 (spread 0.9); head 1's: best 1.0 and 0.9 (spread 0.1)
+    assert decisive_head(choices, np.array([0.0, 0.1, 1.0, 0.9]), [2, 2]) == 0
+    assert decisive_head(choices, np.array([0.0, 1.0, 0.1, 0.9]), [2, 2]) == 1
+    assert decisive_head(choices[:1], np.array([0.0]), [2, 2]) is None  # no head has two choices tried yet
+
+
+class _ShareOnEveryHead(HighLevelAgent):
+    share_on_decisive_head_only = False
+
+
+def test_only_the_decisive_head_keeps_the_tuning_share():
+    """Head 0 (the family) moves the utility by 1-3; head 1 adds an offset of 0.05. Each has one choice with three
+    trials: the family's keeps its tuning share, the offset head's is left to the learned policy."""
+    rng = np.random.default_rng(0)
+    n = 3 * TUNING_TRIALS
+    h0 = np.concatenate([rng.integers(0, 2, n), [2, 2, 2], rng.integers(0, 2, 3)])
+    h1 = np.concatenate([rng.integers(0, 2, n), rng.integers(0, 2, 3), [2, 2, 2]])
+    choices = np.stack([h0, h1], axis=1)
+    utilities = 1.0 * (h0 == 1) - 2.0 * (h0 == 2) + 0.05 * (h1 == 0) + 0.1 * rng.standard_normal(len(h0))
+    log_prob = np.full(choices.shape, np.log(1 / 3))
+    assert decisive_head(choices, utilities, [3, 3]) == 0
+    probs = {}
+    for cls in (HighLevelAgent, _ShareOnEveryHead):
+        agent = cls([3, 3], floor=0.15)
+        agent.fit(choices, utilities, log_prob)
+        probs[cls] = agent.act(np.random.default_rng(1))[2]
+    shipped, every = probs[HighLevelAgent], probs[_ShareOnEveryHead]
+    share = TUNING_SHARE * 1 / 3
+    for p in (shipped, every):  # the family's untuned choice: the share and the floor, however bad its trials
+        assert p[0][2] >= share + (1 - share) * 0.15 / 3 - 1e-12
+    assert every[1][2] >= share + (1 - share) * 0.15 / 3 - 1e-12
+    assert shipped[1][2] < every[1][2] - 0.05  # the offset head's untuned choice: no share
 
 
 def test_the_stored_log_probability_is_the_one_ppo_rescores():

@@ -87,3 +87,22 @@ def test_no_tuning_share_differs_from_the_shipped_policy_only_while_a_choice_is_
     assert ablated._probs(features, ablated.bias, ablated.theta)[0].numpy() == pytest.approx(
         ablated.head_probabilities(0, untuned)
     )
+
+
+def test_share_every_head_keeps_the_share_on_a_head_the_shipped_policy_lets_go():
+    """Once the window shows that head 0 decides, the shipped policy drops head 1's share; the ablation keeps it."""
+    from benchmarks.ablations import ShareEveryHeadAgent
+
+    choices = np.array([[0, 0], [1, 1], [0, 1], [1, 0]])
+    utilities = np.array([1.0, -1.0, 0.9, -1.1])  # head 0 moves the utility by 2, head 1 by 0.1
+    untuned = np.zeros((3, N_FEATURES))
+    untuned[:, UNCERTAINTY] = 1.0 / np.sqrt(1.0 + np.array([20.0, 20.0, 0.0]))  # choice 2 not tried
+    probs = {}
+    for cls in (HighLevelAgent, ShareEveryHeadAgent):
+        agent = cls([3, 3])
+        agent.observe(choices, utilities)
+        probs[cls] = [agent.head_probabilities(k, untuned) for k in (0, 1)]
+    shipped, every = probs[HighLevelAgent], probs[ShareEveryHeadAgent]
+    assert shipped[0] == pytest.approx(every[0])  # the decisive head: the same policy
+    assert shipped[1][2] < every[1][2] - 0.05  # the other head: no share for its untried choice
+    assert shipped[1].sum() == pytest.approx(1.0)

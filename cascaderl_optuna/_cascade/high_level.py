@@ -28,6 +28,14 @@ the untuned choices, ``q[k]`` in proportion to each one's missing trials. Once e
 its trials the head is the floored softmax alone, and the comparison is between tuned families.
 A study warm-started from an earlier one counts the earlier study's trials of each choice too
 (:mod:`cascaderl_optuna._cascade.warm_start`).
+
+The share is kept only on the *decisive head* (:func:`decisive_head`): the head whose tried
+choices' best utilities differ most in the window, such as the optimizer family, whose choices
+move the best reachable value and so the best learning rate. A head whose choices only add an
+offset (a schedule, a batch size, a LoRA rank) is judged fairly at borrowed numbers, and spreading
+its trials evenly cost the small budgets most: with eight heads of 3-5 choices, every choice's 16
+trials took about 80 trials before any concentration. Until two choices of one head were tried,
+every head keeps its share.
 The share is part of the policy: PPO re-scores stored actions under it, and the stored
 behaviour log-probabilities include it.
 
@@ -113,6 +121,7 @@ def head_policy(
     n_choices,
     tuned_elsewhere: torch.Tensor | None = None,
     keep_tuning_share: bool = True,
+    share_mask: torch.Tensor | None = None,
 ) -> torch.Tensor:
     """The probabilities of a head's choices: the floored softmax, with the tuning share mixed in (unless
     ``keep_tuning_share`` is false: the floored softmax alone)."""
@@ -120,7 +129,26 @@ def head_policy(
     if not keep_tuning_share:
         return floored
     m, q = tuning_share(uncertainty, valid, tuned_elsewhere)
+    if share_mask is not None:
+        m = m * share_mask
     return (1 - m) * floored + m * q
+
+
+def decisive_head(choices: np.ndarray, utilities: np.ndarray, n_choices: Sequence[int]) -> int | None:
+    """The head whose tried choices' best utilities differ most in the window (``None`` before two choices of any
+    head were tried): the head whose choice moves the best reachable value, such as the optimizer family.
+
+    The warm start picks the earlier study's decisive head by the same rule (``warm_start.WarmStart.decisive_head``).
+    ``choices`` is ``(n, K)``, ``utilities`` ``(n,)``; ties go to the first head.
+    """
+    spreads = []
+    for k, n_c in enumerate(n_choices):
+        col = choices[:, k]
+        best = [utilities[col == c].max() for c in range(n_c) if (col == c).any()]
+        spreads.append(max(best) - min(best) if len(best) > 1 else -np.inf)
+    if not spreads or max(spreads) == -np.inf:
+        return None
+    return int(np.argmax(spreads))
 
 
 DEFAULT_THETA = np.array([0.5, 0.5, 0.0, 1.0, -0.5, -1.0, 0.0, 1.5])
@@ -138,6 +166,9 @@ class HighLevelAgent:
     keep_tuning_share: bool = True
     """Ablation seam (``benchmarks/ablations.py``, ``no_tuning_share``): a subclass that sets it false has the learned
     floored softmax alone as its policy, in acting and in the PPO re-scoring alike."""
+    share_on_decisive_head_only: bool = True
+    """Ablation seam (``benchmarks/ablations.py``, ``share_every_head``): a subclass that sets it false keeps the tuning
+    share on every head, as the cascade did before the share was narrowed to the decisive head."""
 
     def __init__(
         self,
@@ -170,6 +201,7 @@ class HighLevelAgent:
         self.bias = torch.zeros(len(self.n_choices), self._c_max, dtype=torch.float64)
         self.encoder = HistoryEncoder(self.n_choices)  # an extension point: a subclass may replace it
         self.stats = PPOStats()
+        self._decisive: int | None = None  # the head that keeps the tuning share (``decisive_head``)
         # (K, c_max) trials of each choice in an earlier study (warm start): they count towards its tuning trials
         self._tuned_elsewhere = None if tuned_elsewhere is None else torch.tensor(tuned_elsewhere, dtype=torch.float64)
 
@@ -186,7 +218,17 @@ class HighLevelAgent:
             self._n_per_head[:, None],
             self._tuned_elsewhere,
             self.keep_tuning_share,
+            self._share_mask()[:, None],
         )
+
+    def _share_mask(self) -> torch.Tensor:
+        """``(K,)``: 1 for a head that keeps its tuning share (the decisive head; every head before one is known, or
+        when ``share_on_decisive_head_only`` is false), 0 for the others."""
+        if self._decisive is None or not self.share_on_decisive_head_only:
+            return torch.ones(len(self.n_choices), dtype=torch.float64)
+        mask = torch.zeros(len(self.n_choices), dtype=torch.float64)
+        mask[self._decisive] = 1.0
+        return mask
 
     # -- learning ---------------------------------------------------------------------------
     def fit(
@@ -206,6 +248,7 @@ class HighLevelAgent:
                 NaN (read as 0) where the decision was not the agent's.
         """
         n, n_heads = choices.shape
+        self._decisive = decisive_head(choices, utilities, self.n_choices)
         rows = choices.tolist()  # Python ints: the replay below is the agent's hot loop
         encoder = self.encoder
         # Nested lists, converted to arrays once: heads with fewer choices are padded with the
@@ -265,6 +308,7 @@ class HighLevelAgent:
     def observe(self, choices: np.ndarray, utilities: np.ndarray) -> None:
         """Replay the window through the encoder only, keeping the weights: what ``act`` needs
         when the weights were fitted earlier (see ``CascadeSampler``'s high-level refit points)."""
+        self._decisive = decisive_head(choices, utilities, self.n_choices)
         encoder = self.encoder
         for row, utility in zip(choices.tolist(), utilities.tolist()):
             encoder.add(row, float(utility))
@@ -281,7 +325,14 @@ class HighLevelAgent:
             valid = torch.ones(self.n_choices[k], dtype=torch.bool)
             elsewhere = None if self._tuned_elsewhere is None else self._tuned_elsewhere[k, : self.n_choices[k]]
             return head_policy(
-                logits, phi_t[:, UNCERTAINTY], valid, self.floor, self.n_choices[k], elsewhere, self.keep_tuning_share
+                logits,
+                phi_t[:, UNCERTAINTY],
+                valid,
+                self.floor,
+                self.n_choices[k],
+                elsewhere,
+                self.keep_tuning_share,
+                self._share_mask()[k],
             ).numpy()
 
     def act(
