@@ -348,6 +348,43 @@ def small_budget_section(summary: dict) -> str:
     return "\n".join(lines)
 
 
+def lora_table_section(summary: dict) -> str:
+    """The table of real LoRA runs (``benchmarks.problems.lora_table``): each sampler's median validation loss (the
+    surrogate's, noise-free) of its incumbent at each budget, then the cascade against each sampler paired by seed."""
+    challenger = summary.get("challenger", "cascade")
+    (entry,) = summary["problems"].values()
+    info = entry["normalisation"]
+    scale = info["median_random"] - info["optimum"]
+    lines = [
+        "| sampler | seeds | median validation loss @" + " | @".join(map(str, SMALL_BUDGET_TRIALS)) + " |",
+        "|---|---|" + "---|" * len(SMALL_BUDGET_TRIALS),
+    ]
+    for sampler, cell in entry["samplers"].items():
+        regret = [cell["median_regret"].get(str(t)) for t in SMALL_BUDGET_TRIALS]
+        loss = ["—" if r is None else f"{info['optimum'] + scale * r:.4f}" for r in regret]
+        lines.append(f"| `{sampler}` | {cell['seeds']} | " + " | ".join(loss) + " |")
+    lines += [
+        "",
+        f"`{challenger}` against each sampler, paired by seed (wins/losses, two-sided Wilcoxon p; **bold** at "
+        "p < 0.05):",
+        "",
+        "| against | " + " | ".join(f"@{t}" for t in SMALL_BUDGET_TRIALS) + " |",
+        "|---|" + "---|" * len(SMALL_BUDGET_TRIALS),
+    ]
+    for sampler, tests in entry["paired"].items():
+        by_at = {t["at"]: t for t in tests}
+        cells = []
+        for at in SMALL_BUDGET_TRIALS:
+            if (t := by_at.get(at)) is None:
+                cells.append("—")
+                continue
+            cell = f"{t['win']}/{t['loss']} (p = {t['p']:.2g})"
+            cells.append(f"**{cell}**" if t["p"] < 0.05 else cell)
+        lines.append(f"| `{sampler}` | " + " | ".join(cells) + " |")
+    lines.append("")
+    return "\n".join(lines)
+
+
 def _pooled_commitment(commitment: dict, instances: list[str]) -> dict[str, dict]:
     """Per sampler, summed over ``instances``: how many it ran on, its studies, those ending in the best family's
     basin, and (over the studies that record their families) those whose last trials are mostly on it."""
@@ -481,6 +518,7 @@ BLOCKS: dict[str, Block] = {
         Block("constrained", "constrained", "docs/benchmarks.md", constrained_section),
         Block("warm_start", "warm_start", "docs/benchmarks.md", warm_start_section),
         Block("llm_trainer", "llm_trainer", "docs/benchmarks.md", small_budget_section),
+        Block("lora_table", "lora_table", "docs/benchmarks.md", lora_table_section),
     )
 }
 

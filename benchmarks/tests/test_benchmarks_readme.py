@@ -93,6 +93,14 @@ def _block_summaries() -> dict:
             }
         }
     }
+    summaries["lora_table"] = {
+        "challenger": "cascade",
+        "problems": {
+            "lora_table": dict(
+                _summary()["problems"]["llm_strong"], normalisation={"optimum": 0.3, "median_random": 0.7}
+            )
+        },
+    }
     summaries["warm_start"] = {
         "misleading": {
             "n_seeds": {"cascade_warm": 20, "cascade": 20},
@@ -119,7 +127,11 @@ def test_every_block_is_rewritten_between_its_markers_in_its_own_page(tmp_path):
     assert readme.main(["--results", str(results), "--root", str(tmp_path)]) == 0
     text = (tmp_path / "docs" / "benchmarks.md").read_text()
     assert "stale figure" not in text and "stale figure" not in (tmp_path / "README.md").read_text()
-    assert text.startswith("intro of docs/benchmarks.md\n") and text.endswith("text after llm_trainer\n")
+    assert text.startswith("intro of docs/benchmarks.md\n") and text.endswith("text after lora_table\n")
+    # the real LoRA runs: regret back in validation loss (0.3 + 0.4 x regret), every budget, losses in bold
+    assert "| `cascade` | 20 | — | — | 0.3800 | — | 0.3040 |" in text
+    assert "| `tpe_default` | — | — | **2/18 (p = 0.001)** | — | **17/3 (p = 0.0012)** |" in text
+    assert "| `gp` | — | — | — | — | 8/12 (p = 0.55) |" in text  # level: not bold
     assert "| llm_strong | 0.01 | 0.05 | 0.004 | 0.0001 (2 seeds) | 87 [60, not reached] vs `tpe_default` |" in text
     # The overhead table belongs to the full suite's block only.
     full = text.split(readme.markers("full")[1])[0]
