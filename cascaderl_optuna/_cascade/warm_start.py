@@ -18,10 +18,11 @@ objective, and each of which ends as the new study's own trials arrive:
    borrowed values looks worse than it is. A choice the earlier study gave its trials was tuned there, and its
    low level starts from that tuning (3.), so for the decisive head (the one the design covers) its earlier trials
    count towards its tuning trials: the share goes to the families neither study tuned, and the comparison between
-   tuned families starts at once. The other heads (schedule, target modules, rank: mostly offsets) keep their tuning
-   share as in a cold start: a hundred earlier trials do not establish every choice of every head, and crediting them
-   too made a warm start keep the earlier study's schedule and end behind a cold start on a pair whose best family had
-   changed (``docs/benchmarks.md``, warm starts). A choice the earlier study did not have is untuned, as in a cold
+   tuned families starts at once. The other heads (schedule, target modules, rank: mostly offsets) are not credited;
+   as in a cold start, the share follows the new study's own decisive head (``high_level.decisive_head``). A hundred
+   earlier trials do not establish every choice of every head, and crediting them too made a warm start keep the
+   earlier study's schedule and end behind a cold start on a pair whose best family had changed
+   (``docs/benchmarks.md``, warm starts). A choice the earlier study did not have is untuned, as in a cold
    start.
 3. **Where each strategy was good** (:meth:`WarmStart.elite`). A low-level agent starts from the elite of the trials
    similar to its strategy (``low_level.strategy_start``); the earlier study's trials join that elite with their own
