@@ -396,7 +396,12 @@ def time_runs(configs: list[int], data: Path, device: str) -> dict[str, Any]:
     }
 
 
+LEARNED_BELOW = 0.6
+"""A run *learned* when its final validation loss is below this (chance on two balanced classes: ln 2 = 0.69)."""
+
+
 def summary(rows: list[dict]) -> Iterator[str]:
+    """What the table holds: runs and configurations, status, time, and per optimizer how many runs learned."""
     by_status: dict[str, int] = {}
     for r in rows:
         by_status[r["status"]] = by_status.get(r["status"], 0) + 1
@@ -405,6 +410,13 @@ def summary(rows: list[dict]) -> Iterator[str]:
     if rows:
         seconds = sorted(r["seconds"] for r in rows)
         yield f"seconds per run: median {seconds[len(seconds) // 2]:.1f}, total {sum(seconds) / 3600:.2f} h"
+        yield f"runs that learned (final validation loss below {LEARNED_BELOW}), per optimizer, and the best final:"
+        for optim in sorted({r["params"]["optim"] for r in rows}):
+            of = [r for r in rows if r["params"]["optim"] == optim]
+            finals = [r["final"] for r in of if r["status"] == "ok" and r["final"] is not None]
+            learned = sum(f < LEARNED_BELOW for f in finals)
+            best = f"{min(finals):.3f}" if finals else "none"
+            yield f"  {optim}: {len(of)} runs, {learned} learned, {len(of) - len(finals)} not ok, best {best}"
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -88,3 +88,26 @@ def test_time_measures_runs_without_adding_them_to_the_table(tmp_path: Path, mon
     assert timing["protocol"]["max_steps"] == 2 and [r["config"] for r in timing["runs"]] == [4]
     assert timing["runs"][0]["seconds"] > 0 and timing["runs"][0]["batch_size"] == 8
     assert lora_runs.read_rows(tmp_path) == []
+
+
+def test_summary_counts_the_runs_that_learned_per_optimizer() -> None:
+    def row(config: int, optim: str, final: float | None, status: str = "ok") -> dict:
+        return {
+            "config": config,
+            "seed": 0,
+            "params": {"optim": optim},
+            "final": final,
+            "status": status,
+            "seconds": 10.0,
+        }
+
+    rows = [
+        row(0, "sgd", 0.69),
+        row(1, "sgd", 0.5),
+        row(2, "adamw_torch", None, "diverged"),
+        row(3, "adamw_torch", 0.45),
+    ]
+    lines = list(lora_runs.summary(rows))
+    assert lines[0] == "4 runs of 4 configurations; status: {'ok': 3, 'diverged': 1}"
+    assert "  sgd: 2 runs, 1 learned, 0 not ok, best 0.500" in lines
+    assert "  adamw_torch: 2 runs, 1 learned, 1 not ok, best 0.450" in lines
