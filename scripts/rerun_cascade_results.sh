@@ -5,11 +5,12 @@
 # check and the docs. Each suite's old cascade rows are deleted first and paired afterwards with those at the
 # revision this starts from (revision_comparison.md). The baselines' rows are not touched.
 #
-#   scripts/rerun_cascade_results.sh            # about 3 hours on 2 idle cores; then re-read the README's prose
+#   scripts/rerun_cascade_results.sh            # about 5 hours on 2 idle cores; then re-read the README's prose
 #   CHECK=1 scripts/rerun_cascade_results.sh    # the same pipeline at 1 seed x 60 trials (no reproduction check),
 #                                               # in a throwaway clone only
 #
-# Not included (one hour of one core): the LoRA study, `python -m benchmarks.lora_sst2 --seeds 0 1 2 3 4` after
+# Not included: the warm-start benchmark (python -m benchmarks.warm_start, about an hour of two cores) and (one hour
+# of one core) the LoRA study, `python -m benchmarks.lora_sst2 --seeds 0 1 2 3 4` after
 # deleting the cascade's studies from benchmarks/results/lora_sst2/studies.db (or the whole file).
 # Needs .venv (scripts/setup_env.sh test,bench,dashboard,logging,cli) and YAHPO's environment
 # (python -m benchmarks setup-yahpo).
@@ -45,8 +46,15 @@ rerun() {  # rerun SUITE SAMPLER...: delete those samplers' rows of SUITE, run t
 }
 
 rerun heldout cascade
+rerun llm_trainer_heldout cascade
+rerun llm_family_heldout cascade
 rerun full cascade
+rerun llm_trainer cascade
+rerun llm_family cascade
 rerun parallel cascade
+rerun uneven_4 cascade
+rerun uneven_8 cascade
+rerun constrained cascade
 # the ablation suite's cascade and tpe_independent rows are the full suite's (benchmarks.runner.SHARED_CELLS)
 rerun ablation cascade $($py -c 'from benchmarks.samplers import ABLATION_SAMPLERS; print(*ABLATION_SAMPLERS)')
 $py -m benchmarks.pretraining "${pretrain_args[@]}"
@@ -56,7 +64,11 @@ for suite in full heldout parallel ablation pretraining; do  # every report carr
     $py -m benchmarks report --suite "$suite"
 done
 $py -m benchmarks.high_level_allocation "${alloc_args[@]}"
-for suite in full heldout parallel ablation pretraining; do
+for suite in llm_trainer llm_trainer_heldout llm_family; do
+    $py -m benchmarks.family_allocation --suite "$suite"
+done
+for suite in full heldout parallel ablation pretraining llm_trainer llm_family llm_family_heldout uneven_4 uneven_8 \
+    constrained; do
     $py -m benchmarks.readme --suite "$suite"
 done
 [[ "${CHECK:-0}" == 1 ]] || $py -m benchmarks reproduce --suite full --seeds 2
