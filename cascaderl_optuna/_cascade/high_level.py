@@ -151,6 +151,28 @@ def decisive_head(choices: np.ndarray, utilities: np.ndarray, n_choices: Sequenc
     return int(np.argmax(spreads))
 
 
+def sequential_share_heads(choices: np.ndarray, utilities: np.ndarray, n_choices: Sequence[int]) -> np.ndarray | None:
+    """Research: the heads that keep their tuning share, in order of decisiveness. Heads are ranked by the spread of
+    their tried choices' best utilities (as ``decisive_head``); the most decisive keeps its share, and each next head
+    gets its share once every head before it has all its choices tuned (``TUNING_TRIALS`` trials each in the window).
+    ``None`` before two choices of any head were tried (every head keeps its share)."""
+    spreads, tuned = [], []
+    for k, n_c in enumerate(n_choices):
+        col = choices[:, k]
+        best = [utilities[col == c].max() for c in range(n_c) if (col == c).any()]
+        spreads.append(max(best) - min(best) if len(best) > 1 else -np.inf)
+        counts = np.bincount(col[col >= 0], minlength=n_c)
+        tuned.append(bool((counts >= TUNING_TRIALS).all()))
+    if not spreads or max(spreads) == -np.inf:
+        return None
+    keep = np.zeros(len(n_choices), dtype=bool)
+    for k in sorted(range(len(n_choices)), key=lambda k: -spreads[k]):
+        keep[k] = True
+        if not tuned[k]:
+            break
+    return keep
+
+
 DEFAULT_THETA = np.array([0.5, 0.5, 0.0, 1.0, -0.5, -1.0, 0.0, 1.5])
 assert DEFAULT_THETA.shape == (N_FEATURES,)
 
@@ -202,6 +224,7 @@ class HighLevelAgent:
         self.encoder = HistoryEncoder(self.n_choices)  # an extension point: a subclass may replace it
         self.stats = PPOStats()
         self._decisive: int | None = None  # the head that keeps the tuning share (``decisive_head``)
+        self._share_heads: np.ndarray | None = None
         # (K, c_max) trials of each choice in an earlier study (warm start): they count towards its tuning trials
         self._tuned_elsewhere = None if tuned_elsewhere is None else torch.tensor(tuned_elsewhere, dtype=torch.float64)
 
@@ -224,11 +247,9 @@ class HighLevelAgent:
     def _share_mask(self) -> torch.Tensor:
         """``(K,)``: 1 for a head that keeps its tuning share (the decisive head; every head before one is known, or
         when ``share_on_decisive_head_only`` is false), 0 for the others."""
-        if self._decisive is None or not self.share_on_decisive_head_only:
+        if self._share_heads is None or not self.share_on_decisive_head_only:
             return torch.ones(len(self.n_choices), dtype=torch.float64)
-        mask = torch.zeros(len(self.n_choices), dtype=torch.float64)
-        mask[self._decisive] = 1.0
-        return mask
+        return torch.tensor(self._share_heads, dtype=torch.float64)
 
     # -- learning ---------------------------------------------------------------------------
     def fit(
@@ -249,6 +270,7 @@ class HighLevelAgent:
         """
         n, n_heads = choices.shape
         self._decisive = decisive_head(choices, utilities, self.n_choices)
+        self._share_heads = sequential_share_heads(choices, utilities, self.n_choices)
         rows = choices.tolist()  # Python ints: the replay below is the agent's hot loop
         encoder = self.encoder
         # Nested lists, converted to arrays once: heads with fewer choices are padded with the
@@ -309,6 +331,7 @@ class HighLevelAgent:
         """Replay the window through the encoder only, keeping the weights: what ``act`` needs
         when the weights were fitted earlier (see ``CascadeSampler``'s high-level refit points)."""
         self._decisive = decisive_head(choices, utilities, self.n_choices)
+        self._share_heads = sequential_share_heads(choices, utilities, self.n_choices)
         encoder = self.encoder
         for row, utility in zip(choices.tolist(), utilities.tolist()):
             encoder.add(row, float(utility))
