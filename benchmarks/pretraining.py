@@ -156,6 +156,7 @@ class _RecordingHighLevelAgent(HighLevelAgent):
                 "sampled": [k not in fixed for k in range(len(self.n_choices))],
                 "log_prob": sum(lp for k, lp in enumerate(log_probs) if k not in fixed),
                 "floor": self.floor,
+                "share_mask": self._share_mask().numpy(),  # the heads that kept their tuning share
             }
         )
         return chosen, log_probs, probs, gaps
@@ -217,7 +218,7 @@ def ppo_round(
     episodes: list[Episode], *, gamma: float, clip: float, epochs: int, lr: float, l2: float
 ) -> tuple[np.ndarray, dict[str, float]]:
     """The shift of ``theta`` that one PPO update over the episodes' decisions makes."""
-    feats, biases, thetas, chosen, sampled, old, adv = [], [], [], [], [], [], []
+    feats, biases, thetas, chosen, sampled, masks, old, adv = [], [], [], [], [], [], [], []
     floor = None
     for ep in episodes:
         if not ep.decisions:
@@ -230,6 +231,7 @@ def ppo_round(
             thetas.append(d["theta"])
             chosen.append(d["chosen"])
             sampled.append(d["sampled"])
+            masks.append(d["share_mask"])
             old.append(d["log_prob"])
             adv.append(advantage)
             floor = d["floor"]
@@ -243,14 +245,16 @@ def ppo_round(
     n_per = np.ones((n, k_max))
     pick = np.zeros((n, k_max), dtype=np.int64)
     use = np.zeros((n, k_max), dtype=bool)
+    share_mask = np.ones((n, k_max))
     for i, per_head in enumerate(feats):
         for k, phi in enumerate(per_head):
             n_c = phi.shape[0]
             phi_all[i, k, :n_c], bias_all[i, k, :n_c] = phi, biases[i][k, :n_c]
             valid[i, k, :n_c], n_per[i, k] = True, n_c
-            pick[i, k], use[i, k] = chosen[i][k], sampled[i][k]
+            pick[i, k], use[i, k], share_mask[i, k] = chosen[i][k], sampled[i][k], masks[i][k]
     phi_t, bias_t, valid_t = torch.tensor(phi_all), torch.tensor(bias_all), torch.tensor(valid)
     pick_t, use_t, n_per_t = torch.tensor(pick), torch.tensor(use), torch.tensor(n_per)
+    share_mask_t = torch.tensor(share_mask)
     delta = torch.zeros(len(FEATURE_NAMES), dtype=torch.float64, requires_grad=True)
     theta_t = torch.tensor(np.array(thetas))
     old_lp = torch.tensor(old)
@@ -259,7 +263,9 @@ def ppo_round(
     def evaluate() -> tuple[torch.Tensor, torch.Tensor]:
         """The stored decisions re-scored with the shifted weights (the agent's policy: floor and tuning share)."""
         logits = bias_t + torch.einsum("nkcf,nf->nkc", phi_t, theta_t + delta)
-        policy = head_policy(logits, phi_t[..., UNCERTAINTY], valid_t, floor, n_per_t[..., None])
+        policy = head_policy(
+            logits, phi_t[..., UNCERTAINTY], valid_t, floor, n_per_t[..., None], share_mask=share_mask_t[..., None]
+        )
         p = torch.where(valid_t, policy, 1.0)
         chosen_p = p.gather(-1, pick_t[..., None]).squeeze(-1)
         log_prob = torch.where(use_t, chosen_p.log(), 0.0).sum(-1)

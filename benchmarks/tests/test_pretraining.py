@@ -38,6 +38,7 @@ def _decision(t, phi, chosen, log_prob):
         "sampled": [True],
         "log_prob": log_prob,
         "floor": 0.15,
+        "share_mask": np.ones(1),
     }
 
 
@@ -97,8 +98,9 @@ def test_one_short_training_round_runs_the_real_cascade_and_records_its_decision
             p = (1 - d["floor"]) * soft / soft.sum() + d["floor"] / phi.shape[0]
             counts = 1.0 / phi[:, FEATURE_NAMES.index("uncertainty")] ** 2 - 1.0
             missing = np.maximum(TUNING_TRIALS - counts, 0.0)
-            share = TUNING_SHARE * np.mean(missing > 0)
+            share = TUNING_SHARE * np.mean(missing > 0) * d["share_mask"][k]  # the decisive head's, or every head's
             if share > 0:
                 p = (1 - share) * p + share * missing / missing.sum()
             log_prob += np.log(p[d["chosen"][k]]) if d["sampled"][k] else 0.0
         assert log_prob == pytest.approx(d["log_prob"], abs=1e-9)
+    assert any(d["share_mask"].sum() < len(d["share_mask"]) for d in episode.decisions)  # a head lost its share
