@@ -55,6 +55,7 @@ rerun parallel cascade
 rerun uneven_4 cascade
 rerun uneven_8 cascade
 rerun constrained cascade
+rerun lora_table cascade
 # the ablation suite's cascade and tpe_independent rows are the full suite's (benchmarks.runner.SHARED_CELLS)
 rerun ablation cascade $($py -c 'from benchmarks.samplers import ABLATION_SAMPLERS; print(*ABLATION_SAMPLERS)')
 $py -m benchmarks.pretraining "${pretrain_args[@]}"
@@ -68,7 +69,7 @@ for suite in llm_trainer llm_trainer_heldout llm_family; do
     $py -m benchmarks.family_allocation --suite "$suite"
 done
 for suite in full heldout parallel ablation pretraining llm_trainer llm_family llm_family_heldout uneven_4 uneven_8 \
-    constrained; do
+    constrained lora_table; do
     $py -m benchmarks.readme --suite "$suite"
 done
 [[ "${CHECK:-0}" == 1 ]] || $py -m benchmarks reproduce --suite full --seeds 2

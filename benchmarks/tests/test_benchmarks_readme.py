@@ -128,7 +128,7 @@ def test_every_block_is_rewritten_between_its_markers_in_its_own_page(tmp_path):
     text = (tmp_path / "docs" / "benchmarks.md").read_text()
     assert "stale figure" not in text and "stale figure" not in (tmp_path / "README.md").read_text()
     assert text.startswith("intro of docs/benchmarks.md\n") and text.endswith("text after lora_table\n")
-    # the real LoRA runs: regret back in validation loss (0.3 + 0.4 x regret), every budget, losses in bold
+    # the real LoRA runs: regret back in validation loss (0.3 + 0.4 x regret), every budget, p < 0.05 in bold
     assert "| `cascade` | 20 | — | — | 0.3800 | — | 0.3040 |" in text
     assert "| `tpe_default` | — | — | **2/18 (p = 0.001)** | — | **17/3 (p = 0.0012)** |" in text
     assert "| `gp` | — | — | — | — | 8/12 (p = 0.55) |" in text  # level: not bold

@@ -19,6 +19,8 @@ which the sampler never calls itself (so they are not part of :class:`HighLevelP
   uniform probabilities, and overrides ``fit`` and ``observe`` to learn nothing). ``fit`` re-scores its actions
   through its own batched policy, not through this method.
 * ``keep_tuning_share`` (class attribute): false drops the share kept for untuned choices, in acting and fitting.
+* ``share_on_decisive_head_only`` (class attribute): false keeps the share on every head, not only on the decisive
+  one (``share_every_head``).
 """
 
 from __future__ import annotations
