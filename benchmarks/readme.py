@@ -191,6 +191,20 @@ def overview_section(summary: dict, suite: str, *, with_timing: bool = False) ->
     return "\n".join(lines)
 
 
+def _paired_cells(tests: list[dict], at_trials: tuple[int, ...], *, bold: bool = False) -> list[str]:
+    """One cell per budget of a paired test (``benchmarks.report.paired_test``): ``W/L (p = ..)``, "—" where the test
+    did not run, in bold at p < 0.05 when ``bold``."""
+    by_at = {t["at"]: t for t in tests}
+    cells = []
+    for at in at_trials:
+        if (t := by_at.get(at)) is None:
+            cells.append("—")
+            continue
+        cell = f"{t['win']}/{t['loss']} (p = {t['p']:.2g})"
+        cells.append(f"**{cell}**" if bold and t["p"] < 0.05 else cell)
+    return cells
+
+
 def constrained_section(summary: dict) -> str:
     """The constrained suite: feasibility and regret in the objective's unit, then the cascade paired by seed."""
     from benchmarks.report import feasibility_table
@@ -206,11 +220,7 @@ def constrained_section(summary: dict) -> str:
     ]
     for problem, entry in summary["problems"].items():
         for sampler, tests in entry["paired"].items():
-            by_at = {t["at"]: t for t in tests}
-            cells = [
-                f"{t['win']}/{t['loss']} (p = {t['p']:.2g})" if (t := by_at.get(at)) else "—"
-                for at in (25, 50, 100, 200)
-            ]
+            cells = _paired_cells(tests, (25, 50, 100, 200))
             lines.append(f"| {problem} | {sampler} | " + " | ".join(cells) + " |")
     lines.append("")
     return "\n".join(lines)
@@ -372,15 +382,7 @@ def lora_table_section(summary: dict) -> str:
         "|---|" + "---|" * len(SMALL_BUDGET_TRIALS),
     ]
     for sampler, tests in entry["paired"].items():
-        by_at = {t["at"]: t for t in tests}
-        cells = []
-        for at in SMALL_BUDGET_TRIALS:
-            if (t := by_at.get(at)) is None:
-                cells.append("—")
-                continue
-            cell = f"{t['win']}/{t['loss']} (p = {t['p']:.2g})"
-            cells.append(f"**{cell}**" if t["p"] < 0.05 else cell)
-        lines.append(f"| `{sampler}` | " + " | ".join(cells) + " |")
+        lines.append(f"| `{sampler}` | " + " | ".join(_paired_cells(tests, SMALL_BUDGET_TRIALS, bold=True)) + " |")
     lines.append("")
     return "\n".join(lines)
 
